@@ -1,0 +1,224 @@
+"""``omskit.bootstrap`` and the ``Oms`` facade: the whole public API from one object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import attrs
+import cattrs
+import pluggy
+import sqlalchemy as sa
+
+from omskit.builtin import builtin_plugins
+from omskit.domain.errors import UnknownChannel, UnknownRoutingStrategy
+from omskit.domain.events import Event, utcnow
+from omskit.domain.routing import RoutingStrategy
+from omskit.plugins import (
+    Hooks,
+    PluginInfo,
+    autoload_from_environment,
+    build_plugin_manager,
+    describe_plugins,
+    disabled_from_environment,
+)
+from omskit.ports import ChannelConnector
+from omskit.registries import Registry
+from omskit.serialization import EventCodec, make_converter
+from omskit.services.channels import ChannelService
+from omskit.services.fulfilment import FulfilmentService
+from omskit.services.inventory import InventoryService
+from omskit.services.orders import OrderService
+from omskit.services.outbox import OutboxService
+from omskit.services.runtime import DispatchMode, Runtime
+from omskit.store import migrate
+from omskit.store.engine import DEFAULT_URL, create_engine
+from omskit.store.tables import Tables, build_metadata
+from omskit.store.uow import UnitOfWork
+
+#: Environment variable naming the database when ``bootstrap`` is given none.
+ENV_DATABASE_URL = "OMSKIT_DATABASE_URL"
+
+
+class Oms:
+    """One embedded order management system. Build it with :func:`bootstrap`.
+
+    Services: ``inventory``, ``orders``, ``fulfilment``, ``channels``, ``outbox``.
+    """
+
+    def __init__(self, rt: Runtime, pm: pluggy.PluginManager, builtin_names: Iterable[str],
+                 *, owns_engine: bool) -> None:
+        self._rt = rt
+        self._pm = pm
+        self._builtin_names = tuple(builtin_names)
+        self._owns_engine = owns_engine
+        rt.oms = self
+        #: Locations, stock movements, supply and availability.
+        self.inventory = InventoryService(rt)
+        #: Placing, finding, holding, cancelling and completing orders.
+        self.orders = OrderService(rt)
+        #: Fulfilment orders: release, accept/reject, pick, pack, ship, deliver.
+        self.fulfilment = FulfilmentService(rt, self.orders)
+        #: Orders from channel payloads, through connector plugins.
+        self.channels = ChannelService(rt, self.orders)
+        #: Relaying stored events to ``omskit_handle_event``.
+        self.outbox = OutboxService(rt)
+
+    # -- plumbing the host may need -----------------------------------------------------------
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The engine omskit writes through (the host's own, if it passed one)."""
+        return self._rt.engine
+
+    @property
+    def tables(self) -> Tables:
+        """omskit's tables (prefixed and in the chosen schema)."""
+        return self._rt.tables
+
+    @property
+    def metadata(self) -> sa.MetaData:
+        """The ``MetaData`` holding omskit's tables and those plugins added."""
+        return self._rt.tables.metadata
+
+    @property
+    def converter(self) -> cattrs.Converter:
+        """This instance's cattrs converter."""
+        return self._rt.converter
+
+    @property
+    def plugin_manager(self) -> pluggy.PluginManager:
+        """This instance's pluggy manager (for advanced introspection and tests)."""
+        return self._pm
+
+    @property
+    def hooks(self) -> Hooks:
+        """Typed access to the hooks (for plugins that call other plugins)."""
+        return self._rt.hooks
+
+    def unit_of_work(self) -> UnitOfWork:
+        """A unit of work for code that needs several repositories in one transaction."""
+        return self._rt.uow()
+
+    # -- introspection ------------------------------------------------------------------------
+
+    def plugins(self) -> list[PluginInfo]:
+        """Every registered plugin with its distribution, version and hooks (builtins first)."""
+        return describe_plugins(self._pm, self._builtin_names)
+
+    def channel(self, code: str) -> ChannelConnector:
+        """The installed channel connector with this code, or :class:`UnknownChannel`."""
+        return self._rt.channels.get(code)
+
+    def routing_strategy(self, code: str) -> RoutingStrategy:
+        """The routing strategy with this code, or :class:`UnknownRoutingStrategy`."""
+        return self._rt.strategies.get(code)
+
+    def routing_strategies(self) -> list[str]:
+        """Codes of every installed routing strategy."""
+        return list(self._rt.strategies)
+
+    def event_types(self) -> list[str]:
+        """Every registered event type string."""
+        return list(self._rt.event_types)
+
+    # -- schema -------------------------------------------------------------------------------
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Run omskit's Alembic migrations (version table ``<prefix>alembic_version``)."""
+        migrate.upgrade(self._rt.engine, prefix=self._rt.tables.prefix,
+                        schema=self._schema, revision=revision)
+
+    def create_schema(self) -> None:
+        """Create every table directly from ``metadata`` (tests and throwaway databases)."""
+        self.metadata.create_all(self._rt.engine)
+
+    @property
+    def _schema(self) -> str | None:
+        return self._rt.tables.locations.schema
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def bind(self, connection: sa.Connection) -> Oms:
+        """An ``Oms`` working inside the host's transaction on ``connection``.
+
+        Its writes happen in savepoints of that transaction and become durable when the host
+        commits; their events stay pending until ``oms.outbox.dispatch_pending()``.
+        """
+        return Oms(attrs.evolve(self._rt, connection=connection), self._pm,
+                   self._builtin_names, owns_engine=False)
+
+    def close(self) -> None:
+        """Dispose of the engine if omskit created it; a host's engine is left alone."""
+        if self._owns_engine:
+            self._rt.engine.dispose()
+
+    def __enter__(self) -> Oms:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def bootstrap(
+    engine_or_url: sa.Engine | str | sa.URL | None = None,
+    *,
+    plugins: Iterable[object] = (),
+    load_entrypoints: bool = True,
+    disabled_plugins: Iterable[str] = (),
+    table_prefix: str = "omskit_",
+    schema: str | None = None,
+    metadata: sa.MetaData | None = None,
+    routing_strategy: str = "nearest",
+    dispatch: DispatchMode = "inline",
+    clock: Callable[[], datetime] = utcnow,
+    engine_options: dict[str, Any] | None = None,
+) -> Oms:
+    """Build an :class:`Oms`.
+
+    - ``engine_or_url``: the host's ``Engine`` (never disposed by omskit), or a URL; default
+      ``$OMSKIT_DATABASE_URL``, else ``sqlite:///omskit.db``.
+    - ``plugins``: plugin objects to register in addition to entry points.
+    - ``load_entrypoints``: load the ``omskit`` entry-point group (off also with
+      ``OMSKIT_DISABLE_PLUGIN_AUTOLOAD``); ``disabled_plugins`` (and
+      ``OMSKIT_DISABLED_PLUGINS``) names plugins, builtins included, never to register.
+    - ``table_prefix``, ``schema``, ``metadata``: where omskit's tables live.
+    - ``routing_strategy``: the default strategy code (the builtin is ``nearest``).
+    - ``dispatch``: ``inline`` delivers events to ``omskit_handle_event`` right after commit;
+      ``deferred`` leaves them for ``oms.outbox.dispatch_pending()`` in a worker.
+    - ``clock``: returns the current time (timezone-aware); injectable for tests and replays.
+    """
+    if isinstance(engine_or_url, sa.Engine):
+        engine, owns_engine = engine_or_url, False
+    else:
+        url = engine_or_url or os.environ.get(ENV_DATABASE_URL) or DEFAULT_URL
+        engine, owns_engine = create_engine(url, **(engine_options or {})), True
+    builtins = builtin_plugins(routing_strategy=routing_strategy)
+    pm = build_plugin_manager(
+        builtins=builtins,
+        plugins=plugins,
+        load_entrypoints=autoload_from_environment(load_entrypoints),
+        disabled=(*disabled_plugins, *disabled_from_environment()),
+    )
+    hooks = Hooks(pm)
+    converter = make_converter()
+    hooks.configure_converter(converter)
+    tables = build_metadata(table_prefix, schema, metadata)
+    hooks.configure_metadata(tables.metadata, table_prefix)
+
+    channels: Registry[ChannelConnector] = Registry("channel", UnknownChannel)
+    hooks.register_channels(lambda c, plugin: channels.add(c.code, c, plugin))
+    strategies: Registry[RoutingStrategy] = Registry("routing strategy", UnknownRoutingStrategy)
+    hooks.register_routing_strategies(lambda s, plugin: strategies.add(s.code, s, plugin))
+    event_types: Registry[type[Event]] = Registry("event type")
+    hooks.register_event_types(lambda e, plugin: event_types.add(e.event_type, e, plugin))
+
+    rt = Runtime(engine=engine, tables=tables, converter=converter,
+                 codec=EventCodec(converter, event_types), hooks=hooks, channels=channels,
+                 strategies=strategies, event_types=event_types, clock=clock,
+                 dispatch_mode=dispatch)
+    return Oms(rt, pm, [name for name, _ in builtins], owns_engine=owns_engine)

@@ -1,0 +1,1 @@
+"""The omskit domain model: pure Python, no database, no plugin machinery."""

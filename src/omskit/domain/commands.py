@@ -1,0 +1,161 @@
+"""Commands: what a caller asks omskit to do, checked for shape before anything is written."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from omskit.domain.errors import InvalidCommand
+from omskit.domain.values import (
+    Address,
+    Customer,
+    DeliveryKind,
+    DeliveryMethod,
+    check_currency,
+    to_decimal,
+)
+
+#: Largest quantity accepted on one line; larger numbers are typing errors or abuse.
+MAX_LINE_QUANTITY = 1_000_000
+#: Most lines accepted on one order.
+MAX_LINES = 500
+#: Longest identifier (external id, SKU, channel, customer id, line id).
+MAX_ID_LENGTH = 128
+#: Longest free-text field (names, address parts, reasons).
+MAX_TEXT_LENGTH = 500
+#: Largest metadata document, serialised as JSON.
+MAX_METADATA_BYTES = 64 * 1024
+
+_CODE = re.compile(r"^[a-z0-9][a-z0-9_.:-]*$")
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in text)
+
+
+def check_identifier(value: object, field: str, problems: list[str]) -> None:
+    """Append a problem unless ``value`` is a non-empty, printable, bounded identifier."""
+    if not isinstance(value, str) or not value.strip():
+        problems.append(f"{field}: must be a non-empty string")
+    elif len(value) > MAX_ID_LENGTH:
+        problems.append(f"{field}: longer than {MAX_ID_LENGTH} characters")
+    elif _has_control(value) or value != value.strip():
+        problems.append(f"{field}: must not contain control characters or edge spaces")
+
+
+def check_code(value: object, field: str, problems: list[str]) -> None:
+    """Append a problem unless ``value`` is a lower-case code such as ``web`` or ``dc-milan``."""
+    if not isinstance(value, str) or not _CODE.match(value) or len(value) > MAX_ID_LENGTH:
+        problems.append(f"{field}: {value!r} is not a code like 'web' or 'dc-milan'")
+
+
+def check_text(value: object, field: str, problems: list[str]) -> None:
+    """Append a problem unless ``value`` is a bounded string without control characters."""
+    if not isinstance(value, str):
+        problems.append(f"{field}: must be a string")
+    elif len(value) > MAX_TEXT_LENGTH:
+        problems.append(f"{field}: longer than {MAX_TEXT_LENGTH} characters")
+    elif _has_control(value.replace("\n", " ")):
+        problems.append(f"{field}: must not contain control characters")
+
+
+def check_quantity(value: object, field: str, problems: list[str], *, minimum: int = 1) -> None:
+    """Append a problem unless ``value`` is a whole number in ``minimum .. MAX_LINE_QUANTITY``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.append(f"{field}: must be a whole number, not {value!r}")
+    elif not minimum <= value <= MAX_LINE_QUANTITY:
+        problems.append(f"{field}: {value} is outside {minimum}..{MAX_LINE_QUANTITY}")
+
+
+@attrs.frozen(kw_only=True)
+class NewLine:
+    """One line of an order being placed."""
+
+    sku: str
+    quantity: int
+    unit_price: Decimal = attrs.field(converter=lambda v: to_decimal(v, field="unit_price"))
+    line_id: str | None = None
+
+
+def _address_problems(address: Address, field: str, problems: list[str]) -> None:
+    for name in ("line1", "city"):
+        value = getattr(address, name)
+        check_text(value, f"{field}.{name}", problems)
+        if isinstance(value, str) and not value.strip():
+            problems.append(f"{field}.{name}: must not be empty")
+    for name in ("line2", "postal_code", "region", "name"):
+        check_text(getattr(address, name), f"{field}.{name}", problems)
+
+
+@attrs.frozen(kw_only=True)
+class PlaceOrder:
+    """Place a new order received from a sales channel.
+
+    Placement is idempotent on ``(channel, external_id)``: placing the same pair again returns
+    the first order and writes nothing. Constructing the command checks every field and raises
+    :class:`InvalidCommand` listing all problems.
+    """
+
+    channel: str
+    external_id: str
+    currency: str = attrs.field(converter=check_currency)
+    customer: Customer
+    lines: tuple[NewLine, ...] = attrs.field(converter=tuple)
+    delivery: DeliveryMethod = attrs.field(factory=DeliveryMethod)
+    shipping_address: Address | None = None
+    billing_address: Address | None = None
+    tags: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    metadata: Mapping[str, Any] = attrs.field(factory=dict)
+    placed_at: datetime | None = None
+
+    def __attrs_post_init__(self) -> None:
+        problems: list[str] = []
+        check_code(self.channel, "channel", problems)
+        check_identifier(self.external_id, "external_id", problems)
+        check_identifier(self.customer.id, "customer.id", problems)
+        if self.customer.segment is not None:
+            check_code(self.customer.segment, "customer.segment", problems)
+        for name in ("name", "email", "phone"):
+            check_text(getattr(self.customer.contact, name), f"customer.contact.{name}", problems)
+        if not self.lines:
+            problems.append("lines: an order needs at least one line")
+        if len(self.lines) > MAX_LINES:
+            problems.append(f"lines: more than {MAX_LINES} lines")
+        seen: set[str] = set()
+        for i, line in enumerate(self.lines[:MAX_LINES]):
+            check_identifier(line.sku, f"lines[{i}].sku", problems)
+            check_quantity(line.quantity, f"lines[{i}].quantity", problems)
+            if line.unit_price < 0 or line.unit_price > Decimal("1e12"):
+                problems.append(f"lines[{i}].unit_price: {line.unit_price} is out of range")
+            if line.line_id is not None:
+                check_identifier(line.line_id, f"lines[{i}].line_id", problems)
+                if line.line_id in seen:
+                    problems.append(f"lines[{i}].line_id: {line.line_id!r} is used twice")
+                seen.add(line.line_id)
+        if self.delivery.kind is DeliveryKind.SHIP and self.shipping_address is None:
+            problems.append("shipping_address: required when the delivery method is ship")
+        if self.delivery.pickup_location is not None:
+            check_code(self.delivery.pickup_location, "delivery.pickup_location", problems)
+        for field in ("shipping_address", "billing_address"):
+            address = getattr(self, field)
+            if address is not None:
+                _address_problems(address, field, problems)
+        for i, tag in enumerate(self.tags):
+            check_identifier(tag, f"tags[{i}]", problems)
+        if self.placed_at is not None and self.placed_at.tzinfo is None:
+            problems.append("placed_at: must be timezone-aware")
+        try:
+            size = len(json.dumps(dict(self.metadata)).encode())
+        except (TypeError, ValueError) as exc:
+            problems.append(f"metadata: not JSON-serialisable ({exc})")
+        else:
+            if size > MAX_METADATA_BYTES:
+                problems.append(f"metadata: larger than {MAX_METADATA_BYTES} bytes as JSON")
+        if problems:
+            raise InvalidCommand(problems, subject="order")

@@ -1,0 +1,153 @@
+"""Typed errors raised by omskit.
+
+Every error a caller can act on has its own class, so embedding code can catch exactly what it
+handles. All of them derive from :class:`OmsError`. Errors about bad input also derive from
+:class:`ValueError`, look-up failures from :class:`LookupError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class OmsError(Exception):
+    """Base class of every error omskit raises on purpose."""
+
+
+class InvalidCommand(OmsError, ValueError):
+    """A command or payload is malformed; nothing was written.
+
+    ``problems`` lists every problem found, each as ``"path: message"``, so a caller can report
+    all of them at once instead of one per round trip.
+    """
+
+    def __init__(self, problems: Iterable[str], *, subject: str = "command") -> None:
+        self.problems: tuple[str, ...] = tuple(problems)
+        self.subject = subject
+        super().__init__(f"invalid {subject}: " + "; ".join(self.problems))
+
+
+class PayloadError(InvalidCommand):
+    """A channel connector could not turn an external payload into an order."""
+
+    def __init__(self, problems: Iterable[str], *, channel: str) -> None:
+        self.channel = channel
+        super().__init__(problems, subject=f"{channel} payload")
+
+
+class NotFound(OmsError, LookupError):
+    """Something looked up by its identifier does not exist."""
+
+    kind = "object"
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"{self.kind} {key!r} not found")
+
+
+class OrderNotFound(NotFound):
+    """No order has this id (or channel and external id)."""
+
+    kind = "order"
+
+
+class FulfillmentOrderNotFound(NotFound):
+    """No fulfilment order has this id."""
+
+    kind = "fulfilment order"
+
+
+class LocationNotFound(NotFound):
+    """No location has this code."""
+
+    kind = "location"
+
+
+class SupplyNotFound(NotFound):
+    """No supply record has this id."""
+
+    kind = "supply"
+
+
+class UnknownChannel(NotFound):
+    """No installed plugin contributes a channel with this code."""
+
+    kind = "channel"
+
+
+class UnknownRoutingStrategy(NotFound):
+    """No installed plugin contributes a routing strategy with this code."""
+
+    kind = "routing strategy"
+
+
+class IllegalTransition(OmsError):
+    """The lifecycle table does not allow this status change; nothing changed."""
+
+    def __init__(self, aggregate: str, key: str, current: str, target: str) -> None:
+        self.aggregate = aggregate
+        self.key = key
+        self.current = current
+        self.target = target
+        super().__init__(f"{aggregate} {key}: cannot go from {current!r} to {target!r}")
+
+
+class TransitionVetoed(OmsError):
+    """A plugin's ``omskit_validate_transition`` refused a status change; nothing changed."""
+
+    def __init__(self, aggregate: str, key: str, target: str, problems: Iterable[str]) -> None:
+        self.aggregate = aggregate
+        self.key = key
+        self.target = target
+        self.problems = tuple(problems)
+        super().__init__(
+            f"{aggregate} {key}: change to {target!r} vetoed: " + "; ".join(self.problems)
+        )
+
+
+class InsufficientStock(OmsError):
+    """A stock movement would take more than the location has; nothing changed."""
+
+    def __init__(self, location: str, sku: str, requested: int, available: int) -> None:
+        self.location = location
+        self.sku = sku
+        self.requested = requested
+        self.available = available
+        super().__init__(
+            f"{location}/{sku}: requested {requested}, only {available} can be moved"
+        )
+
+
+class ConcurrencyConflict(OmsError):
+    """Someone else changed the aggregate since it was read; retry the whole operation."""
+
+    def __init__(self, aggregate: str, key: str) -> None:
+        self.aggregate = aggregate
+        self.key = key
+        super().__init__(f"{aggregate} {key} was changed concurrently; retry")
+
+
+class DuplicateContribution(OmsError):
+    """Two plugins contributed the same code to one registry."""
+
+    def __init__(self, registry: str, code: str, first: str, second: str) -> None:
+        self.registry = registry
+        self.code = code
+        self.plugins = (first, second)
+        super().__init__(
+            f"{registry} {code!r} is contributed by both {first!r} and {second!r}; "
+            f"disable one of them (OMSKIT_DISABLED_PLUGINS)"
+        )
+
+
+class PluginError(OmsError):
+    """A plugin could not be loaded or does not match the hook specifications."""
+
+
+class OrderOnHold(OmsError):
+    """The order has an active hold; release it before this action."""
+
+    def __init__(self, order_id: str, codes: Iterable[str]) -> None:
+        self.order_id = order_id
+        self.codes = tuple(codes)
+        super().__init__(f"order {order_id} is on hold ({', '.join(self.codes)})")

@@ -1,0 +1,414 @@
+"""The order aggregate: an order, its lines, holds and the fulfilment orders that ship it.
+
+Fulfilment orders belong to the order's aggregate so that the order's status can be derived
+from them in the same consistency boundary (one version, one optimistic lock).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from omskit.domain import lifecycle
+from omskit.domain.commands import PlaceOrder
+from omskit.domain.errors import FulfillmentOrderNotFound, IllegalTransition, OrderOnHold
+from omskit.domain.events import (
+    Event,
+    FulfillmentOrderCreated,
+    FulfillmentOrderRejected,
+    FulfillmentOrderStatusChanged,
+    OrderCancelled,
+    OrderHoldPlaced,
+    OrderHoldReleased,
+    OrderPlaced,
+    OrderRouted,
+    OrderStatusChanged,
+    RoutedQuantity,
+    ShipmentDelivered,
+    ShipmentShipped,
+    new_id,
+)
+from omskit.domain.lifecycle import FulfillmentStatus, OrderStatus
+from omskit.domain.values import (
+    Address,
+    Customer,
+    DeliveryMethod,
+    Hold,
+    LineQuantity,
+    Money,
+    Problem,
+)
+
+F = FulfillmentStatus
+O = OrderStatus  # noqa: E741 - short aliases keep the status tables readable
+
+#: Statuses whose value follows from the fulfilment orders (see :meth:`Order.derived_status`).
+_DERIVED = frozenset(
+    {O.VALIDATED, O.BACKORDERED, O.ALLOCATED, O.RELEASED, O.PARTIALLY_SHIPPED, O.SHIPPED,
+     O.DELIVERED}
+)
+_HOLDABLE = frozenset({O.RECEIVED, O.VALIDATED, O.BACKORDERED, O.ALLOCATED, O.ON_HOLD})
+
+
+@attrs.define(kw_only=True)
+class OrderLine:
+    """One line of an order: a quantity of a SKU at a unit price in the order's currency."""
+
+    line_id: str
+    sku: str
+    quantity: int
+    unit_price: Decimal
+
+
+@attrs.define(kw_only=True)
+class Shipment:
+    """The parcel(s) that carried a fulfilment order to the customer."""
+
+    id: str
+    carrier: str
+    tracking_number: str
+    shipped_at: datetime
+    delivered_at: datetime | None = None
+
+
+@attrs.define(kw_only=True)
+class FulfillmentOrder:
+    """The part of an order that one location fulfils, with its own lifecycle."""
+
+    id: str
+    order_id: str
+    location: str
+    lines: tuple[LineQuantity, ...]
+    status: FulfillmentStatus = FulfillmentStatus.CREATED
+    created_at: datetime
+    updated_at: datetime
+    rejection_reason: str = ""
+    shipment: Shipment | None = None
+
+    @property
+    def active(self) -> bool:
+        """True while the fulfilment order still holds reserved stock."""
+        return self.status in lifecycle.FULFILLMENT_ACTIVE
+
+    @property
+    def units(self) -> int:
+        """Total units on this fulfilment order."""
+        return sum(line.quantity for line in self.lines)
+
+
+@attrs.define(kw_only=True)
+class Order:
+    """An order received from a sales channel, from placement to completion.
+
+    Mutate it only through its methods: each checks the lifecycle table and appends events,
+    which the unit of work writes to the outbox when it commits.
+    """
+
+    id: str
+    channel: str
+    external_id: str
+    currency: str
+    customer: Customer
+    lines: tuple[OrderLine, ...]
+    delivery: DeliveryMethod
+    shipping_address: Address | None = None
+    billing_address: Address | None = None
+    status: OrderStatus = OrderStatus.RECEIVED
+    placed_at: datetime
+    updated_at: datetime
+    tags: tuple[str, ...] = ()
+    metadata: dict[str, Any] = attrs.field(factory=dict)
+    version: int = 0
+    _holds: list[Hold] = attrs.field(factory=list, alias="holds")
+    _fulfillment_orders: list[FulfillmentOrder] = attrs.field(
+        factory=list, alias="fulfillment_orders"
+    )
+    _events: list[Event] = attrs.field(factory=list, init=False, repr=False, eq=False)
+
+    # -- creation ---------------------------------------------------------------------------
+
+    @classmethod
+    def place(cls, command: PlaceOrder, *, order_id: str, at: datetime) -> Order:
+        """Create an order from a :class:`PlaceOrder` command, in status ``received``."""
+        lines = tuple(
+            OrderLine(
+                line_id=new.line_id or str(i + 1),
+                sku=new.sku,
+                quantity=new.quantity,
+                unit_price=new.unit_price,
+            )
+            for i, new in enumerate(command.lines)
+        )
+        placed_at = command.placed_at or at
+        order = cls(
+            id=order_id,
+            channel=command.channel,
+            external_id=command.external_id,
+            currency=command.currency,
+            customer=command.customer,
+            lines=lines,
+            delivery=command.delivery,
+            shipping_address=command.shipping_address,
+            billing_address=command.billing_address,
+            placed_at=placed_at,
+            updated_at=at,
+            tags=command.tags,
+            metadata=dict(command.metadata),
+        )
+        order._events.append(
+            OrderPlaced(
+                order=order.id,
+                occurred_at=at,
+                channel=order.channel,
+                external_id=order.external_id,
+                customer_id=order.customer.id,
+                currency=order.currency,
+                total=order.total.amount,
+                lines=tuple(LineQuantity(line_id=x.line_id, sku=x.sku, quantity=x.quantity)
+                            for x in lines),
+            )
+        )
+        return order
+
+    # -- read-only views --------------------------------------------------------------------
+
+    @property
+    def holds(self) -> tuple[Hold, ...]:
+        """Every hold ever placed on the order, active or released."""
+        return tuple(self._holds)
+
+    @property
+    def active_holds(self) -> tuple[Hold, ...]:
+        """Holds not yet released."""
+        return tuple(h for h in self._holds if h.active)
+
+    @property
+    def fulfillment_orders(self) -> tuple[FulfillmentOrder, ...]:
+        """All fulfilment orders, including rejected and cancelled ones."""
+        return tuple(self._fulfillment_orders)
+
+    @property
+    def total(self) -> Money:
+        """Sum of quantity × unit price over all lines."""
+        return Money(sum((x.unit_price * x.quantity for x in self.lines), Decimal(0)),
+                     self.currency)
+
+    @property
+    def events(self) -> tuple[Event, ...]:
+        """Events appended since the order was loaded, not yet collected."""
+        return tuple(self._events)
+
+    def collect_events(self) -> list[Event]:
+        """Return and forget the pending events (the unit of work calls this at commit)."""
+        events, self._events = self._events, []
+        return events
+
+    def line(self, line_id: str) -> OrderLine:
+        """The line with this id."""
+        for line in self.lines:
+            if line.line_id == line_id:
+                return line
+        raise KeyError(line_id)
+
+    def fulfillment_order(self, fulfillment_order_id: str) -> FulfillmentOrder:
+        """The fulfilment order with this id, or :class:`FulfillmentOrderNotFound`."""
+        for fo in self._fulfillment_orders:
+            if fo.id == fulfillment_order_id:
+                return fo
+        raise FulfillmentOrderNotFound(fulfillment_order_id)
+
+    def backordered(self) -> tuple[LineQuantity, ...]:
+        """Quantities of each line that no live fulfilment order covers."""
+        covered: dict[str, int] = defaultdict(int)
+        for fo in self._fulfillment_orders:
+            if fo.status not in (F.REJECTED, F.CANCELLED):
+                for fl in fo.lines:
+                    covered[fl.line_id] += fl.quantity
+        return tuple(
+            LineQuantity(line_id=x.line_id, sku=x.sku, quantity=x.quantity - covered[x.line_id])
+            for x in self.lines
+            if x.quantity > covered[x.line_id]
+        )
+
+    def derived_status(self) -> OrderStatus:
+        """The status that the fulfilment orders make true (for a routed order)."""
+        live = [fo for fo in self._fulfillment_orders
+                if fo.status not in (F.REJECTED, F.CANCELLED)]
+        waiting = bool(self.backordered())
+        shipped = [fo for fo in live if fo.status in lifecycle.FULFILLMENT_SHIPPED]
+        if not live:
+            return O.BACKORDERED if waiting else O.VALIDATED
+        if len(shipped) == len(live) and not waiting:
+            return O.DELIVERED if all(fo.status is F.DELIVERED for fo in live) else O.SHIPPED
+        if shipped:
+            return O.PARTIALLY_SHIPPED
+        if waiting:
+            return O.BACKORDERED
+        if all(fo.status is not F.CREATED for fo in live):
+            return O.RELEASED
+        return O.ALLOCATED
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def _transition(self, target: OrderStatus, at: datetime) -> None:
+        if target is self.status:
+            return
+        lifecycle.check("order", self.id, lifecycle.ORDER_TRANSITIONS, self.status, target)
+        previous, self.status, self.updated_at = self.status, target, at
+        self._events.append(OrderStatusChanged(
+            order=self.id, occurred_at=at, from_status=previous.value, to_status=target.value
+        ))
+
+    def refresh_status(self, at: datetime) -> None:
+        """Move to the status the fulfilment orders make true, if the order is routed."""
+        if self.status in _DERIVED:
+            self._transition(self.derived_status(), at)
+
+    def accept_validation(self, problems: Sequence[Problem], at: datetime) -> None:
+        """Record the result of validation: problems become holds, none means validated."""
+        if not problems:
+            self._transition(O.VALIDATED, at)
+            return
+        for problem in problems:
+            self.place_hold(problem.code, problem.message, at)
+
+    def place_hold(self, code: str, reason: str, at: datetime) -> bool:
+        """Put the order on hold; placing an already active hold again changes nothing.
+
+        Returns whether a new hold was placed.
+        """
+        if any(h.code == code for h in self.active_holds):
+            return False
+        if self.status not in _HOLDABLE:
+            raise IllegalTransition("order", self.id, self.status.value, O.ON_HOLD.value)
+        self._holds.append(Hold(code=code, reason=reason, placed_at=at))
+        self._transition(O.ON_HOLD, at)
+        self._events.append(OrderHoldPlaced(order=self.id, occurred_at=at, code=code,
+                                            reason=reason))
+        return True
+
+    def release_hold(self, code: str, at: datetime) -> bool:
+        """Release the active hold ``code``; returns False if there was none.
+
+        When the last hold goes, the order returns to where its fulfilment orders put it
+        (``validated`` if it was never routed).
+        """
+        for i, hold in enumerate(self._holds):
+            if hold.code == code and hold.active:
+                self._holds[i] = attrs.evolve(hold, released_at=at)
+                break
+        else:
+            return False
+        self._events.append(OrderHoldReleased(order=self.id, occurred_at=at, code=code))
+        if not self.active_holds and self.status is O.ON_HOLD:
+            self._transition(self.derived_status(), at)
+        return True
+
+    def ensure_not_held(self) -> None:
+        """Raise :class:`OrderOnHold` if any hold is active."""
+        if self.active_holds:
+            raise OrderOnHold(self.id, [h.code for h in self.active_holds])
+
+    def add_fulfillment_orders(
+        self, strategy: str, allocations: Iterable[RoutedQuantity],
+        backordered: Sequence[LineQuantity], at: datetime,
+    ) -> list[FulfillmentOrder]:
+        """Record a routing decision: one new fulfilment order per location used."""
+        allocations = tuple(allocations)
+        by_location: dict[str, list[LineQuantity]] = defaultdict(list)
+        for a in allocations:
+            by_location[a.location].append(
+                LineQuantity(line_id=a.line_id, sku=a.sku, quantity=a.quantity))
+        created = []
+        for location, lines in by_location.items():
+            fo = FulfillmentOrder(id=new_id(), order_id=self.id, location=location,
+                                  lines=tuple(lines), created_at=at, updated_at=at)
+            self._fulfillment_orders.append(fo)
+            created.append(fo)
+            self._events.append(FulfillmentOrderCreated(
+                order=self.id, occurred_at=at, fulfillment_order_id=fo.id, location=location,
+                lines=fo.lines))
+        self._events.append(OrderRouted(order=self.id, occurred_at=at, strategy=strategy,
+                                        allocations=allocations, backordered=tuple(backordered)))
+        self.refresh_status(at)
+        return created
+
+    def _move_fulfillment(self, fo: FulfillmentOrder, target: FulfillmentStatus,
+                          at: datetime) -> None:
+        lifecycle.check("fulfillment_order", fo.id, lifecycle.FULFILLMENT_TRANSITIONS,
+                        fo.status, target)
+        previous, fo.status, fo.updated_at = fo.status, target, at
+        self.updated_at = at
+        self._events.append(FulfillmentOrderStatusChanged(
+            order=self.id, occurred_at=at, fulfillment_order_id=fo.id, location=fo.location,
+            from_status=previous.value, to_status=target.value))
+
+    def advance_fulfillment(self, fulfillment_order_id: str, target: FulfillmentStatus,
+                            at: datetime) -> FulfillmentOrder:
+        """Release, accept, pick or pack a fulfilment order, then re-derive the order status."""
+        fo = self.fulfillment_order(fulfillment_order_id)
+        if target is F.RELEASED:
+            self.ensure_not_held()
+        self._move_fulfillment(fo, target, at)
+        self.refresh_status(at)
+        return fo
+
+    def reject_fulfillment(self, fulfillment_order_id: str, reason: str,
+                           at: datetime) -> FulfillmentOrder:
+        """The location refused the fulfilment order; its lines become unallocated again."""
+        fo = self.fulfillment_order(fulfillment_order_id)
+        self._move_fulfillment(fo, F.REJECTED, at)
+        fo.rejection_reason = reason
+        self._events.append(FulfillmentOrderRejected(
+            order=self.id, occurred_at=at, fulfillment_order_id=fo.id, location=fo.location,
+            reason=reason))
+        self.refresh_status(at)
+        return fo
+
+    def ship_fulfillment(self, fulfillment_order_id: str, shipment: Shipment) -> FulfillmentOrder:
+        """The fulfilment order's goods left the location with ``shipment``."""
+        fo = self.fulfillment_order(fulfillment_order_id)
+        self._move_fulfillment(fo, F.SHIPPED, shipment.shipped_at)
+        fo.shipment = shipment
+        self._events.append(ShipmentShipped(
+            order=self.id, occurred_at=shipment.shipped_at, fulfillment_order_id=fo.id,
+            shipment_id=shipment.id, location=fo.location, carrier=shipment.carrier,
+            tracking_number=shipment.tracking_number))
+        self.refresh_status(shipment.shipped_at)
+        return fo
+
+    def deliver_fulfillment(self, fulfillment_order_id: str, at: datetime) -> FulfillmentOrder:
+        """The fulfilment order's shipment reached the customer."""
+        fo = self.fulfillment_order(fulfillment_order_id)
+        self._move_fulfillment(fo, F.DELIVERED, at)
+        assert fo.shipment is not None  # shipped is the only way into delivered
+        fo.shipment.delivered_at = at
+        self._events.append(ShipmentDelivered(
+            order=self.id, occurred_at=at, fulfillment_order_id=fo.id,
+            shipment_id=fo.shipment.id))
+        self.refresh_status(at)
+        return fo
+
+    def cancel(self, reason: str, at: datetime) -> list[FulfillmentOrder]:
+        """Cancel the order and every live fulfilment order; returns those cancelled.
+
+        Not allowed once any goods have shipped: :class:`IllegalTransition`.
+        """
+        lifecycle.check("order", self.id, lifecycle.ORDER_TRANSITIONS, self.status, O.CANCELLED)
+        if any(fo.status in lifecycle.FULFILLMENT_SHIPPED for fo in self._fulfillment_orders):
+            raise IllegalTransition("order", self.id, self.status.value, O.CANCELLED.value)
+        cancelled = [fo for fo in self._fulfillment_orders if fo.active]
+        for fo in cancelled:
+            self._move_fulfillment(fo, F.CANCELLED, at)
+        self._transition(O.CANCELLED, at)
+        self._events.append(OrderCancelled(order=self.id, occurred_at=at, reason=reason))
+        return cancelled
+
+    def complete(self, at: datetime) -> None:
+        """Close a delivered order (after the return window, say)."""
+        self._transition(O.COMPLETED, at)

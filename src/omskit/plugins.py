@@ -1,0 +1,186 @@
+"""The plugin manager: entry-point loading, builtins, the typed hook facade, introspection.
+
+Nothing here is global: every :class:`~omskit.app.Oms` owns one ``pluggy.PluginManager``.
+Core code calls hooks only through :class:`Hooks`, so every call is typed and no hook name is
+spelt as a string outside this module.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import cattrs
+import pluggy
+import sqlalchemy as sa
+
+from omskit import hookspecs
+from omskit.domain.errors import PluginError, TransitionVetoed
+from omskit.domain.values import Problem
+
+if TYPE_CHECKING:
+    from omskit.app import Oms
+    from omskit.domain.events import Event
+    from omskit.domain.order import FulfillmentOrder, Order
+    from omskit.ports import InventoryReader
+
+#: Entry-point group that third-party plugins register under.
+ENTRY_POINT_GROUP = "omskit"
+#: Set to any non-empty value to skip entry-point loading (like pytest's switch).
+ENV_DISABLE_AUTOLOAD = "OMSKIT_DISABLE_PLUGIN_AUTOLOAD"
+#: Comma-separated plugin names never to register.
+ENV_DISABLED_PLUGINS = "OMSKIT_DISABLED_PLUGINS"
+
+
+@attrs.frozen(kw_only=True)
+class PluginInfo:
+    """What ``oms.plugins()`` and ``omskit plugins`` report about one registered plugin."""
+
+    name: str
+    builtin: bool
+    distribution: str | None
+    version: str | None
+    hooks: tuple[str, ...]
+
+
+def disabled_from_environment() -> tuple[str, ...]:
+    """Plugin names listed in ``OMSKIT_DISABLED_PLUGINS``."""
+    raw = os.environ.get(ENV_DISABLED_PLUGINS, "")
+    return tuple(name.strip() for name in raw.split(",") if name.strip())
+
+
+def autoload_from_environment(default: bool) -> bool:
+    """False when ``OMSKIT_DISABLE_PLUGIN_AUTOLOAD`` is set, else ``default``."""
+    return default and not os.environ.get(ENV_DISABLE_AUTOLOAD)
+
+
+def build_plugin_manager(
+    *,
+    builtins: Sequence[tuple[str, object]],
+    plugins: Iterable[object],
+    load_entrypoints: bool,
+    disabled: Iterable[str],
+) -> pluggy.PluginManager:
+    """Create a manager: block disabled names, register builtins, extras and entry points.
+
+    Builtins go through exactly the same registration as external plugins. Finishes with
+    ``check_pending()`` so that a misspelt hook name fails at start-up.
+    """
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    for name in disabled:
+        pm.set_blocked(name)
+    for name, plugin in builtins:
+        if not pm.is_blocked(name):
+            pm.register(plugin, name=name)
+    for plugin in plugins:
+        pm.register(plugin)
+    if load_entrypoints:
+        try:
+            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        except Exception as exc:
+            raise PluginError(f"loading {ENTRY_POINT_GROUP!r} entry points failed: {exc}") from exc
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(str(exc)) from exc
+    return pm
+
+
+def describe_plugins(pm: pluggy.PluginManager, builtin_names: Iterable[str]) -> list[PluginInfo]:
+    """Introspect every registered plugin: name, distribution, version, hooks implemented."""
+    dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
+    builtin_names = set(builtin_names)
+    infos = []
+    for name, plugin in pm.list_name_plugin():
+        if plugin is None:  # a blocked name
+            continue
+        dist = dists.get(id(plugin))
+        hooks = tuple(sorted(caller.name for caller in pm.get_hookcallers(plugin) or ()))
+        infos.append(PluginInfo(
+            name=name,
+            builtin=name in builtin_names,
+            distribution=dist.project_name if dist is not None else None,
+            version=dist.version if dist is not None else None,
+            hooks=hooks,
+        ))
+    return sorted(infos, key=lambda p: (not p.builtin, p.name))
+
+
+class Hooks:
+    """Typed calls of every hook; the only code that names hooks."""
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self._pm = pm
+        self._relay = pm.hook
+
+    def _contribute(self, caller: pluggy.HookCaller, add: Callable[[Any, str], None]) -> None:
+        # Each implementation is called on its own so every contribution can be credited to
+        # the plugin that made it (for duplicate errors and for `omskit plugins`).
+        for impl in reversed(caller.get_hookimpls()):
+            impl.function(register=lambda item, _name=impl.plugin_name: add(item, _name))
+
+    def register_channels(self, add: Callable[[Any, str], None]) -> None:
+        """Collect channel connectors: ``add(connector, plugin_name)`` for each."""
+        self._contribute(self._relay.omskit_register_channels, add)
+
+    def register_routing_strategies(self, add: Callable[[Any, str], None]) -> None:
+        """Collect routing strategies: ``add(strategy, plugin_name)`` for each."""
+        self._contribute(self._relay.omskit_register_routing_strategies, add)
+
+    def register_event_types(self, add: Callable[[Any, str], None]) -> None:
+        """Collect event classes: ``add(event_class, plugin_name)`` for each."""
+        self._contribute(self._relay.omskit_register_event_types, add)
+
+    def configure_converter(self, converter: cattrs.Converter) -> None:
+        """Let plugins adjust the converter."""
+        self._relay.omskit_configure_converter(converter=converter)
+
+    def configure_metadata(self, metadata: sa.MetaData, table_prefix: str) -> None:
+        """Let plugins add tables."""
+        self._relay.omskit_configure_metadata(metadata=metadata, table_prefix=table_prefix)
+
+    def customer_segment(self, order: Order) -> str:
+        """The segment for ``order`` (the builtin default always answers)."""
+        result: str = self._relay.omskit_customer_segment(order=order)
+        return result
+
+    def choose_routing_strategy(self, order: Order) -> str:
+        """The routing strategy code for ``order`` (the builtin default always answers)."""
+        result: str = self._relay.omskit_choose_routing_strategy(order=order)
+        return result
+
+    def validate_order(self, order: Order, inventory: InventoryReader) -> list[Problem]:
+        """Every problem any validator found with ``order``."""
+        problems: list[Problem] = []
+        for found in self._relay.omskit_validate_order(order=order, inventory=inventory):
+            problems.extend(found or ())
+        return problems
+
+    def check_transition(self, aggregate: str, order: Order,
+                         fulfillment_order: FulfillmentOrder | None, from_status: str,
+                         to_status: str) -> None:
+        """Run transition validators, raising :class:`TransitionVetoed`; then the observers."""
+        kwargs = dict(aggregate=aggregate, order=order, fulfillment_order=fulfillment_order,
+                      from_status=from_status, to_status=to_status)
+        reasons = [r for found in self._relay.omskit_validate_transition(**kwargs)
+                   for r in (found or ())]
+        if reasons:
+            key = fulfillment_order.id if fulfillment_order is not None else order.id
+            raise TransitionVetoed(aggregate, key, to_status, reasons)
+        self._relay.omskit_after_transition(**kwargs)
+
+    def has_transition_hooks(self) -> bool:
+        """Whether any plugin validates or observes transitions (lets commit skip the loop)."""
+        return bool(self._relay.omskit_validate_transition.get_hookimpls()
+                    or self._relay.omskit_after_transition.get_hookimpls())
+
+    def handle_event(self, event: Event, oms: Oms) -> None:
+        """Deliver one committed event to every observer; exceptions propagate to the caller."""
+        self._relay.omskit_handle_event(event=event, oms=oms)
+
+    def has_event_handlers(self) -> bool:
+        """Whether any plugin observes events (lets dispatch skip work when none does)."""
+        return bool(self._relay.omskit_handle_event.get_hookimpls())

@@ -1,0 +1,41 @@
+"""Orders arriving from sales channels through connector plugins (``oms.channels``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from omskit.domain.commands import PlaceOrder
+from omskit.domain.errors import InvalidCommand, PayloadError
+from omskit.domain.order import Order
+from omskit.services.orders import OrderService
+from omskit.services.runtime import Runtime
+
+
+class ChannelService:
+    """Parses channel payloads with the contributed connectors and places the orders."""
+
+    def __init__(self, rt: Runtime, orders: OrderService) -> None:
+        self._rt = rt
+        self._orders = orders
+
+    def codes(self) -> list[str]:
+        """Codes of the installed channel connectors."""
+        return list(self._rt.channels)
+
+    def parse(self, channel: str, payload: Mapping[str, Any]) -> PlaceOrder:
+        """The command a connector makes of ``payload``; :class:`PayloadError` if malformed."""
+        connector = self._rt.channels.get(channel)
+        if not isinstance(payload, Mapping):
+            raise PayloadError([f"payload: expected a JSON object, got {type(payload).__name__}"],
+                               channel=channel)
+        try:
+            return connector.parse(payload)
+        except PayloadError:
+            raise
+        except InvalidCommand as exc:
+            raise PayloadError(exc.problems, channel=channel) from exc
+
+    def receive(self, channel: str, payload: Mapping[str, Any]) -> Order:
+        """Parse and place an order; a re-delivered payload returns the existing order."""
+        return self._orders.place(self.parse(channel, payload))

@@ -1,0 +1,122 @@
+"""Moving fulfilment orders through their lifecycle: release, accept/reject, pick, pack, ship,
+deliver. A rejection re-routes the lines elsewhere; shipping consumes the reserved stock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from omskit.domain.commands import check_identifier, check_text
+from omskit.domain.errors import InvalidCommand
+from omskit.domain.events import new_id
+from omskit.domain.inventory import ReservationStatus
+from omskit.domain.lifecycle import FulfillmentStatus
+from omskit.domain.order import FulfillmentOrder, Order, Shipment
+from omskit.services.allocation import allocate
+from omskit.services.orders import OrderService, release_reservations
+from omskit.services.runtime import Runtime
+from omskit.store.uow import UnitOfWork
+
+F = FulfillmentStatus
+
+
+class FulfilmentService:
+    """The fulfilment side of the public API (``oms.fulfilment``).
+
+    Every step is idempotent: asking for the status a fulfilment order already has returns it
+    unchanged, so a retried call from a warehouse system is harmless.
+    """
+
+    def __init__(self, rt: Runtime, orders: OrderService) -> None:
+        self._rt = rt
+        self._orders = orders
+
+    def _order_of(self, fulfillment_order_id: str) -> str:
+        with self._rt.uow() as uow:
+            return uow.orders.order_id_for_fulfillment(fulfillment_order_id)
+
+    def _step(self, fulfillment_order_id: str, target: FulfillmentStatus) -> FulfillmentOrder:
+        def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
+            if order.fulfillment_order(fulfillment_order_id).status is not target:
+                order.advance_fulfillment(fulfillment_order_id, target, at)
+
+        order = self._orders.change(self._order_of(fulfillment_order_id), change)
+        return order.fulfillment_order(fulfillment_order_id)
+
+    def release(self, order_id: str) -> Order:
+        """Send every new fulfilment order of the order to its location."""
+
+        def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
+            for fo in order.fulfillment_orders:
+                if fo.status is F.CREATED:
+                    order.advance_fulfillment(fo.id, F.RELEASED, at)
+
+        return self._orders.change(order_id, change)
+
+    def accept(self, fulfillment_order_id: str) -> FulfillmentOrder:
+        """The location agrees to fulfil it."""
+        return self._step(fulfillment_order_id, F.ACCEPTED)
+
+    def pick(self, fulfillment_order_id: str) -> FulfillmentOrder:
+        """The goods were picked from the shelves."""
+        return self._step(fulfillment_order_id, F.PICKED)
+
+    def pack(self, fulfillment_order_id: str) -> FulfillmentOrder:
+        """The goods were packed."""
+        return self._step(fulfillment_order_id, F.PACKED)
+
+    def reject(self, fulfillment_order_id: str, reason: str) -> Order:
+        """The location refuses: release its reservations and route the lines elsewhere.
+
+        Locations that rejected this order before are excluded; what no other location can
+        fill is backordered. Returns the order with its new fulfilment orders.
+        """
+        problems: list[str] = []
+        check_text(reason, "reason", problems)
+        if problems:
+            raise InvalidCommand(problems, subject="rejection")
+
+        def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
+            if order.fulfillment_order(fulfillment_order_id).status is F.REJECTED:
+                return
+            order.reject_fulfillment(fulfillment_order_id, reason, at)
+            release_reservations(uow, order.id, "fulfilment order rejected", at,
+                                 fulfillment_order_id)
+            rejected = {fo.location for fo in order.fulfillment_orders
+                        if fo.status is F.REJECTED}
+            allocate(self._rt, uow, order, exclude=rejected, at=at)
+
+        return self._orders.change(self._order_of(fulfillment_order_id), change)
+
+    def ship(self, fulfillment_order_id: str, *, carrier: str,
+             tracking_number: str) -> FulfillmentOrder:
+        """The goods left: reserved stock is consumed from on-hand and reserved."""
+        problems: list[str] = []
+        check_identifier(carrier, "carrier", problems)
+        check_text(tracking_number, "tracking_number", problems)
+        if problems:
+            raise InvalidCommand(problems, subject="shipment")
+
+        def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
+            fo = order.fulfillment_order(fulfillment_order_id)
+            if fo.status in (F.SHIPPED, F.DELIVERED):
+                return
+            order.ship_fulfillment(fulfillment_order_id, Shipment(
+                id=new_id(), carrier=carrier, tracking_number=tracking_number, shipped_at=at))
+            found = uow.inventory.active_reservations(order.id, fulfillment_order_id)
+            for r in found:
+                uow.inventory.consume(r.location, r.sku, r.quantity, order.id, at)
+            uow.inventory.set_reservation_status([r.id for r in found],
+                                                 ReservationStatus.CONSUMED)
+
+        order = self._orders.change(self._order_of(fulfillment_order_id), change)
+        return order.fulfillment_order(fulfillment_order_id)
+
+    def deliver(self, fulfillment_order_id: str) -> FulfillmentOrder:
+        """The shipment reached the customer."""
+
+        def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
+            if order.fulfillment_order(fulfillment_order_id).status is not F.DELIVERED:
+                order.deliver_fulfillment(fulfillment_order_id, at)
+
+        order = self._orders.change(self._order_of(fulfillment_order_id), change)
+        return order.fulfillment_order(fulfillment_order_id)

@@ -1,0 +1,314 @@
+"""Locations, stock movements, supply and availability (``oms.inventory``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
+
+
+from omskit.domain.commands import check_code, check_identifier, check_quantity, check_text
+from omskit.domain.errors import InvalidCommand, LocationNotFound, SupplyNotFound
+from omskit.domain.events import (
+    Event,
+    LocationSaved,
+    StockAdjusted,
+    StockReceived,
+    StockTransferred,
+    SupplyReceived,
+    SupplyRegistered,
+    new_id,
+)
+from omskit.domain.inventory import (
+    GlobalStock,
+    LedgerEntry,
+    Location,
+    MovementKind,
+    StockItem,
+    Supply,
+    SupplyKind,
+    SupplyStatus,
+)
+from omskit.services.runtime import Runtime
+from omskit.store.uow import UnitOfWork
+
+T = TypeVar("T")
+
+
+def _raise_if(problems: list[str], subject: str) -> None:
+    if problems:
+        raise InvalidCommand(problems, subject=subject)
+
+
+class InventoryService:
+    """The inventory side of the public API.
+
+    Movements that a caller may retry take an ``idempotency_key``: a second call with the
+    same key at the same location and SKU changes nothing.
+    """
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+
+    def _write(self, operation: Callable[[UnitOfWork, datetime], T]) -> T:
+        rt = self._rt
+
+        def attempt() -> tuple[T, list[Event]]:
+            with rt.uow() as uow:
+                result = operation(uow, rt.now())
+                return result, uow.commit()
+
+        result, events = rt.retrying(attempt)
+        rt.dispatch(events)
+        return result
+
+    def _read(self, operation: Callable[[UnitOfWork], T]) -> T:
+        with self._rt.uow() as uow:
+            return operation(uow)
+
+    @staticmethod
+    def _require_location(uow: UnitOfWork, code: str) -> Location:
+        found = uow.inventory.location(code)
+        if found is None:
+            raise LocationNotFound(code)
+        return found
+
+    @staticmethod
+    def _seen(uow: UnitOfWork, location: str, sku: str, kind: MovementKind,
+              key: str | None) -> bool:
+        if key is None:
+            return False
+        t = uow.inventory
+        return any(e.kind is kind and e.reference == key for e in t.ledger(location, sku))
+
+    # -- locations ------------------------------------------------------------------------------
+
+    def save_location(self, location: Location) -> Location:
+        """Create a location or replace its settings (stock rows are kept)."""
+        problems: list[str] = []
+        check_code(location.code, "code", problems)
+        check_text(location.name, "name", problems)
+        if location.daily_capacity is not None:
+            check_quantity(location.daily_capacity, "daily_capacity", problems, minimum=0)
+        if location.handling_cost < 0:
+            problems.append("handling_cost: must not be negative")
+        _raise_if(problems, "location")
+
+        def op(uow: UnitOfWork, at: datetime) -> Location:
+            created = uow.inventory.save_location(location, at)
+            uow.emit(LocationSaved(occurred_at=at, location=location.code, created=created))
+            return location
+
+        return self._write(op)
+
+    def location(self, code: str) -> Location:
+        """The location with this code, or :class:`LocationNotFound`."""
+        return self._read(lambda uow: self._require_location(uow, code))
+
+    def locations(self) -> list[Location]:
+        """Every location, by code."""
+        return self._read(lambda uow: uow.inventory.locations())
+
+    # -- movements ------------------------------------------------------------------------------
+
+    def receive(self, location: str, sku: str, quantity: int, *, reference: str = "",
+                idempotency_key: str | None = None) -> StockItem:
+        """Add received goods to on-hand stock (creates the stock row for a new SKU)."""
+        problems: list[str] = []
+        check_identifier(sku, "sku", problems)
+        check_quantity(quantity, "quantity", problems)
+        check_text(reference, "reference", problems)
+        _raise_if(problems, "receipt")
+
+        def op(uow: UnitOfWork, at: datetime) -> StockItem:
+            self._require_location(uow, location)
+            key = idempotency_key
+            if not self._seen(uow, location, sku, MovementKind.RECEIVE, key):
+                uow.inventory.add_on_hand(location, sku, quantity, MovementKind.RECEIVE,
+                                          key or reference, at)
+                uow.emit(StockReceived(occurred_at=at, location=location, sku=sku,
+                                       quantity=quantity, reference=reference))
+            item = uow.inventory.stock_item(location, sku)
+            assert item is not None
+            return item
+
+        return self._write(op)
+
+    def adjust(self, location: str, sku: str, delta: int, *, reason: str,
+               idempotency_key: str | None = None) -> StockItem:
+        """Correct on-hand stock by ``delta`` (a count, damage, shrinkage).
+
+        A decrease may not take on-hand below the reserved units: :class:`InsufficientStock`.
+        """
+        problems: list[str] = []
+        check_identifier(sku, "sku", problems)
+        if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
+            problems.append(f"delta: must be a non-zero whole number, not {delta!r}")
+        else:
+            check_quantity(abs(delta), "delta", problems)
+        check_text(reason, "reason", problems)
+        _raise_if(problems, "adjustment")
+
+        def op(uow: UnitOfWork, at: datetime) -> StockItem:
+            self._require_location(uow, location)
+            reference = idempotency_key or reason
+            if not self._seen(uow, location, sku, MovementKind.ADJUST, idempotency_key):
+                if delta > 0:
+                    uow.inventory.add_on_hand(location, sku, delta, MovementKind.ADJUST,
+                                              reference, at)
+                else:
+                    uow.inventory.remove_on_hand(location, sku, -delta, MovementKind.ADJUST,
+                                                 reference, at)
+                item = uow.inventory.stock_item(location, sku)
+                assert item is not None
+                uow.emit(StockAdjusted(occurred_at=at, location=location, sku=sku,
+                                       on_hand_delta=delta, safety_stock=item.safety_stock,
+                                       reason=reason))
+            item = uow.inventory.stock_item(location, sku)
+            assert item is not None
+            return item
+
+        return self._write(op)
+
+    def set_safety_stock(self, location: str, sku: str, quantity: int) -> StockItem:
+        """Keep ``quantity`` units of ``sku`` at ``location`` back from promising."""
+        problems: list[str] = []
+        check_identifier(sku, "sku", problems)
+        check_quantity(quantity, "quantity", problems, minimum=0)
+        _raise_if(problems, "safety stock")
+
+        def op(uow: UnitOfWork, at: datetime) -> StockItem:
+            self._require_location(uow, location)
+            if uow.inventory.stock_item(location, sku) is None:
+                uow.inventory.add_on_hand(location, sku, 0, MovementKind.ADJUST,
+                                          "stock row created", at)
+            uow.inventory.set_safety_stock(location, sku, quantity)
+            item = uow.inventory.stock_item(location, sku)
+            assert item is not None
+            uow.emit(StockAdjusted(occurred_at=at, location=location, sku=sku,
+                                   on_hand_delta=0, safety_stock=quantity,
+                                   reason="safety stock"))
+            return item
+
+        return self._write(op)
+
+    def transfer(self, sku: str, from_location: str, to_location: str, quantity: int, *,
+                 eta: datetime | None = None, reference: str = "") -> Supply | None:
+        """Move unreserved stock between locations.
+
+        Without ``eta`` it arrives at once. With an ``eta`` it is in transit: it leaves the
+        source now and is open supply at the destination until :meth:`receive_supply`.
+        """
+        problems: list[str] = []
+        check_identifier(sku, "sku", problems)
+        check_quantity(quantity, "quantity", problems)
+        check_text(reference, "reference", problems)
+        if from_location == to_location:
+            problems.append("to_location: must differ from from_location")
+        if eta is not None and eta.tzinfo is None:
+            problems.append("eta: must be timezone-aware")
+        _raise_if(problems, "transfer")
+
+        def op(uow: UnitOfWork, at: datetime) -> Supply | None:
+            self._require_location(uow, from_location)
+            self._require_location(uow, to_location)
+            ref = reference or f"transfer {from_location}->{to_location}"
+            uow.inventory.remove_on_hand(from_location, sku, quantity,
+                                         MovementKind.TRANSFER_OUT, ref, at)
+            supply = None
+            if eta is None:
+                uow.inventory.add_on_hand(to_location, sku, quantity, MovementKind.TRANSFER_IN,
+                                          ref, at)
+            else:
+                supply = Supply(id=new_id(), location=to_location, sku=sku, quantity=quantity,
+                                eta=eta, kind=SupplyKind.TRANSFER, reference=ref,
+                                created_at=at)
+                uow.inventory.add_supply(supply)
+                uow.emit(SupplyRegistered(occurred_at=at, supply_id=supply.id,
+                                          location=to_location, sku=sku, quantity=quantity,
+                                          eta=eta))
+            uow.emit(StockTransferred(occurred_at=at, sku=sku, from_location=from_location,
+                                      to_location=to_location, quantity=quantity,
+                                      supply_id=supply.id if supply else None))
+            return supply
+
+        return self._write(op)
+
+    # -- supply ---------------------------------------------------------------------------------
+
+    def register_supply(self, location: str, sku: str, quantity: int, eta: datetime, *,
+                        kind: SupplyKind = SupplyKind.PURCHASE_ORDER,
+                        reference: str = "") -> Supply:
+        """Record stock expected at ``location`` by ``eta`` (a purchase order, production)."""
+        problems: list[str] = []
+        check_identifier(sku, "sku", problems)
+        check_quantity(quantity, "quantity", problems)
+        check_text(reference, "reference", problems)
+        if eta.tzinfo is None:
+            problems.append("eta: must be timezone-aware")
+        _raise_if(problems, "supply")
+
+        def op(uow: UnitOfWork, at: datetime) -> Supply:
+            self._require_location(uow, location)
+            supply = Supply(id=new_id(), location=location, sku=sku, quantity=quantity,
+                            eta=eta, kind=kind, reference=reference, created_at=at)
+            uow.inventory.add_supply(supply)
+            uow.emit(SupplyRegistered(occurred_at=at, supply_id=supply.id, location=location,
+                                      sku=sku, quantity=quantity, eta=eta))
+            return supply
+
+        return self._write(op)
+
+    def receive_supply(self, supply_id: str) -> Supply:
+        """Expected stock arrived: it becomes on-hand. Receiving it again changes nothing."""
+
+        def op(uow: UnitOfWork, at: datetime) -> Supply:
+            supply = uow.inventory.supply(supply_id, for_update=True)
+            if supply is None:
+                raise SupplyNotFound(supply_id)
+            if uow.inventory.set_supply_status(supply_id, SupplyStatus.RECEIVED):
+                kind = (MovementKind.TRANSFER_IN if supply.kind is SupplyKind.TRANSFER
+                        else MovementKind.RECEIVE)
+                uow.inventory.add_on_hand(supply.location, supply.sku, supply.quantity, kind,
+                                          f"supply {supply.id}", at)
+                uow.emit(SupplyReceived(occurred_at=at, supply_id=supply.id,
+                                        location=supply.location, sku=supply.sku,
+                                        quantity=supply.quantity))
+                supply.status = SupplyStatus.RECEIVED
+            return supply
+
+        return self._write(op)
+
+    # -- availability ---------------------------------------------------------------------------
+
+    def stock_item(self, location: str, sku: str) -> StockItem | None:
+        """The stock row of ``sku`` at ``location``, or None if it never had any."""
+        return self._read(lambda uow: uow.inventory.stock_item(location, sku))
+
+    def stock(self, sku: str) -> GlobalStock:
+        """``sku`` across the network: totals and the per-location breakdown with supply."""
+        return self._read(lambda uow: GlobalStock(sku=sku,
+                                                  positions=tuple(uow.inventory.positions(sku))))
+
+    def available(self, sku: str, *, location: str | None = None,
+                  at: datetime | None = None) -> int:
+        """Available to promise: on hand − reserved − safety stock, plus supply due by ``at``.
+
+        For one location, or across all locations when ``location`` is None.
+        """
+        stock = self.stock(sku)
+        positions = [p for p in stock.positions if location is None or p.location == location]
+        if at is None:
+            return sum(p.available for p in positions)
+        return sum(p.available_by(at) for p in positions)
+
+    def ledger(self, location: str, sku: str) -> list[LedgerEntry]:
+        """Every movement of ``sku`` at ``location``, oldest first."""
+        return self._read(lambda uow: uow.inventory.ledger(location, sku))
+
+    def ledger_mismatches(self) -> list[tuple[str, str]]:
+        """Stock rows whose ledger does not sum to them; empty unless something is broken."""
+        return self._read(lambda uow: uow.inventory.ledger_mismatches())
+
+
+__all__ = ["InventoryService"]

@@ -1,0 +1,212 @@
+"""Placing, finding, holding, cancelling and completing orders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+import attrs
+import sqlalchemy as sa
+
+from omskit.domain.commands import PlaceOrder, check_identifier, check_text
+from omskit.domain.errors import InvalidCommand, OrderNotFound
+from omskit.domain.events import Event, ReservationReleased, new_id
+from omskit.domain.inventory import ReservationStatus
+from omskit.domain.lifecycle import FulfillmentStatus, OrderStatus
+from omskit.domain.order import Order
+from omskit.services.allocation import allocate
+from omskit.services.runtime import Runtime
+from omskit.store.orders import OrderQuery, OrderSummary
+from omskit.store.uow import UnitOfWork
+
+#: A change applied to a loaded order inside its unit of work.
+_Change = Callable[[UnitOfWork, Order, datetime], None]
+
+
+@attrs.frozen(kw_only=True)
+class TimelineEntry:
+    """One event in an order's history."""
+
+    occurred_at: datetime
+    event_type: str
+    event: Event
+
+
+def release_reservations(uow: UnitOfWork, order_id: str, reason: str, at: datetime,
+                         fulfillment_order_id: str | None = None) -> None:
+    """Give back an order's active reservations (or one fulfilment order's)."""
+    found = uow.inventory.active_reservations(order_id, fulfillment_order_id)
+    for r in found:
+        uow.inventory.release(r.location, r.sku, r.quantity, order_id, at)
+        uow.emit(ReservationReleased(order=order_id, occurred_at=at, reservation_id=r.id,
+                                     location=r.location, sku=r.sku, quantity=r.quantity,
+                                     reason=reason))
+    uow.inventory.set_reservation_status([r.id for r in found], ReservationStatus.RELEASED)
+
+
+class OrderService:
+    """The order side of the public API (``oms.orders``)."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+
+    def place(self, command: PlaceOrder) -> Order:
+        """Receive, validate, route and reserve an order in one transaction.
+
+        Idempotent on ``(channel, external_id)``: if that order exists, it is returned and
+        nothing is written, even when two deliveries race. Validation problems put the order
+        on hold (no stock is reserved); otherwise it ends ``allocated`` or ``backordered``.
+        """
+        rt = self._rt
+
+        def attempt() -> tuple[Order, list[Event]]:
+            with rt.uow() as uow:
+                existing = uow.orders.id_for_external(command.channel, command.external_id)
+                if existing is not None:
+                    return uow.orders.get(existing), []
+                at = rt.now()
+                order = Order.place(command, order_id=new_id(), at=at)
+                segment = rt.hooks.customer_segment(order)
+                if segment != order.customer.segment:
+                    order.customer = attrs.evolve(order.customer, segment=segment)
+                order.accept_validation(rt.hooks.validate_order(order, uow.inventory), at)
+                if order.status is OrderStatus.VALIDATED:
+                    allocate(rt, uow, order, at=at)
+                uow.orders.add(order)
+                return order, uow.commit()
+
+        try:
+            order, events = rt.retrying(attempt)
+        except sa.exc.IntegrityError:
+            # A concurrent delivery of the same order committed first: return that one.
+            found = self.find_by_external(command.channel, command.external_id)
+            if found is None:
+                raise
+            return found
+        rt.dispatch(events)
+        return order
+
+    def get(self, order_id: str) -> Order:
+        """The order with this id, or :class:`OrderNotFound`."""
+        with self._rt.uow() as uow:
+            return uow.orders.get(order_id)
+
+    def find_by_external(self, channel: str, external_id: str) -> Order | None:
+        """The order placed as ``(channel, external_id)``, or None."""
+        with self._rt.uow() as uow:
+            found = uow.orders.id_for_external(channel, external_id)
+            return None if found is None else uow.orders.get(found)
+
+    def search(self, query: OrderQuery | None = None, **filters: object) -> list[OrderSummary]:
+        """Orders matching ``query`` (or keyword filters of :class:`OrderQuery`), newest first."""
+        query = query or OrderQuery(**filters)  # type: ignore[arg-type]
+        with self._rt.uow() as uow:
+            return uow.orders.search(query)
+
+    def iter_all(self, query: OrderQuery | None = None,
+                 page_size: int = 500) -> Iterator[OrderSummary]:
+        """Every matching order, newest first, fetched a page at a time (flat memory)."""
+        query = query or OrderQuery()
+        offset = 0
+        while True:
+            page = self.search(attrs.evolve(query, limit=page_size, offset=offset))
+            yield from page
+            if len(page) < page_size:
+                return
+            offset += page_size
+
+    def count_by_status(self) -> dict[OrderStatus, int]:
+        """How many orders are in each status."""
+        with self._rt.uow() as uow:
+            return uow.orders.count_by_status()
+
+    def timeline(self, order_id: str) -> list[TimelineEntry]:
+        """Everything that happened to the order, oldest first, from its stored events."""
+        with self._rt.uow() as uow:
+            uow.orders.get(order_id)  # OrderNotFound for an unknown id
+            return [TimelineEntry(occurred_at=r.event.occurred_at,
+                                  event_type=r.event.event_type, event=r.event)
+                    for r in uow.outbox.for_order(order_id)]
+
+    def change(self, order_id: str, change: _Change) -> Order:
+        """Apply ``change(uow, order, now)`` to the locked order and commit what it did.
+
+        Retried on transient conflicts; a change that appends no event writes nothing.
+        Other services build on this; it is public for plugins that add order operations.
+        """
+        rt = self._rt
+
+        def attempt() -> tuple[Order, list[Event]]:
+            with rt.uow() as uow:
+                order = uow.orders.get(order_id, for_update=True)
+                version = order.version
+                change(uow, order, rt.now())
+                if order.events:
+                    uow.orders.save(order)
+                    return order, uow.commit()
+                assert order.version == version
+                return order, []
+
+        order, events = rt.retrying(attempt)
+        rt.dispatch(events)
+        return order
+
+    def place_hold(self, order_id: str, code: str, reason: str) -> Order:
+        """Put a hold on the order (fraud review, payment check...). Idempotent per code."""
+        problems: list[str] = []
+        check_identifier(code, "code", problems)
+        check_text(reason, "reason", problems)
+        if problems:
+            raise InvalidCommand(problems, subject="hold")
+
+        def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
+            order.place_hold(code, reason, at)
+
+        return self.change(order_id, change)
+
+    def release_hold(self, order_id: str, code: str) -> Order:
+        """Release a hold; when none is left, a never-routed order is routed now."""
+
+        def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
+            if order.release_hold(code, at) and order.status is OrderStatus.VALIDATED:
+                allocate(self._rt, uow, order, at=at)
+
+        return self.change(order_id, change)
+
+    def allocate_backorders(self, order_id: str) -> Order:
+        """Try again to source the order's backordered quantities (after new stock arrived)."""
+
+        def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
+            if order.status in (OrderStatus.BACKORDERED, OrderStatus.PARTIALLY_SHIPPED):
+                rejected = {fo.location for fo in order.fulfillment_orders
+                            if fo.status is FulfillmentStatus.REJECTED}
+                allocate(self._rt, uow, order, exclude=rejected, at=at)
+
+        return self.change(order_id, change)
+
+    def cancel(self, order_id: str, reason: str = "") -> Order:
+        """Cancel the order and release every reservation. Cancelling twice changes nothing."""
+        problems: list[str] = []
+        check_text(reason, "reason", problems)
+        if problems:
+            raise InvalidCommand(problems, subject="cancellation")
+
+        def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
+            if order.status is OrderStatus.CANCELLED:
+                return
+            order.cancel(reason, at)
+            release_reservations(uow, order.id, "order cancelled", at)
+
+        return self.change(order_id, change)
+
+    def complete(self, order_id: str) -> Order:
+        """Close a delivered order. Completing twice changes nothing."""
+
+        def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
+            if order.status is not OrderStatus.COMPLETED:
+                order.complete(at)
+
+        return self.change(order_id, change)
+
+
+__all__ = ["OrderNotFound", "OrderQuery", "OrderService", "OrderSummary", "TimelineEntry"]

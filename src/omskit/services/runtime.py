@@ -1,0 +1,117 @@
+"""What every service needs from its ``Oms``: transactions, hooks, registries, the clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal, TypeVar
+
+import attrs
+import cattrs
+import sqlalchemy as sa
+
+from omskit.domain.errors import ConcurrencyConflict
+from omskit.domain.events import Event
+from omskit.domain.routing import RoutingStrategy
+from omskit.plugins import Hooks
+from omskit.ports import ChannelConnector
+from omskit.registries import Registry
+from omskit.serialization import EventCodec
+from omskit.store.tables import Tables
+from omskit.store.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from omskit.app import Oms
+
+T = TypeVar("T")
+
+#: PostgreSQL error codes that mean "run the transaction again": deadlock, serialization.
+_RETRYABLE_PGCODES = frozenset({"40P01", "40001"})
+#: How many times an operation is attempted when it meets a transient conflict.
+MAX_ATTEMPTS = 8
+
+DispatchMode = Literal["inline", "deferred"]
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether running the same transaction again may succeed."""
+    if isinstance(exc, ConcurrencyConflict):
+        return True
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.DBAPIError):
+        orig = getattr(exc, "orig", None)
+        if getattr(orig, "sqlstate", None) in _RETRYABLE_PGCODES:
+            return True
+        return "database is locked" in str(orig)
+    return False
+
+
+@attrs.define(kw_only=True)
+class Runtime:
+    """Shared, per-``Oms`` machinery handed to every service."""
+
+    engine: sa.Engine
+    tables: Tables
+    converter: cattrs.Converter
+    codec: EventCodec
+    hooks: Hooks
+    channels: Registry[ChannelConnector]
+    strategies: Registry[RoutingStrategy]
+    event_types: Registry[type[Event]]
+    clock: Callable[[], datetime]
+    dispatch_mode: DispatchMode = "inline"
+    connection: sa.Connection | None = None
+    oms: Oms | None = None
+
+    def now(self) -> datetime:
+        """The current time from the injected clock (timezone-aware)."""
+        return self.clock()
+
+    def uow(self) -> UnitOfWork:
+        """A new unit of work on this runtime's engine or joined connection."""
+        settle = (self.connection is None and self.dispatch_mode == "inline"
+                  and not self.hooks.has_event_handlers())
+        return UnitOfWork(self.engine, self.tables, self.converter, self.codec, self.hooks,
+                          connection=self.connection, settle_on_write=settle)
+
+    def retrying(self, operation: Callable[[], T]) -> T:
+        """Run ``operation`` (which opens its own unit of work), again on transient conflicts.
+
+        Inside a host's transaction there is nothing to retry with: the error propagates.
+        """
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                return operation()
+            except Exception as exc:
+                if self.connection is not None or not is_transient(exc):
+                    raise
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.002 * (2**attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def dispatch(self, events: Sequence[Event]) -> None:
+        """Deliver freshly committed events to ``omskit_handle_event`` (inline mode).
+
+        Joined units of work and deferred mode leave events pending for
+        ``Oms.outbox.dispatch_pending()``; a failing handler leaves that event and the ones
+        after it pending, with the error recorded.
+        """
+        if (not events or self.connection is not None or self.dispatch_mode != "inline"
+                or not self.hooks.has_event_handlers()):
+            return
+        assert self.oms is not None
+        done: list[str] = []
+        failure: tuple[str, str] | None = None
+        for event in events:
+            try:
+                self.hooks.handle_event(event, self.oms)
+            except Exception as exc:
+                failure = (event.event_id, f"{type(exc).__name__}: {exc}")
+                break
+            done.append(event.event_id)
+        with self.uow() as uow:
+            uow.outbox.mark_dispatched_events(done, self.now())
+            if failure is not None:
+                uow.outbox.record_failure(None, *failure)
+            uow.commit()

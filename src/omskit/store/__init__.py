@@ -1,0 +1,1 @@
+"""Persistence adapters: SQLAlchemy Core tables, repositories, unit of work, migrations."""

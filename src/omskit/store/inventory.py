@@ -1,0 +1,350 @@
+"""The inventory repository: locations, stock rows, reservations, supply and the ledger.
+
+Stock rows are never read-modify-written: every change is one conditional ``UPDATE`` whose
+``WHERE`` clause states the invariant (for a reservation, that enough stock is available), so
+concurrent transactions can never take the same unit. Every change also appends a ledger row.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import cattrs
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from omskit.domain.errors import InsufficientStock
+from omskit.domain.inventory import (
+    Capability,
+    IncomingSupply,
+    LedgerEntry,
+    Location,
+    LocationKind,
+    MovementKind,
+    Reservation,
+    ReservationStatus,
+    StockItem,
+    StockPosition,
+    Supply,
+    SupplyStatus,
+)
+from omskit.domain.values import Address, Coordinates
+from omskit.store.tables import Tables
+
+_UPSERT_DIALECTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+class InventoryRepository:
+    """Stock queries and movements on one connection (implements ``InventoryReader``)."""
+
+    def __init__(self, conn: sa.Connection, tables: Tables, converter: cattrs.Converter) -> None:
+        self._conn = conn
+        self._t = tables
+        self._c = converter
+        self._ledger: list[dict[str, Any]] = []
+        self._locations: dict[str, Location] = {}
+
+    # -- locations ------------------------------------------------------------------------------
+
+    def _location(self, row: Any) -> Location:
+        cached = self._locations.get(row["code"])
+        if cached is not None:
+            return cached
+        coordinates = None
+        if row["lat"] is not None and row["lon"] is not None:
+            coordinates = Coordinates(lat=row["lat"], lon=row["lon"])
+        location = Location(
+            code=row["code"], name=row["name"], kind=LocationKind(row["kind"]),
+            coordinates=coordinates,
+            address=self._c.structure(row["address"], Address | None),
+            capabilities=frozenset(Capability(c) for c in row["capabilities"]),
+            daily_capacity=row["daily_capacity"], handling_cost=row["handling_cost"],
+            active=row["active"],
+        )
+        self._locations[location.code] = location
+        return location
+
+    def location(self, code: str) -> Location | None:
+        """The location with this code, or None."""
+        row = self._conn.execute(
+            sa.select(self._t.locations).where(self._t.locations.c.code == code)
+        ).mappings().one_or_none()
+        return None if row is None else self._location(row)
+
+    def locations(self) -> list[Location]:
+        """Every location, by code."""
+        rows = self._conn.execute(
+            sa.select(self._t.locations).order_by(self._t.locations.c.code)).mappings()
+        return [self._location(r) for r in rows]
+
+    def save_location(self, location: Location, at: datetime) -> bool:
+        """Insert or update ``location``; returns True if it was new."""
+        t = self._t.locations
+        row = {
+            "code": location.code, "name": location.name, "kind": location.kind.value,
+            "lat": location.coordinates.lat if location.coordinates else None,
+            "lon": location.coordinates.lon if location.coordinates else None,
+            "address": self._c.unstructure(location.address),
+            "capabilities": sorted(c.value for c in location.capabilities),
+            "daily_capacity": location.daily_capacity, "handling_cost": location.handling_cost,
+            "active": location.active, "updated_at": at,
+        }
+        self._locations.pop(location.code, None)
+        updated = self._conn.execute(t.update().where(t.c.code == location.code).values(row))
+        if updated.rowcount == 1:
+            return False
+        self._conn.execute(t.insert(), [row])
+        return True
+
+    # -- stock reads ----------------------------------------------------------------------------
+
+    def stock_item(self, location: str, sku: str) -> StockItem | None:
+        """The stock row of ``sku`` at ``location``, or None."""
+        s = self._t.stock_items
+        row = self._conn.execute(
+            sa.select(s).where(s.c.location == location, s.c.sku == sku)
+        ).mappings().one_or_none()
+        return None if row is None else StockItem(**row)
+
+    def stock_items(self, sku: str) -> list[StockItem]:
+        """Stock rows of ``sku`` at every location, by location code."""
+        s = self._t.stock_items
+        rows = self._conn.execute(
+            sa.select(s).where(s.c.sku == sku).order_by(s.c.location)).mappings()
+        return [StockItem(**r) for r in rows]
+
+    def known_skus(self, skus: Iterable[str]) -> set[str]:
+        """The subset of ``skus`` that has a stock row at any location."""
+        s = self._t.stock_items
+        wanted = sorted(set(skus))
+        if not wanted:
+            return set()
+        return set(self._conn.execute(
+            sa.select(s.c.sku).where(s.c.sku.in_(wanted)).distinct()).scalars())
+
+    def candidates(self, skus: Iterable[str]) -> list[tuple[Location, dict[str, int]]]:
+        """Active locations with available-to-promise > 0 for any of ``skus``, with that ATP."""
+        s, loc = self._t.stock_items, self._t.locations
+        available = (s.c.on_hand - s.c.reserved - s.c.safety_stock).label("available")
+        stmt = (
+            sa.select(loc, s.c.sku, available)
+            .join(s, s.c.location == loc.c.code)
+            .where(s.c.sku.in_(sorted(set(skus))), loc.c.active.is_(True), available > 0)
+        )
+        found: dict[str, tuple[Location, dict[str, int]]] = {}
+        for row in self._conn.execute(stmt).mappings():
+            code = row["code"]
+            if code not in found:
+                found[code] = (self._location(row), {})
+            found[code][1][row["sku"]] = int(row["available"])
+        return list(found.values())
+
+    def positions(self, sku: str) -> list[StockPosition]:
+        """Stock of ``sku`` at every location that has a row or open supply for it."""
+        s, loc = self._t.stock_items, self._t.locations
+        rows = self._conn.execute(
+            sa.select(s, loc.c.kind).join(loc, loc.c.code == s.c.location)
+            .where(s.c.sku == sku).order_by(s.c.location)
+        ).mappings().all()
+        incoming = self.incoming([sku])
+        kinds = {r["location"]: r["kind"] for r in rows}
+        for location, _ in incoming:
+            if location not in kinds:
+                found = self.location(location)
+                kinds[location] = found.kind.value if found else LocationKind.WAREHOUSE.value
+        by_location = {r["location"]: r for r in rows}
+        return [
+            StockPosition(
+                location=code, location_kind=LocationKind(kinds[code]),
+                on_hand=by_location[code]["on_hand"] if code in by_location else 0,
+                reserved=by_location[code]["reserved"] if code in by_location else 0,
+                safety_stock=by_location[code]["safety_stock"] if code in by_location else 0,
+                incoming=tuple(incoming.get((code, sku), ())),
+            )
+            for code in sorted(kinds)
+        ]
+
+    def incoming(self, skus: Sequence[str]) -> dict[tuple[str, str], list[IncomingSupply]]:
+        """Open supply per (location, SKU), earliest ETA first."""
+        sp = self._t.supplies
+        rows = self._conn.execute(
+            sa.select(sp.c.location, sp.c.sku, sp.c.eta, sp.c.quantity)
+            .where(sp.c.sku.in_(list(skus)), sp.c.status == SupplyStatus.OPEN.value)
+            .order_by(sp.c.eta)
+        )
+        found: dict[tuple[str, str], list[IncomingSupply]] = defaultdict(list)
+        for location, sku, eta, quantity in rows:
+            found[(location, sku)].append(IncomingSupply(eta=eta, quantity=quantity))
+        return found
+
+    # -- stock movements ------------------------------------------------------------------------
+
+    def _log(self, location: str, sku: str, kind: MovementKind, on_hand: int, reserved: int,
+             reference: str, at: datetime) -> None:
+        self._ledger.append({"location": location, "sku": sku, "kind": kind.value,
+                             "on_hand_delta": on_hand, "reserved_delta": reserved,
+                             "reference": reference, "occurred_at": at})
+
+    def flush(self) -> None:
+        """Write pending ledger rows (the unit of work calls this before commit)."""
+        if self._ledger:
+            self._conn.execute(self._t.inventory_ledger.insert(), self._ledger)
+            self._ledger = []
+
+    def add_on_hand(self, location: str, sku: str, quantity: int, kind: MovementKind,
+                    reference: str, at: datetime) -> None:
+        """Add ``quantity`` to on-hand stock, creating the stock row if needed."""
+        s = self._t.stock_items
+        insert = _UPSERT_DIALECTS.get(self._conn.dialect.name)
+        if insert is not None:
+            stmt = insert(s).values(location=location, sku=sku, on_hand=quantity, reserved=0,
+                                    safety_stock=0)
+            self._conn.execute(stmt.on_conflict_do_update(
+                index_elements=[s.c.location, s.c.sku],
+                set_={"on_hand": s.c.on_hand + quantity}))
+        else:  # pragma: no cover - other dialects: update, else insert
+            done = self._conn.execute(
+                s.update().where(s.c.location == location, s.c.sku == sku)
+                .values(on_hand=s.c.on_hand + quantity))
+            if done.rowcount == 0:
+                self._conn.execute(s.insert(), [{"location": location, "sku": sku,
+                                                 "on_hand": quantity, "reserved": 0,
+                                                 "safety_stock": 0}])
+        self._log(location, sku, kind, quantity, 0, reference, at)
+
+    def remove_on_hand(self, location: str, sku: str, quantity: int, kind: MovementKind,
+                       reference: str, at: datetime) -> None:
+        """Take ``quantity`` out of on-hand stock without touching reserved units."""
+        s = self._t.stock_items
+        done = self._conn.execute(
+            s.update()
+            .where(s.c.location == location, s.c.sku == sku,
+                   s.c.on_hand - s.c.reserved >= quantity)
+            .values(on_hand=s.c.on_hand - quantity))
+        if done.rowcount != 1:
+            item = self.stock_item(location, sku)
+            free = item.on_hand - item.reserved if item else 0
+            raise InsufficientStock(location, sku, quantity, free)
+        self._log(location, sku, kind, -quantity, 0, reference, at)
+
+    def set_safety_stock(self, location: str, sku: str, safety_stock: int) -> None:
+        """Set the units kept back from promising at ``location``."""
+        s = self._t.stock_items
+        self._conn.execute(s.update().where(s.c.location == location, s.c.sku == sku)
+                           .values(safety_stock=safety_stock))
+
+    def reserve(self, location: str, sku: str, quantity: int, reference: str,
+                at: datetime) -> bool:
+        """Reserve ``quantity`` if that much is available to promise; False if not."""
+        s = self._t.stock_items
+        done = self._conn.execute(
+            s.update()
+            .where(s.c.location == location, s.c.sku == sku,
+                   s.c.on_hand - s.c.reserved - s.c.safety_stock >= quantity)
+            .values(reserved=s.c.reserved + quantity))
+        if done.rowcount != 1:
+            return False
+        self._log(location, sku, MovementKind.RESERVE, 0, quantity, reference, at)
+        return True
+
+    def _unreserve(self, location: str, sku: str, quantity: int, ship: bool) -> None:
+        s = self._t.stock_items
+        values: dict[str, Any] = {"reserved": s.c.reserved - quantity}
+        if ship:
+            values["on_hand"] = s.c.on_hand - quantity
+        done = self._conn.execute(
+            s.update().where(s.c.location == location, s.c.sku == sku,
+                             s.c.reserved >= quantity).values(values))
+        if done.rowcount != 1:  # a broken invariant, not a user error
+            raise RuntimeError(f"{location}/{sku}: fewer than {quantity} units reserved")
+
+    def release(self, location: str, sku: str, quantity: int, reference: str,
+                at: datetime) -> None:
+        """Give ``quantity`` reserved units back to available stock."""
+        self._unreserve(location, sku, quantity, ship=False)
+        self._log(location, sku, MovementKind.RELEASE, 0, -quantity, reference, at)
+
+    def consume(self, location: str, sku: str, quantity: int, reference: str,
+                at: datetime) -> None:
+        """Ship ``quantity`` reserved units: they leave on-hand and reserved stock."""
+        self._unreserve(location, sku, quantity, ship=True)
+        self._log(location, sku, MovementKind.SHIP, -quantity, -quantity, reference, at)
+
+    # -- reservations ---------------------------------------------------------------------------
+
+    def add_reservations(self, reservations: Sequence[Reservation]) -> None:
+        """Insert reservation records (the stock was reserved with :meth:`reserve`)."""
+        if reservations:
+            self._conn.execute(self._t.reservations.insert(),
+                               [self._c.unstructure(r) for r in reservations])
+
+    def active_reservations(self, order_id: str,
+                            fulfillment_order_id: str | None = None) -> list[Reservation]:
+        """Active reservations of an order (or of one of its fulfilment orders)."""
+        r = self._t.reservations
+        stmt = sa.select(r).where(r.c.order_id == order_id,
+                                  r.c.status == ReservationStatus.ACTIVE.value)
+        if fulfillment_order_id is not None:
+            stmt = stmt.where(r.c.fulfillment_order_id == fulfillment_order_id)
+        rows = self._conn.execute(stmt.order_by(r.c.location, r.c.sku, r.c.id)).mappings()
+        return [self._c.structure(dict(row), Reservation) for row in rows]
+
+    def set_reservation_status(self, ids: Iterable[str], status: ReservationStatus) -> None:
+        """Mark reservations consumed or released."""
+        ids = list(ids)
+        if ids:
+            r = self._t.reservations
+            self._conn.execute(r.update().where(r.c.id.in_(ids)).values(status=status.value))
+
+    # -- supply ---------------------------------------------------------------------------------
+
+    def add_supply(self, supply: Supply) -> None:
+        """Insert expected stock."""
+        self._conn.execute(self._t.supplies.insert(), [self._c.unstructure(supply)])
+
+    def supply(self, supply_id: str, *, for_update: bool = False) -> Supply | None:
+        """The supply record with this id, or None."""
+        sp = self._t.supplies
+        stmt = sa.select(sp).where(sp.c.id == supply_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = self._conn.execute(stmt).mappings().one_or_none()
+        return None if row is None else self._c.structure(dict(row), Supply)
+
+    def set_supply_status(self, supply_id: str, status: SupplyStatus) -> bool:
+        """Close an open supply record; False if it was no longer open (idempotent retry)."""
+        sp = self._t.supplies
+        done = self._conn.execute(
+            sp.update().where(sp.c.id == supply_id, sp.c.status == SupplyStatus.OPEN.value)
+            .values(status=status.value))
+        return done.rowcount == 1
+
+    # -- audit ----------------------------------------------------------------------------------
+
+    def ledger(self, location: str, sku: str) -> list[LedgerEntry]:
+        """Every movement of ``sku`` at ``location``, oldest first."""
+        g = self._t.inventory_ledger
+        rows = self._conn.execute(
+            sa.select(g).where(g.c.location == location, g.c.sku == sku).order_by(g.c.id)
+        ).mappings()
+        return [self._c.structure(dict(row), LedgerEntry) for row in rows]
+
+    def ledger_mismatches(self) -> list[tuple[str, str]]:
+        """(location, SKU) pairs whose ledger does not sum to the stock row: must be empty."""
+        s, g = self._t.stock_items, self._t.inventory_ledger
+        sums = (
+            sa.select(g.c.location, g.c.sku,
+                      sa.func.sum(g.c.on_hand_delta).label("on_hand"),
+                      sa.func.sum(g.c.reserved_delta).label("reserved"))
+            .group_by(g.c.location, g.c.sku).subquery()
+        )
+        stmt = (
+            sa.select(s.c.location, s.c.sku)
+            .outerjoin(sums, sa.and_(sums.c.location == s.c.location, sums.c.sku == s.c.sku))
+            .where(sa.or_(sa.func.coalesce(sums.c.on_hand, 0) != s.c.on_hand,
+                          sa.func.coalesce(sums.c.reserved, 0) != s.c.reserved))
+        )
+        return [(a, b) for a, b in self._conn.execute(stmt)]

@@ -1,0 +1,280 @@
+"""The order repository: orders with their lines, holds and fulfilment orders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import cattrs
+import sqlalchemy as sa
+
+from omskit.domain.errors import ConcurrencyConflict, FulfillmentOrderNotFound, OrderNotFound
+from omskit.domain.lifecycle import FulfillmentStatus, OrderStatus
+from omskit.domain.order import FulfillmentOrder, Order, OrderLine, Shipment
+from omskit.domain.values import Address, Customer, DeliveryMethod, Hold, LineQuantity
+from omskit.store.tables import Tables
+
+Row = dict[str, Any]
+
+
+@attrs.frozen(kw_only=True)
+class OrderQuery:
+    """Filters for :meth:`OrderRepository.search`; every filter given must match."""
+
+    customer_id: str | None = None
+    channel: str | None = None
+    statuses: tuple[OrderStatus, ...] = ()
+    placed_from: datetime | None = None  # inclusive
+    placed_to: datetime | None = None  # exclusive
+    limit: int = 50
+    offset: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class OrderSummary:
+    """One row of an order listing."""
+
+    id: str
+    channel: str
+    external_id: str
+    status: OrderStatus
+    customer_id: str
+    currency: str
+    total: Decimal
+    placed_at: datetime
+    updated_at: datetime
+
+
+class OrderRepository:
+    """Loads and saves :class:`Order` aggregates on one connection.
+
+    ``save`` writes only what changed since the order was loaded or added, and checks the
+    version so that a concurrent change raises :class:`ConcurrencyConflict`.
+    """
+
+    def __init__(self, conn: sa.Connection, tables: Tables, converter: cattrs.Converter) -> None:
+        self._conn = conn
+        self._t = tables
+        self._c = converter
+        self._snapshots: dict[str, dict[str, dict[Any, Row]]] = {}
+        #: Orders added or loaded through this repository, in first-seen order.
+        self.seen: dict[str, Order] = {}
+
+    # -- rows ---------------------------------------------------------------------------------
+
+    def _order_row(self, order: Order) -> Row:
+        unstructure = self._c.unstructure
+        return {
+            "id": order.id, "channel": order.channel, "external_id": order.external_id,
+            "status": order.status.value, "currency": order.currency,
+            "total": order.total.amount, "customer_id": order.customer.id,
+            "customer": unstructure(order.customer), "delivery": unstructure(order.delivery),
+            "shipping_address": unstructure(order.shipping_address),
+            "billing_address": unstructure(order.billing_address),
+            "tags": list(order.tags), "metadata": order.metadata,
+            "placed_at": order.placed_at, "updated_at": order.updated_at,
+            "version": order.version,
+        }
+
+    def _child_rows(self, order: Order) -> dict[str, dict[Any, Row]]:
+        holds = {
+            (order.id, i): {"order_id": order.id, "position": i, "code": h.code,
+                            "reason": h.reason, "placed_at": h.placed_at,
+                            "released_at": h.released_at}
+            for i, h in enumerate(order.holds)
+        }
+        fos: dict[Any, Row] = {}
+        fo_lines: dict[Any, Row] = {}
+        for fo in order.fulfillment_orders:
+            s = fo.shipment
+            fos[fo.id] = {
+                "id": fo.id, "order_id": order.id, "location": fo.location,
+                "status": fo.status.value, "rejection_reason": fo.rejection_reason,
+                "created_at": fo.created_at, "updated_at": fo.updated_at,
+                "shipment_id": s.id if s else None, "carrier": s.carrier if s else None,
+                "tracking_number": s.tracking_number if s else None,
+                "shipped_at": s.shipped_at if s else None,
+                "delivered_at": s.delivered_at if s else None,
+            }
+            for line in fo.lines:
+                fo_lines[(fo.id, line.line_id)] = {
+                    "fulfillment_order_id": fo.id, "line_id": line.line_id, "sku": line.sku,
+                    "quantity": line.quantity}
+        return {"order_holds": holds, "fulfillment_orders": fos,
+                "fulfillment_order_lines": fo_lines}
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def add(self, order: Order) -> None:
+        """Insert a new order with all its parts."""
+        t = self._t
+        self._conn.execute(t.orders.insert(), [self._order_row(order)])
+        self._conn.execute(t.order_lines.insert(), [
+            {"order_id": order.id, "line_id": x.line_id, "position": i, "sku": x.sku,
+             "quantity": x.quantity, "unit_price": x.unit_price}
+            for i, x in enumerate(order.lines)
+        ])
+        children = self._child_rows(order)
+        for name, rows in children.items():
+            if rows:
+                self._conn.execute(getattr(t, name).insert(), list(rows.values()))
+        self._snapshots[order.id] = children
+        self.seen[order.id] = order
+
+    def save(self, order: Order) -> None:
+        """Write the changes made to a loaded or added order; bump its version."""
+        t = self._t
+        row = self._order_row(order)
+        row["version"] = order.version + 1
+        result = self._conn.execute(
+            t.orders.update()
+            .where(t.orders.c.id == order.id, t.orders.c.version == order.version)
+            .values({k: v for k, v in row.items() if k not in ("id", "channel", "external_id")})
+        )
+        if result.rowcount != 1:
+            raise ConcurrencyConflict("order", order.id)
+        order.version += 1
+        before = self._snapshots.get(order.id, {})
+        after = self._child_rows(order)
+        for name, rows in after.items():
+            table = getattr(t, name)
+            old = before.get(name, {})
+            new_rows = [r for key, r in rows.items() if key not in old]
+            if new_rows:
+                self._conn.execute(table.insert(), new_rows)
+            for key, r in rows.items():
+                if key in old and old[key] != r:
+                    pk = [c.name for c in table.primary_key.columns]
+                    self._conn.execute(
+                        table.update()
+                        .where(*(table.c[name] == r[name] for name in pk))
+                        .values({k: v for k, v in r.items() if k not in pk})
+                    )
+        self._snapshots[order.id] = after
+        self.seen[order.id] = order
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def id_for_external(self, channel: str, external_id: str) -> str | None:
+        """The id of the order placed as ``(channel, external_id)``, if any."""
+        o = self._t.orders.c
+        return self._conn.execute(
+            sa.select(o.id).where(o.channel == channel, o.external_id == external_id)
+        ).scalar_one_or_none()
+
+    def order_id_for_fulfillment(self, fulfillment_order_id: str) -> str:
+        """The id of the order a fulfilment order belongs to."""
+        fo = self._t.fulfillment_orders.c
+        found = self._conn.execute(
+            sa.select(fo.order_id).where(fo.id == fulfillment_order_id)
+        ).scalar_one_or_none()
+        if found is None:
+            raise FulfillmentOrderNotFound(fulfillment_order_id)
+        return str(found)
+
+    def get(self, order_id: str, *, for_update: bool = False) -> Order:
+        """Load the whole order; ``for_update`` locks its row until the transaction ends."""
+        if order_id in self.seen:
+            return self.seen[order_id]
+        t = self._t
+        query = sa.select(t.orders).where(t.orders.c.id == order_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self._conn.execute(query).mappings().one_or_none()
+        if row is None:
+            raise OrderNotFound(order_id)
+        lines = self._conn.execute(
+            sa.select(t.order_lines).where(t.order_lines.c.order_id == order_id)
+            .order_by(t.order_lines.c.position)
+        ).mappings().all()
+        holds = self._conn.execute(
+            sa.select(t.order_holds).where(t.order_holds.c.order_id == order_id)
+            .order_by(t.order_holds.c.position)
+        ).mappings().all()
+        fo_rows = self._conn.execute(
+            sa.select(t.fulfillment_orders).where(t.fulfillment_orders.c.order_id == order_id)
+            .order_by(t.fulfillment_orders.c.created_at, t.fulfillment_orders.c.id)
+        ).mappings().all()
+        fo_lines: dict[str, list[LineQuantity]] = {r["id"]: [] for r in fo_rows}
+        if fo_rows:
+            fl = t.fulfillment_order_lines
+            for r in self._conn.execute(
+                sa.select(fl).where(fl.c.fulfillment_order_id.in_(list(fo_lines)))
+            ).mappings():
+                fo_lines[r["fulfillment_order_id"]].append(
+                    LineQuantity(line_id=r["line_id"], sku=r["sku"], quantity=r["quantity"]))
+        order = self._assemble(row, lines, holds, fo_rows, fo_lines)
+        self._snapshots[order.id] = self._child_rows(order)
+        self.seen[order.id] = order
+        return order
+
+    def _assemble(self, row: Any, lines: Sequence[Any], holds: Sequence[Any],
+                  fo_rows: Sequence[Any], fo_lines: dict[str, list[LineQuantity]]) -> Order:
+        structure = self._c.structure
+        line_order = {x["line_id"]: x["position"] for x in lines}
+        fos = []
+        for r in fo_rows:
+            shipment = None
+            if r["shipment_id"] is not None:
+                shipment = Shipment(id=r["shipment_id"], carrier=r["carrier"],
+                                    tracking_number=r["tracking_number"],
+                                    shipped_at=r["shipped_at"], delivered_at=r["delivered_at"])
+            fos.append(FulfillmentOrder(
+                id=r["id"], order_id=r["order_id"], location=r["location"],
+                lines=tuple(sorted(fo_lines[r["id"]], key=lambda x: line_order[x.line_id])),
+                status=FulfillmentStatus(r["status"]), created_at=r["created_at"],
+                updated_at=r["updated_at"], rejection_reason=r["rejection_reason"],
+                shipment=shipment,
+            ))
+        return Order(
+            id=row["id"], channel=row["channel"], external_id=row["external_id"],
+            currency=row["currency"], customer=structure(row["customer"], Customer),
+            lines=tuple(OrderLine(line_id=x["line_id"], sku=x["sku"], quantity=x["quantity"],
+                                  unit_price=x["unit_price"]) for x in lines),
+            delivery=structure(row["delivery"], DeliveryMethod),
+            shipping_address=structure(row["shipping_address"], Address | None),
+            billing_address=structure(row["billing_address"], Address | None),
+            status=OrderStatus(row["status"]), placed_at=row["placed_at"],
+            updated_at=row["updated_at"], tags=tuple(row["tags"]),
+            metadata=dict(row["metadata"]), version=row["version"],
+            holds=[Hold(code=h["code"], reason=h["reason"], placed_at=h["placed_at"],
+                        released_at=h["released_at"]) for h in holds],
+            fulfillment_orders=fos,
+        )
+
+    def search(self, query: OrderQuery) -> list[OrderSummary]:
+        """Orders matching ``query``, newest first."""
+        return list(self.iter_summaries(query))
+
+    def iter_summaries(self, query: OrderQuery) -> Iterator[OrderSummary]:
+        """Like :meth:`search` but streamed from the cursor."""
+        o = self._t.orders.c
+        stmt = sa.select(o.id, o.channel, o.external_id, o.status, o.customer_id, o.currency,
+                         o.total, o.placed_at, o.updated_at)
+        if query.customer_id is not None:
+            stmt = stmt.where(o.customer_id == query.customer_id)
+        if query.channel is not None:
+            stmt = stmt.where(o.channel == query.channel)
+        if query.statuses:
+            stmt = stmt.where(o.status.in_([s.value for s in query.statuses]))
+        if query.placed_from is not None:
+            stmt = stmt.where(o.placed_at >= query.placed_from)
+        if query.placed_to is not None:
+            stmt = stmt.where(o.placed_at < query.placed_to)
+        stmt = stmt.order_by(o.placed_at.desc(), o.id.desc()).limit(query.limit)
+        stmt = stmt.offset(query.offset)
+        for r in self._conn.execute(stmt).mappings():
+            yield OrderSummary(
+                id=r["id"], channel=r["channel"], external_id=r["external_id"],
+                status=OrderStatus(r["status"]), customer_id=r["customer_id"],
+                currency=r["currency"], total=r["total"], placed_at=r["placed_at"],
+                updated_at=r["updated_at"])
+
+    def count_by_status(self) -> dict[OrderStatus, int]:
+        """How many orders are in each status."""
+        o = self._t.orders.c
+        rows = self._conn.execute(sa.select(o.status, sa.func.count()).group_by(o.status))
+        return {OrderStatus(status): int(n) for status, n in rows}

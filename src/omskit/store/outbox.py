@@ -1,0 +1,98 @@
+"""The transactional outbox: events written with the change they describe, then dispatched."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+import sqlalchemy as sa
+
+from omskit.domain.events import Event
+from omskit.serialization import EventCodec
+from omskit.store.tables import Tables
+
+
+@attrs.frozen(kw_only=True)
+class OutboxRecord:
+    """One stored event and its dispatch state."""
+
+    seq: int
+    event: Event
+    dispatched_at: datetime | None
+    attempts: int
+    last_error: str | None
+
+
+class OutboxRepository:
+    """Appends events and hands pending ones to the dispatcher."""
+
+    def __init__(self, conn: sa.Connection, tables: Tables, codec: EventCodec) -> None:
+        self._conn = conn
+        self._t = tables
+        self._codec = codec
+
+    def append(self, events: Sequence[Event], *, dispatched: bool = False) -> None:
+        """Write ``events`` in this transaction (``dispatched``: stored as already delivered)."""
+        if not events:
+            return
+        self._conn.execute(self._t.outbox.insert(), [
+            {"event_id": e.event_id, "event_type": e.event_type, "order_id": e.order_id,
+             "payload": self._codec.encode(e), "occurred_at": e.occurred_at,
+             "dispatched_at": e.occurred_at if dispatched else None, "attempts": 0,
+             "last_error": None}
+            for e in events
+        ])
+
+    def _records(self, stmt: sa.Select[Any]) -> list[OutboxRecord]:
+        return [
+            OutboxRecord(seq=r["seq"], event=self._codec.decode(r["payload"]),
+                         dispatched_at=r["dispatched_at"], attempts=r["attempts"],
+                         last_error=r["last_error"])
+            for r in self._conn.execute(stmt).mappings()
+        ]
+
+    def claim_pending(self, limit: int) -> list[OutboxRecord]:
+        """Lock up to ``limit`` undispatched events, oldest first.
+
+        On PostgreSQL rows locked by another dispatcher are skipped (``SKIP LOCKED``), so any
+        number of dispatcher processes can share the outbox.
+        """
+        o = self._t.outbox
+        stmt = (sa.select(o).where(o.c.dispatched_at.is_(None)).order_by(o.c.seq).limit(limit)
+                .with_for_update(skip_locked=True))
+        return self._records(stmt)
+
+    def mark_dispatched(self, seqs: Sequence[int], at: datetime) -> None:
+        """Record that these events reached every handler."""
+        if seqs:
+            o = self._t.outbox
+            self._conn.execute(o.update().where(o.c.seq.in_(list(seqs)))
+                               .values(dispatched_at=at, last_error=None))
+
+    def mark_dispatched_events(self, event_ids: Sequence[str], at: datetime) -> None:
+        """Like :meth:`mark_dispatched`, by event id (after an inline dispatch)."""
+        if event_ids:
+            o = self._t.outbox
+            self._conn.execute(o.update().where(o.c.event_id.in_(list(event_ids)),
+                                                o.c.dispatched_at.is_(None))
+                               .values(dispatched_at=at, last_error=None))
+
+    def record_failure(self, seq: int | None, event_id: str, error: str) -> None:
+        """Count a failed dispatch and keep the error; the event stays pending."""
+        o = self._t.outbox
+        where = o.c.seq == seq if seq is not None else o.c.event_id == event_id
+        self._conn.execute(o.update().where(where)
+                           .values(attempts=o.c.attempts + 1, last_error=error[:4000]))
+
+    def for_order(self, order_id: str) -> list[OutboxRecord]:
+        """Every event of one order, in the order they were written (its timeline)."""
+        o = self._t.outbox
+        return self._records(sa.select(o).where(o.c.order_id == order_id).order_by(o.c.seq))
+
+    def pending_count(self) -> int:
+        """How many events wait for dispatch."""
+        o = self._t.outbox
+        return int(self._conn.execute(
+            sa.select(sa.func.count()).where(o.c.dispatched_at.is_(None))).scalar_one())

@@ -1,0 +1,236 @@
+"""The omskit tables, built per instance: a prefix and schema of the host's choosing."""
+
+from __future__ import annotations
+
+import attrs
+import sqlalchemy as sa
+
+from omskit.store.types import BigId, DecimalText, JSONDocument, UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+_ID = 128  # identifiers: order ids, SKUs, codes
+_TEXT = 500
+
+
+@attrs.frozen
+class Tables:
+    """The core tables of one omskit instance, and the ``MetaData`` that holds them."""
+
+    metadata: sa.MetaData
+    prefix: str
+    locations: sa.Table
+    stock_items: sa.Table
+    supplies: sa.Table
+    orders: sa.Table
+    order_lines: sa.Table
+    order_holds: sa.Table
+    fulfillment_orders: sa.Table
+    fulfillment_order_lines: sa.Table
+    reservations: sa.Table
+    inventory_ledger: sa.Table
+    outbox: sa.Table
+
+    def all(self) -> list[sa.Table]:
+        """Core tables in dependency order (parents first)."""
+        return [self.locations, self.stock_items, self.supplies, self.orders, self.order_lines,
+                self.order_holds, self.fulfillment_orders, self.fulfillment_order_lines,
+                self.reservations, self.inventory_ledger, self.outbox]
+
+
+def build_metadata(
+    prefix: str = "omskit_", schema: str | None = None, metadata: sa.MetaData | None = None
+) -> Tables:
+    """Define the core tables on ``metadata`` (a new one by default) and return them.
+
+    Pass the host application's ``MetaData`` to keep omskit's tables beside its own (Alembic
+    autogenerate then sees both); ``prefix`` and ``schema`` avoid name clashes.
+    """
+    md = metadata if metadata is not None else sa.MetaData(
+        schema=schema, naming_convention=NAMING_CONVENTION)
+    kw = {"schema": schema} if metadata is not None and schema is not None else {}
+
+    def fk(table: str, column: str) -> str:
+        qualified = f"{schema}.{prefix}{table}" if schema else f"{prefix}{table}"
+        return f"{qualified}.{column}"
+
+    locations = sa.Table(
+        f"{prefix}locations", md,
+        sa.Column("code", sa.String(_ID), primary_key=True),
+        sa.Column("name", sa.String(_TEXT), nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("lat", sa.Float, nullable=True),
+        sa.Column("lon", sa.Float, nullable=True),
+        sa.Column("address", JSONDocument, nullable=True),
+        sa.Column("capabilities", JSONDocument, nullable=False),
+        sa.Column("daily_capacity", sa.Integer, nullable=True),
+        sa.Column("handling_cost", DecimalText, nullable=False),
+        sa.Column("active", sa.Boolean, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        **kw,
+    )
+    stock_items = sa.Table(
+        f"{prefix}stock_items", md,
+        sa.Column("location", sa.String(_ID), sa.ForeignKey(fk("locations", "code")),
+                  primary_key=True),
+        sa.Column("sku", sa.String(_ID), primary_key=True),
+        sa.Column("on_hand", sa.Integer, nullable=False),
+        sa.Column("reserved", sa.Integer, nullable=False),
+        sa.Column("safety_stock", sa.Integer, nullable=False),
+        # The database itself refuses to reserve or ship more than is on hand.
+        sa.CheckConstraint("reserved >= 0 AND reserved <= on_hand", name="reserved_within"),
+        sa.CheckConstraint("safety_stock >= 0", name="safety_non_negative"),
+        sa.Index(f"ix_{prefix}stock_items_sku", "sku"),
+        **kw,
+    )
+    supplies = sa.Table(
+        f"{prefix}supplies", md,
+        sa.Column("id", sa.String(_ID), primary_key=True),
+        sa.Column("location", sa.String(_ID), sa.ForeignKey(fk("locations", "code")),
+                  nullable=False),
+        sa.Column("sku", sa.String(_ID), nullable=False),
+        sa.Column("quantity", sa.Integer, nullable=False),
+        sa.Column("eta", UTCDateTime, nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("reference", sa.String(_TEXT), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+        sa.Index(f"ix_{prefix}supplies_sku_status", "sku", "status"),
+        **kw,
+    )
+    orders = sa.Table(
+        f"{prefix}orders", md,
+        sa.Column("id", sa.String(_ID), primary_key=True),
+        sa.Column("channel", sa.String(_ID), nullable=False),
+        sa.Column("external_id", sa.String(_ID), nullable=False),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("currency", sa.String(3), nullable=False),
+        sa.Column("total", DecimalText, nullable=False),
+        sa.Column("customer_id", sa.String(_ID), nullable=False),
+        sa.Column("customer", JSONDocument, nullable=False),
+        sa.Column("delivery", JSONDocument, nullable=False),
+        sa.Column("shipping_address", JSONDocument, nullable=True),
+        sa.Column("billing_address", JSONDocument, nullable=True),
+        sa.Column("tags", JSONDocument, nullable=False),
+        sa.Column("metadata", JSONDocument, nullable=False),
+        sa.Column("placed_at", UTCDateTime, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        # Idempotent placement: one order per channel and external id.
+        sa.UniqueConstraint("channel", "external_id"),
+        sa.Index(f"ix_{prefix}orders_customer_id", "customer_id", "placed_at"),
+        sa.Index(f"ix_{prefix}orders_status", "status", "placed_at"),
+        sa.Index(f"ix_{prefix}orders_placed_at", "placed_at"),
+        **kw,
+    )
+    order_lines = sa.Table(
+        f"{prefix}order_lines", md,
+        sa.Column("order_id", sa.String(_ID), sa.ForeignKey(fk("orders", "id")),
+                  primary_key=True),
+        sa.Column("line_id", sa.String(_ID), primary_key=True),
+        sa.Column("position", sa.Integer, nullable=False),
+        sa.Column("sku", sa.String(_ID), nullable=False),
+        sa.Column("quantity", sa.Integer, nullable=False),
+        sa.Column("unit_price", DecimalText, nullable=False),
+        sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+        **kw,
+    )
+    order_holds = sa.Table(
+        f"{prefix}order_holds", md,
+        sa.Column("order_id", sa.String(_ID), sa.ForeignKey(fk("orders", "id")),
+                  primary_key=True),
+        sa.Column("position", sa.Integer, primary_key=True),
+        sa.Column("code", sa.String(_ID), nullable=False),
+        sa.Column("reason", sa.String(_TEXT), nullable=False),
+        sa.Column("placed_at", UTCDateTime, nullable=False),
+        sa.Column("released_at", UTCDateTime, nullable=True),
+        **kw,
+    )
+    fulfillment_orders = sa.Table(
+        f"{prefix}fulfillment_orders", md,
+        sa.Column("id", sa.String(_ID), primary_key=True),
+        sa.Column("order_id", sa.String(_ID), sa.ForeignKey(fk("orders", "id")),
+                  nullable=False, index=True),
+        sa.Column("location", sa.String(_ID), sa.ForeignKey(fk("locations", "code")),
+                  nullable=False),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("rejection_reason", sa.String(_TEXT), nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.Column("shipment_id", sa.String(_ID), nullable=True),
+        sa.Column("carrier", sa.String(_ID), nullable=True),
+        sa.Column("tracking_number", sa.String(_TEXT), nullable=True),
+        sa.Column("shipped_at", UTCDateTime, nullable=True),
+        sa.Column("delivered_at", UTCDateTime, nullable=True),
+        sa.Index(f"ix_{prefix}fulfillment_orders_location_status", "location", "status"),
+        **kw,
+    )
+    fulfillment_order_lines = sa.Table(
+        f"{prefix}fulfillment_order_lines", md,
+        sa.Column("fulfillment_order_id", sa.String(_ID),
+                  sa.ForeignKey(fk("fulfillment_orders", "id")), primary_key=True),
+        sa.Column("line_id", sa.String(_ID), primary_key=True),
+        sa.Column("sku", sa.String(_ID), nullable=False),
+        sa.Column("quantity", sa.Integer, nullable=False),
+        sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+        **kw,
+    )
+    reservations = sa.Table(
+        f"{prefix}reservations", md,
+        sa.Column("id", sa.String(_ID), primary_key=True),
+        sa.Column("order_id", sa.String(_ID), nullable=False, index=True),
+        sa.Column("line_id", sa.String(_ID), nullable=False),
+        sa.Column("fulfillment_order_id", sa.String(_ID), nullable=True, index=True),
+        sa.Column("location", sa.String(_ID), nullable=False),
+        sa.Column("sku", sa.String(_ID), nullable=False),
+        sa.Column("quantity", sa.Integer, nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("expires_at", UTCDateTime, nullable=True),
+        sa.ForeignKeyConstraint(["location", "sku"],
+                                [fk("stock_items", "location"), fk("stock_items", "sku")]),
+        sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+        **kw,
+    )
+    inventory_ledger = sa.Table(
+        f"{prefix}inventory_ledger", md,
+        sa.Column("id", BigId, primary_key=True, autoincrement=True),
+        sa.Column("location", sa.String(_ID), nullable=False),
+        sa.Column("sku", sa.String(_ID), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("on_hand_delta", sa.Integer, nullable=False),
+        sa.Column("reserved_delta", sa.Integer, nullable=False),
+        sa.Column("reference", sa.String(_TEXT), nullable=False),
+        sa.Column("occurred_at", UTCDateTime, nullable=False),
+        sa.Index(f"ix_{prefix}inventory_ledger_location_sku", "location", "sku"),
+        **kw,
+    )
+    outbox = sa.Table(
+        f"{prefix}outbox", md,
+        sa.Column("seq", BigId, primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(_ID), nullable=False, unique=True),
+        sa.Column("event_type", sa.String(_ID), nullable=False),
+        sa.Column("order_id", sa.String(_ID), nullable=True, index=True),
+        sa.Column("payload", JSONDocument, nullable=False),
+        sa.Column("occurred_at", UTCDateTime, nullable=False),
+        sa.Column("dispatched_at", UTCDateTime, nullable=True),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("last_error", sa.Text, nullable=True),
+        sa.Index(f"ix_{prefix}outbox_pending", "seq",
+                 postgresql_where=sa.text("dispatched_at IS NULL"),
+                 sqlite_where=sa.text("dispatched_at IS NULL")),
+        **kw,
+    )
+    return Tables(
+        metadata=md, prefix=prefix, locations=locations, stock_items=stock_items,
+        supplies=supplies, orders=orders, order_lines=order_lines, order_holds=order_holds,
+        fulfillment_orders=fulfillment_orders, fulfillment_order_lines=fulfillment_order_lines,
+        reservations=reservations, inventory_ledger=inventory_ledger, outbox=outbox,
+    )

@@ -1,0 +1,101 @@
+"""The unit of work: one transaction, its repositories, and its events."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import cattrs
+import sqlalchemy as sa
+
+from omskit.domain.events import Event, FulfillmentOrderStatusChanged, OrderStatusChanged
+from omskit.serialization import EventCodec
+from omskit.store.inventory import InventoryRepository
+from omskit.store.orders import OrderRepository
+from omskit.store.outbox import OutboxRepository
+from omskit.store.tables import Tables
+
+if TYPE_CHECKING:
+    from omskit.plugins import Hooks
+
+
+class UnitOfWork:
+    """A transaction: rolls back unless :meth:`commit` is called.
+
+    On its own connection it owns the transaction. Given a host's connection it runs inside
+    a savepoint of the host's transaction, and the host's commit makes the change durable
+    (its events are then dispatched by ``Oms.outbox.dispatch_pending()``).
+    """
+
+    def __init__(self, engine: sa.Engine, tables: Tables, converter: cattrs.Converter,
+                 codec: EventCodec, hooks: Hooks,
+                 connection: sa.Connection | None = None,
+                 settle_on_write: bool = False) -> None:
+        self._engine = engine
+        self._settle_on_write = settle_on_write
+        self._tables = tables
+        self._converter = converter
+        self._codec = codec
+        self._hooks = hooks
+        self._host_connection = connection
+        self._events: list[Event] = []
+        #: Events written by the last successful commit.
+        self.committed: list[Event] = []
+
+    @property
+    def joined(self) -> bool:
+        """True when running inside the host's transaction."""
+        return self._host_connection is not None
+
+    def __enter__(self) -> UnitOfWork:
+        if self._host_connection is not None:
+            self.connection = self._host_connection
+            self._tx: sa.Transaction = self.connection.begin_nested()
+        else:
+            self.connection = self._engine.connect()
+            self._tx = self.connection.begin()
+        self.orders = OrderRepository(self.connection, self._tables, self._converter)
+        self.inventory = InventoryRepository(self.connection, self._tables, self._converter)
+        self.outbox = OutboxRepository(self.connection, self._tables, self._codec)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            if self._tx.is_active:
+                self._tx.rollback()
+        finally:
+            if self._host_connection is None:
+                self.connection.close()
+
+    def emit(self, event: Event) -> None:
+        """Add an event not appended by an aggregate (stock movements, locations)."""
+        self._events.append(event)
+
+    def commit(self) -> list[Event]:
+        """Check transitions with plugins, write events to the outbox, commit.
+
+        Returns the events written, for dispatch after commit.
+        """
+        events: list[Event] = []
+        check = self._hooks.has_transition_hooks()
+        for order in self.orders.seen.values():
+            for event in order.collect_events():
+                if check and isinstance(event, OrderStatusChanged):
+                    self._hooks.check_transition("order", order, None, event.from_status,
+                                                 event.to_status)
+                elif check and isinstance(event, FulfillmentOrderStatusChanged):
+                    self._hooks.check_transition(
+                        "fulfillment_order", order,
+                        order.fulfillment_order(event.fulfillment_order_id),
+                        event.from_status, event.to_status)
+                events.append(event)
+        events.extend(self._events)
+        self._events = []
+        self.inventory.flush()
+        # With nobody to dispatch to, events are stored as already dispatched: the outbox
+        # stays a complete history without a second write per transaction.
+        self.outbox.append(events, dispatched=self._settle_on_write)
+        self._tx.commit()
+        self.committed = events
+        return events
