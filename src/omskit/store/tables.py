@@ -157,7 +157,7 @@ def build_metadata(
         f"{prefix}fulfillment_orders", md,
         sa.Column("id", sa.String(_ID), primary_key=True),
         sa.Column("order_id", sa.String(_ID), sa.ForeignKey(fk("orders", "id")),
-                  nullable=False, index=True),
+                  nullable=False),
         sa.Column("location", sa.String(_ID), sa.ForeignKey(fk("locations", "code")),
                   nullable=False),
         sa.Column("status", sa.String(32), nullable=False),
@@ -170,6 +170,7 @@ def build_metadata(
         sa.Column("shipped_at", UTCDateTime, nullable=True),
         sa.Column("delivered_at", UTCDateTime, nullable=True),
         sa.Index(f"ix_{prefix}fulfillment_orders_location_status", "location", "status"),
+        sa.Index(f"ix_{prefix}fulfillment_orders_order_id", "order_id"),
         **kw,
     )
     fulfillment_order_lines = sa.Table(
@@ -185,9 +186,9 @@ def build_metadata(
     reservations = sa.Table(
         f"{prefix}reservations", md,
         sa.Column("id", sa.String(_ID), primary_key=True),
-        sa.Column("order_id", sa.String(_ID), nullable=False, index=True),
+        sa.Column("order_id", sa.String(_ID), nullable=False),
         sa.Column("line_id", sa.String(_ID), nullable=False),
-        sa.Column("fulfillment_order_id", sa.String(_ID), nullable=True, index=True),
+        sa.Column("fulfillment_order_id", sa.String(_ID), nullable=True),
         sa.Column("location", sa.String(_ID), nullable=False),
         sa.Column("sku", sa.String(_ID), nullable=False),
         sa.Column("quantity", sa.Integer, nullable=False),
@@ -197,6 +198,8 @@ def build_metadata(
         sa.ForeignKeyConstraint(["location", "sku"],
                                 [fk("stock_items", "location"), fk("stock_items", "sku")]),
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+        sa.Index(f"ix_{prefix}reservations_order_id", "order_id"),
+        sa.Index(f"ix_{prefix}reservations_fulfillment_order_id", "fulfillment_order_id"),
         **kw,
     )
     inventory_ledger = sa.Table(
@@ -217,12 +220,13 @@ def build_metadata(
         sa.Column("seq", BigId, primary_key=True, autoincrement=True),
         sa.Column("event_id", sa.String(_ID), nullable=False, unique=True),
         sa.Column("event_type", sa.String(_ID), nullable=False),
-        sa.Column("order_id", sa.String(_ID), nullable=True, index=True),
+        sa.Column("order_id", sa.String(_ID), nullable=True),
         sa.Column("payload", JSONDocument, nullable=False),
         sa.Column("occurred_at", UTCDateTime, nullable=False),
         sa.Column("dispatched_at", UTCDateTime, nullable=True),
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("last_error", sa.Text, nullable=True),
+        sa.Index(f"ix_{prefix}outbox_order_id", "order_id"),
         sa.Index(f"ix_{prefix}outbox_pending", "seq",
                  postgresql_where=sa.text("dispatched_at IS NULL"),
                  sqlite_where=sa.text("dispatched_at IS NULL")),
