@@ -1,0 +1,114 @@
+"""``omskit orders``: find orders and read one in full."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+from rich.table import Table
+
+from omskit.cli.context import CliState, echo_json, pass_state
+from omskit.domain.lifecycle import OrderStatus
+from omskit.store.orders import OrderQuery
+
+_DATE = click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"])
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@click.group()
+def orders() -> None:
+    """Find and read orders."""
+
+
+@orders.command("list")
+@click.option("--status", "statuses", multiple=True,
+              type=click.Choice([s.value for s in OrderStatus]), help="Repeatable.")
+@click.option("--channel", default=None)
+@click.option("--customer", "customer_id", default=None, help="Customer id.")
+@click.option("--since", type=_DATE, default=None, help="Placed at or after (UTC).")
+@click.option("--until", type=_DATE, default=None, help="Placed before (UTC).")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_state
+def list_orders(state: CliState, statuses: tuple[str, ...], channel: str | None,
+                customer_id: str | None, since: datetime | None, until: datetime | None,
+                limit: int, as_json: bool) -> None:
+    """Orders matching every filter given, newest first."""
+    oms = state.oms()
+    found = oms.orders.search(OrderQuery(
+        customer_id=customer_id, channel=channel,
+        statuses=tuple(OrderStatus(s) for s in statuses),
+        placed_from=_utc(since), placed_to=_utc(until), limit=limit))
+    if as_json:
+        echo_json([oms.converter.unstructure(s) for s in found])
+        return
+    table = Table("id", "channel", "external id", "status", "customer", "total", "placed at",
+                  title=f"{len(found)} orders")
+    for s in found:
+        table.add_row(s.id, s.channel, s.external_id, s.status.value, s.customer_id,
+                      f"{s.total} {s.currency}", f"{s.placed_at:%Y-%m-%d %H:%M}")
+    state.console.print(table)
+
+
+@orders.command("show")
+@click.argument("order_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@pass_state
+def show(state: CliState, order_id: str, as_json: bool) -> None:
+    """One order: lines, holds, fulfilment orders and its timeline."""
+    oms = state.oms()
+    order = oms.orders.get(order_id)
+    timeline = oms.orders.timeline(order_id)
+    if as_json:
+        c = oms.converter
+        echo_json({
+            "id": order.id, "channel": order.channel, "external_id": order.external_id,
+            "status": order.status.value, "currency": order.currency,
+            "total": str(order.total.amount), "customer": c.unstructure(order.customer),
+            "delivery": c.unstructure(order.delivery),
+            "shipping_address": c.unstructure(order.shipping_address),
+            "placed_at": order.placed_at.isoformat(), "version": order.version,
+            "lines": [c.unstructure(x) for x in order.lines],
+            "holds": [c.unstructure(h) for h in order.holds],
+            "backordered": [c.unstructure(b) for b in order.backordered()],
+            "fulfillment_orders": [c.unstructure(fo) for fo in order.fulfillment_orders],
+            "timeline": [{"occurred_at": e.occurred_at.isoformat(),
+                          "event_type": e.event_type} for e in timeline],
+        })
+        return
+    console = state.console
+    console.print(f"[bold]Order {order.id}[/bold]  {order.channel}/{order.external_id}  "
+                  f"[bold]{order.status.value}[/bold]  {order.total}")
+    console.print(f"customer {order.customer.id} ({order.customer.segment}), "
+                  f"{order.delivery.kind.value}"
+                  + (f" at {order.delivery.pickup_location}"
+                     if order.delivery.pickup_location else ""))
+    lines = Table("line", "sku", "quantity", "unit price", title="lines")
+    for x in order.lines:
+        lines.add_row(x.line_id, x.sku, str(x.quantity), str(x.unit_price))
+    console.print(lines)
+    if order.holds:
+        holds = Table("code", "reason", "placed", "released", title="holds")
+        for h in order.holds:
+            holds.add_row(h.code, h.reason, f"{h.placed_at:%Y-%m-%d %H:%M}",
+                          f"{h.released_at:%Y-%m-%d %H:%M}" if h.released_at else "")
+        console.print(holds)
+    fos = Table("fulfilment order", "location", "status", "lines", "tracking",
+                title="fulfilment orders")
+    for fo in order.fulfillment_orders:
+        fos.add_row(fo.id, fo.location, fo.status.value,
+                    ", ".join(f"{x.sku}×{x.quantity}" for x in fo.lines),
+                    fo.shipment.tracking_number if fo.shipment else "")
+    console.print(fos)
+    waiting = order.backordered()
+    if waiting and not order.active_holds:
+        console.print("backordered: " + ", ".join(f"{b.sku}×{b.quantity}" for b in waiting))
+    events = Table("when", "event", title="timeline")
+    for e in timeline:
+        events.add_row(f"{e.occurred_at:%Y-%m-%d %H:%M:%S}", e.event_type)
+    console.print(events)

@@ -1,0 +1,365 @@
+"""``omskit demo``: a day of omnichannel orders through a seeded Italian network.
+
+It uses only the public API (``bootstrap``, ``oms.inventory``, ``oms.orders``,
+``oms.fulfilment``): what it does, an integrator's code can do.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import attrs
+
+from omskit.app import Oms
+from omskit.domain.commands import NewLine, PlaceOrder
+from omskit.domain.inventory import Capability, Location, LocationKind, SupplyKind
+from omskit.domain.lifecycle import FulfillmentStatus, OrderStatus
+from omskit.domain.values import (
+    Address,
+    Contact,
+    Coordinates,
+    Customer,
+    DeliveryKind,
+    DeliveryMethod,
+)
+
+C = Capability
+#: (code, name, kind, city, lat, lon, capabilities, handling cost per unit, daily capacity)
+NETWORK: tuple[tuple[str, str, LocationKind, str, float, float, frozenset[Capability], str,
+                     int | None], ...] = (
+    ("dc-milano", "Milano distribution centre", LocationKind.DISTRIBUTION_CENTRE, "Milano",
+     45.4642, 9.1900, frozenset({C.SHIP}), "0.80", 5000),
+    ("dc-roma", "Roma distribution centre", LocationKind.DISTRIBUTION_CENTRE, "Roma",
+     41.9028, 12.4964, frozenset({C.SHIP}), "0.85", 4000),
+    ("3pl-bari", "Bari 3PL warehouse", LocationKind.THIRD_PARTY_LOGISTICS, "Bari",
+     41.1171, 16.8719, frozenset({C.SHIP}), "1.10", 1500),
+    ("dropship-prato", "Prato textile supplier", LocationKind.SUPPLIER, "Prato",
+     43.8777, 11.1022, frozenset({C.SHIP}), "1.50", 800),
+    ("store-torino", "Torino Via Roma store", LocationKind.STORE, "Torino",
+     45.0703, 7.6869, frozenset({C.PICKUP, C.SHIP_FROM_STORE}), "2.00", 120),
+    ("store-genova", "Genova store", LocationKind.STORE, "Genova",
+     44.4056, 8.9463, frozenset({C.PICKUP}), "2.00", 80),
+    ("store-venezia", "Venezia store", LocationKind.STORE, "Venezia",
+     45.4408, 12.3155, frozenset({C.PICKUP, C.SHIP_FROM_STORE}), "2.20", 80),
+    ("store-bologna", "Bologna store", LocationKind.STORE, "Bologna",
+     44.4949, 11.3426, frozenset({C.PICKUP, C.SHIP_FROM_STORE}), "2.00", 100),
+    ("store-firenze", "Firenze store", LocationKind.STORE, "Firenze",
+     43.7696, 11.2558, frozenset({C.PICKUP, C.SHIP_FROM_STORE}), "2.10", 100),
+    ("store-napoli", "Napoli store", LocationKind.STORE, "Napoli",
+     40.8518, 14.2681, frozenset({C.PICKUP, C.SHIP_FROM_STORE}), "2.00", 100),
+    ("store-palermo", "Palermo store", LocationKind.STORE, "Palermo",
+     38.1157, 13.3615, frozenset({C.PICKUP, C.SHIP_FROM_STORE}), "2.30", 60),
+)
+
+#: Where customers live: (city, region, lat, lon, weight ~ population).
+CITIES: tuple[tuple[str, str, float, float, int], ...] = (
+    ("Roma", "Lazio", 41.9028, 12.4964, 28), ("Milano", "Lombardia", 45.4642, 9.1900, 14),
+    ("Napoli", "Campania", 40.8518, 14.2681, 9), ("Torino", "Piemonte", 45.0703, 7.6869, 8),
+    ("Palermo", "Sicilia", 38.1157, 13.3615, 6), ("Genova", "Liguria", 44.4056, 8.9463, 5),
+    ("Bologna", "Emilia-Romagna", 44.4949, 11.3426, 4),
+    ("Firenze", "Toscana", 43.7696, 11.2558, 4), ("Bari", "Puglia", 41.1171, 16.8719, 3),
+    ("Catania", "Sicilia", 37.5079, 15.0830, 3), ("Venezia", "Veneto", 45.4408, 12.3155, 3),
+    ("Verona", "Veneto", 45.4384, 10.9916, 3), ("Messina", "Sicilia", 38.1938, 15.5540, 2),
+    ("Padova", "Veneto", 45.4064, 11.8768, 2), ("Trieste", "Friuli-Venezia Giulia",
+                                                45.6495, 13.7768, 2),
+    ("Brescia", "Lombardia", 45.5416, 10.2118, 2), ("Parma", "Emilia-Romagna",
+                                                    44.8015, 10.3279, 2),
+    ("Cagliari", "Sardegna", 39.2238, 9.1217, 2), ("Perugia", "Umbria", 43.1107, 12.3908, 2),
+    ("Reggio Calabria", "Calabria", 38.1144, 15.6500, 2),
+)
+
+CATEGORIES = ("SHIRT", "JEANS", "SHOE", "BAG", "JACKET", "DRESS", "SCARF", "BELT")
+#: Share of orders per channel; "store" orders are picked up at a store.
+CHANNELS = (("web", 45), ("mobile", 30), ("call_center", 10), ("store", 15))
+SEGMENTS = (("standard", 80), ("gold", 15), ("b2b", 5))
+
+
+@attrs.define
+class SimulatedClock:
+    """The demo's clock: it moves only when the demo says so."""
+
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@attrs.frozen(kw_only=True)
+class DemoSummary:
+    """What ``omskit demo`` measured."""
+
+    orders: int
+    skus: int
+    locations: int
+    by_status: dict[str, int]
+    by_channel: dict[str, int]
+    split_orders: int
+    routed_orders: int
+    backordered_orders: int
+    held_orders: int
+    cancelled_orders: int
+    rejected_fulfillment_orders: int
+    units_shipped_by_location: dict[str, int]
+    units_reserved_by_location: dict[str, int]
+    placement_seconds: float
+    total_seconds: float
+    operations: int
+
+    @property
+    def split_rate(self) -> float:
+        """Share of routed orders shipped from more than one location."""
+        return self.split_orders / self.routed_orders if self.routed_orders else 0.0
+
+    @property
+    def backorder_rate(self) -> float:
+        """Share of routed orders with some quantity backordered."""
+        return self.backordered_orders / self.routed_orders if self.routed_orders else 0.0
+
+    @property
+    def placements_per_second(self) -> float:
+        """Orders placed (validated, routed, reserved, committed) per second."""
+        return self.orders / self.placement_seconds if self.placement_seconds else 0.0
+
+    @property
+    def operations_per_second(self) -> float:
+        """All write operations (placements and fulfilment steps) per second."""
+        return self.operations / self.total_seconds if self.total_seconds else 0.0
+
+
+def _weighted(rng: random.Random, items: tuple[tuple[str, int], ...]) -> str:
+    return rng.choices([i for i, _ in items], weights=[w for _, w in items])[0]
+
+
+def seed_network(oms: Oms, rng: random.Random, *, skus: int = 300,
+                 today: datetime) -> list[str]:
+    """Create the locations, stock, safety stock and supply in transit; returns the SKUs.
+
+    Distribution centres carry most of the range, stores a slice of it with a safety stock of
+    one or two display units, the dropship supplier the textile lines; a few SKUs have stock
+    on its way to a distribution centre.
+    """
+    for code, name, kind, city, lat, lon, capabilities, cost, capacity in NETWORK:
+        oms.inventory.save_location(Location(
+            code=code, name=name, kind=kind, coordinates=Coordinates(lat=lat, lon=lon),
+            address=Address(line1=name, city=city, country="IT"),
+            capabilities=capabilities, handling_cost=Decimal(cost), daily_capacity=capacity))
+    catalogue = [f"{CATEGORIES[i % len(CATEGORIES)]}-{i:04d}" for i in range(skus)]
+    for index, sku in enumerate(catalogue):
+        # Popular SKUs (low index) sell faster, so they are stocked deeper and more widely.
+        popular = index < skus // 5
+        for code, _name, kind, *_rest in NETWORK:
+            if kind is LocationKind.DISTRIBUTION_CENTRE:
+                if rng.random() < 0.9:
+                    top = 60 if popular else 25
+                    oms.inventory.receive(code, sku, rng.randint(5, top), reference="opening")
+            elif kind is LocationKind.STORE:
+                if rng.random() < (0.8 if popular else 0.3):
+                    oms.inventory.receive(code, sku, rng.randint(2, 8), reference="opening")
+                    oms.inventory.set_safety_stock(code, sku, 1)
+            elif kind is LocationKind.SUPPLIER:
+                if sku.startswith(("SHIRT", "DRESS", "SCARF")) and rng.random() < 0.6:
+                    oms.inventory.receive(code, sku, rng.randint(10, 40), reference="opening")
+            elif rng.random() < 0.4:
+                oms.inventory.receive(code, sku, rng.randint(5, 20), reference="opening")
+        if index % 7 == 0:
+            oms.inventory.register_supply(
+                rng.choice(("dc-milano", "dc-roma")), sku, rng.randint(10, 50),
+                today + timedelta(days=rng.randint(2, 10)), kind=SupplyKind.PURCHASE_ORDER,
+                reference=f"PO-{index:05d}")
+    return catalogue
+
+
+def generate_orders(rng: random.Random, catalogue: list[str], count: int,
+                    day_start: datetime) -> list[PlaceOrder]:
+    """``count`` orders spread over a trading day (08:00-22:00), in placement order."""
+    stores = [row for row in NETWORK if C.PICKUP in row[6]]
+    popularity = [1.0 / (1 + i) ** 0.8 for i in range(len(catalogue))]
+    commands = []
+    for n in range(count):
+        placed_at = day_start + timedelta(hours=8, seconds=n * 14 * 3600 / count)
+        channel = _weighted(rng, CHANNELS)
+        city, region, lat, lon, _w = rng.choices(CITIES, weights=[c[4] for c in CITIES])[0]
+        delivery = DeliveryMethod()
+        if channel == "store" or (channel in ("web", "mobile") and rng.random() < 0.1):
+            store = min(stores, key=lambda s: Coordinates(lat=s[4], lon=s[5]).distance_km(
+                Coordinates(lat=lat, lon=lon)))
+            delivery = DeliveryMethod(kind=DeliveryKind.PICKUP, pickup_location=store[0])
+        skus = rng.choices(catalogue, weights=popularity, k=rng.choices(
+            (1, 2, 3, 4), weights=(50, 30, 15, 5))[0])
+        if rng.random() < 0.01:
+            skus.append(f"DISCONTINUED-{n:04d}")  # held by the builtin validator
+        lines = [NewLine(sku=sku, quantity=rng.choices((1, 2, 3), weights=(75, 20, 5))[0],
+                         unit_price=Decimal(rng.randrange(990, 19990, 100)) / 100)
+                 for sku in dict.fromkeys(skus)]
+        jitter = Coordinates(lat=lat + rng.uniform(-0.05, 0.05),
+                             lon=lon + rng.uniform(-0.05, 0.05))
+        commands.append(PlaceOrder(
+            channel=channel, external_id=f"{channel.upper()}-{day_start:%Y%m%d}-{n:05d}",
+            currency="EUR",
+            customer=Customer(id=f"cust-{rng.randint(1, count * 3):06d}",
+                              segment=_weighted(rng, SEGMENTS),
+                              contact=Contact(name=f"Customer {n}",
+                                              email=f"customer{n}@example.it")),
+            lines=lines, delivery=delivery,
+            shipping_address=Address(line1=f"Via Garibaldi {rng.randint(1, 200)}", city=city,
+                                     region=region, postal_code=f"{rng.randint(10, 98)}100",
+                                     country="IT", coordinates=jitter),
+            placed_at=placed_at,
+        ))
+    return commands
+
+
+#: Minutes after placement at which a fulfilment order takes each step.
+_STEPS = ((5, "release"), (20, "accept"), (60, "pick"), (90, "pack"), (180, "ship"),
+          (480, "deliver"))
+
+
+def run_demo(oms: Oms, clock: SimulatedClock, *, orders: int = 400, skus: int = 300,
+             seed: int = 7,
+             progress: Callable[[int, int], None] | None = None) -> DemoSummary:
+    """Seed the network, then replay a day of orders through their whole life.
+
+    Each order is placed at its time; its fulfilment orders are released, accepted, picked,
+    packed, shipped and delivered at fixed delays after that, so late orders end the day
+    part-way through. About 3 % of store fulfilment orders are rejected (and re-routed),
+    1 % of orders are cancelled before release, 1 % carry a discontinued SKU and are held.
+    """
+    rng = random.Random(seed)
+    day_start = clock.now.replace(hour=0, minute=0, second=0, microsecond=0)
+    day_end = day_start + timedelta(days=1)
+    catalogue = seed_network(oms, rng, skus=skus, today=day_start)
+    commands = generate_orders(rng, catalogue, orders, day_start)
+
+    queue: list[tuple[datetime, int, str, str]] = []  # (when, tiebreak, step, order id)
+    tiebreak = 0
+    placement_seconds = 0.0
+    operations = 0
+    rejected = 0
+    started = time.perf_counter()
+    done = 0
+
+    def run_due(until: datetime) -> None:
+        nonlocal operations, rejected, tiebreak
+        while queue and queue[0][0] <= until:
+            when, _, step, order_id = heapq.heappop(queue)
+            clock.now = when
+            done_ops, rejections = _advance(oms, rng, order_id, step)
+            operations += done_ops
+            rejected += rejections
+            following = [s for s in _STEPS if s[1] == step]
+            index = _STEPS.index(following[0]) + 1
+            if index < len(_STEPS):
+                delay = _STEPS[index][0] - _STEPS[index - 1][0]
+                tiebreak += 1
+                heapq.heappush(queue, (when + timedelta(minutes=delay), tiebreak,
+                                       _STEPS[index][1], order_id))
+
+    for command in commands:
+        assert command.placed_at is not None
+        run_due(command.placed_at)
+        clock.now = command.placed_at
+        t0 = time.perf_counter()
+        order = oms.orders.place(command)
+        placement_seconds += time.perf_counter() - t0
+        operations += 1
+        if order.status in (OrderStatus.ALLOCATED, OrderStatus.BACKORDERED):
+            if rng.random() < 0.01:
+                oms.orders.cancel(order.id, "customer changed their mind")
+                operations += 1
+            elif order.fulfillment_orders:
+                tiebreak += 1
+                heapq.heappush(queue, (command.placed_at + timedelta(minutes=_STEPS[0][0]),
+                                       tiebreak, _STEPS[0][1], order.id))
+        done += 1
+        if progress is not None:
+            progress(done, len(commands))
+    run_due(day_end - timedelta(microseconds=1))
+    total_seconds = time.perf_counter() - started
+    return _summarise(oms, catalogue, orders, rejected, placement_seconds, total_seconds,
+                      operations)
+
+
+def _advance(oms: Oms, rng: random.Random, order_id: str, step: str) -> tuple[int, int]:
+    """Take every live fulfilment order of the order one step.
+
+    Returns (operations done, rejections). At the accept step about 3 % of store fulfilment
+    orders are rejected (goods not found on the shelf); their lines are re-routed, and the
+    new fulfilment orders are released and accepted at once so they catch up.
+    """
+    order = oms.orders.get(order_id)
+    if step == "release":
+        if order.active_holds or order.status is OrderStatus.CANCELLED:
+            return 0, 0
+        oms.fulfilment.release(order_id)
+        return 1, 0
+    wanted = {"accept": FulfillmentStatus.RELEASED, "pick": FulfillmentStatus.ACCEPTED,
+              "pack": FulfillmentStatus.PICKED, "ship": FulfillmentStatus.PACKED,
+              "deliver": FulfillmentStatus.SHIPPED}[step]
+    operations = rejections = 0
+    for fo in order.fulfillment_orders:
+        if fo.status is not wanted:
+            continue
+        operations += 1
+        if step == "accept" and fo.location.startswith("store-") and rng.random() < 0.03:
+            oms.fulfilment.reject(fo.id, "goods not found on the shelf")
+            # Accepting is idempotent, so fulfilment orders this loop reaches later are safe.
+            for new in oms.fulfilment.release(order_id).fulfillment_orders:
+                if new.status is FulfillmentStatus.RELEASED:
+                    oms.fulfilment.accept(new.id)
+                    operations += 1
+            rejections += 1
+        elif step == "ship":
+            oms.fulfilment.ship(fo.id, carrier=rng.choice(("brt", "gls", "poste")),
+                                tracking_number=f"TRK{rng.randrange(10**9, 10**10)}")
+        else:
+            getattr(oms.fulfilment, step)(fo.id)
+    return operations, rejections
+
+
+def _summarise(oms: Oms, catalogue: list[str], orders: int, rejected: int,
+               placement_seconds: float, total_seconds: float, operations: int) -> DemoSummary:
+    by_status: Counter[str] = Counter()
+    by_channel: Counter[str] = Counter()
+    shipped: Counter[str] = Counter()
+    reserved: Counter[str] = Counter()
+    split = routed = backordered = held = cancelled = 0
+    for summary in oms.orders.iter_all():
+        order = oms.orders.get(summary.id)
+        by_status[order.status.value] += 1
+        by_channel[order.channel] += 1
+        if order.active_holds:
+            held += 1
+        if order.status is OrderStatus.CANCELLED:
+            cancelled += 1
+        live = [fo for fo in order.fulfillment_orders
+                if fo.status not in (FulfillmentStatus.REJECTED, FulfillmentStatus.CANCELLED)]
+        if live or order.backordered() and not order.active_holds:
+            routed += 1
+            split += len({fo.location for fo in live}) > 1
+            backordered += bool(order.backordered())
+        for fo in live:
+            if fo.status in (FulfillmentStatus.SHIPPED, FulfillmentStatus.DELIVERED):
+                shipped[fo.location] += fo.units
+            elif fo.active:
+                reserved[fo.location] += fo.units
+    return DemoSummary(
+        orders=orders, skus=len(catalogue), locations=len(NETWORK),
+        by_status=dict(by_status), by_channel=dict(by_channel), split_orders=split,
+        routed_orders=routed, backordered_orders=backordered, held_orders=held,
+        cancelled_orders=cancelled, rejected_fulfillment_orders=rejected,
+        units_shipped_by_location=dict(shipped), units_reserved_by_location=dict(reserved),
+        placement_seconds=placement_seconds, total_seconds=total_seconds,
+        operations=operations,
+    )
+
+
+def demo_day(now: datetime | None = None) -> datetime:
+    """Midnight UTC of the day the demo replays (today by default)."""
+    now = now or datetime.now(UTC)
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
