@@ -242,7 +242,6 @@ def run_demo(oms: Oms, clock: SimulatedClock, *, orders: int = 400, skus: int = 
     operations = 0
     rejected = 0
     started = time.perf_counter()
-    done = 0
 
     def run_due(until: datetime) -> None:
         nonlocal operations, rejected, tiebreak
@@ -260,7 +259,7 @@ def run_demo(oms: Oms, clock: SimulatedClock, *, orders: int = 400, skus: int = 
                 heapq.heappush(queue, (when + timedelta(minutes=delay), tiebreak,
                                        _STEPS[index][1], order_id))
 
-    for command in commands:
+    for done, command in enumerate(commands, start=1):
         assert command.placed_at is not None
         run_due(command.placed_at)
         clock.now = command.placed_at
@@ -276,7 +275,6 @@ def run_demo(oms: Oms, clock: SimulatedClock, *, orders: int = 400, skus: int = 
                 tiebreak += 1
                 heapq.heappush(queue, (command.placed_at + timedelta(minutes=_STEPS[0][0]),
                                        tiebreak, _STEPS[0][1], order.id))
-        done += 1
         if progress is not None:
             progress(done, len(commands))
     run_due(day_end - timedelta(microseconds=1))
@@ -339,7 +337,7 @@ def _summarise(oms: Oms, catalogue: list[str], orders: int, rejected: int,
             cancelled += 1
         live = [fo for fo in order.fulfillment_orders
                 if fo.status not in (FulfillmentStatus.REJECTED, FulfillmentStatus.CANCELLED)]
-        if live or order.backordered() and not order.active_holds:
+        if live or (order.backordered() and not order.active_holds):
             routed += 1
             split += len({fo.location for fo in live}) > 1
             backordered += bool(order.backordered())

@@ -17,7 +17,7 @@ when an implementation raises. ``docs/hooks.md`` mirrors this file and a test ke
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pluggy
 
@@ -28,9 +28,9 @@ if TYPE_CHECKING:
     from omskit.app import Oms
     from omskit.domain.events import Event
     from omskit.domain.order import FulfillmentOrder, Order
+    from omskit.domain.routing import RoutingStrategy
     from omskit.domain.values import Problem
     from omskit.ports import ChannelConnector, InventoryReader
-    from omskit.domain.routing import RoutingStrategy
 
 PROJECT = "omskit"
 hookspec = pluggy.HookspecMarker(PROJECT)

@@ -163,8 +163,9 @@ class Hooks:
                          fulfillment_order: FulfillmentOrder | None, from_status: str,
                          to_status: str) -> None:
         """Run transition validators, raising :class:`TransitionVetoed`; then the observers."""
-        kwargs = dict(aggregate=aggregate, order=order, fulfillment_order=fulfillment_order,
-                      from_status=from_status, to_status=to_status)
+        kwargs = {"aggregate": aggregate, "order": order,
+                  "fulfillment_order": fulfillment_order, "from_status": from_status,
+                  "to_status": to_status}
         reasons = [r for found in self._relay.omskit_validate_transition(**kwargs)
                    for r in (found or ())]
         if reasons:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import cattrs
 from cattrs.preconf.json import make_converter as make_json_converter
@@ -33,6 +33,14 @@ def _structure_datetime(value: Any, _type: type) -> datetime:
     if result.tzinfo is None:
         raise InvalidCommand([f"{value!r} has no timezone (add Z or +01:00)"])
     return result
+
+
+T = TypeVar("T")
+
+
+def structure_optional(converter: cattrs.Converter, value: Any, cls: type[T]) -> T | None:
+    """``None`` stays ``None``; anything else is structured as ``cls``."""
+    return None if value is None else converter.structure(value, cls)
 
 
 def make_converter() -> cattrs.Converter:

@@ -217,7 +217,7 @@ def table_counts(oms: Oms) -> dict[str, int]:
 def table_contents(oms: Oms) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every omskit table, sorted: the database's full observable state."""
     with oms.engine.connect() as conn:
-        return {t.name: sorted((tuple(map(repr, r)) for r in conn.execute(sa.select(t))))
+        return {t.name: sorted(tuple(map(repr, r)) for r in conn.execute(sa.select(t)))
                 for t in oms.tables.all()}
 
 
@@ -272,6 +272,7 @@ class ChannelConformance:
 
     def test_non_object_payload_is_a_payload_error(self, channel_oms: Oms,
                                                    channel_code: str) -> None:
-        for payload in ([], "order", 42, None):
+        not_objects: tuple[Any, ...] = ([], "order", 42, None)
+        for payload in not_objects:
             with pytest.raises(PayloadError):
-                channel_oms.channels.receive(channel_code, payload)  # type: ignore[arg-type]
+                channel_oms.channels.receive(channel_code, payload)

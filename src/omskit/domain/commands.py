@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -73,14 +73,26 @@ def check_quantity(value: object, field: str, problems: list[str], *, minimum: i
         problems.append(f"{field}: {value} is outside {minimum}..{MAX_LINE_QUANTITY}")
 
 
+def _as_price(value: object) -> Decimal:
+    return to_decimal(value, field="unit_price")
+
+
 @attrs.frozen(kw_only=True)
 class NewLine:
     """One line of an order being placed."""
 
     sku: str
     quantity: int
-    unit_price: Decimal = attrs.field(converter=lambda v: to_decimal(v, field="unit_price"))
+    unit_price: Decimal = attrs.field(converter=_as_price)
     line_id: str | None = None
+
+
+def _as_lines(lines: Iterable[NewLine]) -> tuple[NewLine, ...]:
+    return tuple(lines)
+
+
+def _as_tags(tags: Iterable[str]) -> tuple[str, ...]:
+    return tuple(tags)
 
 
 def _address_problems(address: Address, field: str, problems: list[str]) -> None:
@@ -106,11 +118,11 @@ class PlaceOrder:
     external_id: str
     currency: str = attrs.field(converter=check_currency)
     customer: Customer
-    lines: tuple[NewLine, ...] = attrs.field(converter=tuple)
+    lines: tuple[NewLine, ...] = attrs.field(converter=_as_lines)
     delivery: DeliveryMethod = attrs.field(factory=DeliveryMethod)
     shipping_address: Address | None = None
     billing_address: Address | None = None
-    tags: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    tags: tuple[str, ...] = attrs.field(default=(), converter=_as_tags)
     metadata: Mapping[str, Any] = attrs.field(factory=dict)
     placed_at: datetime | None = None
 
@@ -135,9 +147,13 @@ class PlaceOrder:
                 problems.append(f"lines[{i}].unit_price: {line.unit_price} is out of range")
             if line.line_id is not None:
                 check_identifier(line.line_id, f"lines[{i}].line_id", problems)
-                if line.line_id in seen:
-                    problems.append(f"lines[{i}].line_id: {line.line_id!r} is used twice")
-                seen.add(line.line_id)
+            # Check the ids the order will really have: a line without one is numbered by
+            # its position (as Order.place does), so an explicit "1" on another line would
+            # otherwise collide with it and break routing and the order_lines primary key.
+            effective = line.line_id or str(i + 1)
+            if effective in seen:
+                problems.append(f"lines[{i}].line_id: {effective!r} is used twice")
+            seen.add(effective)
         if self.delivery.kind is DeliveryKind.SHIP and self.shipping_address is None:
             problems.append("shipping_address: required when the delivery method is ship")
         if self.delivery.pickup_location is not None:

@@ -23,7 +23,7 @@ def to_decimal(value: Any, *, field: str = "amount") -> Decimal:
 
     Floats are refused because a binary float cannot hold most prices exactly.
     """
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise InvalidCommand([f"{field}: must be a decimal string or integer, not {value!r}"])
     try:
         result = value if isinstance(value, Decimal) else Decimal(str(value))
@@ -69,7 +69,9 @@ class Coordinates:
     lon: float
 
     def __attrs_post_init__(self) -> None:
-        ok = all(isinstance(v, int | float) and math.isfinite(v) for v in (self.lat, self.lon))
+        # bool is an int subclass; a True/False latitude is a caller's mistake, not a place.
+        ok = all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                 for v in (self.lat, self.lon))
         if not ok or not (-90 <= self.lat <= 90 and -180 <= self.lon <= 180):
             raise InvalidCommand([f"coordinates: ({self.lat!r}, {self.lon!r}) out of range"])
 

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
-
 from omskit.domain.commands import check_code, check_identifier, check_quantity, check_text
 from omskit.domain.errors import InvalidCommand, LocationNotFound, SupplyNotFound
 from omskit.domain.events import (

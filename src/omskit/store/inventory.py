@@ -32,9 +32,11 @@ from omskit.domain.inventory import (
     SupplyStatus,
 )
 from omskit.domain.values import Address, Coordinates
+from omskit.serialization import structure_optional
 from omskit.store.tables import Tables
 
-_UPSERT_DIALECTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+#: Dialects whose ``INSERT`` has ``ON CONFLICT DO UPDATE`` (typed loosely: two unrelated classes).
+_UPSERT_DIALECTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 class InventoryRepository:
@@ -59,7 +61,7 @@ class InventoryRepository:
         location = Location(
             code=row["code"], name=row["name"], kind=LocationKind(row["kind"]),
             coordinates=coordinates,
-            address=self._c.structure(row["address"], Address | None),
+            address=structure_optional(self._c, row["address"], Address),
             capabilities=frozenset(Capability(c) for c in row["capabilities"]),
             daily_capacity=row["daily_capacity"], handling_cost=row["handling_cost"],
             active=row["active"],

@@ -15,6 +15,7 @@ from omskit.domain.errors import ConcurrencyConflict, FulfillmentOrderNotFound, 
 from omskit.domain.lifecycle import FulfillmentStatus, OrderStatus
 from omskit.domain.order import FulfillmentOrder, Order, OrderLine, Shipment
 from omskit.domain.values import Address, Customer, DeliveryMethod, Hold, LineQuantity
+from omskit.serialization import structure_optional
 from omskit.store.tables import Tables
 
 Row = dict[str, Any]
@@ -235,8 +236,8 @@ class OrderRepository:
             lines=tuple(OrderLine(line_id=x["line_id"], sku=x["sku"], quantity=x["quantity"],
                                   unit_price=x["unit_price"]) for x in lines),
             delivery=structure(row["delivery"], DeliveryMethod),
-            shipping_address=structure(row["shipping_address"], Address | None),
-            billing_address=structure(row["billing_address"], Address | None),
+            shipping_address=structure_optional(self._c, row["shipping_address"], Address),
+            billing_address=structure_optional(self._c, row["billing_address"], Address),
             status=OrderStatus(row["status"]), placed_at=row["placed_at"],
             updated_at=row["updated_at"], tags=tuple(row["tags"]),
             metadata=dict(row["metadata"]), version=row["version"],

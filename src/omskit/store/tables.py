@@ -52,9 +52,7 @@ def build_metadata(
     Pass the host application's ``MetaData`` to keep omskit's tables beside its own (Alembic
     autogenerate then sees both); ``prefix`` and ``schema`` avoid name clashes.
     """
-    md = metadata if metadata is not None else sa.MetaData(
-        schema=schema, naming_convention=NAMING_CONVENTION)
-    kw = {"schema": schema} if metadata is not None and schema is not None else {}
+    md = metadata if metadata is not None else sa.MetaData(naming_convention=NAMING_CONVENTION)
 
     def fk(table: str, column: str) -> str:
         qualified = f"{schema}.{prefix}{table}" if schema else f"{prefix}{table}"
@@ -73,7 +71,7 @@ def build_metadata(
         sa.Column("handling_cost", DecimalText, nullable=False),
         sa.Column("active", sa.Boolean, nullable=False),
         sa.Column("updated_at", UTCDateTime, nullable=False),
-        **kw,
+        schema=schema,
     )
     stock_items = sa.Table(
         f"{prefix}stock_items", md,
@@ -87,7 +85,7 @@ def build_metadata(
         sa.CheckConstraint("reserved >= 0 AND reserved <= on_hand", name="reserved_within"),
         sa.CheckConstraint("safety_stock >= 0", name="safety_non_negative"),
         sa.Index(f"ix_{prefix}stock_items_sku", "sku"),
-        **kw,
+        schema=schema,
     )
     supplies = sa.Table(
         f"{prefix}supplies", md,
@@ -103,7 +101,7 @@ def build_metadata(
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
         sa.Index(f"ix_{prefix}supplies_sku_status", "sku", "status"),
-        **kw,
+        schema=schema,
     )
     orders = sa.Table(
         f"{prefix}orders", md,
@@ -128,7 +126,7 @@ def build_metadata(
         sa.Index(f"ix_{prefix}orders_customer_id", "customer_id", "placed_at"),
         sa.Index(f"ix_{prefix}orders_status", "status", "placed_at"),
         sa.Index(f"ix_{prefix}orders_placed_at", "placed_at"),
-        **kw,
+        schema=schema,
     )
     order_lines = sa.Table(
         f"{prefix}order_lines", md,
@@ -140,7 +138,7 @@ def build_metadata(
         sa.Column("quantity", sa.Integer, nullable=False),
         sa.Column("unit_price", DecimalText, nullable=False),
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
-        **kw,
+        schema=schema,
     )
     order_holds = sa.Table(
         f"{prefix}order_holds", md,
@@ -151,7 +149,7 @@ def build_metadata(
         sa.Column("reason", sa.String(_TEXT), nullable=False),
         sa.Column("placed_at", UTCDateTime, nullable=False),
         sa.Column("released_at", UTCDateTime, nullable=True),
-        **kw,
+        schema=schema,
     )
     fulfillment_orders = sa.Table(
         f"{prefix}fulfillment_orders", md,
@@ -171,7 +169,7 @@ def build_metadata(
         sa.Column("delivered_at", UTCDateTime, nullable=True),
         sa.Index(f"ix_{prefix}fulfillment_orders_location_status", "location", "status"),
         sa.Index(f"ix_{prefix}fulfillment_orders_order_id", "order_id"),
-        **kw,
+        schema=schema,
     )
     fulfillment_order_lines = sa.Table(
         f"{prefix}fulfillment_order_lines", md,
@@ -181,7 +179,7 @@ def build_metadata(
         sa.Column("sku", sa.String(_ID), nullable=False),
         sa.Column("quantity", sa.Integer, nullable=False),
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
-        **kw,
+        schema=schema,
     )
     reservations = sa.Table(
         f"{prefix}reservations", md,
@@ -200,7 +198,7 @@ def build_metadata(
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
         sa.Index(f"ix_{prefix}reservations_order_id", "order_id"),
         sa.Index(f"ix_{prefix}reservations_fulfillment_order_id", "fulfillment_order_id"),
-        **kw,
+        schema=schema,
     )
     inventory_ledger = sa.Table(
         f"{prefix}inventory_ledger", md,
@@ -213,7 +211,7 @@ def build_metadata(
         sa.Column("reference", sa.String(_TEXT), nullable=False),
         sa.Column("occurred_at", UTCDateTime, nullable=False),
         sa.Index(f"ix_{prefix}inventory_ledger_location_sku", "location", "sku"),
-        **kw,
+        schema=schema,
     )
     outbox = sa.Table(
         f"{prefix}outbox", md,
@@ -230,7 +228,7 @@ def build_metadata(
         sa.Index(f"ix_{prefix}outbox_pending", "seq",
                  postgresql_where=sa.text("dispatched_at IS NULL"),
                  sqlite_where=sa.text("dispatched_at IS NULL")),
-        **kw,
+        schema=schema,
     )
     return Tables(
         metadata=md, prefix=prefix, locations=locations, stock_items=stock_items,

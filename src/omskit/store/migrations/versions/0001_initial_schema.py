@@ -351,8 +351,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    P, S, Q = _names()
-    P, S, Q = _names()
+    P, S, _ = _names()
     op.drop_index(op.f(f"ix_{P}reservations_order_id"), table_name=f"{P}reservations", schema=S)
     op.drop_index(
         op.f(f"ix_{P}reservations_fulfillment_order_id"), table_name=f"{P}reservations", schema=S
