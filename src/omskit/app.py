@@ -136,6 +136,13 @@ class Oms:
         """Create every table directly from ``metadata`` (tests and throwaway databases)."""
         self.metadata.create_all(self._rt.engine)
 
+    def drop_schema(self) -> None:
+        """Drop every omskit table and the migration version table (destroys the data)."""
+        self.metadata.drop_all(self._rt.engine)
+        version = sa.Table(migrate.version_table(self._rt.tables.prefix), sa.MetaData(),
+                           schema=self._schema)
+        version.drop(self._rt.engine, checkfirst=True)
+
     @property
     def _schema(self) -> str | None:
         return self._rt.tables.locations.schema

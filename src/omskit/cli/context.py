@@ -18,13 +18,16 @@ class CliState:
 
     database_url: str | None
     load_plugins: bool
+    schema: str | None = None
+    table_prefix: str = "omskit_"
     console: Console = attrs.field(factory=Console)
     _oms: Oms | None = None
 
     def oms(self) -> Oms:
         """Bootstrap on first call; later calls return the same instance."""
         if self._oms is None:
-            self._oms = bootstrap(self.database_url, load_entrypoints=self.load_plugins)
+            self._oms = bootstrap(self.database_url, load_entrypoints=self.load_plugins,
+                                  schema=self.schema, table_prefix=self.table_prefix)
         return self._oms
 
     def close(self) -> None:

@@ -49,12 +49,11 @@ def demo(state: CliState, order_count: int, skus: int, seed: int, reset: bool,
     if explicit is None:
         _remove_sqlite_file(url)
     clock = SimulatedClock(demo_day())
-    oms = bootstrap(url, clock=clock, load_entrypoints=state.load_plugins)
+    oms = bootstrap(url, clock=clock, load_entrypoints=state.load_plugins,
+                    schema=state.schema, table_prefix=state.table_prefix)
     try:
         if reset:
-            oms.metadata.drop_all(oms.engine)
-            with oms.engine.begin() as conn:
-                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {oms.tables.prefix}alembic_version")
+            oms.drop_schema()
         oms.upgrade()
         if oms.orders.search(limit=1):
             raise click.ClickException(f"{url.render_as_string()} already holds orders; "

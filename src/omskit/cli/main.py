@@ -18,13 +18,19 @@ from omskit.domain.errors import OmsError
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", "database_url", envvar="OMSKIT_DATABASE_URL", default=None,
               help="Database URL [env OMSKIT_DATABASE_URL; default sqlite:///omskit.db].")
+@click.option("--schema", envvar="OMSKIT_DB_SCHEMA", default=None,
+              help="Database schema of omskit's tables [env OMSKIT_DB_SCHEMA].")
+@click.option("--table-prefix", envvar="OMSKIT_TABLE_PREFIX", default="omskit_",
+              show_default=True, help="Prefix of omskit's table names.")
 @click.option("--no-plugins", is_flag=True,
               help="Do not load plugins from the 'omskit' entry-point group.")
 @click.version_option(package_name="omskit")
 @click.pass_context
-def cli(ctx: click.Context, database_url: str | None, no_plugins: bool) -> None:
+def cli(ctx: click.Context, database_url: str | None, schema: str | None, table_prefix: str,
+        no_plugins: bool) -> None:
     """omskit: an embeddable order management system."""
-    state = CliState(database_url=database_url, load_plugins=not no_plugins)
+    state = CliState(database_url=database_url, load_plugins=not no_plugins, schema=schema,
+                     table_prefix=table_prefix)
     ctx.obj = state
     ctx.call_on_close(state.close)
 

@@ -48,12 +48,19 @@ _O = OrderStatus
 ORDER_TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = {
     _O.RECEIVED: frozenset({_O.VALIDATED, _O.ON_HOLD, _O.CANCELLED}),
     _O.VALIDATED: frozenset({_O.ON_HOLD, _O.ALLOCATED, _O.BACKORDERED, _O.CANCELLED}),
-    # Releasing the last hold returns the order to where routing puts it.
-    _O.ON_HOLD: frozenset({_O.VALIDATED, _O.ALLOCATED, _O.BACKORDERED, _O.CANCELLED}),
+    # Releasing the last hold returns the order to where routing puts it. Holds stop
+    # releases, not shipments: a part released before the hold may have shipped meanwhile.
+    _O.ON_HOLD: frozenset(
+        {_O.VALIDATED, _O.ALLOCATED, _O.BACKORDERED, _O.PARTIALLY_SHIPPED, _O.CANCELLED}
+    ),
     _O.BACKORDERED: frozenset(
         {_O.ALLOCATED, _O.RELEASED, _O.PARTIALLY_SHIPPED, _O.ON_HOLD, _O.CANCELLED}
     ),
-    _O.ALLOCATED: frozenset({_O.RELEASED, _O.BACKORDERED, _O.ON_HOLD, _O.CANCELLED}),
+    # After a rejection is re-routed the order is allocated (the new part is not released)
+    # while another part may already be packed: its shipment makes it partially shipped.
+    _O.ALLOCATED: frozenset(
+        {_O.RELEASED, _O.BACKORDERED, _O.PARTIALLY_SHIPPED, _O.ON_HOLD, _O.CANCELLED}
+    ),
     # A rejection can send a released order back to allocated (re-routed) or backordered.
     _O.RELEASED: frozenset(
         {_O.ALLOCATED, _O.BACKORDERED, _O.PARTIALLY_SHIPPED, _O.SHIPPED, _O.CANCELLED}

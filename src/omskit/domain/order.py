@@ -306,7 +306,11 @@ class Order:
             return False
         self._events.append(OrderHoldReleased(order=self.id, occurred_at=at, code=code))
         if not self.active_holds and self.status is O.ON_HOLD:
-            self._transition(self.derived_status(), at)
+            # derived_status() reads "backordered" for an order without fulfilment orders,
+            # so a never-routed order is sent back to "validated" explicitly (and is then
+            # routed by the order service), as documented above.
+            target = self.derived_status() if self._fulfillment_orders else O.VALIDATED
+            self._transition(target, at)
         return True
 
     def ensure_not_held(self) -> None:

@@ -1,0 +1,144 @@
+"""The ``omskit`` command, run in-process with click's runner on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from omskit import bootstrap
+from omskit.cli import cli
+from omskit.testing import TestDatabase, location, order_command
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
+
+
+def run(db: TestDatabase, *args: str) -> Result:
+    base = ["--db", db.url, "--no-plugins"]
+    if db.schema:
+        base += ["--schema", db.schema]
+    return CliRunner().invoke(cli, [*base, *args], catch_exceptions=False)
+
+
+def test_db_upgrade_then_current(omskit_database: TestDatabase) -> None:
+    assert run(omskit_database, "db", "current").output.strip() == "none"
+    upgraded = run(omskit_database, "db", "upgrade")
+    assert upgraded.exit_code == 0
+    assert "revision 0001" in upgraded.output
+    assert run(omskit_database, "db", "current").output.strip() == "0001"
+
+
+def test_demo_runs_a_day_and_summarises_it(omskit_database: TestDatabase) -> None:
+    result = run(omskit_database, "demo", "--orders", "60", "--skus", "40", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output[result.output.index("{"):])
+    assert summary["orders"] == 60
+    assert sum(summary["by_status"].values()) == 60
+    assert set(summary["by_channel"]) <= {"web", "mobile", "call_center", "store"}
+    # Orders placed early in the day are delivered by its end.
+    assert summary["by_status"].get("delivered", 0) > 0
+    assert 0 <= summary["split_rate"] <= 1
+    assert 0 <= summary["backorder_rate"] <= 1
+    assert sum(summary["units_shipped_by_location"].values()) > 0
+    # A second run on the same database refuses to mix days, unless --reset.
+    again = CliRunner().invoke(cli, ["--db", omskit_database.url, "--no-plugins",
+                                     *(["--schema", omskit_database.schema]
+                                       if omskit_database.schema else []),
+                                     "demo", "--orders", "5", "--skus", "10"])
+    assert again.exit_code != 0
+    assert "already holds orders" in again.output
+    reset = run(omskit_database, "demo", "--orders", "5", "--skus", "10", "--reset", "--json")
+    assert reset.exit_code == 0, reset.output
+
+
+@pytest.fixture
+def seeded(omskit_database: TestDatabase) -> str:
+    with bootstrap(omskit_database.url, schema=omskit_database.schema,
+                   load_entrypoints=False) as oms:
+        oms.upgrade()
+        oms.inventory.save_location(location("dc-milano", 45.46, 9.19))
+        oms.inventory.save_location(location("dc-roma", 41.90, 12.50))
+        oms.inventory.receive("dc-milano", "SHIRT-1", 7)
+        oms.inventory.receive("dc-roma", "SHIRT-1", 3)
+        oms.inventory.set_safety_stock("dc-roma", "SHIRT-1", 1)
+        order = oms.orders.place(order_command("W-1", {"SHIRT-1": 2}, customer_id="c-9"))
+        oms.orders.place(order_command("M-1", {"SHIRT-1": 1}, channel="mobile"))
+        return order.id
+
+
+def test_orders_list_filters(omskit_database: TestDatabase, seeded: str) -> None:
+    everything = json.loads(run(omskit_database, "orders", "list", "--json").output)
+    assert {o["external_id"] for o in everything} == {"W-1", "M-1"}
+    mobile = json.loads(run(omskit_database, "orders", "list", "--channel", "mobile",
+                            "--json").output)
+    assert [o["external_id"] for o in mobile] == ["M-1"]
+    by_customer = json.loads(run(omskit_database, "orders", "list", "--customer", "c-9",
+                                 "--json").output)
+    assert [o["id"] for o in by_customer] == [seeded]
+    none = json.loads(run(omskit_database, "orders", "list", "--status", "shipped",
+                          "--json").output)
+    assert none == []
+    table = run(omskit_database, "orders", "list")
+    assert "W-1" in table.output
+    assert "M-1" in table.output
+
+
+def test_orders_show(omskit_database: TestDatabase, seeded: str) -> None:
+    shown = json.loads(run(omskit_database, "orders", "show", seeded, "--json").output)
+    assert shown["status"] == "allocated"
+    assert shown["total"] == "20.00"
+    assert [fo["location"] for fo in shown["fulfillment_orders"]] == ["dc-milano"]
+    assert shown["timeline"][0]["event_type"] == "order.placed"
+    text = run(omskit_database, "orders", "show", seeded).output
+    assert "dc-milano" in text
+    assert "order.placed" in text
+
+
+def test_unknown_order_is_a_clear_error(omskit_database: TestDatabase, seeded: str) -> None:
+    base = ["--db", omskit_database.url, "--no-plugins",
+            *(["--schema", omskit_database.schema] if omskit_database.schema else [])]
+    result = CliRunner().invoke(cli, [*base, "orders", "show", "nope"])
+    assert result.exit_code != 0
+    assert "nope" in str(result.exception) or "nope" in result.output
+
+
+def test_inventory_show(omskit_database: TestDatabase, seeded: str) -> None:
+    data = json.loads(run(omskit_database, "inventory", "show", "SHIRT-1", "--json").output)
+    by_location = {p["location"]: p for p in data["locations"]}
+    # Milano shipped nothing yet: 7 on hand, 2 + 1 reserved for the two orders.
+    assert by_location["dc-milano"]["on_hand"] == 7
+    assert by_location["dc-milano"]["reserved"] == 3
+    assert by_location["dc-milano"]["available"] == 4
+    assert by_location["dc-roma"]["available"] == 2  # 3 on hand − 1 safety
+    assert data["on_hand"] == 10
+    assert data["available"] == 6
+    text = run(omskit_database, "inventory", "show", "SHIRT-1").output
+    assert "dc-roma" in text
+    assert "total" in text
+
+
+def test_plugins_json_lists_builtins(omskit_database: TestDatabase) -> None:
+    plugins = json.loads(run(omskit_database, "plugins", "--json").output)
+    builtin = {p["name"]: p for p in plugins if p["builtin"]}
+    assert "omskit_validate_order" in builtin["omskit.builtin.validation"]["hooks"]
+    assert "omskit_register_routing_strategies" in builtin["omskit.builtin.routing"]["hooks"]
+
+
+def test_every_command_is_documented() -> None:
+    headings = [line for line in DOCS.read_text().splitlines() if line.startswith("## ")]
+    documented = {name for line in headings
+                  for name in re.findall(r"`omskit ([a-z ]+?)(?: [A-Z_]+)?`", line)}
+
+    def walk(group: object, prefix: str = "") -> set[str]:
+        found: set[str] = set()
+        for name, command in getattr(group, "commands", {}).items():
+            if hasattr(command, "commands"):
+                found |= walk(command, f"{prefix}{name} ")
+            else:
+                found.add(f"{prefix}{name}")
+        return found
+
+    assert walk(cli) <= documented, f"undocumented: {walk(cli) - documented}"
