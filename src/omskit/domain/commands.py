@@ -32,7 +32,10 @@ MAX_TEXT_LENGTH = 500
 #: Largest metadata document, serialised as JSON.
 MAX_METADATA_BYTES = 64 * 1024
 
-_CODE = re.compile(r"^[a-z0-9][a-z0-9_.:-]*$")
+#: Codes (channels, locations, segments) are lower-case words joined by ``_ . : -``.
+CODE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.:-]*$")
+#: Highest unit price accepted on a line.
+MAX_UNIT_PRICE = Decimal("1e12")
 
 
 def _has_control(text: str) -> bool:
@@ -51,7 +54,7 @@ def check_identifier(value: object, field: str, problems: list[str]) -> None:
 
 def check_code(value: object, field: str, problems: list[str]) -> None:
     """Append a problem unless ``value`` is a lower-case code such as ``web`` or ``dc-milan``."""
-    if not isinstance(value, str) or not _CODE.match(value) or len(value) > MAX_ID_LENGTH:
+    if not isinstance(value, str) or not CODE_PATTERN.match(value) or len(value) > MAX_ID_LENGTH:
         problems.append(f"{field}: {value!r} is not a code like 'web' or 'dc-milan'")
 
 
@@ -143,7 +146,7 @@ class PlaceOrder:
         for i, line in enumerate(self.lines[:MAX_LINES]):
             check_identifier(line.sku, f"lines[{i}].sku", problems)
             check_quantity(line.quantity, f"lines[{i}].quantity", problems)
-            if line.unit_price < 0 or line.unit_price > Decimal("1e12"):
+            if line.unit_price < 0 or line.unit_price > MAX_UNIT_PRICE:
                 problems.append(f"lines[{i}].unit_price: {line.unit_price} is out of range")
             if line.line_id is not None:
                 check_identifier(line.line_id, f"lines[{i}].line_id", problems)
@@ -167,7 +170,7 @@ class PlaceOrder:
         if self.placed_at is not None and self.placed_at.tzinfo is None:
             problems.append("placed_at: must be timezone-aware")
         try:
-            size = len(json.dumps(dict(self.metadata)).encode())
+            size = len(json.dumps(dict(self.metadata), ensure_ascii=False).encode())
         except (TypeError, ValueError) as exc:
             problems.append(f"metadata: not JSON-serialisable ({exc})")
         else:

@@ -1,0 +1,115 @@
+"""Helpers shared by the core test suite (plain functions and tiny plugins, no fixtures)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+import sqlalchemy as sa
+
+from omskit import Oms, hookimpl
+from omskit.domain.events import Event
+from omskit.domain.inventory import ReservationStatus
+
+#: Coordinates used across the suite (decimal degrees).
+MILAN = (45.4642, 9.19)
+ROME = (41.9028, 12.4964)
+NAPLES = (40.8518, 14.2681)
+TURIN = (45.0703, 7.6869)
+
+
+@attrs.frozen
+class StockRow:
+    """One stock row as stored."""
+
+    on_hand: int
+    reserved: int
+    safety_stock: int
+
+
+def stock_rows(oms: Oms) -> dict[tuple[str, str], StockRow]:
+    """Every stock row, keyed by (location, SKU)."""
+    s = oms.tables.stock_items
+    with oms.engine.connect() as conn:
+        return {
+            (r.location, r.sku): StockRow(r.on_hand, r.reserved, r.safety_stock)
+            for r in conn.execute(sa.select(s))
+        }
+
+
+def active_reservations(oms: Oms) -> dict[tuple[str, str], int]:
+    """Units in active reservation records, per (location, SKU)."""
+    r = oms.tables.reservations
+    totals: dict[tuple[str, str], int] = defaultdict(int)
+    with oms.engine.connect() as conn:
+        rows = conn.execute(sa.select(r.c.location, r.c.sku, r.c.quantity)
+                            .where(r.c.status == ReservationStatus.ACTIVE.value))
+        for location, sku, quantity in rows:
+            totals[(location, sku)] += quantity
+    return dict(totals)
+
+
+def reservation_statuses(oms: Oms, order_id: str) -> list[tuple[str, str, int, str]]:
+    """(location, SKU, quantity, status) of every reservation of an order, sorted."""
+    r = oms.tables.reservations
+    with oms.engine.connect() as conn:
+        rows = conn.execute(sa.select(r.c.location, r.c.sku, r.c.quantity, r.c.status)
+                            .where(r.c.order_id == order_id))
+        return sorted((a, b, c, d) for a, b, c, d in rows)
+
+
+def outbox_rows(oms: Oms) -> list[dict[str, Any]]:
+    """Every outbox row in write order, as dicts."""
+    o = oms.tables.outbox
+    with oms.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(sa.select(o).order_by(o.c.seq)).mappings()]
+
+
+class RecordingHandler:
+    """A plugin that records every event it is handed (``omskit_handle_event``)."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    @hookimpl
+    def omskit_handle_event(self, event: Event, oms: Oms) -> None:
+        self.events.append(event)
+
+    def types(self) -> list[str]:
+        """Event types received, in order."""
+        return [e.event_type for e in self.events]
+
+    def ids(self) -> list[str]:
+        """Event ids received, in order."""
+        return [e.event_id for e in self.events]
+
+
+class FailingHandler(RecordingHandler):
+    """Records events, but raises on every event of ``fail_on`` type while ``failing``."""
+
+    def __init__(self, fail_on: str) -> None:
+        super().__init__()
+        self.fail_on = fail_on
+        self.failing = True
+        #: Every event handed over, including those the handler failed on.
+        self.attempted: list[Event] = []
+
+    @hookimpl
+    def omskit_handle_event(self, event: Event, oms: Oms) -> None:
+        self.attempted.append(event)
+        if self.failing and event.event_type == self.fail_on:
+            raise RuntimeError(f"broker down while sending {event.event_type}")
+        self.events.append(event)
+
+
+class SteppingClock:
+    """A clock for ``bootstrap(clock=...)`` that advances one second per reading."""
+
+    def __init__(self, start: datetime = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)) -> None:
+        self._now = start
+
+    def __call__(self) -> datetime:
+        self._now += timedelta(seconds=1)
+        return self._now

@@ -1,0 +1,205 @@
+"""PlaceOrder: every field is checked at construction and all problems are listed at once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+import pytest
+
+from omskit.domain.commands import MAX_LINE_QUANTITY, MAX_METADATA_BYTES, NewLine, PlaceOrder
+from omskit.domain.errors import InvalidCommand
+from omskit.domain.values import Address, Contact, Customer, DeliveryKind, DeliveryMethod
+
+ADDRESS = Address(line1="Via Roma 1", city="Milano", country="IT")
+
+
+def command(**overrides: Any) -> PlaceOrder:
+    """A valid command, with ``overrides`` applied."""
+    fields: dict[str, Any] = {
+        "channel": "web",
+        "external_id": "W-1",
+        "currency": "EUR",
+        "customer": Customer(id="c-1"),
+        "lines": [NewLine(sku="SKU-1", quantity=2, unit_price="9.90")],
+        "shipping_address": ADDRESS,
+    }
+    fields.update(overrides)
+    return PlaceOrder(**fields)
+
+
+def problems_of(**overrides: Any) -> tuple[str, ...]:
+    with pytest.raises(InvalidCommand) as caught:
+        command(**overrides)
+    assert caught.value.subject == "order"
+    return caught.value.problems
+
+
+def test_a_valid_command_is_accepted() -> None:
+    placed = command(placed_at=datetime(2024, 3, 1, 12, tzinfo=UTC), tags=["vip"],
+                     metadata={"note": "leave at door"})
+    assert placed.lines[0].quantity == 2
+    assert placed.tags == ("vip",)
+
+
+def test_an_order_needs_lines() -> None:
+    assert problems_of(lines=[]) == ("lines: an order needs at least one line",)
+
+
+@pytest.mark.parametrize(
+    ("quantity", "expected"),
+    [
+        (0, "lines[0].quantity: 0 is outside 1..1000000"),
+        (-3, "lines[0].quantity: -3 is outside 1..1000000"),
+        (MAX_LINE_QUANTITY + 1, "lines[0].quantity: 1000001 is outside 1..1000000"),
+        (True, "lines[0].quantity: must be a whole number, not True"),
+        (2.0, "lines[0].quantity: must be a whole number, not 2.0"),
+        ("2", "lines[0].quantity: must be a whole number, not '2'"),
+    ],
+)
+def test_bad_quantities(quantity: Any, expected: str) -> None:
+    lines = [NewLine(sku="SKU-1", quantity=quantity, unit_price="1")]
+    assert problems_of(lines=lines) == (expected,)
+
+
+def test_largest_quantity_is_accepted() -> None:
+    lines = [NewLine(sku="SKU-1", quantity=MAX_LINE_QUANTITY, unit_price="1")]
+    assert command(lines=lines).lines[0].quantity == 1_000_000
+
+
+def test_all_problems_are_listed_together() -> None:
+    lines = [
+        NewLine(sku="SKU-1", quantity=0, unit_price="1", line_id="a"),
+        NewLine(sku="", quantity=1, unit_price="-1", line_id="a"),
+    ]
+    problems = problems_of(channel="Web Shop", external_id="", lines=lines,
+                           shipping_address=None)
+    assert problems == (
+        "channel: 'Web Shop' is not a code like 'web' or 'dc-milan'",
+        "external_id: must be a non-empty string",
+        "lines[0].quantity: 0 is outside 1..1000000",
+        "lines[1].sku: must be a non-empty string",
+        "lines[1].unit_price: -1 is out of range",
+        "lines[1].line_id: 'a' is used twice",
+        "shipping_address: required when the delivery method is ship",
+    )
+
+
+def test_duplicate_explicit_line_ids() -> None:
+    lines = [NewLine(sku="A", quantity=1, unit_price="1", line_id="x"),
+             NewLine(sku="B", quantity=1, unit_price="1", line_id="x")]
+    assert problems_of(lines=lines) == ("lines[1].line_id: 'x' is used twice",)
+
+
+def test_explicit_line_id_colliding_with_a_generated_one() -> None:
+    # A line without an id is numbered by position ("1" for the first), so an explicit "1"
+    # on another line would give the order two lines with the same id.
+    lines = [NewLine(sku="A", quantity=1, unit_price="1"),
+             NewLine(sku="B", quantity=1, unit_price="1", line_id="1")]
+    assert problems_of(lines=lines) == ("lines[1].line_id: '1' is used twice",)
+
+
+def test_generated_line_ids_do_not_collide_with_distinct_explicit_ids() -> None:
+    lines = [NewLine(sku="A", quantity=1, unit_price="1"),
+             NewLine(sku="B", quantity=1, unit_price="1", line_id="b")]
+    assert len(command(lines=lines).lines) == 2
+
+
+def test_ship_without_address() -> None:
+    assert problems_of(shipping_address=None) == (
+        "shipping_address: required when the delivery method is ship",)
+
+
+def test_pickup_needs_no_shipping_address() -> None:
+    pickup = DeliveryMethod(kind=DeliveryKind.PICKUP, pickup_location="store-1")
+    assert command(delivery=pickup, shipping_address=None).shipping_address is None
+
+
+def test_pickup_location_must_be_a_code() -> None:
+    pickup = DeliveryMethod(kind=DeliveryKind.PICKUP, pickup_location="Store 1")
+    assert problems_of(delivery=pickup) == (
+        "delivery.pickup_location: 'Store 1' is not a code like 'web' or 'dc-milan'",)
+
+
+def test_naive_placed_at() -> None:
+    assert problems_of(placed_at=datetime(2024, 3, 1, 12)) == (
+        "placed_at: must be timezone-aware",)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"external_id": "W-1\x00"},
+         "external_id: must not contain control characters or edge spaces"),
+        ({"external_id": " W-1"},
+         "external_id: must not contain control characters or edge spaces"),
+        ({"customer": Customer(id="c-1", contact=Contact(name="Eve\x1b[31m"))},
+         "customer.contact.name: must not contain control characters"),
+        ({"shipping_address": Address(line1="Via\x07 Roma", city="Milano", country="IT")},
+         "shipping_address.line1: must not contain control characters"),
+        ({"lines": [NewLine(sku="SKU\x7f", quantity=1, unit_price="1")]},
+         "lines[0].sku: must not contain control characters or edge spaces"),
+        ({"tags": ["ok", "bad\ttag"]},
+         "tags[1]: must not contain control characters or edge spaces"),
+    ],
+)
+def test_control_characters(overrides: dict[str, Any], expected: str) -> None:
+    assert problems_of(**overrides) == (expected,)
+
+
+def test_newlines_are_allowed_in_address_text() -> None:
+    address = Address(line1="Via Roma 1\nScala B", city="Milano", country="IT")
+    assert command(shipping_address=address).shipping_address == address
+
+
+def test_empty_address_lines() -> None:
+    address = Address(line1=" ", city="", country="IT")
+    assert problems_of(shipping_address=address) == (
+        "shipping_address.line1: must not be empty",
+        "shipping_address.city: must not be empty",
+    )
+
+
+def test_overlong_identifier() -> None:
+    assert problems_of(external_id="x" * 129) == ("external_id: longer than 128 characters",)
+    assert command(external_id="x" * 128).external_id == "x" * 128
+
+
+def test_oversized_metadata() -> None:
+    # json.dumps({"blob": s}) is len(s) + 12 bytes ('{"blob": "' + '"}').
+    fits = {"blob": "x" * (MAX_METADATA_BYTES - 12)}
+    assert command(metadata=fits).metadata == fits
+    too_big = {"blob": "x" * (MAX_METADATA_BYTES - 11)}
+    assert problems_of(metadata=too_big) == ("metadata: larger than 65536 bytes as JSON",)
+
+
+def test_metadata_must_be_json() -> None:
+    (problem,) = problems_of(metadata={"when": datetime(2024, 1, 1, tzinfo=UTC)})
+    assert problem.startswith("metadata: not JSON-serialisable")
+
+
+def test_customer_segment_must_be_a_code() -> None:
+    assert problems_of(customer=Customer(id="c-1", segment="Gold Members")) == (
+        "customer.segment: 'Gold Members' is not a code like 'web' or 'dc-milan'",)
+
+
+def test_bad_currency_is_refused_by_its_converter() -> None:
+    with pytest.raises(InvalidCommand, match="ISO 4217"):
+        command(currency="euro")
+
+
+def test_float_unit_price_is_refused() -> None:
+    with pytest.raises(InvalidCommand, match="unit_price"):
+        NewLine(sku="A", quantity=1, unit_price=9.9)
+
+
+def test_too_many_lines() -> None:
+    lines = [NewLine(sku=f"S{i}", quantity=1, unit_price="1") for i in range(501)]
+    assert problems_of(lines=lines) == ("lines: more than 500 lines",)
+
+
+def test_evolve_revalidates() -> None:
+    valid = command()
+    with pytest.raises(InvalidCommand, match="external_id"):
+        attrs.evolve(valid, external_id="")
