@@ -37,6 +37,17 @@ def test_upgrade_builds_the_metadata_tables(omskit_database: TestDatabase, prefi
         migrate.upgrade(engine, prefix=prefix, schema=omskit_database.schema)
         assert migrate.current(engine, prefix=prefix, schema=omskit_database.schema) == "0001"
         assert _schema_diff(engine, prefix, omskit_database.schema) == []
+        # compare_metadata ignores constraint names; hosts' own migrations rely on them.
+        inspector = sa.inspect(engine)
+        expected = build_metadata(prefix, omskit_database.schema)
+        for table in expected.all():
+            found = {fk["name"] for fk in inspector.get_foreign_keys(
+                table.name, schema=omskit_database.schema)}
+            wanted = {fk.name for fk in table.foreign_key_constraints}
+            assert found == wanted, table.name
+            found_ix = {ix["name"] for ix in inspector.get_indexes(
+                table.name, schema=omskit_database.schema)}
+            assert {ix.name for ix in table.indexes} <= found_ix, table.name
         # Upgrading again is a no-op, not an error.
         migrate.upgrade(engine, prefix=prefix, schema=omskit_database.schema)
         inspector = sa.inspect(engine)

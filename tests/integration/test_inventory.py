@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -260,3 +261,38 @@ def test_ledger_sums_to_every_stock_row(network: Oms) -> None:
         assert sum(e.on_hand_delta for e in entries) == row.on_hand
         assert sum(e.reserved_delta for e in entries) == row.reserved
     assert inv.ledger_mismatches() == []
+
+
+def test_idempotency_key_is_not_confused_with_a_reference(oms: Oms) -> None:
+    oms.inventory.save_location(location("dc-key", 45.0, 9.0))
+    oms.inventory.receive("dc-key", "SKU-K", 5, reference="abc")
+    # Same text as the earlier reference, but as a key: a new receipt, applied.
+    oms.inventory.receive("dc-key", "SKU-K", 7, idempotency_key="abc")
+    oms.inventory.receive("dc-key", "SKU-K", 7, idempotency_key="abc")  # the retry
+    item = oms.inventory.stock_item("dc-key", "SKU-K")
+    assert item is not None
+    assert item.on_hand == 12
+    keys = [e.idempotency_key for e in oms.inventory.ledger("dc-key", "SKU-K")]
+    assert keys == [None, "abc"]
+
+
+def test_concurrent_retries_with_one_key_apply_once(make_oms: Callable[..., Oms]) -> None:
+    first = make_oms()
+    first.inventory.save_location(location("dc-race", 45.0, 9.0))
+    first.inventory.receive("dc-race", "SKU-R", 1)
+    instances = [make_oms() for _ in range(4)]
+    barrier = threading.Barrier(len(instances))
+
+    def receive(instance: Oms) -> None:
+        barrier.wait()
+        instance.inventory.receive("dc-race", "SKU-R", 10, idempotency_key="grn-1")
+
+    threads = [threading.Thread(target=receive, args=(i,)) for i in instances]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    item = first.inventory.stock_item("dc-race", "SKU-R")
+    assert item is not None
+    assert item.on_hand == 11
+    assert first.inventory.ledger_mismatches() == []

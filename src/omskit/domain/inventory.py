@@ -152,6 +152,7 @@ class LedgerEntry:
     reserved_delta: int
     reference: str
     occurred_at: datetime
+    idempotency_key: str | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
+import sqlalchemy as sa
+
 from omskit.domain.commands import check_code, check_identifier, check_quantity, check_text
 from omskit.domain.errors import InvalidCommand, LocationNotFound, SupplyNotFound
 from omskit.domain.events import (
@@ -49,7 +51,8 @@ class InventoryService:
     def __init__(self, rt: Runtime) -> None:
         self._rt = rt
 
-    def _write(self, operation: Callable[[UnitOfWork, datetime], T]) -> T:
+    def _write(self, operation: Callable[[UnitOfWork, datetime], T], *,
+               idempotency_key: str | None = None) -> T:
         rt = self._rt
 
         def attempt() -> tuple[T, list[Event]]:
@@ -57,7 +60,14 @@ class InventoryService:
                 result = operation(uow, rt.now())
                 return result, uow.commit()
 
-        result, events = rt.retrying(attempt)
+        try:
+            result, events = rt.retrying(attempt)
+        except sa.exc.IntegrityError:
+            # A concurrent call with the same key committed first (unique ledger index);
+            # running again finds its movement and changes nothing.
+            if idempotency_key is None or rt.connection is not None:
+                raise
+            result, events = rt.retrying(attempt)
         rt.dispatch(events)
         return result
 
@@ -75,10 +85,7 @@ class InventoryService:
     @staticmethod
     def _seen(uow: UnitOfWork, location: str, sku: str, kind: MovementKind,
               key: str | None) -> bool:
-        if key is None:
-            return False
-        t = uow.inventory
-        return any(e.kind is kind and e.reference == key for e in t.ledger(location, sku))
+        return key is not None and uow.inventory.has_movement(location, sku, kind, key)
 
     # -- locations ------------------------------------------------------------------------------
 
@@ -121,17 +128,16 @@ class InventoryService:
 
         def op(uow: UnitOfWork, at: datetime) -> StockItem:
             self._require_location(uow, location)
-            key = idempotency_key
-            if not self._seen(uow, location, sku, MovementKind.RECEIVE, key):
+            if not self._seen(uow, location, sku, MovementKind.RECEIVE, idempotency_key):
                 uow.inventory.add_on_hand(location, sku, quantity, MovementKind.RECEIVE,
-                                          key or reference, at)
+                                          reference, at, idempotency_key)
                 uow.emit(StockReceived(occurred_at=at, location=location, sku=sku,
                                        quantity=quantity, reference=reference))
             item = uow.inventory.stock_item(location, sku)
             assert item is not None
             return item
 
-        return self._write(op)
+        return self._write(op, idempotency_key=idempotency_key)
 
     def adjust(self, location: str, sku: str, delta: int, *, reason: str,
                idempotency_key: str | None = None) -> StockItem:
@@ -150,14 +156,13 @@ class InventoryService:
 
         def op(uow: UnitOfWork, at: datetime) -> StockItem:
             self._require_location(uow, location)
-            reference = idempotency_key or reason
             if not self._seen(uow, location, sku, MovementKind.ADJUST, idempotency_key):
                 if delta > 0:
                     uow.inventory.add_on_hand(location, sku, delta, MovementKind.ADJUST,
-                                              reference, at)
+                                              reason, at, idempotency_key)
                 else:
                     uow.inventory.remove_on_hand(location, sku, -delta, MovementKind.ADJUST,
-                                                 reference, at)
+                                                 reason, at, idempotency_key)
                 item = uow.inventory.stock_item(location, sku)
                 assert item is not None
                 uow.emit(StockAdjusted(occurred_at=at, location=location, sku=sku,
@@ -167,7 +172,7 @@ class InventoryService:
             assert item is not None
             return item
 
-        return self._write(op)
+        return self._write(op, idempotency_key=idempotency_key)
 
     def set_safety_stock(self, location: str, sku: str, quantity: int) -> StockItem:
         """Keep ``quantity`` units of ``sku`` at ``location`` back from promising."""

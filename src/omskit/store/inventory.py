@@ -185,10 +185,22 @@ class InventoryRepository:
     # -- stock movements ------------------------------------------------------------------------
 
     def _log(self, location: str, sku: str, kind: MovementKind, on_hand: int, reserved: int,
-             reference: str, at: datetime) -> None:
+             reference: str, at: datetime, idempotency_key: str | None = None) -> None:
         self._ledger.append({"location": location, "sku": sku, "kind": kind.value,
                              "on_hand_delta": on_hand, "reserved_delta": reserved,
-                             "reference": reference, "occurred_at": at})
+                             "reference": reference, "idempotency_key": idempotency_key,
+                             "occurred_at": at})
+
+    def has_movement(self, location: str, sku: str, kind: MovementKind,
+                     idempotency_key: str) -> bool:
+        """Whether a movement with this idempotency key was already recorded."""
+        g = self._t.inventory_ledger
+        found = self._conn.execute(
+            sa.select(g.c.id).where(g.c.location == location, g.c.sku == sku,
+                                    g.c.kind == kind.value,
+                                    g.c.idempotency_key == idempotency_key).limit(1)
+        ).first()
+        return found is not None
 
     def flush(self) -> None:
         """Write pending ledger rows (the unit of work calls this before commit)."""
@@ -197,7 +209,7 @@ class InventoryRepository:
             self._ledger = []
 
     def add_on_hand(self, location: str, sku: str, quantity: int, kind: MovementKind,
-                    reference: str, at: datetime) -> None:
+                    reference: str, at: datetime, idempotency_key: str | None = None) -> None:
         """Add ``quantity`` to on-hand stock, creating the stock row if needed."""
         s = self._t.stock_items
         insert = _UPSERT_DIALECTS.get(self._conn.dialect.name)
@@ -215,10 +227,10 @@ class InventoryRepository:
                 self._conn.execute(s.insert(), [{"location": location, "sku": sku,
                                                  "on_hand": quantity, "reserved": 0,
                                                  "safety_stock": 0}])
-        self._log(location, sku, kind, quantity, 0, reference, at)
+        self._log(location, sku, kind, quantity, 0, reference, at, idempotency_key)
 
     def remove_on_hand(self, location: str, sku: str, quantity: int, kind: MovementKind,
-                       reference: str, at: datetime) -> None:
+                       reference: str, at: datetime, idempotency_key: str | None = None) -> None:
         """Take ``quantity`` out of on-hand stock without touching reserved units."""
         s = self._t.stock_items
         done = self._conn.execute(
@@ -230,7 +242,7 @@ class InventoryRepository:
             item = self.stock_item(location, sku)
             free = item.on_hand - item.reserved if item else 0
             raise InsufficientStock(location, sku, quantity, free)
-        self._log(location, sku, kind, -quantity, 0, reference, at)
+        self._log(location, sku, kind, -quantity, 0, reference, at, idempotency_key)
 
     def set_safety_stock(self, location: str, sku: str, safety_stock: int) -> None:
         """Set the units kept back from promising at ``location``."""

@@ -11,7 +11,8 @@ NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    # Without the referred table: names stay under PostgreSQL's 63 characters.
+    "fk": "fk_%(table_name)s_%(column_0_name)s",
     "pk": "pk_%(table_name)s",
 }
 
@@ -209,8 +210,12 @@ def build_metadata(
         sa.Column("on_hand_delta", sa.Integer, nullable=False),
         sa.Column("reserved_delta", sa.Integer, nullable=False),
         sa.Column("reference", sa.String(_TEXT), nullable=False),
+        sa.Column("idempotency_key", sa.String(_ID), nullable=True),
         sa.Column("occurred_at", UTCDateTime, nullable=False),
         sa.Index(f"ix_{prefix}inventory_ledger_location_sku", "location", "sku"),
+        # A retried movement with the same key can never be applied twice, even concurrently.
+        sa.Index(f"ux_{prefix}inventory_ledger_idempotency", "location", "sku", "kind",
+                 "idempotency_key", unique=True),
         schema=schema,
     )
     outbox = sa.Table(

@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("on_hand_delta", sa.Integer(), nullable=False),
         sa.Column("reserved_delta", sa.Integer(), nullable=False),
         sa.Column("reference", sa.String(length=500), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=128), nullable=True),
         sa.Column("occurred_at", omskit.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{P}inventory_ledger")),
         schema=S,
@@ -56,6 +57,13 @@ def upgrade() -> None:
         f"{P}inventory_ledger",
         ["location", "sku"],
         unique=False,
+        schema=S,
+    )
+    op.create_index(
+        f"ux_{P}inventory_ledger_idempotency",
+        f"{P}inventory_ledger",
+        ["location", "sku", "kind", "idempotency_key"],
+        unique=True,
         schema=S,
     )
     op.create_table(
@@ -194,12 +202,12 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["location"],
             [f"{Q}locations.code"],
-            name=op.f(f"fk_{P}fulfillment_orders_location_omskit_locations"),
+            name=op.f(f"fk_{P}fulfillment_orders_location"),
         ),
         sa.ForeignKeyConstraint(
             ["order_id"],
             [f"{Q}orders.id"],
-            name=op.f(f"fk_{P}fulfillment_orders_order_id_omskit_orders"),
+            name=op.f(f"fk_{P}fulfillment_orders_order_id"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{P}fulfillment_orders")),
         schema=S,
@@ -227,7 +235,7 @@ def upgrade() -> None:
         sa.Column("placed_at", omskit.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("released_at", omskit.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
-            ["order_id"], [f"{Q}orders.id"], name=op.f(f"fk_{P}order_holds_order_id_omskit_orders")
+            ["order_id"], [f"{Q}orders.id"], name=op.f(f"fk_{P}order_holds_order_id")
         ),
         sa.PrimaryKeyConstraint("order_id", "position", name=op.f(f"pk_{P}order_holds")),
         schema=S,
@@ -242,7 +250,7 @@ def upgrade() -> None:
         sa.Column("unit_price", omskit.store.types.DecimalText(length=48), nullable=False),
         sa.CheckConstraint("quantity > 0", name=op.f(f"ck_{P}order_lines_quantity_positive")),
         sa.ForeignKeyConstraint(
-            ["order_id"], [f"{Q}orders.id"], name=op.f(f"fk_{P}order_lines_order_id_omskit_orders")
+            ["order_id"], [f"{Q}orders.id"], name=op.f(f"fk_{P}order_lines_order_id")
         ),
         sa.PrimaryKeyConstraint("order_id", "line_id", name=op.f(f"pk_{P}order_lines")),
         schema=S,
@@ -263,7 +271,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["location"],
             [f"{Q}locations.code"],
-            name=op.f(f"fk_{P}stock_items_location_omskit_locations"),
+            name=op.f(f"fk_{P}stock_items_location"),
         ),
         sa.PrimaryKeyConstraint("location", "sku", name=op.f(f"pk_{P}stock_items")),
         schema=S,
@@ -284,7 +292,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["location"],
             [f"{Q}locations.code"],
-            name=op.f(f"fk_{P}supplies_location_omskit_locations"),
+            name=op.f(f"fk_{P}supplies_location"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{P}supplies")),
         schema=S,
@@ -305,7 +313,7 @@ def upgrade() -> None:
             ["fulfillment_order_id"],
             [f"{Q}fulfillment_orders.id"],
             name=op.f(
-                f"fk_{P}fulfillment_order_lines_fulfillment_order_id_omskit_fulfillment_orders"
+                f"fk_{P}fulfillment_order_lines_fulfillment_order_id"
             ),
         ),
         sa.PrimaryKeyConstraint(
@@ -329,7 +337,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["location", "sku"],
             [f"{Q}stock_items.location", f"{Q}stock_items.sku"],
-            name=op.f(f"fk_{P}reservations_location_omskit_stock_items"),
+            name=op.f(f"fk_{P}reservations_location"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{P}reservations")),
         schema=S,
