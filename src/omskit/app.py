@@ -14,7 +14,12 @@ import pluggy
 import sqlalchemy as sa
 
 from omskit.builtin import builtin_plugins
-from omskit.domain.errors import UnknownChannel, UnknownRoutingStrategy
+from omskit.domain.errors import (
+    UnknownChannel,
+    UnknownEventType,
+    UnknownRoutingStrategy,
+    UnsupportedConnection,
+)
 from omskit.domain.events import Event, utcnow
 from omskit.domain.routing import RoutingStrategy
 from omskit.plugins import (
@@ -154,7 +159,20 @@ class Oms:
 
         Its writes happen in savepoints of that transaction and become durable when the host
         commits; their events stay pending until ``oms.outbox.dispatch_pending()``.
+
+        On SQLite the connection must come from an engine whose driver leaves transaction
+        control to SQLAlchemy (as ``omskit.store.engine.create_engine`` sets up): with
+        pysqlite's default, releasing a savepoint commits it, and a host rollback would not
+        undo omskit's writes. Such a connection raises :class:`UnsupportedConnection`.
         """
+        if connection.dialect.name == "sqlite":
+            driver = connection.connection.dbapi_connection
+            if getattr(driver, "isolation_level", None) is not None:
+                raise UnsupportedConnection(
+                    "this SQLite connection lets pysqlite manage transactions, so savepoints "
+                    "would commit on release; create the host engine with "
+                    "omskit.store.engine.create_engine(url) or apply SQLAlchemy's pysqlite "
+                    "transaction recipe")
         return Oms(attrs.evolve(self._rt, connection=connection), self._pm,
                    self._builtin_names, owns_engine=False)
 
@@ -212,17 +230,20 @@ def bootstrap(
         disabled=(*disabled_plugins, *disabled_from_environment()),
     )
     hooks = Hooks(pm)
-    converter = make_converter()
-    hooks.configure_converter(converter)
-    tables = build_metadata(table_prefix, schema, metadata)
-    hooks.configure_metadata(tables.metadata, table_prefix)
-
+    # Contributions first, then configuration: the order the hook specs are documented in.
     channels: Registry[ChannelConnector] = Registry("channel", UnknownChannel)
     hooks.register_channels(lambda c, plugin: channels.add(c.code, c, plugin))
     strategies: Registry[RoutingStrategy] = Registry("routing strategy", UnknownRoutingStrategy)
     hooks.register_routing_strategies(lambda s, plugin: strategies.add(s.code, s, plugin))
-    event_types: Registry[type[Event]] = Registry("event type")
+    event_types: Registry[type[Event]] = Registry("event type", UnknownEventType)
     hooks.register_event_types(lambda e, plugin: event_types.add(e.event_type, e, plugin))
+    if routing_strategy not in strategies:
+        raise UnknownRoutingStrategy(routing_strategy)
+
+    converter = make_converter()
+    hooks.configure_converter(converter)
+    tables = build_metadata(table_prefix, schema, metadata)
+    hooks.configure_metadata(tables.metadata, table_prefix, schema)
 
     rt = Runtime(engine=engine, tables=tables, converter=converter,
                  codec=EventCodec(converter, event_types), hooks=hooks, channels=channels,

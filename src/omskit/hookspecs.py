@@ -89,11 +89,13 @@ def omskit_configure_converter(converter: cattrs.Converter) -> None:
 
 
 @hookspec
-def omskit_configure_metadata(metadata: sa.MetaData, table_prefix: str) -> None:
+def omskit_configure_metadata(metadata: sa.MetaData, table_prefix: str,
+                              schema: str | None) -> None:
     """Add a plugin's own tables to omskit's SQLAlchemy ``MetaData``.
 
-    Name tables ``f"{table_prefix}<plugin>_<table>"``. Plugins ship their own migrations with
-    their own version table; ``Oms.create_schema()`` creates these tables too.
+    Name tables ``f"{table_prefix}<plugin>_<table>"`` and create them in ``schema`` (the one
+    given to ``bootstrap``) so they sit beside the core's. Plugins ship their own migrations
+    with their own version table; ``Oms.create_schema()`` creates these tables too.
 
     Error policy: an exception aborts ``bootstrap``.
     """
@@ -149,8 +151,10 @@ def omskit_validate_transition(
     """Veto a status change the lifecycle table allows; return reasons to refuse it.
 
     ``aggregate`` is ``"order"`` or ``"fulfillment_order"`` (then ``fulfillment_order`` is
-    set). Called for every change when the unit of work commits; any reason raises
-    ``TransitionVetoed`` and the whole operation is rolled back.
+    set). Called for every change when the unit of work commits, so ``order`` is in its state
+    at the end of the operation (placing an order checks ``received → validated`` on an order
+    that is already allocated): judge the change by ``from_status`` and ``to_status``. Any
+    reason raises ``TransitionVetoed`` and the whole operation is rolled back.
 
     Error policy: an exception propagates and the operation is rolled back.
     """
@@ -169,8 +173,12 @@ def omskit_after_transition(
 ) -> None:
     """Observe a status change, inside the transaction, just before commit.
 
-    Use it for checks or writes that must be atomic with the change; for side effects outside
-    the database use ``omskit_handle_event``, which runs after commit.
+    Called once per change recorded by the operation, in order, after every
+    ``omskit_validate_transition`` has passed; ``order`` (and ``fulfillment_order``) are in
+    their state at the end of the operation. Raising aborts the whole operation, so use it for
+    checks that must hold for the change to happen; it may run for an attempt that is then
+    retried. Side effects outside the database belong in ``omskit_handle_event``, which runs
+    once the change is committed.
 
     Error policy: an exception propagates and the whole operation is rolled back.
     """
@@ -180,10 +188,15 @@ def omskit_after_transition(
 def omskit_handle_event(event: Event, oms: Oms) -> None:
     """Receive a committed domain event from the outbox (at least once).
 
-    Called after the transaction that wrote the event committed, in the order events were
-    written, and again by ``Oms.outbox.dispatch_pending()`` for events whose earlier dispatch
-    failed. De-duplicate on ``event.event_id``.
+    Called after the transaction that wrote the event committed. Pending events go out in the
+    order they were written: inline dispatch first delivers older events still pending from
+    an earlier failure. Several dispatcher processes share the outbox with ``SKIP LOCKED``,
+    so across processes only each batch is ordered. De-duplicate on ``event.event_id``.
 
-    Error policy: an exception is recorded on the outbox row (attempts, last error) and the
-    event stays pending for a later dispatch; it is never dropped.
+    Events written while no plugin implements this hook (in ``inline`` mode) are stored as
+    already dispatched; use ``bootstrap(dispatch="deferred")`` in processes without the relay
+    so a worker that has it delivers them.
+
+    Error policy: an exception is recorded on the outbox row (attempts, last error) and that
+    event, and every later one, stays pending for the next dispatch; it is never dropped.
     """

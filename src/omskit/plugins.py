@@ -32,6 +32,26 @@ ENTRY_POINT_GROUP = "omskit"
 ENV_DISABLE_AUTOLOAD = "OMSKIT_DISABLE_PLUGIN_AUTOLOAD"
 #: Comma-separated plugin names never to register.
 ENV_DISABLED_PLUGINS = "OMSKIT_DISABLED_PLUGINS"
+#: Builtins the core cannot run without (its event types and the decide hooks' defaults).
+#: They answer ``trylast``, so any plugin overrides them without disabling them.
+REQUIRED_BUILTINS = frozenset({"omskit.builtin.defaults"})
+
+
+def plugin_name(plugin: object, taken: Callable[[str], bool]) -> str:
+    """A readable, unique name for a plugin object passed to ``bootstrap(plugins=...)``.
+
+    A module keeps its dotted name; an object is named after its class (``omskit_name``
+    overrides), with ``#2``, ``#3``... when several instances are registered.
+    """
+    base = getattr(plugin, "omskit_name", None) or getattr(plugin, "__name__", None)
+    if not isinstance(base, str) or not base:
+        cls = type(plugin)
+        base = f"{cls.__module__}.{cls.__qualname__}"
+    name, n = base, 1
+    while taken(name):
+        n += 1
+        name = f"{base}#{n}"
+    return name
 
 
 @attrs.frozen(kw_only=True)
@@ -70,13 +90,28 @@ def build_plugin_manager(
     """
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
+    disabled = set(disabled)
+    refused = sorted(disabled & REQUIRED_BUILTINS)
+    if refused:
+        raise PluginError(f"{', '.join(refused)} cannot be disabled: the core needs its event "
+                          "types, and its decide hooks answer trylast, so implement the hook "
+                          "in your own plugin to override them")
     for name in disabled:
         pm.set_blocked(name)
+
+    def register(plugin: object, name: str) -> None:
+        try:
+            pm.register(plugin, name=name)
+        except (pluggy.PluginValidationError, ValueError) as exc:
+            raise PluginError(f"plugin {name!r}: {exc}") from exc
+
     for name, plugin in builtins:
         if not pm.is_blocked(name):
-            pm.register(plugin, name=name)
+            register(plugin, name)
     for plugin in plugins:
-        pm.register(plugin)
+        name = plugin_name(plugin, pm.has_plugin)
+        if not pm.is_blocked(name):  # a disabled name stays disabled, never renamed
+            register(plugin, name)
     if load_entrypoints:
         try:
             pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
@@ -120,7 +155,9 @@ class Hooks:
         # Each implementation is called on its own so every contribution can be credited to
         # the plugin that made it (for duplicate errors and for `omskit plugins`).
         for impl in reversed(caller.get_hookimpls()):
-            impl.function(register=lambda item, _name=impl.plugin_name: add(item, _name))
+            register = lambda item, _name=impl.plugin_name: add(item, _name)  # noqa: E731
+            # Like pluggy, pass only the arguments the implementation asks for.
+            impl.function(**({"register": register} if "register" in impl.argnames else {}))
 
     def register_channels(self, add: Callable[[Any, str], None]) -> None:
         """Collect channel connectors: ``add(connector, plugin_name)`` for each."""
@@ -138,9 +175,11 @@ class Hooks:
         """Let plugins adjust the converter."""
         self._relay.omskit_configure_converter(converter=converter)
 
-    def configure_metadata(self, metadata: sa.MetaData, table_prefix: str) -> None:
+    def configure_metadata(self, metadata: sa.MetaData, table_prefix: str,
+                           schema: str | None) -> None:
         """Let plugins add tables."""
-        self._relay.omskit_configure_metadata(metadata=metadata, table_prefix=table_prefix)
+        self._relay.omskit_configure_metadata(metadata=metadata, table_prefix=table_prefix,
+                                              schema=schema)
 
     def customer_segment(self, order: Order) -> str:
         """The segment for ``order`` (the builtin default always answers)."""

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import cattrs
 from cattrs.preconf.json import make_converter as make_json_converter
 
-from omskit.domain.errors import InvalidCommand
+from omskit.domain.errors import InvalidCommand, UnknownEventType
 from omskit.domain.events import Event
 from omskit.domain.values import to_decimal
 from omskit.registries import Registry
@@ -61,7 +61,13 @@ class EventCodec:
         self._types = event_types
 
     def encode(self, event: Event) -> dict[str, Any]:
-        """The event as a JSON-ready dict, with its ``event_type``."""
+        """The event as a JSON-ready dict, with its ``event_type``.
+
+        An unregistered type raises ``UnknownEventType`` here, at write time, rather than
+        leaving a row that no reader could decode.
+        """
+        if self._types.get(event.event_type) is not type(event):
+            raise UnknownEventType(event.event_type)
         payload: dict[str, Any] = self._converter.unstructure(event)
         payload["event_type"] = event.event_type
         return payload

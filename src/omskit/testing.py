@@ -268,6 +268,10 @@ class ChannelConformance:
                 channel_oms.channels.receive(channel_code, payload)
             assert caught.value.problems, f"no problems listed for {payload!r}"
             assert caught.value.channel == channel_code
+            for problem in caught.value.problems:
+                path, _, message = problem.partition(": ")
+                assert path, f"problem {problem!r} is not 'path: message'"
+                assert message, f"problem {problem!r} is not 'path: message'"
         assert table_contents(channel_oms) == before
 
     def test_non_object_payload_is_a_payload_error(self, channel_oms: Oms,

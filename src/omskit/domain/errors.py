@@ -81,6 +81,12 @@ class UnknownRoutingStrategy(NotFound):
     kind = "routing strategy"
 
 
+class UnknownEventType(NotFound):
+    """No plugin registered an event class with this ``event_type``."""
+
+    kind = "event type"
+
+
 class IllegalTransition(OmsError):
     """The lifecycle table does not allow this status change; nothing changed."""
 
@@ -138,6 +144,10 @@ class DuplicateContribution(OmsError):
             f"{registry} {code!r} is contributed by both {first!r} and {second!r}; "
             f"disable one of them (OMSKIT_DISABLED_PLUGINS)"
         )
+
+
+class UnsupportedConnection(OmsError):
+    """A host connection omskit cannot work inside safely (see ``Oms.bind``)."""
 
 
 class PluginError(OmsError):

@@ -409,6 +409,12 @@ class Order:
         cancelled = [fo for fo in self._fulfillment_orders if fo.active]
         for fo in cancelled:
             self._move_fulfillment(fo, F.CANCELLED, at)
+        # A cancelled order is nobody's to review any more: its holds end with it.
+        for i, hold in enumerate(self._holds):
+            if hold.active:
+                self._holds[i] = attrs.evolve(hold, released_at=at)
+                self._events.append(OrderHoldReleased(order=self.id, occurred_at=at,
+                                                      code=hold.code))
         self._transition(O.CANCELLED, at)
         self._events.append(OrderCancelled(order=self.id, occurred_at=at, reason=reason))
         return cancelled

@@ -11,7 +11,7 @@ from omskit.domain.events import new_id
 from omskit.domain.inventory import ReservationStatus
 from omskit.domain.lifecycle import FulfillmentStatus
 from omskit.domain.order import FulfillmentOrder, Order, Shipment
-from omskit.services.allocation import allocate
+from omskit.services.allocation import route_remaining
 from omskit.services.orders import OrderService, release_reservations
 from omskit.services.runtime import Runtime
 from omskit.store.uow import UnitOfWork
@@ -68,7 +68,8 @@ class FulfilmentService:
         """The location refuses: release its reservations and route the lines elsewhere.
 
         Locations that rejected this order before are excluded; what no other location can
-        fill is backordered. Returns the order with its new fulfilment orders.
+        fill is backordered. On a held order the lines wait, unallocated, for the hold's
+        release. Returns the order with its new fulfilment orders.
         """
         problems: list[str] = []
         check_text(reason, "reason", problems)
@@ -81,9 +82,7 @@ class FulfilmentService:
             order.reject_fulfillment(fulfillment_order_id, reason, at)
             release_reservations(uow, order.id, "fulfilment order rejected", at,
                                  fulfillment_order_id)
-            rejected = {fo.location for fo in order.fulfillment_orders
-                        if fo.status is F.REJECTED}
-            allocate(self._rt, uow, order, exclude=rejected, at=at)
+            route_remaining(self._rt, uow, order, at=at)
 
         return self._orders.change(self._order_of(fulfillment_order_id), change)
 

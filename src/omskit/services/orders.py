@@ -12,9 +12,9 @@ from omskit.domain.commands import PlaceOrder, check_identifier, check_text
 from omskit.domain.errors import InvalidCommand, OrderNotFound
 from omskit.domain.events import Event, ReservationReleased, new_id
 from omskit.domain.inventory import ReservationStatus
-from omskit.domain.lifecycle import FulfillmentStatus, OrderStatus
+from omskit.domain.lifecycle import OrderStatus
 from omskit.domain.order import Order
-from omskit.services.allocation import allocate
+from omskit.services.allocation import allocate, route_remaining
 from omskit.services.runtime import Runtime
 from omskit.store.orders import OrderQuery, OrderSummary
 from omskit.store.uow import UnitOfWork
@@ -165,11 +165,11 @@ class OrderService:
         return self.change(order_id, change)
 
     def release_hold(self, order_id: str, code: str) -> Order:
-        """Release a hold; when none is left, a never-routed order is routed now."""
+        """Release a hold; when none is left, whatever the order still lacks is routed now."""
 
         def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
-            if order.release_hold(code, at) and order.status is OrderStatus.VALIDATED:
-                allocate(self._rt, uow, order, at=at)
+            if order.release_hold(code, at):
+                route_remaining(self._rt, uow, order, at=at)
 
         return self.change(order_id, change)
 
@@ -177,10 +177,7 @@ class OrderService:
         """Try again to source the order's backordered quantities (after new stock arrived)."""
 
         def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
-            if order.status in (OrderStatus.BACKORDERED, OrderStatus.PARTIALLY_SHIPPED):
-                rejected = {fo.location for fo in order.fulfillment_orders
-                            if fo.status is FulfillmentStatus.REJECTED}
-                allocate(self._rt, uow, order, exclude=rejected, at=at)
+            route_remaining(self._rt, uow, order, at=at)
 
         return self.change(order_id, change)
 

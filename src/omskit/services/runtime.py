@@ -91,27 +91,16 @@ class Runtime:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def dispatch(self, events: Sequence[Event]) -> None:
-        """Deliver freshly committed events to ``omskit_handle_event`` (inline mode).
+        """After a commit in inline mode, deliver pending events to ``omskit_handle_event``.
 
-        Joined units of work and deferred mode leave events pending for
-        ``Oms.outbox.dispatch_pending()``; a failing handler leaves that event and the ones
-        after it pending, with the error recorded.
+        Delivery goes through the outbox in write order, so events left pending by an earlier
+        failure go out before these. Joined units of work and deferred mode leave everything
+        for ``Oms.outbox.dispatch_pending()``; a failing handler stops delivery at its event.
         """
         if (not events or self.connection is not None or self.dispatch_mode != "inline"
                 or not self.hooks.has_event_handlers()):
             return
         assert self.oms is not None
-        done: list[str] = []
-        failure: tuple[str, str] | None = None
-        for event in events:
-            try:
-                self.hooks.handle_event(event, self.oms)
-            except Exception as exc:
-                failure = (event.event_id, f"{type(exc).__name__}: {exc}")
-                break
-            done.append(event.event_id)
-        with self.uow() as uow:
-            uow.outbox.mark_dispatched_events(done, self.now())
-            if failure is not None:
-                uow.outbox.record_failure(None, *failure)
-            uow.commit()
+        batch = 500
+        while self.oms.outbox.dispatch_pending(batch) == batch:
+            pass

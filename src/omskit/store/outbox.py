@@ -40,8 +40,8 @@ class OutboxRepository:
         self._conn.execute(self._t.outbox.insert(), [
             {"event_id": e.event_id, "event_type": e.event_type, "order_id": e.order_id,
              "payload": self._codec.encode(e), "occurred_at": e.occurred_at,
-             "dispatched_at": e.occurred_at if dispatched else None, "attempts": 0,
-             "last_error": None}
+             "dispatched_at": e.occurred_at if dispatched else None, "claimed_until": None,
+             "attempts": 0, "last_error": None}
             for e in events
         ])
 
@@ -53,23 +53,37 @@ class OutboxRepository:
             for r in self._conn.execute(stmt).mappings()
         ]
 
-    def claim_pending(self, limit: int) -> list[OutboxRecord]:
-        """Lock up to ``limit`` undispatched events, oldest first.
+    def claim_pending(self, limit: int, now: datetime, until: datetime) -> list[OutboxRecord]:
+        """Lease up to ``limit`` undispatched events, oldest first, until ``until``.
 
-        On PostgreSQL rows locked by another dispatcher are skipped (``SKIP LOCKED``), so any
-        number of dispatcher processes can share the outbox.
+        Only rows with no lease, or an expired one, are taken; on PostgreSQL rows another
+        dispatcher is claiming right now are skipped (``SKIP LOCKED``). Commit the lease
+        before delivering, so handlers run outside any transaction of the outbox.
         """
         o = self._t.outbox
-        stmt = (sa.select(o).where(o.c.dispatched_at.is_(None)).order_by(o.c.seq).limit(limit)
-                .with_for_update(skip_locked=True))
-        return self._records(stmt)
+        stmt = (sa.select(o)
+                .where(o.c.dispatched_at.is_(None),
+                       sa.or_(o.c.claimed_until.is_(None), o.c.claimed_until < now))
+                .order_by(o.c.seq).limit(limit).with_for_update(skip_locked=True))
+        records = self._records(stmt)
+        if records:
+            self._conn.execute(o.update().where(o.c.seq.in_([r.seq for r in records]))
+                               .values(claimed_until=until))
+        return records
+
+    def release_claims(self, seqs: Sequence[int]) -> None:
+        """Give leased but undelivered events back at once (after a handler failed)."""
+        if seqs:
+            o = self._t.outbox
+            self._conn.execute(o.update().where(o.c.seq.in_(list(seqs)))
+                               .values(claimed_until=None))
 
     def mark_dispatched(self, seqs: Sequence[int], at: datetime) -> None:
         """Record that these events reached every handler."""
         if seqs:
             o = self._t.outbox
             self._conn.execute(o.update().where(o.c.seq.in_(list(seqs)))
-                               .values(dispatched_at=at, last_error=None))
+                               .values(dispatched_at=at, claimed_until=None, last_error=None))
 
     def mark_dispatched_events(self, event_ids: Sequence[str], at: datetime) -> None:
         """Like :meth:`mark_dispatched`, by event id (after an inline dispatch)."""

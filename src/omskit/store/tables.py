@@ -227,6 +227,8 @@ def build_metadata(
         sa.Column("payload", JSONDocument, nullable=False),
         sa.Column("occurred_at", UTCDateTime, nullable=False),
         sa.Column("dispatched_at", UTCDateTime, nullable=True),
+        # A dispatcher leases pending rows until this time; after it, others may take them.
+        sa.Column("claimed_until", UTCDateTime, nullable=True),
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("last_error", sa.Text, nullable=True),
         sa.Index(f"ix_{prefix}outbox_order_id", "order_id"),

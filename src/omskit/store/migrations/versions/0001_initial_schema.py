@@ -167,6 +167,7 @@ def upgrade() -> None:
         ),
         sa.Column("occurred_at", omskit.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("dispatched_at", omskit.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("claimed_until", omskit.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("seq", name=op.f(f"pk_{P}outbox")),
