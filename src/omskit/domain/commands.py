@@ -35,7 +35,7 @@ MAX_METADATA_BYTES = 64 * 1024
 #: Codes (channels, locations, segments) are lower-case words joined by ``_ . : -``.
 CODE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.:-]*$")
 #: Highest unit price accepted on a line.
-MAX_UNIT_PRICE = Decimal("1e12")
+MAX_UNIT_PRICE = Decimal("1000000000000")
 
 
 def _has_control(text: str) -> bool:

@@ -23,7 +23,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NewType
 
-from omskit.domain.commands import MAX_ID_LENGTH, MAX_LINE_QUANTITY, MAX_TEXT_LENGTH
+from omskit.domain.commands import (
+    CODE_PATTERN,
+    MAX_ID_LENGTH,
+    MAX_LINE_QUANTITY,
+    MAX_TEXT_LENGTH,
+    MAX_UNIT_PRICE,
+)
 
 from omskit_channel_storefront.problems import InvalidField, show
 
@@ -35,8 +41,6 @@ MAX_NOTE_LENGTH = 2000
 MAX_EMAIL_LENGTH = 254
 #: Longest phone number, formatting included.
 MAX_PHONE_LENGTH = 32
-#: Largest unit price; omskit refuses anything above it.
-MAX_UNIT_PRICE = Decimal("1000000000000")
 #: Longest decimal string accepted for an amount (stops absurd inputs before parsing them).
 MAX_AMOUNT_LENGTH = 32
 #: Longest ``created_at`` string.
@@ -77,7 +81,7 @@ Latitude = NewType("Latitude", float)
 Longitude = NewType("Longitude", float)
 """Degrees east, ``-180 .. 180``, as a JSON number."""
 
-_CODE = re.compile(r"[a-z0-9][a-z0-9_.:-]*")
+_CODE = CODE_PATTERN  # the core's own rule, so the two can never drift apart
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 _PHONE = re.compile(r"\+?[0-9 ().\-/]+")
 _COUNTRY = re.compile(r"[A-Z]{2}")
