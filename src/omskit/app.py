@@ -139,14 +139,18 @@ class Oms:
 
     def create_schema(self) -> None:
         """Create every table directly from ``metadata`` (tests and throwaway databases)."""
-        self.metadata.create_all(self._rt.engine)
+        self.metadata.create_all(self._rt.engine, tables=self._owned_tables())
 
     def drop_schema(self) -> None:
         """Drop every omskit table and the migration version table (destroys the data)."""
-        self.metadata.drop_all(self._rt.engine)
+        self.metadata.drop_all(self._rt.engine, tables=self._owned_tables())
         version = sa.Table(migrate.version_table(self._rt.tables.prefix), sa.MetaData(),
                            schema=self._schema)
         version.drop(self._rt.engine, checkfirst=True)
+
+    def _owned_tables(self) -> list[sa.Table]:
+        # Only omskit's and its plugins' tables: the MetaData may be the host's own.
+        return [*self._rt.tables.all(), *self._rt.plugin_tables]
 
     @property
     def _schema(self) -> str | None:
@@ -243,10 +247,12 @@ def bootstrap(
     converter = make_converter()
     hooks.configure_converter(converter)
     tables = build_metadata(table_prefix, schema, metadata)
+    before = set(tables.metadata.tables)
     hooks.configure_metadata(tables.metadata, table_prefix, schema)
+    plugin_tables = tuple(t for key, t in tables.metadata.tables.items() if key not in before)
 
     rt = Runtime(engine=engine, tables=tables, converter=converter,
                  codec=EventCodec(converter, event_types), hooks=hooks, channels=channels,
                  strategies=strategies, event_types=event_types, clock=clock,
-                 dispatch_mode=dispatch)
+                 dispatch_mode=dispatch, plugin_tables=plugin_tables)
     return Oms(rt, pm, [name for name, _ in builtins], owns_engine=owns_engine)

@@ -220,3 +220,80 @@ def test_cancelling_ends_the_orders_holds(oms: Oms) -> None:
     cancelled = oms.orders.cancel(order.id, "unpaid")
     assert cancelled.active_holds == ()
     assert [h.released_at for h in cancelled.holds] != [None]
+
+
+def test_schema_calls_touch_only_omskits_tables(omskit_database: TestDatabase) -> None:
+    host_metadata = sa.MetaData()
+    invoices = sa.Table("host_invoices", host_metadata,
+                        sa.Column("id", sa.Integer, primary_key=True),
+                        schema=omskit_database.schema)
+    engine = omskit_database.engine()
+    try:
+        invoices.create(engine)
+        with engine.begin() as conn:
+            conn.execute(invoices.insert(), [{"id": 1}])
+        oms = bootstrap(engine, metadata=host_metadata, schema=omskit_database.schema,
+                        load_entrypoints=False)
+        oms.create_schema()
+        oms.drop_schema()
+        names = sa.inspect(engine).get_table_names(schema=omskit_database.schema)
+        assert names == ["host_invoices"]
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(invoices)).scalar() == 1
+    finally:
+        engine.dispose()
+
+
+def test_a_failing_dispatch_never_fails_the_committed_operation(
+        make_oms: Callable[..., Oms]) -> None:
+    class Broken:
+        @hookimpl
+        def omskit_handle_event(self, event: Event, oms: Oms) -> None:
+            raise RuntimeError("relay down")
+
+    oms = stocked(make_oms(plugins=[Broken()]))
+    order = oms.orders.place(order_command("E-1", {"A": 1}))  # does not raise
+    assert oms.orders.get(order.id).status is OrderStatus.ALLOCATED
+    assert oms.outbox.pending_count() > 0
+
+
+def test_reentrant_handlers_see_events_in_write_order(make_oms: Callable[..., Oms]) -> None:
+    seen: list[str] = []
+
+    class Releaser:
+        @hookimpl
+        def omskit_handle_event(self, event: Event, oms: Oms) -> None:
+            seen.append(f"{event.event_type}:{getattr(event, 'to_status', '')}")
+            if event.event_type == "order.routed" and event.order_id:
+                oms.fulfilment.release(event.order_id)
+
+    oms = stocked(make_oms(plugins=[Releaser()]))
+    oms.orders.place(order_command("E-1", {"A": 1}))
+    statuses = [s.split(":")[1] for s in seen if s.startswith("order.status_changed")]
+    assert statuses == ["validated", "allocated", "released"]
+
+
+def test_allocating_nothing_new_writes_nothing(oms: Oms) -> None:
+    oms.inventory.save_location(location("rome", *ROME))
+    oms.inventory.receive("rome", "A", 1)
+    order = oms.orders.place(order_command("E-1", {"A": 3}))
+    before = table_contents(oms)
+    again = oms.orders.allocate_backorders(order.id)
+    assert again.version == order.version
+    assert table_contents(oms) == before
+
+
+def test_supply_does_not_bypass_safety_stock(oms: Oms) -> None:
+    oms.inventory.save_location(location("rome", *ROME))
+    oms.inventory.set_safety_stock("rome", "S", 10)
+    eta = datetime(2030, 1, 1, tzinfo=UTC)
+    oms.inventory.register_supply("rome", "S", 5, eta)
+    assert oms.inventory.available("S", at=eta) == 0
+    oms.inventory.register_supply("rome", "S", 8, eta)
+    assert oms.inventory.available("S", at=eta) == 3
+
+
+def test_search_accepts_status_strings(oms: Oms) -> None:
+    stocked(oms)
+    oms.orders.place(order_command("E-1", {"A": 1}))
+    assert [s.external_id for s in oms.orders.search(statuses=("allocated",))] == ["E-1"]

@@ -186,7 +186,9 @@ class StockPosition:
 
     def available_by(self, when: datetime) -> int:
         """Available to promise at ``when``, counting supply whose ETA is not later."""
-        return self.available + sum(s.quantity for s in self.incoming if s.eta <= when)
+        due = sum(s.quantity for s in self.incoming if s.eta <= when)
+        # Supply first fills the safety stock and reservations it is short of.
+        return max(0, self.on_hand + due - self.reserved - self.safety_stock)
 
 
 @attrs.frozen(kw_only=True)

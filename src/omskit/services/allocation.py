@@ -116,6 +116,9 @@ def allocate(rt: Runtime, uow: UnitOfWork, order: Order, *, exclude: Iterable[st
             order_id=request.order_id, channel=request.channel, segment=request.segment,
             demand=backordered, delivery=request.delivery, destination=request.destination,
             exclude_locations=request.exclude_locations)
+    if not reserved and order.status is not OrderStatus.VALIDATED:
+        # Nothing new could be sourced for an order already routed: no event, no new version.
+        return []
     allocations = [RoutedQuantity(location=loc, line_id=line, sku=sku, quantity=q)
                    for (loc, line, sku), q in reserved.items()]
     created = order.add_fulfillment_orders(strategy.code, allocations, backordered, at)

@@ -217,6 +217,7 @@ class InventoryService:
             self._require_location(uow, from_location)
             self._require_location(uow, to_location)
             ref = reference or f"transfer {from_location}->{to_location}"
+            uow.inventory.lock_rows([(from_location, sku), (to_location, sku)])
             uow.inventory.remove_on_hand(from_location, sku, quantity,
                                          MovementKind.TRANSFER_OUT, ref, at)
             supply = None

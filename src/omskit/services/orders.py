@@ -141,7 +141,7 @@ class OrderService:
                 order = uow.orders.get(order_id, for_update=True)
                 version = order.version
                 change(uow, order, rt.now())
-                if order.events:
+                if order.events or uow.has_pending_writes():
                     uow.orders.save(order)
                     return order, uow.commit()
                 assert order.version == version

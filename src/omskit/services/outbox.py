@@ -20,6 +20,13 @@ class OutboxService:
     def dispatch_pending(self, limit: int = 500) -> int:
         """Deliver up to ``limit`` pending events in order; returns how many were delivered.
 
+        See :meth:`dispatch_batch`.
+        """
+        return self.dispatch_batch(limit)[0]
+
+    def dispatch_batch(self, limit: int = 500) -> tuple[int, bool]:
+        """Deliver up to ``limit`` pending events in order: (delivered, whether one failed).
+
         Three short steps: lease a batch (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so any
         number of dispatchers can share the outbox), deliver it with no transaction open (a
         handler may call back into ``oms``), then record the result. A failing handler stops
@@ -49,7 +56,7 @@ class OutboxService:
                     uow.outbox.record_failure(*failure)
                 uow.outbox.release_claims([r.seq for r in records[len(delivered):]])
                 uow.commit()
-        return len(delivered)
+        return len(delivered), failure is not None
 
     def pending_count(self) -> int:
         """How many events wait for dispatch."""

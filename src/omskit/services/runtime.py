@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import random
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
     from omskit.app import Oms
 
 T = TypeVar("T")
+logger = logging.getLogger("omskit")
 
 #: PostgreSQL error codes that mean "run the transaction again": deadlock, serialization.
 _RETRYABLE_PGCODES = frozenset({"40P01", "40001"})
@@ -62,6 +66,9 @@ class Runtime:
     dispatch_mode: DispatchMode = "inline"
     connection: sa.Connection | None = None
     oms: Oms | None = None
+    #: Tables plugins added through ``omskit_configure_metadata``.
+    plugin_tables: tuple[sa.Table, ...] = ()
+    _dispatching: threading.local = attrs.field(factory=threading.local)
 
     def now(self) -> datetime:
         """The current time from the injected clock (timezone-aware)."""
@@ -87,7 +94,8 @@ class Runtime:
                     raise
                 if attempt == MAX_ATTEMPTS - 1:
                     raise
-                time.sleep(0.002 * (2**attempt))
+                # Jitter, so transactions that collided do not retry in step and collide again.
+                time.sleep(random.uniform(0.5, 1.5) * 0.002 * (2**attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def dispatch(self, events: Sequence[Event]) -> None:
@@ -101,6 +109,21 @@ class Runtime:
                 or not self.hooks.has_event_handlers()):
             return
         assert self.oms is not None
-        batch = 500
-        while self.oms.outbox.dispatch_pending(batch) == batch:
-            pass
+        if getattr(self._dispatching, "active", False):
+            # A handler called back into oms: the outer loop delivers these events after the
+            # batch it is in, so they keep their place in write order.
+            return
+        self._dispatching.active = True
+        try:
+            while True:
+                delivered, failed = self.oms.outbox.dispatch_batch(500)
+                if failed or not delivered:
+                    break
+        except Exception:
+            # The operation has committed: its events are safe in the outbox, pending, and
+            # dispatch_pending() retries them. Raising here would make callers retry work
+            # that succeeded.
+            logger.exception("omskit: dispatching events after commit failed; they stay "
+                             "pending in the outbox")
+        finally:
+            self._dispatching.active = False

@@ -202,6 +202,10 @@ class InventoryRepository:
         ).first()
         return found is not None
 
+    def has_pending_ledger(self) -> bool:
+        """Whether ledger rows wait for :meth:`flush`."""
+        return bool(self._ledger)
+
     def flush(self) -> None:
         """Write pending ledger rows (the unit of work calls this before commit)."""
         if self._ledger:
@@ -243,6 +247,17 @@ class InventoryRepository:
             free = item.on_hand - item.reserved if item else 0
             raise InsufficientStock(location, sku, quantity, free)
         self._log(location, sku, kind, -quantity, 0, reference, at, idempotency_key)
+
+    def lock_rows(self, rows: Iterable[tuple[str, str]]) -> None:
+        """Lock these (location, SKU) stock rows in sorted order before changing them.
+
+        Taking the locks in one fixed order keeps two transactions that touch the same rows
+        from waiting on each other in a cycle (a transfer A→B against one B→A).
+        """
+        s = self._t.stock_items
+        for location, sku in sorted(set(rows)):
+            self._conn.execute(sa.select(s.c.location).where(s.c.location == location,
+                                                             s.c.sku == sku).with_for_update())
 
     def set_safety_stock(self, location: str, sku: str, safety_stock: int) -> None:
         """Set the units kept back from promising at ``location``."""

@@ -260,7 +260,7 @@ class OrderRepository:
         if query.channel is not None:
             stmt = stmt.where(o.channel == query.channel)
         if query.statuses:
-            stmt = stmt.where(o.status.in_([s.value for s in query.statuses]))
+            stmt = stmt.where(o.status.in_([OrderStatus(s).value for s in query.statuses]))
         if query.placed_from is not None:
             stmt = stmt.where(o.placed_at >= query.placed_from)
         if query.placed_to is not None:

@@ -68,6 +68,10 @@ class UnitOfWork:
             if self._host_connection is None:
                 self.connection.close()
 
+    def has_pending_writes(self) -> bool:
+        """Whether events or ledger rows wait for commit (work a caller must not lose)."""
+        return bool(self._events) or self.inventory.has_pending_ledger()
+
     def emit(self, event: Event) -> None:
         """Add an event not appended by an aggregate (stock movements, locations)."""
         self._events.append(event)
