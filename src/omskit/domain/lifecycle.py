@@ -85,8 +85,10 @@ FULFILLMENT_TRANSITIONS: Mapping[FulfillmentStatus, frozenset[FulfillmentStatus]
     _F.CANCELLED: frozenset(),
 }
 
-#: Statuses in which an order can still be changed by routing (holds, re-routing, backorders).
-ORDER_OPEN_FOR_ROUTING = frozenset({_O.VALIDATED, _O.BACKORDERED, _O.ALLOCATED, _O.RELEASED})
+#: Statuses in which an order's unallocated quantity may be routed.
+ORDER_OPEN_FOR_ROUTING = frozenset(
+    {_O.VALIDATED, _O.BACKORDERED, _O.ALLOCATED, _O.RELEASED, _O.PARTIALLY_SHIPPED}
+)
 #: Fulfilment statuses that still hold stock for the order.
 FULFILLMENT_ACTIVE = frozenset({_F.CREATED, _F.RELEASED, _F.ACCEPTED, _F.PICKED, _F.PACKED})
 #: Fulfilment statuses whose goods have left the location.

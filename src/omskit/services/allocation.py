@@ -14,7 +14,7 @@ from datetime import datetime
 from omskit.domain.errors import OmsError
 from omskit.domain.events import RoutedQuantity, StockReserved, new_id
 from omskit.domain.inventory import Capability, Reservation
-from omskit.domain.lifecycle import FulfillmentStatus, OrderStatus
+from omskit.domain.lifecycle import ORDER_OPEN_FOR_ROUTING, FulfillmentStatus, OrderStatus
 from omskit.domain.order import FulfillmentOrder, Order
 from omskit.domain.routing import Candidate, RoutingPlan, RoutingRequest
 from omskit.domain.values import Coordinates, DeliveryKind, LineQuantity
@@ -136,11 +136,6 @@ def allocate(rt: Runtime, uow: UnitOfWork, order: Order, *, exclude: Iterable[st
     return created
 
 
-#: Statuses in which unallocated quantity may be routed.
-_ROUTABLE = frozenset({OrderStatus.VALIDATED, OrderStatus.BACKORDERED, OrderStatus.ALLOCATED,
-                       OrderStatus.RELEASED, OrderStatus.PARTIALLY_SHIPPED})
-
-
 def route_remaining(rt: Runtime, uow: UnitOfWork, order: Order, *,
                     at: datetime) -> list[FulfillmentOrder]:
     """Route whatever the order still lacks, unless it is held or closed.
@@ -148,7 +143,7 @@ def route_remaining(rt: Runtime, uow: UnitOfWork, order: Order, *,
     Locations that rejected this order before are left out. A held order keeps its demand
     unallocated until the last hold is released (which calls this again).
     """
-    if order.active_holds or order.status not in _ROUTABLE or not order.backordered():
+    if order.active_holds or order.status not in ORDER_OPEN_FOR_ROUTING or not order.backordered():
         return []
     rejected = {fo.location for fo in order.fulfillment_orders
                 if fo.status is FulfillmentStatus.REJECTED}

@@ -41,12 +41,12 @@ class OutboxService:
             records = uow.outbox.claim_pending(limit, now, now + self.lease)
             uow.commit()
         delivered: list[int] = []
-        failure: tuple[int, str, str] | None = None
+        failure: tuple[int, str] | None = None
         for record in records:
             try:
                 rt.hooks.handle_event(record.event, rt.oms)
             except Exception as exc:
-                failure = (record.seq, record.event.event_id, f"{type(exc).__name__}: {exc}")
+                failure = (record.seq, f"{type(exc).__name__}: {exc}")
                 break
             delivered.append(record.seq)
         if records:

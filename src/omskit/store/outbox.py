@@ -85,19 +85,10 @@ class OutboxRepository:
             self._conn.execute(o.update().where(o.c.seq.in_(list(seqs)))
                                .values(dispatched_at=at, claimed_until=None, last_error=None))
 
-    def mark_dispatched_events(self, event_ids: Sequence[str], at: datetime) -> None:
-        """Like :meth:`mark_dispatched`, by event id (after an inline dispatch)."""
-        if event_ids:
-            o = self._t.outbox
-            self._conn.execute(o.update().where(o.c.event_id.in_(list(event_ids)),
-                                                o.c.dispatched_at.is_(None))
-                               .values(dispatched_at=at, last_error=None))
-
-    def record_failure(self, seq: int | None, event_id: str, error: str) -> None:
+    def record_failure(self, seq: int, error: str) -> None:
         """Count a failed dispatch and keep the error; the event stays pending."""
         o = self._t.outbox
-        where = o.c.seq == seq if seq is not None else o.c.event_id == event_id
-        self._conn.execute(o.update().where(where)
+        self._conn.execute(o.update().where(o.c.seq == seq)
                            .values(attempts=o.c.attempts + 1, last_error=error[:4000]))
 
     def for_order(self, order_id: str) -> list[OutboxRecord]:

@@ -42,11 +42,6 @@ class UnitOfWork:
         #: Events written by the last successful commit.
         self.committed: list[Event] = []
 
-    @property
-    def joined(self) -> bool:
-        """True when running inside the host's transaction."""
-        return self._host_connection is not None
-
     def __enter__(self) -> UnitOfWork:
         if self._host_connection is not None:
             self.connection = self._host_connection
