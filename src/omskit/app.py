@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -14,7 +14,10 @@ import pluggy
 import sqlalchemy as sa
 
 from omskit.builtin import builtin_plugins
+from omskit.domain.carriers import Carrier
 from omskit.domain.errors import (
+    InvalidSettings,
+    UnknownCarrier,
     UnknownChannel,
     UnknownEventType,
     UnknownRoutingStrategy,
@@ -32,6 +35,8 @@ from omskit.plugins import (
 )
 from omskit.ports import ChannelConnector
 from omskit.registries import Registry
+from omskit.routing.engine import RoutingEngine
+from omskit.routing.settings import routing_settings
 from omskit.serialization import EventCodec, make_converter
 from omskit.services.channels import ChannelService
 from omskit.services.fulfilment import FulfilmentService
@@ -122,9 +127,24 @@ class Oms:
         """The routing strategy with this code, or :class:`UnknownRoutingStrategy`."""
         return self._rt.strategies.get(code)
 
+    @property
+    def router(self) -> RoutingEngine:
+        """The routing engine: ``oms.router.decide(request, candidates, strategy, at=...)``
+        runs one decision in memory, exactly as placement does (simulations, what-ifs)."""
+        return self._rt.router
+
     def routing_strategies(self) -> list[str]:
         """Codes of every installed routing strategy."""
         return list(self._rt.strategies)
+
+    def carriers(self) -> list[str]:
+        """Codes of every installed carrier."""
+        return list(self._rt.carriers)
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        """The settings given to ``bootstrap``."""
+        return self._rt.settings
 
     def event_types(self) -> list[str]:
         """Every registered event type string."""
@@ -203,6 +223,7 @@ def bootstrap(
     schema: str | None = None,
     metadata: sa.MetaData | None = None,
     routing_strategy: str = "nearest",
+    settings: Mapping[str, Any] | None = None,
     dispatch: DispatchMode = "inline",
     clock: Callable[[], datetime] = utcnow,
     engine_options: dict[str, Any] | None = None,
@@ -216,7 +237,10 @@ def bootstrap(
       ``OMSKIT_DISABLE_PLUGIN_AUTOLOAD``); ``disabled_plugins`` (and
       ``OMSKIT_DISABLED_PLUGINS``) names plugins, builtins included, never to register.
     - ``table_prefix``, ``schema``, ``metadata``: where omskit's tables live.
-    - ``routing_strategy``: the default strategy code (the builtin is ``nearest``).
+    - ``routing_strategy``: the default strategy code (builtins: ``nearest``, ``optimal``,
+      ``fewest-shipments``).
+    - ``settings``: configuration keyed by plugin (the core reads ``routing`` and
+      ``inventory``; see ``docs/routing.md``), checked by ``omskit_validate_settings``.
     - ``dispatch``: ``inline`` delivers events to ``omskit_handle_event`` right after commit;
       ``deferred`` leaves them for ``oms.outbox.dispatch_pending()`` in a worker.
     - ``clock``: returns the current time (timezone-aware); injectable for tests and replays.
@@ -239,10 +263,16 @@ def bootstrap(
     hooks.register_channels(lambda c, plugin: channels.add(c.code, c, plugin))
     strategies: Registry[RoutingStrategy] = Registry("routing strategy", UnknownRoutingStrategy)
     hooks.register_routing_strategies(lambda s, plugin: strategies.add(s.code, s, plugin))
+    carriers: Registry[Carrier] = Registry("carrier", UnknownCarrier)
+    hooks.register_carriers(lambda c, plugin: carriers.add(c.code, c, plugin))
     event_types: Registry[type[Event]] = Registry("event type", UnknownEventType)
     hooks.register_event_types(lambda e, plugin: event_types.add(e.event_type, e, plugin))
     if routing_strategy not in strategies:
         raise UnknownRoutingStrategy(routing_strategy)
+    settings = dict(settings or {})
+    problems = hooks.validate_settings(settings)
+    if problems:
+        raise InvalidSettings(problems)
 
     converter = make_converter()
     hooks.configure_converter(converter)
@@ -251,8 +281,11 @@ def bootstrap(
     hooks.configure_metadata(tables.metadata, table_prefix, schema)
     plugin_tables = tuple(t for key, t in tables.metadata.tables.items() if key not in before)
 
+    router = RoutingEngine(hooks, strategies, carriers, settings, routing_settings(settings))
     rt = Runtime(engine=engine, tables=tables, converter=converter,
                  codec=EventCodec(converter, event_types), hooks=hooks, channels=channels,
-                 strategies=strategies, event_types=event_types, clock=clock,
+                 strategies=strategies, carriers=carriers, settings=settings,
+                 router=router,
+                 event_types=event_types, clock=clock,
                  dispatch_mode=dispatch, plugin_tables=plugin_tables)
     return Oms(rt, pm, [name for name, _ in builtins], owns_engine=owns_engine)

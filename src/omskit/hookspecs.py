@@ -1,6 +1,6 @@
 """Every hook omskit calls, in lifecycle order. All hooks start with ``omskit_``.
 
-Five families:
+Six families:
 
 - **contribute** (``omskit_register_*``): called once at bootstrap with a ``register`` callable;
   contributions are kept in registries keyed by code and later called directly.
@@ -8,6 +8,8 @@ Five families:
 - **decide** (firstresult): the first non-``None`` answer wins; the core's answer is a builtin
   plugin registered with ``trylast=True`` so any plugin can override it.
 - **validate** (``omskit_validate_*``): every implementation returns problems; any problem vetoes.
+- **route** (``omskit_routing_*``): called for every routing decision; every implementation's
+  answer is used (rules that exclude or hold back, cost terms that price).
 - **observe** (``omskit_after_*``, ``omskit_handle_event``): told what happened.
 
 Each spec documents when it is called, what it returns and its **error policy**: what happens
@@ -22,13 +24,25 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any
+
     import cattrs
     import sqlalchemy as sa
 
     from omskit.app import Oms
+    from omskit.domain.carriers import Carrier
     from omskit.domain.events import Event
     from omskit.domain.order import FulfillmentOrder, Order
-    from omskit.domain.routing import RoutingStrategy
+    from omskit.domain.routing import (
+        Candidate,
+        CostTerm,
+        Exclusion,
+        Holdback,
+        RoutingPolicy,
+        RoutingRequest,
+        RoutingStrategy,
+    )
     from omskit.domain.values import Problem
     from omskit.ports import ChannelConnector, InventoryReader
 
@@ -59,6 +73,17 @@ def omskit_register_routing_strategies(register: Callable[[RoutingStrategy], Non
     """Contribute routing strategies, keyed by ``strategy.code``.
 
     The strategy used for an order is chosen by ``omskit_choose_routing_strategy``.
+
+    Error policy: as ``omskit_register_channels``.
+    """
+
+
+@hookspec
+def omskit_register_carriers(register: Callable[[Carrier], None]) -> None:
+    """Contribute carriers (``omskit.domain.carriers.Carrier``), keyed by ``carrier.code``.
+
+    The builtin shipping cost term prices each candidate location with the cheapest carrier
+    that serves the lane; the promise API uses the carrier's transit days.
 
     Error policy: as ``omskit_register_channels``.
     """
@@ -101,6 +126,18 @@ def omskit_configure_metadata(metadata: sa.MetaData, table_prefix: str,
     """
 
 
+@hookspec
+def omskit_validate_settings(settings: Mapping[str, Any]) -> Iterable[str] | None:
+    """Check the ``settings`` given to ``bootstrap``; return a message per problem.
+
+    Each plugin reads its own key of ``settings`` (the core reads ``routing`` and
+    ``inventory``). Called once at bootstrap; any message raises ``InvalidSettings`` listing
+    them all, so a misconfigured deployment fails at start-up rather than on an order.
+
+    Error policy: an exception aborts ``bootstrap``.
+    """
+
+
 # -- decide (firstresult) -------------------------------------------------------------------
 
 
@@ -123,6 +160,32 @@ def omskit_choose_routing_strategy(order: Order) -> str | None:
 
     Error policy: an exception propagates and the operation is rolled back; an unknown code
     raises ``UnknownRoutingStrategy``.
+    """
+
+
+@hookspec(firstresult=True)
+def omskit_routing_policy(request: RoutingRequest, settings: Mapping[str, Any],
+                          policy: RoutingPolicy) -> RoutingPolicy | None:
+    """Return the policy (penalties, maximum shipments) for one routing decision.
+
+    ``policy`` is the deployment's default, from ``settings["routing"]``; return
+    ``attrs.evolve(policy, ...)`` to change it for this request (a segment that tolerates
+    no split, a channel whose backorders cost more). Default (builtin, ``trylast``):
+    ``policy`` unchanged.
+
+    Error policy: an exception propagates and the operation is rolled back.
+    """
+
+
+@hookspec(firstresult=True)
+def omskit_order_priority(order: Order, settings: Mapping[str, Any]) -> int | None:
+    """Return the rank of ``order`` when scarce stock is shared out; lower goes first.
+
+    Backordered orders waiting for the same supply are allocated by this rank, then by age.
+    Default (builtin, ``trylast``): the position of the order's segment in
+    ``settings["routing"]["segment_priority"]`` (unlisted segments after every listed one).
+
+    Error policy: an exception propagates and the operation is rolled back.
     """
 
 
@@ -155,6 +218,40 @@ def omskit_validate_transition(
     at the end of the operation (placing an order checks ``received → validated`` on an order
     that is already allocated): judge the change by ``from_status`` and ``to_status``. Any
     reason raises ``TransitionVetoed`` and the whole operation is rolled back.
+
+    Error policy: an exception propagates and the operation is rolled back.
+    """
+
+
+# -- route ----------------------------------------------------------------------------------
+
+
+@hookspec
+def omskit_routing_rules(
+    request: RoutingRequest, candidates: Sequence[Candidate], settings: Mapping[str, Any]
+) -> Iterable[Exclusion | Holdback] | None:
+    """Judge the candidate locations of one routing decision.
+
+    Return an ``Exclusion`` for each location that must not serve the request (with the
+    rule's name and a reason shown by ``explain``), and ``Holdback``s for stock the request
+    may not take (units kept for better segments, channel buffers). Candidates carry their
+    available-to-promise and distance; they are not priced yet. Called once per decision with
+    every candidate, so keep it linear in their number.
+
+    Error policy: an exception propagates and the operation is rolled back.
+    """
+
+
+@hookspec
+def omskit_routing_cost_terms(
+    request: RoutingRequest, candidates: Sequence[Candidate], carriers: Sequence[Carrier],
+    settings: Mapping[str, Any],
+) -> Iterable[CostTerm] | None:
+    """Price the eligible candidates of one routing decision: return ``CostTerm``s.
+
+    Terms for the same location add up. The builtins price handling (the location's
+    ``handling_cost`` per unit) and shipping (the cheapest of ``carriers`` serving the lane).
+    Add terms for anything else a plan should weigh: margins, labour, carbon.
 
     Error policy: an exception propagates and the operation is rolled back.
     """

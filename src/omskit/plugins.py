@@ -8,7 +8,7 @@ spelt as a string outside this module.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -22,8 +22,17 @@ from omskit.domain.values import Problem
 
 if TYPE_CHECKING:
     from omskit.app import Oms
+    from omskit.domain.carriers import Carrier
     from omskit.domain.events import Event
     from omskit.domain.order import FulfillmentOrder, Order
+    from omskit.domain.routing import (
+        Candidate,
+        CostTerm,
+        Exclusion,
+        Holdback,
+        RoutingPolicy,
+        RoutingRequest,
+    )
     from omskit.ports import InventoryReader
 
 #: Entry-point group that third-party plugins register under.
@@ -167,6 +176,10 @@ class Hooks:
         """Collect routing strategies: ``add(strategy, plugin_name)`` for each."""
         self._contribute(self._relay.omskit_register_routing_strategies, add)
 
+    def register_carriers(self, add: Callable[[Any, str], None]) -> None:
+        """Collect carriers: ``add(carrier, plugin_name)`` for each."""
+        self._contribute(self._relay.omskit_register_carriers, add)
+
     def register_event_types(self, add: Callable[[Any, str], None]) -> None:
         """Collect event classes: ``add(event_class, plugin_name)`` for each."""
         self._contribute(self._relay.omskit_register_event_types, add)
@@ -180,6 +193,39 @@ class Hooks:
         """Let plugins add tables."""
         self._relay.omskit_configure_metadata(metadata=metadata, table_prefix=table_prefix,
                                               schema=schema)
+
+    def validate_settings(self, settings: Mapping[str, Any]) -> list[str]:
+        """Every problem any plugin found with the bootstrap ``settings``."""
+        return [p for found in self._relay.omskit_validate_settings(settings=settings)
+                for p in (found or ())]
+
+    def routing_policy(self, request: RoutingRequest, settings: Mapping[str, Any],
+                       policy: RoutingPolicy) -> RoutingPolicy:
+        """The policy for one decision (the builtin default returns ``policy``)."""
+        result: RoutingPolicy = self._relay.omskit_routing_policy(
+            request=request, settings=settings, policy=policy)
+        return result
+
+    def order_priority(self, order: Order, settings: Mapping[str, Any]) -> int:
+        """The scarce-stock rank of ``order`` (the builtin default always answers)."""
+        result: int = self._relay.omskit_order_priority(order=order, settings=settings)
+        return result
+
+    def routing_rules(self, request: RoutingRequest, candidates: Sequence[Candidate],
+                      settings: Mapping[str, Any]) -> list[Exclusion | Holdback]:
+        """Every exclusion and holdback the rules found for this decision."""
+        return [v for found in self._relay.omskit_routing_rules(
+                    request=request, candidates=candidates, settings=settings)
+                for v in (found or ())]
+
+    def routing_cost_terms(self, request: RoutingRequest, candidates: Sequence[Candidate],
+                           carriers: Sequence[Carrier],
+                           settings: Mapping[str, Any]) -> list[CostTerm]:
+        """Every cost term priced for the eligible candidates."""
+        return [t for found in self._relay.omskit_routing_cost_terms(
+                    request=request, candidates=candidates, carriers=carriers,
+                    settings=settings)
+                for t in (found or ())]
 
     def customer_segment(self, order: Order) -> str:
         """The segment for ``order`` (the builtin default always answers)."""

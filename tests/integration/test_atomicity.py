@@ -22,7 +22,7 @@ from omskit.domain.routing import Candidate, RoutingPlan, RoutingRequest
 from omskit.domain.values import Customer, Problem
 from omskit.hookspecs import hookimpl
 from omskit.ports import InventoryReader
-from omskit.services.allocation import InvalidRoutingPlan
+from omskit.routing.engine import InvalidRoutingPlan
 from omskit.testing import location, order_command, table_contents
 from tests.support import MILAN, ROME, active_reservations, stock_rows
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from omskit.builtin.defaults import DefaultsPlugin
 from omskit.builtin.routing import NearestLocationStrategy, RoutingPlugin
+from omskit.builtin.rules import CoreRulesPlugin
 from omskit.builtin.validation import ValidationPlugin
 
-__all__ = ["DefaultsPlugin", "NearestLocationStrategy", "RoutingPlugin", "ValidationPlugin",
-           "builtin_plugins"]
+__all__ = ["CoreRulesPlugin", "DefaultsPlugin", "NearestLocationStrategy", "RoutingPlugin",
+           "ValidationPlugin", "builtin_plugins"]
 
 
 def builtin_plugins(*, routing_strategy: str) -> list[tuple[str, object]]:
@@ -15,5 +16,6 @@ def builtin_plugins(*, routing_strategy: str) -> list[tuple[str, object]]:
     return [
         ("omskit.builtin.defaults", DefaultsPlugin(routing_strategy=routing_strategy)),
         ("omskit.builtin.routing", RoutingPlugin()),
+        ("omskit.builtin.rules", CoreRulesPlugin()),
         ("omskit.builtin.validation", ValidationPlugin()),
     ]

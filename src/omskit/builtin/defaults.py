@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from omskit.domain.events import CORE_EVENTS, Event
 from omskit.domain.order import Order
+from omskit.domain.routing import RoutingPolicy
 from omskit.hookspecs import hookimpl
+from omskit.routing.settings import parse_inventory, parse_routing, routing_settings
 
 #: Segment used when neither the channel nor a plugin names one.
 DEFAULT_SEGMENT = "standard"
@@ -27,6 +30,26 @@ class DefaultsPlugin:
     def omskit_choose_routing_strategy(self, order: Order) -> str:
         """The strategy named at bootstrap."""
         return self.routing_strategy
+
+    @hookimpl(trylast=True)
+    def omskit_routing_policy(self, policy: RoutingPolicy) -> RoutingPolicy:
+        """The deployment's policy, unchanged."""
+        return policy
+
+    @hookimpl(trylast=True)
+    def omskit_order_priority(self, order: Order, settings: Mapping[str, Any]) -> int:
+        """Position of the order's segment in ``segment_priority``; unlisted segments last."""
+        ranking = routing_settings(settings).segment_priority
+        segment = order.customer.segment or ""
+        return ranking.index(segment) if segment in ranking else len(ranking)
+
+    @hookimpl
+    def omskit_validate_settings(self, settings: Mapping[str, Any]) -> list[str]:
+        """Check the core's keys: ``settings["routing"]`` and ``settings["inventory"]``."""
+        problems: list[str] = []
+        parse_routing(settings, problems)
+        parse_inventory(settings, problems)
+        return problems
 
     @hookimpl
     def omskit_register_event_types(self, register: Callable[[type[Event]], None]) -> None:

@@ -12,6 +12,7 @@ from omskit.domain.events import RoutedQuantity
 from omskit.domain.routing import Candidate, RoutingPlan, RoutingRequest, RoutingStrategy
 from omskit.domain.values import DeliveryKind, LineQuantity
 from omskit.hookspecs import hookimpl
+from omskit.routing.optimiser import FewestShipmentsStrategy, OptimalStrategy
 
 
 def _rank(candidate: Candidate) -> tuple[bool, float, object, str]:
@@ -74,11 +75,13 @@ class NearestLocationStrategy:
 
 
 class RoutingPlugin:
-    """Contributes the builtin ``nearest`` strategy."""
+    """Contributes the builtin strategies: ``nearest``, ``optimal``, ``fewest-shipments``."""
 
     @hookimpl
     def omskit_register_routing_strategies(
         self, register: Callable[[RoutingStrategy], None]
     ) -> None:
-        """Register :class:`NearestLocationStrategy`."""
+        """Register the three builtin strategies."""
         register(NearestLocationStrategy())
+        register(OptimalStrategy())
+        register(FewestShipmentsStrategy())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -128,10 +128,20 @@ class PlaceOrder:
     tags: tuple[str, ...] = attrs.field(default=(), converter=_as_tags)
     metadata: Mapping[str, Any] = attrs.field(factory=dict)
     placed_at: datetime | None = None
+    #: Delivery date promised at checkout (from ``oms.promise``); else the engine's estimate.
+    promised_date: date | None = None
+    #: Cart whose soft reservations this order converts (released to it in its transaction).
+    cart_id: str | None = None
 
     def __attrs_post_init__(self) -> None:
         problems: list[str] = []
         check_code(self.channel, "channel", problems)
+        if self.cart_id is not None:
+            check_identifier(self.cart_id, "cart_id", problems)
+        if self.promised_date is not None and (
+                not isinstance(self.promised_date, date) or isinstance(self.promised_date,
+                                                                        datetime)):
+            problems.append("promised_date: must be a date")
         check_identifier(self.external_id, "external_id", problems)
         check_identifier(self.customer.id, "customer.id", problems)
         if self.customer.segment is not None:

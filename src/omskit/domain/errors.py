@@ -161,3 +161,22 @@ class OrderOnHold(OmsError):
         self.order_id = order_id
         self.codes = tuple(codes)
         super().__init__(f"order {order_id} is on hold ({', '.join(self.codes)})")
+
+
+class InvalidSettings(InvalidCommand):
+    """The ``settings`` given to ``bootstrap`` are malformed (each problem as ``path: message``)."""
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        super().__init__(problems, subject="settings")
+
+
+class UnknownCarrier(NotFound):
+    """No installed plugin contributes a carrier with this code."""
+
+    kind = "carrier"
+
+
+class CartNotFound(NotFound):
+    """No active soft reservation belongs to this cart."""
+
+    kind = "cart"

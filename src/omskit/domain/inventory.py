@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
 
 import attrs
@@ -42,6 +42,19 @@ class Location:
     daily_capacity: int | None = None  # fulfilment orders per day; None = unlimited
     handling_cost: Decimal = Decimal(0)  # per unit
     active: bool = True
+    #: Named groups the location belongs to ("eu-dcs", "flagship-stores"), for routing rules.
+    groups: frozenset[str] = frozenset()
+    #: Local time of day after which an order ships the next working day (None: any time).
+    cutoff: time | None = None
+    #: Working days from release to hand-over to the carrier (0: same day before cut-off).
+    processing_days: int = 0
+    #: IANA time zone of ``cutoff`` and of the location's working days.
+    timezone: str = "UTC"
+
+    @property
+    def country(self) -> str | None:
+        """ISO country of the location's address, if known."""
+        return self.address.country if self.address is not None else None
 
     def can(self, capability: Capability) -> bool:
         """Whether this active location offers ``capability``."""

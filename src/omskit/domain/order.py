@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -124,6 +124,8 @@ class Order:
     tags: tuple[str, ...] = ()
     metadata: dict[str, Any] = attrs.field(factory=dict)
     version: int = 0
+    #: Delivery date promised to the customer (at checkout, or estimated when routed).
+    promised_date: date | None = None
     _holds: list[Hold] = attrs.field(factory=list, alias="holds")
     _fulfillment_orders: list[FulfillmentOrder] = attrs.field(
         factory=list, alias="fulfillment_orders"
@@ -159,6 +161,7 @@ class Order:
             updated_at=at,
             tags=command.tags,
             metadata=dict(command.metadata),
+            promised_date=command.promised_date,
         )
         order._events.append(
             OrderPlaced(

@@ -8,25 +8,23 @@ took in between is planned again.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import UTC, datetime
 
-from omskit.domain.errors import OmsError
+import attrs
+
 from omskit.domain.events import RoutedQuantity, StockReserved, new_id
-from omskit.domain.inventory import Capability, Reservation
+from omskit.domain.inventory import Location, Reservation
 from omskit.domain.lifecycle import ORDER_OPEN_FOR_ROUTING, FulfillmentStatus, OrderStatus
 from omskit.domain.order import FulfillmentOrder, Order
-from omskit.domain.routing import Candidate, RoutingPlan, RoutingRequest
+from omskit.domain.promising import delivery_date
+from omskit.domain.routing import Candidate, RoutingRequest
 from omskit.domain.values import Coordinates, DeliveryKind, LineQuantity
 from omskit.services.runtime import Runtime
 from omskit.store.uow import UnitOfWork
 
 #: Re-planning rounds when concurrent orders took planned stock first.
 MAX_PLAN_ROUNDS = 5
-
-
-class InvalidRoutingPlan(OmsError):
-    """A routing strategy returned a plan that breaks its contract (a plugin bug)."""
 
 
 def destination_of(order: Order, uow: UnitOfWork) -> Coordinates | None:
@@ -39,38 +37,23 @@ def destination_of(order: Order, uow: UnitOfWork) -> Coordinates | None:
 
 
 def gather_candidates(uow: UnitOfWork, request: RoutingRequest) -> list[Candidate]:
-    """Locations able to serve the request's delivery method, with their ATP per SKU."""
-    pickup = request.delivery.kind is DeliveryKind.PICKUP
+    """Locations with available-to-promise for the request's SKUs, with their distance and
+    what is left of their daily capacity. Rules decide later which may serve."""
+    found = uow.inventory.candidates(d.sku for d in request.demand)
+    capped = [loc.code for loc, _ in found if loc.daily_capacity is not None]
+    day = (request.at or datetime.now(UTC)).astimezone(UTC).date()
+    load = uow.routing.load(capped, day) if capped else {}
     candidates = []
-    for location, available in uow.inventory.candidates(d.sku for d in request.demand):
-        usable = location.can(Capability.PICKUP) if pickup else location.ships
-        if not usable or location.code in request.exclude_locations:
-            continue
+    for location, available in found:
         distance = None
         if request.destination is not None and location.coordinates is not None:
             distance = location.coordinates.distance_km(request.destination)
+        left = None
+        if location.daily_capacity is not None:
+            left = max(0, location.daily_capacity - load.get(location.code, 0))
         candidates.append(Candidate(location=location, available=available,
-                                    distance_km=distance))
+                                    distance_km=distance, capacity_left=left))
     return candidates
-
-
-def _check_plan(plan: RoutingPlan, request: RoutingRequest,
-                candidates: Sequence[Candidate]) -> None:
-    by_code = {c.location.code: c for c in candidates}
-    wanted = {d.line_id: d for d in request.demand}
-    given: dict[str, int] = defaultdict(int)
-    for a in plan.allocations:
-        if a.location not in by_code or a.line_id not in wanted or a.quantity <= 0:
-            raise InvalidRoutingPlan(f"{plan.strategy}: allocation {a} is not a candidate")
-        if a.sku != wanted[a.line_id].sku:
-            raise InvalidRoutingPlan(f"{plan.strategy}: allocation {a} has the wrong SKU")
-        given[a.line_id] += a.quantity
-    for b in plan.backordered:
-        given[b.line_id] += b.quantity
-    for line_id, d in wanted.items():
-        if given[line_id] != d.quantity:
-            raise InvalidRoutingPlan(
-                f"{plan.strategy}: line {line_id} planned {given[line_id]} of {d.quantity}")
 
 
 def _merge(quantities: Iterable[LineQuantity]) -> tuple[LineQuantity, ...]:
@@ -84,44 +67,66 @@ def allocate(rt: Runtime, uow: UnitOfWork, order: Order, *, exclude: Iterable[st
              at: datetime) -> list[FulfillmentOrder]:
     """Route what is still unallocated on ``order``, reserve it, create fulfilment orders.
 
-    Whatever no location can fill stays backordered on the order.
+    Whatever no location can fill stays backordered on the order. Every decision's
+    explanation is stored with the order. A location's daily capacity is taken with a
+    conditional update in the same transaction, like its stock.
     """
     demand = order.backordered()
     if not demand:
         return []
-    strategy = rt.strategies.get(rt.hooks.choose_routing_strategy(order))
+    strategy = rt.hooks.choose_routing_strategy(order)
+    address = order.shipping_address
     request = RoutingRequest(
         order_id=order.id, channel=order.channel,
         segment=order.customer.segment or "standard", demand=demand,
         delivery=order.delivery, destination=destination_of(order, uow),
+        destination_country=address.country if address else None,
+        customer_id=order.customer.id, at=at, wanted_by=order.promised_date,
         exclude_locations=frozenset(exclude),
     )
+    day = at.astimezone(UTC).date()
     reserved: dict[tuple[str, str, str], int] = defaultdict(int)
     backordered: tuple[LineQuantity, ...] = demand
-    for _ in range(MAX_PLAN_ROUNDS):
-        candidates = gather_candidates(uow, request)
-        plan = strategy.plan(request, candidates)
-        _check_plan(plan, request, candidates)
+    # Where each used location is and how long its cheapest lane takes, for the promise.
+    lanes: dict[str, tuple[Location, int]] = {}
+    code = strategy
+    for round_ in range(1, MAX_PLAN_ROUNDS + 1):
+        decision = rt.router.decide(request, gather_candidates(uow, request), strategy,
+                                    at=at, round_=round_)
+        plan = decision.plan
+        code = plan.strategy
+        uow.routing.add_decision(decision.explanation)
+        by_code = {c.code: c for c in decision.candidates}
         missed: list[LineQuantity] = []
+        full: set[str] = set()
+        for location in sorted(plan.locations()):
+            capacity = by_code[location].location.daily_capacity
+            if capacity is not None and not uow.routing.take_capacity(location, day, capacity):
+                full.add(location)
+            lanes[location] = (by_code[location].location,
+                               next((t.transit_days for t in by_code[location].terms
+                                     if t.transit_days is not None), 0))
         # A fixed lock order (location, SKU) keeps concurrent placements from deadlocking.
         for a in sorted(plan.allocations, key=lambda a: (a.location, a.sku, a.line_id)):
-            if uow.inventory.reserve(a.location, a.sku, a.quantity, order.id, at):
+            if a.location not in full and uow.inventory.reserve(
+                    a.location, a.sku, a.quantity, order.id, at):
                 reserved[(a.location, a.line_id, a.sku)] += a.quantity
             else:
                 missed.append(LineQuantity(line_id=a.line_id, sku=a.sku, quantity=a.quantity))
         backordered = _merge([*missed, *plan.backordered])
         if not missed:
             break
-        request = RoutingRequest(
-            order_id=request.order_id, channel=request.channel, segment=request.segment,
-            demand=backordered, delivery=request.delivery, destination=request.destination,
-            exclude_locations=request.exclude_locations)
+        request = attrs.evolve(request, demand=backordered)
     if not reserved and order.status is not OrderStatus.VALIDATED:
         # Nothing new could be sourced for an order already routed: no event, no new version.
         return []
     allocations = [RoutedQuantity(location=loc, line_id=line, sku=sku, quantity=q)
                    for (loc, line, sku), q in reserved.items()]
-    created = order.add_fulfillment_orders(strategy.code, allocations, backordered, at)
+    created = order.add_fulfillment_orders(code, allocations, backordered, at)
+    if order.promised_date is None and created and not backordered:
+        # Fully sourced on its first routing: promise the date the last parcel arrives.
+        order.promised_date = max(delivery_date(lanes[fo.location][0], at,
+                                                lanes[fo.location][1]) for fo in created)
     reservations = [
         Reservation(id=new_id(), order_id=order.id, line_id=line.line_id,
                     fulfillment_order_id=fo.id, location=fo.location, sku=line.sku,

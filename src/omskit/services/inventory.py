@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
@@ -98,6 +99,16 @@ class InventoryService:
             check_quantity(location.daily_capacity, "daily_capacity", problems, minimum=0)
         if location.handling_cost < 0:
             problems.append("handling_cost: must not be negative")
+        for group in sorted(location.groups):
+            check_code(group, "groups[]", problems)
+        if not isinstance(location.processing_days, int) or not 0 <= location.processing_days <= 60:
+            problems.append("processing_days: must be a whole number of days from 0 to 60")
+        if location.cutoff is not None and (location.cutoff.second or location.cutoff.tzinfo):
+            problems.append("cutoff: must be a local time in whole minutes, without a zone")
+        try:
+            ZoneInfo(location.timezone)
+        except (ValueError, ZoneInfoNotFoundError):
+            problems.append(f"timezone: {location.timezone!r} is not an IANA time zone")
         _raise_if(problems, "location")
 
         def op(uow: UnitOfWork, at: datetime) -> Location:

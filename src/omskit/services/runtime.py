@@ -6,20 +6,22 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import attrs
 import cattrs
 import sqlalchemy as sa
 
+from omskit.domain.carriers import Carrier
 from omskit.domain.errors import ConcurrencyConflict
 from omskit.domain.events import Event
 from omskit.domain.routing import RoutingStrategy
 from omskit.plugins import Hooks
 from omskit.ports import ChannelConnector
 from omskit.registries import Registry
+from omskit.routing.engine import RoutingEngine
 from omskit.serialization import EventCodec
 from omskit.store.tables import Tables
 from omskit.store.uow import UnitOfWork
@@ -61,6 +63,11 @@ class Runtime:
     hooks: Hooks
     channels: Registry[ChannelConnector]
     strategies: Registry[RoutingStrategy]
+    carriers: Registry[Carrier]
+    #: The ``settings`` given to ``bootstrap``, validated by ``omskit_validate_settings``.
+    settings: Mapping[str, Any]
+    #: The routing engine (rules, prices, strategies) configured from ``settings``.
+    router: RoutingEngine
     event_types: Registry[type[Event]]
     clock: Callable[[], datetime]
     dispatch_mode: DispatchMode = "inline"
@@ -69,10 +76,25 @@ class Runtime:
     #: Tables plugins added through ``omskit_configure_metadata``.
     plugin_tables: tuple[sa.Table, ...] = ()
     _dispatching: threading.local = attrs.field(factory=threading.local)
+    #: Called after a commit that added promisable stock, with its SKUs (allocates
+    #: waiting backorders; see ``Oms.orders.allocate_waiting``).
+    stock_listeners: list[Callable[[frozenset[str]], None]] = attrs.field(factory=list)
 
     def now(self) -> datetime:
         """The current time from the injected clock (timezone-aware)."""
         return self.clock()
+
+    def notify_stock_added(self, skus: Iterable[str]) -> None:
+        """Tell the listeners that committed stock arrived for ``skus``.
+
+        Inside a host's transaction nothing is committed yet, so nothing is told: the host
+        calls ``oms.orders.allocate_waiting()`` after its commit.
+        """
+        found = frozenset(skus)
+        if not found or self.connection is not None:
+            return
+        for listener in self.stock_listeners:
+            listener(found)
 
     def uow(self) -> UnitOfWork:
         """A new unit of work on this runtime's engine or joined connection."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 import cattrs
@@ -64,7 +64,9 @@ class InventoryRepository:
             address=structure_optional(self._c, row["address"], Address),
             capabilities=frozenset(Capability(c) for c in row["capabilities"]),
             daily_capacity=row["daily_capacity"], handling_cost=row["handling_cost"],
-            active=row["active"],
+            active=row["active"], groups=frozenset(row["groups"] or ()),
+            cutoff=time.fromisoformat(row["cutoff"]) if row["cutoff"] else None,
+            processing_days=row["processing_days"], timezone=row["timezone"],
         )
         self._locations[location.code] = location
         return location
@@ -93,6 +95,9 @@ class InventoryRepository:
             "capabilities": sorted(c.value for c in location.capabilities),
             "daily_capacity": location.daily_capacity, "handling_cost": location.handling_cost,
             "active": location.active, "updated_at": at,
+            "groups": sorted(location.groups),
+            "cutoff": location.cutoff.strftime("%H:%M") if location.cutoff else None,
+            "processing_days": location.processing_days, "timezone": location.timezone,
         }
         self._locations.pop(location.code, None)
         updated = self._conn.execute(t.update().where(t.c.code == location.code).values(row))

@@ -77,7 +77,7 @@ class OrderRepository:
             "billing_address": unstructure(order.billing_address),
             "tags": list(order.tags), "metadata": order.metadata,
             "placed_at": order.placed_at, "updated_at": order.updated_at,
-            "version": order.version,
+            "version": order.version, "promised_date": order.promised_date,
         }
 
     def _child_rows(self, order: Order) -> dict[str, dict[Any, Row]]:
@@ -241,6 +241,7 @@ class OrderRepository:
             status=OrderStatus(row["status"]), placed_at=row["placed_at"],
             updated_at=row["updated_at"], tags=tuple(row["tags"]),
             metadata=dict(row["metadata"]), version=row["version"],
+            promised_date=row["promised_date"],
             holds=[Hold(code=h["code"], reason=h["reason"], placed_at=h["placed_at"],
                         released_at=h["released_at"]) for h in holds],
             fulfillment_orders=fos,

@@ -37,12 +37,16 @@ class Tables:
     reservations: sa.Table
     inventory_ledger: sa.Table
     outbox: sa.Table
+    routing_decisions: sa.Table
+    location_load: sa.Table
+    soft_reservations: sa.Table
 
     def all(self) -> list[sa.Table]:
         """Core tables in dependency order (parents first)."""
         return [self.locations, self.stock_items, self.supplies, self.orders, self.order_lines,
                 self.order_holds, self.fulfillment_orders, self.fulfillment_order_lines,
-                self.reservations, self.inventory_ledger, self.outbox]
+                self.reservations, self.inventory_ledger, self.outbox,
+                self.routing_decisions, self.location_load, self.soft_reservations]
 
 
 def build_metadata(
@@ -72,6 +76,11 @@ def build_metadata(
         sa.Column("handling_cost", DecimalText, nullable=False),
         sa.Column("active", sa.Boolean, nullable=False),
         sa.Column("updated_at", UTCDateTime, nullable=False),
+        # Added by migration 0002: defaults let existing rows gain the columns.
+        sa.Column("groups", JSONDocument, nullable=False, server_default="[]"),
+        sa.Column("cutoff", sa.String(5), nullable=True),
+        sa.Column("processing_days", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("timezone", sa.String(64), nullable=False, server_default="UTC"),
         schema=schema,
     )
     stock_items = sa.Table(
@@ -122,6 +131,7 @@ def build_metadata(
         sa.Column("placed_at", UTCDateTime, nullable=False),
         sa.Column("updated_at", UTCDateTime, nullable=False),
         sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("promised_date", sa.Date, nullable=True),
         # Idempotent placement: one order per channel and external id.
         sa.UniqueConstraint("channel", "external_id"),
         sa.Index(f"ix_{prefix}orders_customer_id", "customer_id", "placed_at"),
@@ -237,9 +247,51 @@ def build_metadata(
                  sqlite_where=sa.text("dispatched_at IS NULL")),
         schema=schema,
     )
+    routing_decisions = sa.Table(
+        f"{prefix}routing_decisions", md,
+        sa.Column("id", sa.String(_ID), primary_key=True),
+        # No foreign key: a new order's decision is written before the order row itself.
+        sa.Column("order_id", sa.String(_ID), nullable=False),
+        sa.Column("decided_at", UTCDateTime, nullable=False),
+        sa.Column("strategy", sa.String(_ID), nullable=False),
+        sa.Column("solver", sa.String(32), nullable=False),
+        sa.Column("cost", sa.Float, nullable=False),
+        sa.Column("payload", JSONDocument, nullable=False),
+        sa.Index(f"ix_{prefix}routing_decisions_order_id", "order_id", "decided_at"),
+        schema=schema,
+    )
+    location_load = sa.Table(
+        f"{prefix}location_load", md,
+        sa.Column("location", sa.String(_ID), sa.ForeignKey(fk("locations", "code")),
+                  primary_key=True),
+        sa.Column("day", sa.Date, primary_key=True),
+        sa.Column("fulfillment_orders", sa.Integer, nullable=False),
+        sa.CheckConstraint("fulfillment_orders >= 0", name="load_non_negative"),
+        schema=schema,
+    )
+    soft_reservations = sa.Table(
+        f"{prefix}soft_reservations", md,
+        sa.Column("id", sa.String(_ID), primary_key=True),
+        sa.Column("cart_id", sa.String(_ID), nullable=False),
+        sa.Column("location", sa.String(_ID), nullable=False),
+        sa.Column("sku", sa.String(_ID), nullable=False),
+        sa.Column("quantity", sa.Integer, nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("expires_at", UTCDateTime, nullable=False),
+        sa.Column("ended_at", UTCDateTime, nullable=True),
+        sa.ForeignKeyConstraint(["location", "sku"],
+                                [fk("stock_items", "location"), fk("stock_items", "sku")]),
+        sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+        sa.Index(f"ix_{prefix}soft_reservations_cart_id", "cart_id"),
+        sa.Index(f"ix_{prefix}soft_reservations_status_expires", "status", "expires_at"),
+        schema=schema,
+    )
     return Tables(
         metadata=md, prefix=prefix, locations=locations, stock_items=stock_items,
         supplies=supplies, orders=orders, order_lines=order_lines, order_holds=order_holds,
         fulfillment_orders=fulfillment_orders, fulfillment_order_lines=fulfillment_order_lines,
         reservations=reservations, inventory_ledger=inventory_ledger, outbox=outbox,
+        routing_decisions=routing_decisions, location_load=location_load,
+        soft_reservations=soft_reservations,
     )

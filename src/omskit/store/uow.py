@@ -13,6 +13,7 @@ from omskit.serialization import EventCodec
 from omskit.store.inventory import InventoryRepository
 from omskit.store.orders import OrderRepository
 from omskit.store.outbox import OutboxRepository
+from omskit.store.routing import RoutingRepository
 from omskit.store.tables import Tables
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class UnitOfWork:
         self.orders = OrderRepository(self.connection, self._tables, self._converter)
         self.inventory = InventoryRepository(self.connection, self._tables, self._converter)
         self.outbox = OutboxRepository(self.connection, self._tables, self._codec)
+        self.routing = RoutingRepository(self.connection, self._tables, self._converter)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

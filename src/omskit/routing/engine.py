@@ -1,0 +1,254 @@
+"""The routing engine: rules, prices, a strategy's plan, and its explanation.
+
+:meth:`RoutingEngine.decide` is pure: it reads only the request and the candidates it is
+given (and the plugins' answers), so the order service, the simulator and the benchmark run
+exactly the same decision. The order service gathers candidates from the database and
+reserves the plan in the same transaction (``omskit.services.allocation``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from omskit.domain.carriers import Carrier
+from omskit.domain.errors import OmsError
+from omskit.domain.events import new_id
+from omskit.domain.routing import (
+    Candidate,
+    CandidateExplanation,
+    CostTerm,
+    Exclusion,
+    Holdback,
+    PlanCost,
+    RoutingDecision,
+    RoutingPlan,
+    RoutingRequest,
+    RoutingStrategy,
+    plan_cost,
+)
+from omskit.plugins import Hooks
+from omskit.registries import Registry
+from omskit.routing.settings import RoutingSettings
+
+#: Excluded locations an explanation names one by one; beyond that they are counted per rule.
+EXCLUDED_NAMED = 50
+
+
+class InvalidRoutingPlan(OmsError):
+    """A routing strategy returned a plan that breaks its contract (a plugin bug)."""
+
+
+@attrs.frozen(kw_only=True)
+class Decision:
+    """What :meth:`RoutingEngine.decide` returns: the plan, its cost, its explanation."""
+
+    plan: RoutingPlan
+    cost: PlanCost
+    explanation: RoutingDecision
+    #: The eligible, priced candidates the strategy chose from.
+    candidates: tuple[Candidate, ...]
+
+
+def check_plan(plan: RoutingPlan, request: RoutingRequest,
+               candidates: Sequence[Candidate]) -> None:
+    """Raise :class:`InvalidRoutingPlan` unless ``plan`` covers the demand exactly, uses only
+    candidates, never takes more than they have, and respects ``max_shipments``."""
+    by_code = {c.code: c for c in candidates}
+    wanted = {d.line_id: d for d in request.demand}
+    given: dict[str, int] = defaultdict(int)
+    taken: dict[tuple[str, str], int] = defaultdict(int)
+    for a in plan.allocations:
+        if a.location not in by_code or a.line_id not in wanted or a.quantity <= 0:
+            raise InvalidRoutingPlan(f"{plan.strategy}: allocation {a} is not a candidate")
+        if a.sku != wanted[a.line_id].sku:
+            raise InvalidRoutingPlan(f"{plan.strategy}: allocation {a} has the wrong SKU")
+        given[a.line_id] += a.quantity
+        taken[(a.location, a.sku)] += a.quantity
+    for b in plan.backordered:
+        if b.line_id not in wanted or b.quantity <= 0:
+            raise InvalidRoutingPlan(f"{plan.strategy}: backorder {b} is not demand")
+        given[b.line_id] += b.quantity
+    for line_id, d in wanted.items():
+        if given[line_id] != d.quantity:
+            raise InvalidRoutingPlan(
+                f"{plan.strategy}: line {line_id} planned {given[line_id]} of {d.quantity}")
+    for (code, sku), quantity in taken.items():
+        if quantity > by_code[code].available.get(sku, 0):
+            raise InvalidRoutingPlan(
+                f"{plan.strategy}: {quantity} × {sku} from {code}, which has "
+                f"{by_code[code].available.get(sku, 0)}")
+    limit = request.policy.max_shipments
+    if limit is not None and len(plan.locations()) > limit:
+        raise InvalidRoutingPlan(
+            f"{plan.strategy}: {len(plan.locations())} shipments, at most {limit} allowed")
+
+
+def _apply_holdbacks(candidate: Candidate, holdbacks: Sequence[Holdback]) -> Candidate:
+    available = dict(candidate.available)
+    changed = False
+    for h in holdbacks:
+        if h.location is not None and h.location != candidate.code:
+            continue
+        for sku in ([h.sku] if h.sku is not None else list(available)):
+            if sku in available:
+                available[sku] = max(0, available[sku] - h.quantity)
+                changed = True
+    return attrs.evolve(candidate, available=available) if changed else candidate
+
+
+def _price(candidate: Candidate, terms: Sequence[CostTerm], skus: Sequence[str]) -> Candidate:
+    fixed = 0.0
+    per_unit = 0.0
+    by_sku: dict[str, float] = defaultdict(float)
+    for term in terms:
+        fixed += term.fixed
+        per_unit += term.per_unit
+        for sku, extra in term.per_unit_by_sku.items():
+            by_sku[sku] += extra
+    unit_cost = {sku: per_unit + by_sku.get(sku, 0.0) for sku in skus}
+    return attrs.evolve(candidate, fixed_cost=fixed, unit_cost=unit_cost, terms=tuple(terms))
+
+
+def standalone_cost(candidate: Candidate, request: RoutingRequest,
+                    need: Mapping[str, int]) -> float:
+    """Cost of this location shipping all it can of the demand alone, the rest backordered."""
+    penalty = request.policy.backorder_penalty
+    cost = candidate.fixed_cost
+    for sku, quantity in need.items():
+        take = min(quantity, candidate.available.get(sku, 0))
+        cost += take * candidate.unit_cost.get(sku, 0.0) + (quantity - take) * penalty
+    return cost
+
+
+class RoutingEngine:
+    """Runs routing decisions with one ``Oms``'s plugins, carriers and settings."""
+
+    def __init__(self, hooks: Hooks, strategies: Registry[RoutingStrategy],
+                 carriers: Registry[Carrier], settings: Mapping[str, Any],
+                 routing: RoutingSettings) -> None:
+        self._hooks = hooks
+        self._strategies = strategies
+        self._carriers = tuple(carriers.get(code) for code in carriers)
+        self._settings = settings
+        self.routing = routing
+
+    def with_policy(self, request: RoutingRequest) -> RoutingRequest:
+        """``request`` with the policy the settings and ``omskit_routing_policy`` give it."""
+        policy = self._hooks.routing_policy(request, self._settings, self.routing.policy)
+        return attrs.evolve(request, policy=policy)
+
+    def decide(self, request: RoutingRequest, candidates: Sequence[Candidate],
+               strategy: str, *, at: datetime, round_: int = 1) -> Decision:
+        """Route ``request`` over raw ``candidates`` (stock, distance, capacity) with
+        ``strategy``: apply the rules, price, plan, check, cost and explain."""
+        started = time.perf_counter()
+        request = self.with_policy(request)
+        chosen_strategy = self._strategies.get(strategy)
+        need = request.units()
+        skus = sorted(need)
+
+        excluded: dict[str, list[Exclusion]] = defaultdict(list)
+        holdbacks: list[Holdback] = []
+        for verdict in self._hooks.routing_rules(request, candidates, self._settings):
+            if isinstance(verdict, Exclusion):
+                excluded[verdict.location].append(verdict)
+            else:
+                holdbacks.append(verdict)
+        eligible: list[Candidate] = []
+        for c in candidates:
+            if c.code in excluded:
+                continue
+            if c.capacity_left is not None and c.capacity_left <= 0:
+                excluded[c.code].append(Exclusion(
+                    location=c.code, rule="capacity",
+                    reason=f"daily capacity of {c.location.daily_capacity} "
+                           "fulfilment orders reached"))
+                continue
+            if holdbacks:
+                c = _apply_holdbacks(c, holdbacks)
+            if any(c.available.get(sku, 0) > 0 for sku in skus):
+                eligible.append(c)
+
+        terms: dict[str, list[CostTerm]] = defaultdict(list)
+        for term in self._hooks.routing_cost_terms(request, eligible, self._carriers,
+                                                   self._settings):
+            terms[term.location].append(term)
+        priced = tuple(_price(c, terms.get(c.code, ()), skus) for c in eligible)
+
+        plan = chosen_strategy.plan(request, priced)
+        check_plan(plan, request, priced)
+        cost = plan_cost(plan, request, priced)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        explanation = self._explain(request, candidates, priced, excluded, holdbacks, plan,
+                                    cost, need, at=at, elapsed_ms=elapsed_ms, round_=round_)
+        return Decision(plan=plan, cost=cost, explanation=explanation, candidates=priced)
+
+    def _explain(self, request: RoutingRequest, raw: Sequence[Candidate],
+                 priced: Sequence[Candidate], excluded: Mapping[str, list[Exclusion]],
+                 holdbacks: Sequence[Holdback], plan: RoutingPlan, cost: PlanCost,
+                 need: Mapping[str, int], *, at: datetime, elapsed_ms: float,
+                 round_: int) -> RoutingDecision:
+        used = set(plan.locations())
+        ranked = sorted(((standalone_cost(c, request, need), c) for c in priced),
+                        key=lambda pair: (pair[0], pair[1].code))
+        rows: list[CandidateExplanation] = []
+        shown = 0
+        for rank, (standalone, c) in enumerate(ranked, start=1):
+            if c.code not in used and shown >= self.routing.explain_limit:
+                continue
+            if c.code not in used:
+                shown += 1
+            reasons = tuple(f"{t.term}: {_describe(t)}" for t in c.terms)
+            rows.append(CandidateExplanation(
+                location=c.code, status="chosen" if c.code in used else "considered",
+                distance_km=_round(c.distance_km),
+                available={s: c.available.get(s, 0) for s in need},
+                fixed_cost=round(c.fixed_cost, 4),
+                unit_cost={s: round(v, 4) for s, v in c.unit_cost.items()},
+                standalone_cost=round(standalone, 4),
+                reasons=(f"rank {rank} of {len(ranked)} by standalone cost", *reasons)))
+        counts: dict[str, int] = defaultdict(int)
+        by_code = {c.code: c for c in raw}
+        named = 0
+        for code in sorted(excluded):
+            for verdict in excluded[code]:
+                counts[verdict.rule] += 1
+            if named < EXCLUDED_NAMED:
+                named += 1
+                raw_candidate = by_code.get(code)
+                rows.append(CandidateExplanation(
+                    location=code, status="excluded",
+                    distance_km=_round(raw_candidate.distance_km) if raw_candidate else None,
+                    available=({s: raw_candidate.available.get(s, 0) for s in need}
+                               if raw_candidate else {}),
+                    reasons=tuple(f"{v.rule}: {v.reason}" for v in excluded[code])))
+        return RoutingDecision(
+            id=new_id(), order_id=request.order_id, decided_at=at, strategy=plan.strategy,
+            solver=plan.solver, elapsed_ms=round(elapsed_ms, 3), demand=request.demand,
+            destination=request.destination, segment=request.segment,
+            channel=request.channel, policy=request.policy, allocations=plan.allocations,
+            backordered=plan.backordered, cost=cost, candidates=tuple(rows),
+            candidates_total=len(raw), excluded_counts=dict(counts),
+            holdbacks=tuple(holdbacks), notes=plan.notes, round=round_)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def _describe(term: CostTerm) -> str:
+    parts = []
+    if term.fixed:
+        parts.append(f"{term.fixed:.2f} per shipment")
+    if term.per_unit:
+        parts.append(f"{term.per_unit:.2f} per unit")
+    for sku, extra in sorted(term.per_unit_by_sku.items()):
+        parts.append(f"{extra:.2f} per unit of {sku}")
+    text = ", ".join(parts) or "0"
+    return f"{text} ({term.note})" if term.note else text

@@ -1,0 +1,86 @@
+"""Routing's own rows: stored explanations and each location's fulfilment orders per day."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+import cattrs
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from omskit.domain.routing import RoutingDecision
+from omskit.store.tables import Tables
+
+#: Dialects with ``INSERT ... ON CONFLICT DO NOTHING`` (two unrelated classes, typed loosely).
+_INSERT_DIALECTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+class RoutingRepository:
+    """Explanations and daily location load, in the unit of work's transaction."""
+
+    def __init__(self, connection: sa.Connection, tables: Tables,
+                 converter: cattrs.Converter) -> None:
+        self._conn = connection
+        self._t = tables
+        self._c = converter
+
+    # -- explanations ---------------------------------------------------------------------------
+
+    def add_decision(self, decision: RoutingDecision) -> None:
+        """Store the explanation of one routing decision."""
+        payload: dict[str, Any] = self._c.unstructure(decision)
+        self._conn.execute(self._t.routing_decisions.insert().values(
+            id=decision.id, order_id=decision.order_id, decided_at=decision.decided_at,
+            strategy=decision.strategy, solver=decision.solver, cost=decision.cost.total,
+            payload=payload))
+
+    def decisions(self, order_id: str) -> list[RoutingDecision]:
+        """Every stored decision for the order, oldest first."""
+        t = self._t.routing_decisions
+        rows = self._conn.execute(
+            sa.select(t.c.payload).where(t.c.order_id == order_id)
+            .order_by(t.c.decided_at, t.c.id)).scalars()
+        return [self._c.structure(p, RoutingDecision) for p in rows]
+
+    # -- daily capacity -------------------------------------------------------------------------
+
+    def load(self, locations: Iterable[str], day: date) -> dict[str, int]:
+        """Fulfilment orders already created today at each of ``locations`` (absent: 0)."""
+        codes = sorted(set(locations))
+        if not codes:
+            return {}
+        t = self._t.location_load
+        rows = self._conn.execute(
+            sa.select(t.c.location, t.c.fulfillment_orders)
+            .where(t.c.day == day, t.c.location.in_(codes)))
+        return {r.location: r.fulfillment_orders for r in rows}
+
+    def take_capacity(self, location: str, day: date, capacity: int) -> bool:
+        """Count one more fulfilment order at ``location`` on ``day`` if under ``capacity``.
+
+        A conditional update, like stock reservations: two concurrent placements can never
+        both take the last slot. Returns False when the location is full.
+        """
+        if capacity <= 0:
+            return False
+        t = self._t.location_load
+        insert = _INSERT_DIALECTS.get(self._conn.dialect.name)
+        if insert is not None:
+            # The day's row first (a no-op if it exists, also when a concurrent placement
+            # inserts it first), then the conditional increment on it.
+            self._conn.execute(insert(t).values(location=location, day=day,
+                                                fulfillment_orders=0)
+                               .on_conflict_do_nothing(index_elements=[t.c.location, t.c.day]))
+        else:  # pragma: no cover - other dialects: a concurrent first insert is retried
+            exists = self._conn.execute(sa.select(t.c.day).where(
+                t.c.location == location, t.c.day == day)).first()
+            if exists is None:
+                self._conn.execute(t.insert().values(location=location, day=day,
+                                                     fulfillment_orders=0))
+        updated = self._conn.execute(
+            t.update().where(t.c.location == location, t.c.day == day,
+                             t.c.fulfillment_orders < capacity)
+            .values(fulfillment_orders=t.c.fulfillment_orders + 1))
+        return updated.rowcount == 1
