@@ -38,11 +38,13 @@ from omskit.registries import Registry
 from omskit.routing.engine import RoutingEngine
 from omskit.routing.settings import routing_settings
 from omskit.serialization import EventCodec, make_converter
+from omskit.services.carts import CartService
 from omskit.services.channels import ChannelService
 from omskit.services.fulfilment import FulfilmentService
 from omskit.services.inventory import InventoryService
 from omskit.services.orders import OrderService
 from omskit.services.outbox import OutboxService
+from omskit.services.promise import PromiseService
 from omskit.services.runtime import DispatchMode, Runtime
 from omskit.store import migrate
 from omskit.store.engine import DEFAULT_URL, create_engine
@@ -76,6 +78,10 @@ class Oms:
         self.channels = ChannelService(rt, self.orders)
         #: Relaying stored events to ``omskit_handle_event``.
         self.outbox = OutboxService(rt)
+        #: Delivery-date quotes per option (ship, pickup) for lines not yet ordered.
+        self.promise = PromiseService(rt)
+        #: Soft reservations: stock held for a cart for a time-to-live.
+        self.carts = CartService(rt)
 
     # -- plumbing the host may need -----------------------------------------------------------
 

@@ -31,6 +31,7 @@ from omskit.domain.inventory import (
     SupplyKind,
     SupplyStatus,
 )
+from omskit.routing.settings import inventory_settings
 from omskit.services.runtime import Runtime
 from omskit.store.uow import UnitOfWork
 
@@ -53,10 +54,19 @@ class InventoryService:
         self._rt = rt
 
     def _write(self, operation: Callable[[UnitOfWork, datetime], T], *,
-               idempotency_key: str | None = None) -> T:
+               idempotency_key: str | None = None, added: set[str] | None = None) -> T:
+        """Run ``operation`` in a committed unit of work (again on transient conflicts) and
+        dispatch its events.
+
+        ``added``: a set the operation fills with the SKUs whose promisable stock it
+        increased; it is emptied before every attempt, and after the commit the stock
+        listeners (waiting backorders) hear of what the committed attempt added.
+        """
         rt = self._rt
 
         def attempt() -> tuple[T, list[Event]]:
+            if added is not None:
+                added.clear()
             with rt.uow() as uow:
                 result = operation(uow, rt.now())
                 return result, uow.commit()
@@ -70,6 +80,8 @@ class InventoryService:
                 raise
             result, events = rt.retrying(attempt)
         rt.dispatch(events)
+        if added:
+            rt.notify_stock_added(added)
         return result
 
     def _read(self, operation: Callable[[UnitOfWork], T]) -> T:
@@ -137,6 +149,8 @@ class InventoryService:
         check_text(reference, "reference", problems)
         _raise_if(problems, "receipt")
 
+        added: set[str] = set()
+
         def op(uow: UnitOfWork, at: datetime) -> StockItem:
             self._require_location(uow, location)
             if not self._seen(uow, location, sku, MovementKind.RECEIVE, idempotency_key):
@@ -144,11 +158,12 @@ class InventoryService:
                                           reference, at, idempotency_key)
                 uow.emit(StockReceived(occurred_at=at, location=location, sku=sku,
                                        quantity=quantity, reference=reference))
+                added.add(sku)
             item = uow.inventory.stock_item(location, sku)
             assert item is not None
             return item
 
-        return self._write(op, idempotency_key=idempotency_key)
+        return self._write(op, idempotency_key=idempotency_key, added=added)
 
     def adjust(self, location: str, sku: str, delta: int, *, reason: str,
                idempotency_key: str | None = None) -> StockItem:
@@ -165,12 +180,15 @@ class InventoryService:
         check_text(reason, "reason", problems)
         _raise_if(problems, "adjustment")
 
+        added: set[str] = set()
+
         def op(uow: UnitOfWork, at: datetime) -> StockItem:
             self._require_location(uow, location)
             if not self._seen(uow, location, sku, MovementKind.ADJUST, idempotency_key):
                 if delta > 0:
                     uow.inventory.add_on_hand(location, sku, delta, MovementKind.ADJUST,
                                               reason, at, idempotency_key)
+                    added.add(sku)
                 else:
                     uow.inventory.remove_on_hand(location, sku, -delta, MovementKind.ADJUST,
                                                  reason, at, idempotency_key)
@@ -183,7 +201,7 @@ class InventoryService:
             assert item is not None
             return item
 
-        return self._write(op, idempotency_key=idempotency_key)
+        return self._write(op, idempotency_key=idempotency_key, added=added)
 
     def set_safety_stock(self, location: str, sku: str, quantity: int) -> StockItem:
         """Keep ``quantity`` units of ``sku`` at ``location`` back from promising."""
@@ -224,6 +242,8 @@ class InventoryService:
             problems.append("eta: must be timezone-aware")
         _raise_if(problems, "transfer")
 
+        added: set[str] = set()
+
         def op(uow: UnitOfWork, at: datetime) -> Supply | None:
             self._require_location(uow, from_location)
             self._require_location(uow, to_location)
@@ -235,6 +255,9 @@ class InventoryService:
             if eta is None:
                 uow.inventory.add_on_hand(to_location, sku, quantity, MovementKind.TRANSFER_IN,
                                           ref, at)
+                # Moved, not new: but a backorder the source could not serve (a rule, a
+                # pickup at the destination) may be served now.
+                added.add(sku)
             else:
                 supply = Supply(id=new_id(), location=to_location, sku=sku, quantity=quantity,
                                 eta=eta, kind=SupplyKind.TRANSFER, reference=ref,
@@ -248,7 +271,7 @@ class InventoryService:
                                       supply_id=supply.id if supply else None))
             return supply
 
-        return self._write(op)
+        return self._write(op, added=added)
 
     # -- supply ---------------------------------------------------------------------------------
 
@@ -277,6 +300,7 @@ class InventoryService:
 
     def receive_supply(self, supply_id: str) -> Supply:
         """Expected stock arrived: it becomes on-hand. Receiving it again changes nothing."""
+        added: set[str] = set()
 
         def op(uow: UnitOfWork, at: datetime) -> Supply:
             supply = uow.inventory.supply(supply_id, for_update=True)
@@ -291,9 +315,10 @@ class InventoryService:
                                         location=supply.location, sku=supply.sku,
                                         quantity=supply.quantity))
                 supply.status = SupplyStatus.RECEIVED
+                added.add(supply.sku)
             return supply
 
-        return self._write(op)
+        return self._write(op, added=added)
 
     # -- availability ---------------------------------------------------------------------------
 
@@ -307,16 +332,29 @@ class InventoryService:
                                                   positions=tuple(uow.inventory.positions(sku))))
 
     def available(self, sku: str, *, location: str | None = None,
-                  at: datetime | None = None) -> int:
-        """Available to promise: on hand − reserved − safety stock, plus supply due by ``at``.
+                  at: datetime | None = None, channel: str | None = None) -> int:
+        """Available to promise: on hand − reserved − safety stock, plus open supply due by
+        ``at`` (in transit or on order), at active locations only.
 
-        For one location, or across all locations when ``location`` is None.
+        For one location, or across all locations when ``location`` is None. With a
+        ``channel``, its buffer (``settings["inventory"]["channel_buffers"]``) is kept back
+        at every location, as routing does for that channel's orders. Backordered demand
+        is not netted out: waiting orders take arriving supply first (see
+        ``docs/promising.md``).
         """
-        stock = self.stock(sku)
-        positions = [p for p in stock.positions if location is None or p.location == location]
-        if at is None:
-            return sum(p.available for p in positions)
-        return sum(p.available_by(at) for p in positions)
+        buffer = self.channel_buffer(channel) if channel is not None else 0
+
+        def read(uow: UnitOfWork) -> int:
+            positions = [p for p in uow.inventory.positions(sku, active_only=True)
+                         if location is None or p.location == location]
+            return sum(max(0, (p.available if at is None else p.available_by(at)) - buffer)
+                       for p in positions)
+
+        return self._read(read)
+
+    def channel_buffer(self, channel: str) -> int:
+        """Units per location and SKU that ``channel`` may not take (0 without a buffer)."""
+        return inventory_settings(self._rt.settings).channel_buffers.get(channel, 0)
 
     def ledger(self, location: str, sku: str) -> list[LedgerEntry]:
         """Every movement of ``sku`` at ``location``, oldest first."""

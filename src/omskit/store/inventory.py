@@ -31,12 +31,24 @@ from omskit.domain.inventory import (
     Supply,
     SupplyStatus,
 )
+from omskit.domain.promise import SoftReservation, SoftReservationStatus
 from omskit.domain.values import Address, Coordinates
 from omskit.serialization import structure_optional
 from omskit.store.tables import Tables
 
 #: Dialects whose ``INSERT`` has ``ON CONFLICT DO UPDATE`` (typed loosely: two unrelated classes).
 _UPSERT_DIALECTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+#: Ledger kinds of a cart's soft reservations. ``MovementKind`` has no members of their own
+#: yet, so they are logged as reserve and release; the reference (``cart:<id>``) tells them
+#: from an order's (whose reference is the order id).
+SOFT_RESERVE = MovementKind.RESERVE
+SOFT_RELEASE = MovementKind.RELEASE
+
+
+def cart_reference(cart_id: str) -> str:
+    """The ledger reference of a cart's soft reservations."""
+    return f"cart:{cart_id}"
 
 
 class InventoryRepository:
@@ -149,30 +161,50 @@ class InventoryRepository:
             found[code][1][row["sku"]] = int(row["available"])
         return list(found.values())
 
-    def positions(self, sku: str) -> list[StockPosition]:
-        """Stock of ``sku`` at every location that has a row or open supply for it."""
+    def positions(self, sku: str, *, active_only: bool = False) -> list[StockPosition]:
+        """Stock of ``sku`` at every location that has a row or open supply for it.
+
+        ``active_only`` leaves out inactive locations (their stock cannot be promised).
+        """
+        return self.positions_of([sku], active_only=active_only).get(sku, [])
+
+    def positions_of(self, skus: Iterable[str], *,
+                     active_only: bool = False) -> dict[str, list[StockPosition]]:
+        """:meth:`positions` for several SKUs in three queries, by SKU then location code."""
+        wanted = sorted(set(skus))
+        if not wanted:
+            return {}
         s, loc = self._t.stock_items, self._t.locations
         rows = self._conn.execute(
-            sa.select(s, loc.c.kind).join(loc, loc.c.code == s.c.location)
-            .where(s.c.sku == sku).order_by(s.c.location)
+            sa.select(s).where(s.c.sku.in_(wanted)).order_by(s.c.location)
         ).mappings().all()
-        incoming = self.incoming([sku])
-        kinds = {r["location"]: r["kind"] for r in rows}
-        for location, _ in incoming:
-            if location not in kinds:
-                found = self.location(location)
-                kinds[location] = found.kind.value if found else LocationKind.WAREHOUSE.value
-        by_location = {r["location"]: r for r in rows}
-        return [
-            StockPosition(
-                location=code, location_kind=LocationKind(kinds[code]),
-                on_hand=by_location[code]["on_hand"] if code in by_location else 0,
-                reserved=by_location[code]["reserved"] if code in by_location else 0,
-                safety_stock=by_location[code]["safety_stock"] if code in by_location else 0,
-                incoming=tuple(incoming.get((code, sku), ())),
-            )
-            for code in sorted(kinds)
-        ]
+        incoming = self.incoming(wanted)
+        codes = {r["location"] for r in rows} | {code for code, _ in incoming}
+        places = {
+            r["code"]: (LocationKind(r["kind"]), bool(r["active"]))
+            for r in self._conn.execute(
+                sa.select(loc.c.code, loc.c.kind, loc.c.active)
+                .where(loc.c.code.in_(sorted(codes)))).mappings()
+        } if codes else {}
+        by_key = {(r["location"], r["sku"]): r for r in rows}
+        found: dict[str, list[StockPosition]] = {}
+        for sku in wanted:
+            here = sorted({code for code, item in by_key if item == sku}
+                          | {code for code, item in incoming if item == sku})
+            positions = []
+            for code in here:
+                kind, active = places.get(code, (LocationKind.WAREHOUSE, True))
+                if active_only and not active:
+                    continue
+                row = by_key.get((code, sku))
+                positions.append(StockPosition(
+                    location=code, location_kind=kind,
+                    on_hand=row["on_hand"] if row else 0,
+                    reserved=row["reserved"] if row else 0,
+                    safety_stock=row["safety_stock"] if row else 0,
+                    incoming=tuple(incoming.get((code, sku), ()))))
+            found[sku] = positions
+        return found
 
     def incoming(self, skus: Sequence[str]) -> dict[tuple[str, str], list[IncomingSupply]]:
         """Open supply per (location, SKU), earliest ETA first."""
@@ -332,6 +364,105 @@ class InventoryRepository:
         if ids:
             r = self._t.reservations
             self._conn.execute(r.update().where(r.c.id.in_(ids)).values(status=status.value))
+
+    # -- soft reservations (carts) --------------------------------------------------------------
+
+    def soft_reserve(self, location: str, sku: str, quantity: int, cart_id: str,
+                     at: datetime) -> bool:
+        """Hold ``quantity`` for a cart if that much is available to promise; False if not.
+
+        The same conditional update as an order's reservation: the units count as reserved.
+        """
+        s = self._t.stock_items
+        done = self._conn.execute(
+            s.update()
+            .where(s.c.location == location, s.c.sku == sku,
+                   s.c.on_hand - s.c.reserved - s.c.safety_stock >= quantity)
+            .values(reserved=s.c.reserved + quantity))
+        if done.rowcount != 1:
+            return False
+        self._log(location, sku, SOFT_RESERVE, 0, quantity, cart_reference(cart_id), at)
+        return True
+
+    def soft_unreserve(self, location: str, sku: str, quantity: int, cart_id: str,
+                       at: datetime) -> None:
+        """Give a cart's held units back to available stock."""
+        self._unreserve(location, sku, quantity, ship=False)
+        self._log(location, sku, SOFT_RELEASE, 0, -quantity, cart_reference(cart_id), at)
+
+    def add_soft_reservations(self, reservations: Sequence[SoftReservation]) -> None:
+        """Insert soft reservation rows (the stock was held with :meth:`soft_reserve`)."""
+        if reservations:
+            self._conn.execute(self._t.soft_reservations.insert(),
+                               [self._soft_row(r) for r in reservations])
+
+    @staticmethod
+    def _soft_row(r: SoftReservation) -> dict[str, Any]:
+        return {"id": r.id, "cart_id": r.cart_id, "location": r.location, "sku": r.sku,
+                "quantity": r.quantity, "status": r.status.value, "created_at": r.created_at,
+                "expires_at": r.expires_at, "ended_at": r.ended_at}
+
+    @staticmethod
+    def _soft(row: Any) -> SoftReservation:
+        return SoftReservation(
+            id=row["id"], cart_id=row["cart_id"], location=row["location"], sku=row["sku"],
+            quantity=row["quantity"], status=SoftReservationStatus(row["status"]),
+            created_at=row["created_at"], expires_at=row["expires_at"],
+            ended_at=row["ended_at"])
+
+    def soft_reservations(self, cart_id: str, *, active_only: bool = True,
+                          for_update: bool = False) -> list[SoftReservation]:
+        """A cart's soft reservations (active ones by default), by location, SKU and id."""
+        sr = self._t.soft_reservations
+        stmt = sa.select(sr).where(sr.c.cart_id == cart_id)
+        if active_only:
+            stmt = stmt.where(sr.c.status == SoftReservationStatus.ACTIVE.value)
+        stmt = stmt.order_by(sr.c.location, sr.c.sku, sr.c.id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return [self._soft(r) for r in self._conn.execute(stmt).mappings()]
+
+    def cart_known(self, cart_id: str) -> bool:
+        """Whether the cart ever held anything (active or not)."""
+        sr = self._t.soft_reservations
+        return self._conn.execute(
+            sa.select(sr.c.id).where(sr.c.cart_id == cart_id).limit(1)).first() is not None
+
+    def lapsed_soft_reservations(self, at: datetime, limit: int) -> list[SoftReservation]:
+        """Up to ``limit`` active soft reservations expired by ``at``, locked for this
+        transaction, by location and SKU (the lock order of stock rows).
+
+        On PostgreSQL rows another sweeper has locked are skipped (``SKIP LOCKED``), so
+        concurrent sweepers share the work; on SQLite the write lock serialises them.
+        """
+        sr = self._t.soft_reservations
+        stmt = (sa.select(sr)
+                .where(sr.c.status == SoftReservationStatus.ACTIVE.value, sr.c.expires_at <= at)
+                .order_by(sr.c.location, sr.c.sku, sr.c.id).limit(limit)
+                .with_for_update(skip_locked=True))
+        return [self._soft(r) for r in self._conn.execute(stmt).mappings()]
+
+    def end_soft_reservation(self, reservation_id: str, status: SoftReservationStatus,
+                             at: datetime) -> bool:
+        """Move an active soft reservation to ``status``; False if it was no longer active.
+
+        The ``WHERE status = 'active'`` makes ending exactly-once: of two transactions
+        ending the same row, the second waits for the first's row lock, re-evaluates the
+        condition and matches nothing, so its caller must not release the units again.
+        """
+        sr = self._t.soft_reservations
+        done = self._conn.execute(
+            sr.update().where(sr.c.id == reservation_id,
+                              sr.c.status == SoftReservationStatus.ACTIVE.value)
+            .values(status=status.value, ended_at=at))
+        return done.rowcount == 1
+
+    def soft_held(self, cart_id: str) -> dict[tuple[str, str], int]:
+        """Units a cart holds actively, per (location, SKU)."""
+        held: dict[tuple[str, str], int] = defaultdict(int)
+        for r in self.soft_reservations(cart_id):
+            held[(r.location, r.sku)] += r.quantity
+        return dict(held)
 
     # -- supply ---------------------------------------------------------------------------------
 

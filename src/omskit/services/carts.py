@@ -1,0 +1,269 @@
+"""Soft reservations: stock held for a cart for a limited time (``oms.carts``).
+
+A hold chooses locations with the real routing engine (rules, prices, the strategy an order
+would get) and reserves the units with the same conditional updates as an order, so while it
+lasts no order and no other cart can take them. It ends in one of three ways, each exactly
+once per row (a conditional ``UPDATE … WHERE status = 'active'``):
+
+- the cart lets go (``release``) or is held again (the new hold replaces it);
+- its time-to-live runs out and a sweeper (``expire``) gives the units back;
+- an order placed with the cart converts it (:func:`convert_cart`, in the order's
+  transaction), so that order can reserve the same units.
+
+Soft holds emit no events: they are short-lived and frequent, and an order placed from the
+cart reports the reservations that matter. The ledger records every unit held and released
+(reference ``cart:<id>``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TypeVar
+
+import attrs
+
+from omskit.domain.commands import check_code, check_identifier
+from omskit.domain.errors import CartNotFound, InvalidCommand, LocationNotFound
+from omskit.domain.events import new_id
+from omskit.domain.lifecycle import OrderStatus
+from omskit.domain.order import Order, OrderLine
+from omskit.domain.promise import (
+    CartHold,
+    CartLine,
+    SoftReservation,
+    SoftReservationStatus,
+    as_cart_lines,
+    check_delivery,
+    check_destination,
+    check_ttl,
+)
+from omskit.domain.routing import RoutingRequest
+from omskit.domain.values import (
+    Address,
+    Coordinates,
+    Customer,
+    DeliveryKind,
+    DeliveryMethod,
+    LineQuantity,
+)
+from omskit.services.allocation import MAX_PLAN_ROUNDS, gather_candidates
+from omskit.services.runtime import Runtime
+from omskit.store.uow import UnitOfWork
+
+#: Shortest and longest time-to-live of a hold.
+MIN_TTL = timedelta(minutes=1)
+MAX_TTL = timedelta(days=7)
+#: Soft reservations one sweeper transaction expires; ``expire`` loops until none is left.
+EXPIRE_BATCH = 500
+
+T = TypeVar("T")
+
+
+def end_soft_reservations(uow: UnitOfWork, reservations: Iterable[SoftReservation],
+                          status: SoftReservationStatus,
+                          at: datetime) -> list[SoftReservation]:
+    """End these soft reservations (in stock-row lock order) and give their units back.
+
+    A row another transaction ended first is skipped: its units were already given back.
+    Returns the reservations this call ended.
+    """
+    ended = []
+    for r in sorted(reservations, key=lambda r: (r.location, r.sku, r.id)):
+        if uow.inventory.end_soft_reservation(r.id, status, at):
+            uow.inventory.soft_unreserve(r.location, r.sku, r.quantity, r.cart_id, at)
+            ended.append(attrs.evolve(r, status=status, ended_at=at))
+    return ended
+
+
+def _skus(reservations: Iterable[SoftReservation]) -> set[str]:
+    return {r.sku for r in reservations}
+
+
+def convert_cart(uow: UnitOfWork, cart_id: str, at: datetime) -> int:
+    """Release the cart's active soft reservations to an order placed in ``uow``.
+
+    Call it in the placing transaction before routing: the units become available again
+    under this transaction's row locks, so the order reserves them (wherever its routing
+    sends it) before anybody else can. Holds past their expiry but not yet swept are
+    converted too. Returns the units released (0 for an unknown or already ended cart:
+    placement goes on without the hold).
+    """
+    found = uow.inventory.soft_reservations(cart_id, for_update=True)
+    ended = end_soft_reservations(uow, found, SoftReservationStatus.CONVERTED, at)
+    return sum(r.quantity for r in ended)
+
+
+def _cart_order(cart_id: str, lines: Sequence[CartLine], *, channel: str,
+                segment: str | None, delivery: DeliveryMethod,
+                destination: Coordinates | None, country: str | None,
+                at: datetime) -> Order:
+    """A transient order standing for the cart, to ask ``omskit_choose_routing_strategy``
+    the strategy the cart's order would get. Never stored."""
+    address = (Address(line1="", city="", country=country, coordinates=destination)
+               if country is not None else None)
+    return Order(
+        id=cart_id, channel=channel, external_id=cart_id, currency="XXX",
+        customer=Customer(id=cart_id, segment=segment),
+        lines=tuple(OrderLine(line_id=str(i), sku=line.sku, quantity=line.quantity,
+                              unit_price=Decimal(0))
+                    for i, line in enumerate(lines, start=1)),
+        delivery=delivery, shipping_address=address, status=OrderStatus.VALIDATED,
+        placed_at=at, updated_at=at, tags=("cart",), metadata={"cart_id": cart_id})
+
+
+class CartService:
+    """Soft reservations for carts: ``hold``, ``get``, ``release``, ``expire``."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+
+    # -- holding ---------------------------------------------------------------------------------
+
+    def hold(self, cart_id: str, lines: Mapping[str, int] | Iterable[CartLine], *,
+             ttl: timedelta, channel: str, destination: Coordinates | None = None,
+             country: str | None = None, delivery: DeliveryMethod | None = None,
+             segment: str | None = None) -> CartHold:
+        """Hold ``lines`` for the cart for ``ttl``, at the locations routing would choose.
+
+        Holding the cart again replaces its previous hold in one transaction (the same
+        lines give the same hold, with a new expiry). Units no location can hold now are
+        reported in ``CartHold.short``. ``InvalidCommand`` lists every bad argument, and
+        nothing is written.
+        """
+        problems: list[str] = []
+        check_identifier(cart_id, "cart_id", problems)
+        check_code(channel, "channel", problems)
+        wanted = as_cart_lines(lines, problems)
+        check_ttl(ttl, MIN_TTL, MAX_TTL, problems)
+        check_destination(destination, country, problems)
+        if segment is not None:
+            check_code(segment, "segment", problems)
+        method = check_delivery(delivery, problems)
+        if problems:
+            raise InvalidCommand(problems, subject="cart hold")
+        rt = self._rt
+
+        def op(uow: UnitOfWork, at: datetime) -> CartHold:
+            previous = uow.inventory.soft_reservations(cart_id, for_update=True)
+            end_soft_reservations(uow, previous, SoftReservationStatus.RELEASED, at)
+            where = destination
+            if method.kind is DeliveryKind.PICKUP:
+                assert method.pickup_location is not None
+                store = uow.inventory.location(method.pickup_location)
+                if store is None:
+                    raise LocationNotFound(method.pickup_location)
+                where = where or store.coordinates
+            order = _cart_order(cart_id, wanted, channel=channel, segment=segment,
+                                delivery=method, destination=where, country=country, at=at)
+            strategy = rt.hooks.choose_routing_strategy(order)
+            demand = tuple(LineQuantity(line_id=line.line_id, sku=line.sku,
+                                        quantity=line.quantity) for line in order.lines)
+            request = RoutingRequest(
+                order_id=cart_id, channel=channel, segment=segment or "standard",
+                demand=demand, delivery=method, destination=where,
+                destination_country=country, customer_id=cart_id, at=at)
+            held: dict[tuple[str, str], int] = defaultdict(int)
+            short: dict[str, int] = defaultdict(int)
+            remaining: list[LineQuantity] = []
+            for round_ in range(1, MAX_PLAN_ROUNDS + 1):
+                decision = rt.router.decide(request, gather_candidates(uow, request),
+                                            strategy, at=at, round_=round_)
+                missed: list[LineQuantity] = []
+                for a in sorted(decision.plan.allocations,
+                                key=lambda a: (a.location, a.sku, a.line_id)):
+                    if uow.inventory.soft_reserve(a.location, a.sku, a.quantity, cart_id, at):
+                        held[(a.location, a.sku)] += a.quantity
+                    else:
+                        missed.append(LineQuantity(line_id=a.line_id, sku=a.sku,
+                                                   quantity=a.quantity))
+                remaining = [*missed, *decision.plan.backordered]
+                if not missed:
+                    break
+                request = attrs.evolve(request, demand=tuple(remaining))
+            for q in remaining:
+                short[q.sku] += q.quantity
+            expires_at = at + ttl
+            rows = [SoftReservation(id=new_id(), cart_id=cart_id, location=location, sku=sku,
+                                    quantity=quantity, status=SoftReservationStatus.ACTIVE,
+                                    created_at=at, expires_at=expires_at)
+                    for (location, sku), quantity in sorted(held.items())]
+            uow.inventory.add_soft_reservations(rows)
+            return CartHold(cart_id=cart_id, expires_at=expires_at if rows else None,
+                            held=tuple(rows), short=dict(short))
+
+        return self._run(op)
+
+    def get(self, cart_id: str) -> CartHold:
+        """The cart's active hold, or :class:`CartNotFound` when it holds nothing.
+
+        A hold past its expiry that no sweeper has released yet is still shown (it still
+        holds the units): run :meth:`expire` periodically.
+        """
+        with self._rt.uow() as uow:
+            rows = uow.inventory.soft_reservations(cart_id)
+        if not rows:
+            raise CartNotFound(cart_id)
+        return CartHold(cart_id=cart_id, expires_at=min(r.expires_at for r in rows),
+                        held=tuple(rows))
+
+    def release(self, cart_id: str) -> int:
+        """Give the cart's held units back; returns how many. Again: 0.
+
+        :class:`CartNotFound` for a cart that never held anything.
+        """
+
+        def op(uow: UnitOfWork, at: datetime) -> list[SoftReservation]:
+            found = uow.inventory.soft_reservations(cart_id, for_update=True)
+            if not found and not uow.inventory.cart_known(cart_id):
+                raise CartNotFound(cart_id)
+            return end_soft_reservations(uow, found, SoftReservationStatus.RELEASED, at)
+
+        ended = self._run(op)
+        # Units held back are promisable again: waiting backorders may take them.
+        self._rt.notify_stock_added(_skus(ended))
+        return sum(r.quantity for r in ended)
+
+    def expire(self, now: datetime | None = None) -> int:
+        """Release every active hold whose expiry is at or before ``now`` (default: the
+        clock); returns how many soft reservations this call expired.
+
+        Safe to run from several processes at once: each row is expired (and its units
+        given back) by exactly one of them. Run it periodically (every minute, say).
+        """
+        if now is not None and now.tzinfo is None:
+            raise InvalidCommand(["now: must be timezone-aware"], subject="expiry")
+        total = 0
+        skus: set[str] = set()
+        while True:
+
+            def op(uow: UnitOfWork, at: datetime) -> tuple[int, list[SoftReservation]]:
+                lapsed = uow.inventory.lapsed_soft_reservations(now or at, EXPIRE_BATCH)
+                ended = end_soft_reservations(uow, lapsed, SoftReservationStatus.EXPIRED, at)
+                return len(lapsed), ended
+
+            seen, ended = self._run(op)
+            total += len(ended)
+            skus |= _skus(ended)
+            if seen < EXPIRE_BATCH:
+                break
+        # Units held back are promisable again: waiting backorders may take them.
+        self._rt.notify_stock_added(skus)
+        return total
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    def _run(self, operation: Callable[[UnitOfWork, datetime], T]) -> T:
+        """Run ``operation`` in a unit of work, committed, again on transient conflicts.
+        Soft holds emit no events, so there is nothing to dispatch."""
+        rt = self._rt
+
+        def attempt() -> T:
+            with rt.uow() as uow:
+                result = operation(uow, rt.now())
+                uow.commit()
+                return result
+
+        return rt.retrying(attempt)

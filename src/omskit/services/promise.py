@@ -1,0 +1,321 @@
+"""The promise API (``oms.promise``): the earliest delivery date per way of delivering.
+
+A quote reads stock, open supply and locations in one read-only transaction and writes
+nothing. It follows the same rules as routing (``omskit_routing_rules``: inactive locations,
+delivery capabilities, channel buffers and any plugin rule) and the same carrier choice (the
+cheapest lane, :func:`omskit.builtin.rules.cheapest_rate`); dates come from
+:mod:`omskit.domain.promising` (cut-off, processing days, the location's time zone).
+
+- **ready time** at a location: now if its available-to-promise (less holdbacks) covers the
+  quantity, else the ETA of the open supply that makes it cover it (in ETA order), else never;
+- **ship**: per location that can ship every SKU, ``delivery_date(location, ready, transit)``;
+  the best (earliest date, then not relying on supply, then nearest) wins. Also a split plan
+  (each SKU from the location that delivers it first, as a whole), whose date is that of its
+  latest part; it is chosen only when strictly earlier than every single location, or when
+  no single location can fill the lines;
+- **pickup** at a store: ``ship_date(store, ready)`` from the store's own stock and supply
+  (transfers from other locations are not considered).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+
+from omskit.builtin.rules import cheapest_rate
+from omskit.domain.carriers import Carrier
+from omskit.domain.commands import check_code, check_identifier
+from omskit.domain.errors import InvalidCommand, LocationNotFound
+from omskit.domain.inventory import Location, StockPosition
+from omskit.domain.promise import (
+    CartLine,
+    PromiseOption,
+    PromisePart,
+    PromiseQuote,
+    as_cart_lines,
+    check_destination,
+    units_of,
+)
+from omskit.domain.promising import delivery_date, ship_date
+from omskit.domain.routing import Candidate, Exclusion, Holdback, RoutingRequest
+from omskit.domain.values import (
+    Coordinates,
+    DeliveryKind,
+    DeliveryMethod,
+    LineQuantity,
+)
+from omskit.services.runtime import Runtime
+from omskit.store.uow import UnitOfWork
+
+#: Most pickup locations one quote may ask about.
+MAX_PICKUP_LOCATIONS = 50
+
+
+def ready_at(position: StockPosition | None, need: int, *, at: datetime, holdback: int = 0,
+             held: int = 0) -> tuple[datetime | None, bool]:
+    """When ``need`` units are at hand at the position's location: ``(time, from_supply)``.
+
+    ``at`` if available-to-promise (plus ``held`` units the asker holds itself, less
+    ``holdback``) covers it; else the ETA of the open supply that makes it cover it (never
+    before ``at``: overdue supply counts as arriving now); else ``(None, False)``.
+    """
+    if position is None:
+        return None, False
+    running = (position.on_hand - position.reserved - position.safety_stock + held
+               - holdback)
+    if running >= need:
+        return at, False
+    for supply in sorted(position.incoming, key=lambda s: s.eta):
+        running += supply.quantity
+        if running >= need:
+            return max(supply.eta, at), True
+    return None, False
+
+
+def _holdback(holdbacks: Sequence[Holdback], location: str, sku: str) -> int:
+    return sum(h.quantity for h in holdbacks
+               if h.location in (None, location) and h.sku in (None, sku))
+
+
+class PromiseService:
+    """Quotes delivery dates for lines not yet ordered (a product page, a cart, checkout)."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+
+    def quote(self, lines: Mapping[str, int] | Iterable[CartLine], *,
+              destination: Coordinates | None = None, country: str | None = None,
+              channel: str = "web", at: datetime | None = None,
+              pickup_locations: Iterable[str] | None = None, ship: bool = True,
+              cart_id: str | None = None) -> PromiseQuote:
+        """The earliest date per option for ``lines`` (``{sku: quantity}`` or ``CartLine``).
+
+        - ``destination``, ``country``: where a parcel goes (for distance and carriers);
+        - ``channel``: whose buffers and rules apply;
+        - ``at``: when the question is asked (default: the clock);
+        - ``pickup_locations``: stores to quote collection at, one option each;
+        - ``ship``: quote shipping too (default yes);
+        - ``cart_id``: count the units this cart holds (``oms.carts.hold``) as available
+          to it.
+
+        Writes nothing. ``InvalidCommand`` lists every bad argument; an unknown pickup
+        location is :class:`LocationNotFound`.
+        """
+        problems: list[str] = []
+        wanted = as_cart_lines(lines, problems)
+        check_destination(destination, country, problems)
+        check_code(channel, "channel", problems)
+        if at is not None and (not isinstance(at, datetime) or at.tzinfo is None):
+            problems.append("at: must be a timezone-aware datetime")
+        stores: list[str] = []
+        if pickup_locations is not None:
+            if isinstance(pickup_locations, str):
+                problems.append("pickup_locations: must be a list of location codes")
+            else:
+                stores = list(dict.fromkeys(pickup_locations))
+                if len(stores) > MAX_PICKUP_LOCATIONS:
+                    problems.append(f"pickup_locations: more than {MAX_PICKUP_LOCATIONS}")
+                for i, code in enumerate(stores[:MAX_PICKUP_LOCATIONS]):
+                    check_code(code, f"pickup_locations[{i}]", problems)
+        if cart_id is not None:
+            check_identifier(cart_id, "cart_id", problems)
+        if problems:
+            raise InvalidCommand(problems, subject="promise quote")
+        now = at or self._rt.now()
+        need = units_of(wanted)
+
+        with self._rt.uow() as uow:
+            options: list[PromiseOption] = []
+            context = _Context(self._rt, uow, need, channel=channel, at=now,
+                               destination=destination, country=country, cart_id=cart_id)
+            if ship:
+                options.append(context.ship())
+            for code in stores:
+                options.append(context.pickup(code))
+        return PromiseQuote(quoted_at=now, lines=wanted, channel=channel,
+                            options=tuple(options))
+
+
+class _Context:
+    """The state one quote reads once: locations, positions, held units."""
+
+    def __init__(self, rt: Runtime, uow: UnitOfWork, need: Mapping[str, int], *,
+                 channel: str, at: datetime, destination: Coordinates | None,
+                 country: str | None, cart_id: str | None) -> None:
+        self._rt = rt
+        self._need = need
+        self._channel = channel
+        self._at = at
+        self._destination = destination
+        self._country = country
+        self._uow = uow
+        self._locations = {loc.code: loc for loc in uow.inventory.locations()}
+        positions = uow.inventory.positions_of(need)
+        self._positions = {(p.location, sku): p for sku, found in positions.items()
+                           for p in found}
+        self._held = uow.inventory.soft_held(cart_id) if cart_id is not None else {}
+        self._carriers: tuple[Carrier, ...] = tuple(rt.carriers.get(c) for c in rt.carriers)
+
+    def _request(self, delivery: DeliveryMethod,
+                 destination: Coordinates | None) -> RoutingRequest:
+        demand = tuple(LineQuantity(line_id=str(i), sku=sku, quantity=quantity)
+                       for i, (sku, quantity) in enumerate(self._need.items(), start=1))
+        return RoutingRequest(order_id="promise", channel=self._channel, segment="standard",
+                              demand=demand, delivery=delivery, destination=destination,
+                              destination_country=self._country, at=self._at)
+
+    def _candidate(self, location: Location, destination: Coordinates | None) -> Candidate:
+        distance = None
+        if destination is not None and location.coordinates is not None:
+            distance = location.coordinates.distance_km(destination)
+        available = {}
+        for sku in self._need:
+            position = self._positions.get((location.code, sku))
+            available[sku] = position.available if position is not None else 0
+        return Candidate(location=location, available=available, distance_km=distance)
+
+    def _rules(self, request: RoutingRequest, candidates: Sequence[Candidate]
+               ) -> tuple[dict[str, list[Exclusion]], list[Holdback]]:
+        excluded: dict[str, list[Exclusion]] = {}
+        holdbacks: list[Holdback] = []
+        for verdict in self._rt.hooks.routing_rules(request, candidates, self._rt.settings):
+            if isinstance(verdict, Exclusion):
+                excluded.setdefault(verdict.location, []).append(verdict)
+            else:
+                holdbacks.append(verdict)
+        return excluded, holdbacks
+
+    def _ready(self, code: str, sku: str, quantity: int,
+               holdbacks: Sequence[Holdback]) -> tuple[datetime | None, bool]:
+        return ready_at(self._positions.get((code, sku)), quantity, at=self._at,
+                        holdback=_holdback(holdbacks, code, sku),
+                        held=self._held.get((code, sku), 0))
+
+    # -- ship ----------------------------------------------------------------------------------
+
+    def ship(self) -> PromiseOption:
+        kind = DeliveryKind.SHIP
+        request = self._request(DeliveryMethod(), self._destination)
+        stocked = {code for code, _ in self._positions}
+        candidates = [self._candidate(loc, self._destination)
+                      for code, loc in sorted(self._locations.items())
+                      if code in stocked and loc.active]
+        if not candidates:
+            return PromiseOption.unavailable(
+                kind, "no location has stock or open supply of " + ", ".join(self._need))
+        excluded, holdbacks = self._rules(request, candidates)
+        eligible = [c for c in candidates if c.code not in excluded]
+        if not eligible:
+            return PromiseOption.unavailable(kind, "no location may ship this order: " + "; ".join(
+                f"{code}: {v[0].reason}" for code, v in sorted(excluded.items())))
+        # Per location and SKU: the part that location would send of that SKU alone.
+        by_sku: dict[str, list[tuple[PromisePart, float]]] = {sku: [] for sku in self._need}
+        singles: list[tuple[PromisePart, float]] = []
+        no_lane: list[str] = []
+        for c in eligible:
+            lane = self._lane(c, request)
+            if lane is None:
+                no_lane.append(c.code)
+                continue
+            carrier, transit = lane
+            distance = c.distance_km if c.distance_km is not None else float("inf")
+            ready_all: list[tuple[datetime, bool]] = []
+            for sku, quantity in self._need.items():
+                when, future = self._ready(c.code, sku, quantity, holdbacks)
+                if when is None:
+                    continue
+                ready_all.append((when, future))
+                by_sku[sku].append((self._part(c.location, {sku: quantity}, when, future,
+                                               carrier, transit), distance))
+            if len(ready_all) == len(self._need):
+                when = max(r for r, _ in ready_all)
+                future = any(f for _, f in ready_all)
+                singles.append((self._part(c.location, dict(self._need), when, future,
+                                           carrier, transit), distance))
+        best_single = min(singles, key=_rank, default=None)
+        split = None
+        if all(by_sku.values()):
+            parts = [min(found, key=_rank) for found in by_sku.values()]
+            split = _merge_parts([p for p, _ in parts])
+        if best_single is not None and (
+                split is None or len(split) == 1
+                or best_single[0].date <= max(p.date for p in split)):
+            return PromiseOption.of(kind, [best_single[0]])
+        if split is not None:
+            return PromiseOption.of(kind, split)
+        missing = [sku for sku, found in by_sku.items() if not found]
+        reason = ("not enough stock or open supply of " + ", ".join(missing)
+                  + " at any location that may ship it")
+        if no_lane:
+            reason += f" (no carrier serves the lane from {', '.join(no_lane)})"
+        return PromiseOption.unavailable(kind, reason)
+
+    def _lane(self, candidate: Candidate, request: RoutingRequest
+              ) -> tuple[str | None, int] | None:
+        """(carrier, transit days) of the cheapest lane; (None, 0) with no carrier
+        installed; None when carriers are installed but none serves the lane."""
+        if not self._carriers:
+            return None, 0
+        rate = cheapest_rate(self._carriers, candidate, request)
+        return None if rate is None else (rate.carrier, rate.transit_days)
+
+    def _part(self, location: Location, units: dict[str, int], when: datetime, future: bool,
+              carrier: str | None, transit: int) -> PromisePart:
+        return PromisePart(location=location.code, units=units, ready_at=when,
+                           date=delivery_date(location, when, transit), carrier=carrier,
+                           transit_days=transit, uses_future_supply=future)
+
+    # -- pickup --------------------------------------------------------------------------------
+
+    def pickup(self, code: str) -> PromiseOption:
+        kind = DeliveryKind.PICKUP
+        store = self._locations.get(code)
+        if store is None:
+            raise LocationNotFound(code)
+        request = self._request(DeliveryMethod(kind=kind, pickup_location=code),
+                                store.coordinates)
+        excluded, holdbacks = self._rules(request, [self._candidate(store, store.coordinates)])
+        if not store.active:
+            return PromiseOption.unavailable(kind, "location inactive", (code,))
+        if code in excluded:
+            return PromiseOption.unavailable(kind, "; ".join(v.reason for v in excluded[code]),
+                                             (code,))
+        ready: list[tuple[datetime, bool]] = []
+        missing = []
+        for sku, quantity in self._need.items():
+            when, future = self._ready(code, sku, quantity, holdbacks)
+            if when is None:
+                missing.append(sku)
+            else:
+                ready.append((when, future))
+        if missing:
+            return PromiseOption.unavailable(
+                kind, f"not enough stock or open supply of {', '.join(missing)} at {code} "
+                      "(transfers from other locations are not considered)", (code,))
+        when = max(r for r, _ in ready)
+        part = PromisePart(location=code, units=dict(self._need), ready_at=when,
+                           date=ship_date(store, when),
+                           uses_future_supply=any(f for _, f in ready))
+        return PromiseOption.of(kind, [part])
+
+
+def _rank(entry: tuple[PromisePart, float]) -> tuple[date, bool, float, str]:
+    part, distance = entry
+    return (part.date, part.uses_future_supply, distance, part.location)
+
+
+def _merge_parts(parts: Sequence[PromisePart]) -> list[PromisePart]:
+    """One part per location: SKUs the same location sends travel together."""
+    merged: dict[str, PromisePart] = {}
+    for p in parts:
+        before = merged.get(p.location)
+        if before is None:
+            merged[p.location] = p
+            continue
+        when = max(before.ready_at, p.ready_at)
+        later = before if before.date >= p.date else p
+        merged[p.location] = PromisePart(
+            location=p.location, units={**before.units, **p.units}, ready_at=when,
+            date=later.date, carrier=later.carrier, transit_days=later.transit_days,
+            uses_future_supply=before.uses_future_supply or p.uses_future_supply)
+    return list(merged.values())
