@@ -30,7 +30,13 @@ import sqlalchemy as sa
 import omskit
 from omskit import Oms, hookimpl, hookspecs
 from omskit.builtin import NearestLocationStrategy
-from omskit.domain.errors import DuplicateContribution, PayloadError, TransitionVetoed
+from omskit.domain.errors import (
+    DuplicateContribution,
+    InvalidSettings,
+    PayloadError,
+    TransitionVetoed,
+)
+from omskit.domain.inventory import Capability, LocationKind
 from omskit.domain.lifecycle import (
     FULFILLMENT_TRANSITIONS,
     ORDER_TRANSITIONS,
@@ -439,19 +445,107 @@ def _handle_event(ns: dict[str, Any]) -> None:
 
 
 #: What an example in a section of docs/hooks.md must do besides registering (by section title).
+def _carriers(ns: dict[str, Any]) -> None:
+    with memory_oms(ns["plugin"], routing_strategy="optimal") as oms:
+        assert oms.carriers() == ["brt", "dhl"]
+        stock(oms, "dc-milano", 10)
+        placed = oms.orders.place(order_command("K-1", {"SKU-1": 2}))
+        (decision,) = oms.orders.explain(placed.id)
+        # Milano to Milano: BRT's 4.50 base beats DHL's 7.00, plus 0.10 per unit.
+        assert decision.cost.by_term["shipping"] == pytest.approx(4.5 + 0.2)
+        (chosen,) = [c for c in decision.candidates if c.status == "chosen"]
+        assert any("brt" in reason for reason in chosen.reasons)
+
+
+def _validate_settings(ns: dict[str, Any]) -> None:
+    with pytest.raises(InvalidSettings) as raised, memory_oms(
+            ns["plugin"], settings={"loyalty": {"points_per_euro": -1}}):
+        pass
+    assert raised.value.problems == ("loyalty.points_per_euro: must be a whole number ≥ 0, "
+                                     "got -1",)
+    with memory_oms(ns["plugin"], settings={"loyalty": {"points_per_euro": 2}}) as oms:
+        assert oms.settings["loyalty"] == {"points_per_euro": 2}
+
+
+def _routing_policy(ns: dict[str, Any]) -> None:
+    with memory_oms(ns["plugin"], routing_strategy="optimal") as oms:
+        stock(oms, "dc-milano", 1)
+        stock(oms, "dc-roma", 1, lat=41.9, lon=12.5)
+        standard = oms.orders.place(order_command("P-1", {"SKU-1": 2}))
+        assert len(standard.fulfillment_orders) == 2
+        oms.inventory.receive("dc-milano", "SKU-1", 1)
+        oms.inventory.receive("dc-roma", "SKU-1", 1)
+        gold = oms.orders.place(order_command("P-2", {"SKU-1": 2}, segment="gold"))
+        assert len(gold.fulfillment_orders) == 1
+        assert [b.quantity for b in gold.backordered()] == [1]
+
+
+def _order_priority(ns: dict[str, Any]) -> None:
+    with memory_oms(ns["plugin"]) as oms:
+        stock(oms, "dc-milano", 1)
+        oms.orders.place(order_command("Q-0", {"SKU-1": 1}))
+        older = oms.orders.place(order_command("Q-1", {"SKU-1": 1}, channel="marketplace"))
+        newer = oms.orders.place(order_command("Q-2", {"SKU-1": 1}, channel="web"))
+        assert [o.id for o in oms.orders.waiting()] == [newer.id, older.id]
+        oms.inventory.receive("dc-milano", "SKU-1", 1)
+        assert oms.orders.get(newer.id).status is OrderStatus.ALLOCATED
+        assert oms.orders.get(older.id).status is OrderStatus.BACKORDERED
+
+
+def _routing_rules(ns: dict[str, Any]) -> None:
+    with memory_oms(ns["plugin"]) as oms:
+        oms.inventory.save_location(location("store-milano", 45.46, 9.19,
+                                             kind=LocationKind.STORE,
+                                             capabilities=[Capability.SHIP_FROM_STORE]))
+        oms.inventory.receive("store-milano", "SKU-1", 5)
+        stock(oms, "dc-roma", 5, lat=41.9, lon=12.5)
+        web = oms.orders.place(order_command("R-1", {"SKU-1": 1}))
+        assert [fo.location for fo in web.fulfillment_orders] == ["store-milano"]
+        market = oms.orders.place(order_command("R-2", {"SKU-1": 1}, channel="marketplace"))
+        assert [fo.location for fo in market.fulfillment_orders] == ["dc-roma"]
+        (decision,) = oms.orders.explain(market.id)
+        (excluded,) = [c for c in decision.candidates if c.status == "excluded"]
+        assert excluded.location == "store-milano"
+        assert excluded.reasons == ("marketplace_no_stores: marketplace orders ship from "
+                                    "warehouses",)
+
+
+def _routing_cost_terms(ns: dict[str, Any]) -> None:
+    with memory_oms(ns["plugin"], routing_strategy="optimal") as oms:
+        oms.inventory.save_location(location("store-milano", 45.46, 9.19,
+                                             kind=LocationKind.STORE,
+                                             capabilities=[Capability.SHIP_FROM_STORE],
+                                             handling_cost="0.50"))
+        oms.inventory.receive("store-milano", "SKU-1", 5)
+        stock(oms, "dc-roma", 5, lat=41.9, lon=12.5, handling_cost="1.00")
+        # Handling alone favours the store (0.50 < 1.00); its labour term (3.00) does not.
+        placed = oms.orders.place(order_command("T-1", {"SKU-1": 1}))
+        assert [fo.location for fo in placed.fulfillment_orders] == ["dc-roma"]
+        (decision,) = oms.orders.explain(placed.id)
+        store = next(c for c in decision.candidates if c.location == "store-milano")
+        assert store.fixed_cost == pytest.approx(3.0)
+        assert decision.cost.total == pytest.approx(1.0)
+
+
 EFFECTS: dict[str, Callable[[dict[str, Any]], None]] = {
     "Writing a plugin": _fraud_screening,
     "omskit_register_channels": _channels,
     "omskit_register_routing_strategies": _routing_strategies,
+    "omskit_register_carriers": _carriers,
     "omskit_register_event_types": _event_types,
     "omskit_configure_converter": _converter,
     "omskit_configure_metadata": _metadata,
+    "omskit_validate_settings": _validate_settings,
     "omskit_customer_segment": _customer_segment,
     "omskit_choose_routing_strategy": _choose_routing_strategy,
+    "omskit_routing_policy": _routing_policy,
+    "omskit_order_priority": _order_priority,
     "omskit_validate_order": _validate_order,
     "omskit_validate_transition": _validate_transition,
     "omskit_after_transition": _after_transition,
     "omskit_handle_event": _handle_event,
+    "omskit_routing_rules": _routing_rules,
+    "omskit_routing_cost_terms": _routing_cost_terms,
 }
 
 

@@ -82,6 +82,8 @@ class Oms:
         self.promise = PromiseService(rt)
         #: Soft reservations: stock held for a cart for a time-to-live.
         self.carts = CartService(rt)
+        # Stock that arrives serves waiting backorders first, best-ranked orders first.
+        rt.stock_listener = self.orders.allocate_waiting
 
     # -- plumbing the host may need -----------------------------------------------------------
 

@@ -29,7 +29,8 @@ from tests.support import MILAN, ROME, active_reservations
 
 O = OrderStatus  # noqa: E741
 F = FulfillmentStatus
-BUILTINS = ["omskit.builtin.defaults", "omskit.builtin.routing", "omskit.builtin.validation"]
+BUILTINS = ["omskit.builtin.defaults", "omskit.builtin.routing", "omskit.builtin.rules",
+            "omskit.builtin.validation"]
 
 
 def stocked(oms: Oms) -> Oms:
@@ -211,7 +212,7 @@ class B2BRouting:
 
 def test_custom_routing_strategy(make_oms: Callable[..., Oms]) -> None:
     oms = make_oms(plugins=[B2BRouting()])
-    assert oms.routing_strategies() == ["cheapest", "nearest"]
+    assert oms.routing_strategies() == ["cheapest", "fewest-shipments", "nearest", "optimal"]
     oms.inventory.save_location(location("rome", *ROME, handling_cost="3.00"))
     oms.inventory.save_location(location("milan", *MILAN, handling_cost="0.50"))
     oms.inventory.receive("rome", "A", 10)
@@ -286,19 +287,19 @@ def test_plugins_lists_builtins_first(make_oms: Callable[..., Oms]) -> None:
     oms = make_oms(plugins=[NamedStrategyPlugin("acme_routing", "acme")])
     infos = oms.plugins()
     assert [p.name for p in infos] == [*BUILTINS, "acme_routing"]
-    assert [p.builtin for p in infos] == [True, True, True, False]
+    assert [p.builtin for p in infos] == [True, True, True, True, False]
     by_name = {p.name: p for p in infos}
     assert by_name["omskit.builtin.validation"].hooks == ("omskit_validate_order",)
     assert by_name["omskit.builtin.defaults"].hooks == (
-        "omskit_choose_routing_strategy", "omskit_customer_segment",
-        "omskit_register_event_types")
+        "omskit_choose_routing_strategy", "omskit_customer_segment", "omskit_order_priority",
+        "omskit_register_event_types", "omskit_routing_policy", "omskit_validate_settings")
     assert by_name["acme_routing"].hooks == ("omskit_register_routing_strategies",)
     assert by_name["acme_routing"].distribution is None
 
 
 def test_disabled_builtin_validator(make_oms: Callable[..., Oms]) -> None:
     oms = make_oms(disabled_plugins=["omskit.builtin.validation"])
-    assert [p.name for p in oms.plugins()] == BUILTINS[:2]
+    assert [p.name for p in oms.plugins()] == BUILTINS[:3]
     order = oms.orders.place(order_command("E-1", {"GHOST": 1}))
     # Without the builtin validator an unknown SKU is simply backordered, not held.
     assert order.status is O.BACKORDERED
@@ -308,8 +309,8 @@ def test_disabled_plugins_from_the_environment(make_oms: Callable[..., Oms],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OMSKIT_DISABLED_PLUGINS", " omskit.builtin.validation , acme_routing")
     oms = make_oms(plugins=[NamedStrategyPlugin("acme_routing", "acme")])
-    assert [p.name for p in oms.plugins()] == BUILTINS[:2]
-    assert oms.routing_strategies() == ["nearest"]
+    assert [p.name for p in oms.plugins()] == BUILTINS[:3]
+    assert oms.routing_strategies() == ["fewest-shipments", "nearest", "optimal"]
     assert oms.orders.place(order_command("E-1", {"GHOST": 1})).status is O.BACKORDERED
 
 
@@ -319,7 +320,8 @@ def test_hook_calls_are_recorded(make_oms: Callable[..., Oms],
     recorder = hook_calls(oms)
     oms.orders.place(order_command("E-1", {"A": 1}))
     assert recorder.names() == ["omskit_customer_segment", "omskit_validate_order",
-                                "omskit_choose_routing_strategy"]
+                                "omskit_choose_routing_strategy", "omskit_routing_policy",
+                                "omskit_routing_rules", "omskit_routing_cost_terms"]
     (call,) = recorder.of("omskit_validate_order")
     assert call.kwargs["order"].external_id == "E-1"
 

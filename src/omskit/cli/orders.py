@@ -112,3 +112,56 @@ def show(state: CliState, order_id: str, as_json: bool) -> None:
     for e in timeline:
         events.add_row(f"{e.occurred_at:%Y-%m-%d %H:%M:%S}", e.event_type)
     console.print(events)
+
+
+@orders.command("explain")
+@click.argument("order_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the stored decisions as JSON.")
+@pass_state
+def explain(state: CliState, order_id: str, as_json: bool) -> None:
+    """Why the order was routed as it was: every routing decision, its candidates, plan
+    and cost breakdown."""
+    oms = state.oms()
+    decisions = oms.orders.explain(order_id)
+    if as_json:
+        echo_json([oms.converter.unstructure(d) for d in decisions])
+        return
+    console = state.console
+    if not decisions:
+        console.print(f"order {order_id} has no routing decision (held, or not routed yet)")
+        return
+    for d in decisions:
+        console.print(
+            f"[bold]{d.decided_at:%Y-%m-%d %H:%M:%S}[/bold]  strategy [bold]{d.strategy}"
+            f"[/bold] ({d.solver}, {d.elapsed_ms:.2f} ms, round {d.round})  segment "
+            f"{d.segment}, channel {d.channel}, {d.candidates_total} candidates")
+        console.print("demand: " + ", ".join(f"{x.sku}×{x.quantity}" for x in d.demand))
+        plan = Table("location", "line", "sku", "quantity", title="plan")
+        for a in d.allocations:
+            plan.add_row(a.location, a.line_id, a.sku, str(a.quantity))
+        for b in d.backordered:
+            plan.add_row("[red]backordered[/red]", b.line_id, b.sku, str(b.quantity))
+        console.print(plan)
+        cost = Table("term", "amount", title=f"cost {d.cost.total:.2f} "
+                     f"({d.cost.shipments} shipments)")
+        for term, amount in sorted(d.cost.by_term.items()):
+            cost.add_row(term, f"{amount:.2f}")
+        console.print(cost)
+        rows = Table("location", "status", "km", "available", "fixed", "standalone",
+                     "reasons", title="candidates")
+        for c in d.candidates:
+            rows.add_row(
+                c.location, c.status,
+                "" if c.distance_km is None else f"{c.distance_km:.0f}",
+                ", ".join(f"{k}:{v}" for k, v in c.available.items()),
+                "" if c.fixed_cost is None else f"{c.fixed_cost:.2f}",
+                "" if c.standalone_cost is None else f"{c.standalone_cost:.2f}",
+                "; ".join(c.reasons))
+        console.print(rows)
+        if d.excluded_counts:
+            console.print("excluded by rule: " + ", ".join(
+                f"{rule} {n}" for rule, n in sorted(d.excluded_counts.items())))
+        for h in d.holdbacks:
+            console.print(f"held back by {h.rule}: {h.reason}")
+        for note in d.notes:
+            console.print(f"note: {note}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
 import attrs
@@ -14,6 +14,7 @@ from omskit.domain.events import Event, ReservationReleased, new_id
 from omskit.domain.inventory import ReservationStatus
 from omskit.domain.lifecycle import OrderStatus
 from omskit.domain.order import Order
+from omskit.domain.routing import RoutingDecision
 from omskit.services.allocation import allocate, route_remaining
 from omskit.services.runtime import Runtime
 from omskit.store.orders import OrderQuery, OrderSummary
@@ -172,6 +173,41 @@ class OrderService:
                 route_remaining(self._rt, uow, order, at=at)
 
         return self.change(order_id, change)
+
+    def explain(self, order_id: str) -> list[RoutingDecision]:
+        """Every routing decision made for the order, oldest first: the candidates
+        considered, why each was excluded or ranked, the plan and its cost by term."""
+        with self._rt.uow() as uow:
+            uow.orders.get(order_id)  # OrderNotFound for an unknown id
+            return uow.routing.decisions(order_id)
+
+    def waiting(self, skus: Iterable[str] | None = None, *,
+                limit: int = 10_000) -> list[Order]:
+        """Orders with backordered demand (for ``skus``), in allocation order.
+
+        The order is the scarce-stock priority (``omskit_order_priority``: by default the
+        segment's place in ``settings["routing"]["segment_priority"]``), then age.
+        """
+        with self._rt.uow() as uow:
+            found = [uow.orders.get(i) for i in uow.orders.waiting_for(skus, limit=limit)]
+        found = [o for o in found if o.backordered() and not o.active_holds]
+        rank = {o.id: self._rt.hooks.order_priority(o, self._rt.settings) for o in found}
+        return sorted(found, key=lambda o: (rank[o.id], o.placed_at, o.id))
+
+    def allocate_waiting(self, skus: Iterable[str] | None = None) -> list[Order]:
+        """Route waiting backorders (for ``skus``) in priority order; returns those that
+        gained an allocation. Called after stock is received; safe to call any time.
+
+        Each order is routed in its own transaction, so a better-ranked order takes the
+        new stock before a worse-ranked one even sees it.
+        """
+        allocated = []
+        for order in self.waiting(skus):
+            before = order.backordered()
+            after = self.allocate_backorders(order.id)
+            if after.backordered() != before:
+                allocated.append(after)
+        return allocated
 
     def allocate_backorders(self, order_id: str) -> Order:
         """Try again to source the order's backordered quantities (after new stock arrived)."""

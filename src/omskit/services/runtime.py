@@ -78,7 +78,7 @@ class Runtime:
     _dispatching: threading.local = attrs.field(factory=threading.local)
     #: Called after a commit that added promisable stock, with its SKUs (allocates
     #: waiting backorders; see ``Oms.orders.allocate_waiting``).
-    stock_listeners: list[Callable[[frozenset[str]], None]] = attrs.field(factory=list)
+    stock_listener: Callable[[frozenset[str]], object] | None = None
 
     def now(self) -> datetime:
         """The current time from the injected clock (timezone-aware)."""
@@ -91,10 +91,8 @@ class Runtime:
         calls ``oms.orders.allocate_waiting()`` after its commit.
         """
         found = frozenset(skus)
-        if not found or self.connection is not None:
-            return
-        for listener in self.stock_listeners:
-            listener(found)
+        if found and self.connection is None and self.stock_listener is not None:
+            self.stock_listener(found)
 
     def uow(self) -> UnitOfWork:
         """A new unit of work on this runtime's engine or joined connection."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -274,6 +274,20 @@ class OrderRepository:
                 status=OrderStatus(r["status"]), customer_id=r["customer_id"],
                 currency=r["currency"], total=r["total"], placed_at=r["placed_at"],
                 updated_at=r["updated_at"])
+
+    def waiting_for(self, skus: Iterable[str] | None, *, limit: int) -> list[str]:
+        """Ids of orders that may have backordered demand (for ``skus``), oldest first.
+
+        Candidates only: the caller loads each order and checks what it still lacks.
+        """
+        o, line = self._t.orders.c, self._t.order_lines.c
+        waiting = (OrderStatus.BACKORDERED.value, OrderStatus.PARTIALLY_SHIPPED.value)
+        stmt = sa.select(o.id).where(o.status.in_(waiting))
+        if skus is not None:
+            stmt = stmt.where(sa.exists().where(line.order_id == o.id,
+                                                line.sku.in_(sorted(set(skus)))))
+        stmt = stmt.order_by(o.placed_at, o.id).limit(limit)
+        return list(self._conn.execute(stmt).scalars())
 
     def count_by_status(self) -> dict[OrderStatus, int]:
         """How many orders are in each status."""
