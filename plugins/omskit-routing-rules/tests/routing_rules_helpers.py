@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import attrs
 from omskit import Oms
@@ -28,6 +29,18 @@ NEW_YORK = (40.7128, -74.0060)
 #: Prices of the ``distance_shipping`` used by most tests: the nearest location is cheapest,
 #: so the ``optimal`` strategy has one best answer.
 DISTANCE = {"base": 4.0, "per_km": 0.01, "per_unit": 0.2, "km_per_day": 600}
+
+#: The full example of docs/routing-rules.md and the README: every rule configured.
+FULL_EXAMPLE: dict[str, Any] = {
+    "ship_from_store": {"enabled": True},
+    "channel_groups": {"marketplace": ["eu-dcs"]},
+    "zones": {"EU": ["IT", "FR", "DE", "ES"]},
+    "ship_to": {"group:eu-dcs": ["EU"], "dc-zurich": ["CH", "EU"]},
+    "store_segments": ["gold"],
+    "protected_units": {"gold": 0, "*": 1},
+    "max_shipments": {"segment": {"gold": 1}, "channel": {"marketplace": 2}},
+    "distance_shipping": {"base": 4.0, "per_km": 0.01, "per_unit": 0.2, "km_per_day": 600},
+}
 
 
 def site(code: str, at: tuple[float, float] | None, *,

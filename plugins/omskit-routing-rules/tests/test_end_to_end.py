@@ -22,6 +22,7 @@ from omskit.testing import order_command
 import omskit_routing_rules
 from routing_rules_helpers import (
     DISTANCE,
+    FULL_EXAMPLE,
     LUGANO,
     MILAN,
     NEW_YORK,
@@ -337,18 +338,6 @@ def test_a_registered_carrier_replaces_distance_prices(make_oms: Build) -> None:
 
 
 # -- every rule at once, loaded through the entry point -------------------------------------------
-
-
-FULL_EXAMPLE: dict[str, Any] = {
-    "ship_from_store": {"enabled": True},
-    "channel_groups": {"marketplace": ["eu-dcs"]},
-    "zones": {"EU": ["IT", "FR", "DE", "ES"]},
-    "ship_to": {"group:eu-dcs": ["EU"], "dc-zurich": ["CH", "EU"]},
-    "store_segments": ["gold"],
-    "protected_units": {"gold": 0, "*": 1},
-    "max_shipments": {"segment": {"gold": 1}, "channel": {"marketplace": 2}},
-    "distance_shipping": {"base": 4.0, "per_km": 0.01, "per_unit": 0.2, "km_per_day": 600},
-}
 
 
 def test_the_documented_example_through_the_entry_point(
