@@ -35,7 +35,7 @@ LOCATIONS: list[tuple[Any, ...]] = [
     ("dc-milano", "distribution_centre", "Milano distribution centre", 45.4642, 9.1900,
      ["ship"], 0.80, None, "Europe/Rome", "14:00", 0),
     ("dc-roma", "distribution_centre", "Roma distribution centre", 41.9028, 12.4964,
-     ["ship"], 0.85, 120, "Europe/Rome", "14:00", 0),
+     ["ship"], 0.85, 45, "Europe/Rome", "14:00", 0),
     ("dc-muenchen", "distribution_centre", "München distribution centre", 48.1351, 11.5820,
      ["ship"], 0.95, 80, "Europe/Berlin", "15:00", 0),
     ("3pl-bari", "3pl", "Bari 3PL warehouse", 41.1171, 16.8719,

@@ -164,10 +164,10 @@ def test_segment_priority_holds_back_the_protected_units(segment: str, units: in
     if units == 0:
         assert found == []
     else:
-        assert found == [Holdback(
-            rule="segment_priority", quantity=units,
-            reason=f"the last {units} units of each SKU at each location are kept from "
-                   f"segment {segment}")]
+        last = "the last unit of each SKU at each location is" if units == 1 \
+            else f"the last {units} units of each SKU at each location are"
+        assert found == [Holdback(rule="segment_priority", quantity=units,
+                                  reason=f"{last} kept from segment {segment}")]
 
 
 def test_no_holdback_without_a_default_for_unlisted_segments() -> None:

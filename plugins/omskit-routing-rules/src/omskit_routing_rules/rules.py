@@ -105,9 +105,11 @@ def segment_priority(request: RoutingRequest, config: RulesConfig) -> Iterator[H
     """Keep the last N units of every SKU at every location from the request's segment."""
     units = config.protected_for(request.segment)
     if units:
+        last = "the last unit" if units == 1 else f"the last {units} units"
+        verb = "is" if units == 1 else "are"
         yield Holdback(rule=SEGMENT_PRIORITY, quantity=units,
-                       reason=f"the last {units} units of each SKU at each location are kept "
-                              f"from segment {request.segment}")
+                       reason=f"{last} of each SKU at each location {verb} kept from segment "
+                              f"{request.segment}")
 
 
 def evaluate(request: RoutingRequest, candidates: Sequence[Candidate],
