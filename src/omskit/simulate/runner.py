@@ -213,7 +213,9 @@ def _distance(location: Location, destination: Coordinates) -> float:
 
 def _outcome(oms: Oms, spec: OrderSpec, locations: dict[str, Location],
              carriers: Sequence[Carrier], place_ms: float, order: Order) -> OrderOutcome:
-    decisions = oms.orders.explain(order.id)
+    # Rounds share the placement time, so put them in round order (the first is the whole
+    # order's demand, which the promise is computed from).
+    decisions = sorted(oms.orders.explain(order.id), key=lambda d: d.round)
     shipments = tuple(
         Shipment(location=fo.location, lines=_merge((q.sku, q.quantity) for q in fo.lines),
                  distance_km=_distance(locations[fo.location], spec.destination))
