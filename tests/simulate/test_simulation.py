@@ -226,3 +226,16 @@ def test_capacity_is_counted_per_utc_day_and_safety_stock_is_kept(tmp_path: Path
         assert run.outcomes[3].backordered == (("B", 1),)
         assert [s.lines for s in run.outcomes[3].shipments] == [(("B", 1),)]
         assert kpis(run).units_backordered == 1
+
+
+def test_docs_quote_the_example_figures(example_run: ExampleRun) -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "simulate.md").read_text()
+    rows = {line.split("|")[1].strip(): [c.strip().strip("*") for c in line.split("|")[2:-1]]
+            for line in text.splitlines() if line.startswith("| ") and line.count("|") == 5}
+    assert rows["measure"] == list(DEFAULT_STRATEGIES)
+    for label, key, fmt in (("total cost (EUR)", "total_cost", "{:,.2f}"),
+                            ("cost per order (EUR)", "cost_per_order", "{:.2f}"),
+                            ("mean distance per shipment", "mean_distance_km", "{:.1f} km")):
+        assert rows[label] == [fmt.format(k[key]) for k in example_run.kpis], label
+    for label, key in (("split rate", "split_rate"), ("on-time promise rate", "on_time_rate")):
+        assert rows[label] == [f"{k[key] * 100:.1f} %" for k in example_run.kpis], label
