@@ -30,7 +30,6 @@ import pickle
 import platform
 import pstats
 import re
-import resource
 import statistics
 import subprocess
 import sys
@@ -155,11 +154,14 @@ def _solve_reference(task: tuple[str, int, list[reference.Raw]]) -> tuple[str, f
     return key, optimum.cost, optimum.variables, time.perf_counter() - started
 
 
-def rss_now_kib() -> int | None:
-    """This process's resident set size now (Linux), in KiB."""
+def rss_kib(field: str = "VmRSS") -> int | None:
+    """This process's resident set size now (``VmRSS``) or its peak (``VmHWM``), in KiB.
+
+    ``ru_maxrss`` would not do: Linux carries it over from the parent across fork and exec.
+    """
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     except OSError:
         pass
@@ -185,7 +187,7 @@ def run_size(data: Path, workers: int, reference_every: int) -> dict[str, Any]:
                            settings={"routing": {"backorder_penalty": PENALTY,
                                                  "split_penalty": 0}})
     gc.collect()
-    rss_before_kb = rss_now_kib()
+    rss_before_kb = rss_kib()
     fd, snapshots_path = tempfile.mkstemp(prefix="routing-bench-", suffix=".pickle")
     snapshots = os.fdopen(fd, "wb")
     per_strategy: dict[str, dict[str, Any]] = {}
@@ -267,7 +269,7 @@ def run_size(data: Path, workers: int, reference_every: int) -> dict[str, Any]:
         records[strategy] = rows
         per_strategy[strategy] = {"heap_peak_kib": heap_peaks, "reference_every": every}
     snapshots.close()
-    rss_after_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_after_kb = rss_kib("VmHWM")
     routed_s = time.perf_counter() - t_start
 
     profile = profile_slowest(oms, slowest)
@@ -288,7 +290,7 @@ def run_size(data: Path, workers: int, reference_every: int) -> dict[str, Any]:
         "network": describe_network(sites),
         "rss_kib": {"before_routing": rss_before_kb, "peak_after_routing": rss_after_kb,
                     "note": "before: current RSS with omskit, SciPy, PuLP and the network "
-                            "loaded; peak: ru_maxrss after the three strategies' runs"},
+                            "loaded; peak: VmHWM after the three strategies' runs"},
         "seconds": {"routing_and_checks": round(routed_s, 1), "reference": round(ref_s, 1)},
         "reference": {"distinct_problems": len(optimum),
                       "cbc_seconds": latency_summary([v[2] * 1000 for v in optimum.values()]),
