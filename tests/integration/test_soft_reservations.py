@@ -372,3 +372,31 @@ def test_a_failed_receipt_tells_nobody(shop: Oms, told: list[list[str]]) -> None
     with pytest.raises(InvalidCommand):
         shop.inventory.receive("milan", "A", 0)
     assert told == []
+
+
+def test_concurrent_holds_of_one_cart_hold_it_once(make_oms: Callable[..., Oms],
+                                                   clock: Clock) -> None:
+    one = make_oms(clock=clock)
+    two = make_oms(clock=clock)
+    one.inventory.save_location(location("milan", *MILAN))
+    one.inventory.receive("milan", "A", 100)
+    errors: list[BaseException] = []
+
+    def hold(oms: Oms, barrier: threading.Barrier) -> None:
+        try:
+            barrier.wait()
+            oms.carts.hold("cart-1", {"A": 3}, ttl=TTL, channel="web")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    for round_ in range(5):
+        barrier = threading.Barrier(2)
+        threads = [threading.Thread(target=hold, args=(o, barrier)) for o in (one, two)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        assert reserved(one) == {("milan", "A"): 3}, f"round {round_}"
+        assert [s for *_, s in statuses(one)].count("active") == 1
+    assert one.inventory.ledger_mismatches() == []

@@ -91,6 +91,7 @@ def convert_cart(uow: UnitOfWork, cart_id: str, at: datetime) -> int:
     converted too. Returns the units released (0 for an unknown or already ended cart:
     placement goes on without the hold).
     """
+    uow.inventory.lock_cart(cart_id)
     found = uow.inventory.soft_reservations(cart_id, for_update=True)
     ended = end_soft_reservations(uow, found, SoftReservationStatus.CONVERTED, at)
     return sum(r.quantity for r in ended)
@@ -147,6 +148,7 @@ class CartService:
         rt = self._rt
 
         def op(uow: UnitOfWork, at: datetime) -> CartHold:
+            uow.inventory.lock_cart(cart_id)  # one hold of a cart at a time
             previous = uow.inventory.soft_reservations(cart_id, for_update=True)
             end_soft_reservations(uow, previous, SoftReservationStatus.RELEASED, at)
             where = destination
@@ -216,6 +218,7 @@ class CartService:
         """
 
         def op(uow: UnitOfWork, at: datetime) -> list[SoftReservation]:
+            uow.inventory.lock_cart(cart_id)
             found = uow.inventory.soft_reservations(cart_id, for_update=True)
             if not found and not uow.inventory.cart_known(cart_id):
                 raise CartNotFound(cart_id)

@@ -7,6 +7,7 @@ concurrent transactions can never take the same unit. Every change also appends 
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, time
@@ -366,6 +367,22 @@ class InventoryRepository:
             self._conn.execute(r.update().where(r.c.id.in_(ids)).values(status=status.value))
 
     # -- soft reservations (carts) --------------------------------------------------------------
+
+    def lock_cart(self, cart_id: str) -> None:
+        """Serialise the transactions changing one cart's hold until this one ends.
+
+        Row locks cannot do it: a cart's first hold has no row to lock, and rows a
+        concurrent re-hold inserts are invisible to this transaction's ``FOR UPDATE``, so
+        two holds of one cart could both commit. PostgreSQL takes a transaction-scoped
+        advisory lock on a hash of the table and cart; SQLite needs nothing, every write
+        transaction already holds the database's write lock (``BEGIN IMMEDIATE``).
+        """
+        if self._conn.dialect.name != "postgresql":
+            return
+        digest = hashlib.blake2b(f"{self._t.soft_reservations.fullname}\0{cart_id}".encode(),
+                                 digest_size=8).digest()
+        key = int.from_bytes(digest, "big", signed=True)
+        self._conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
 
     def soft_reserve(self, location: str, sku: str, quantity: int, cart_id: str,
                      at: datetime) -> bool:
