@@ -180,19 +180,25 @@ def hook_calls() -> Iterator[Callable[[Oms], HookRecorder]]:
 def location(code: str, lat: float, lon: float, *,
              kind: LocationKind = LocationKind.WAREHOUSE,
              capabilities: Sequence[Capability] = (Capability.SHIP,),
-             handling_cost: str = "0", daily_capacity: int | None = None) -> Location:
-    """A location with coordinates, shipping by default."""
+             handling_cost: str = "0", daily_capacity: int | None = None,
+             groups: Sequence[str] = (), country: str | None = None) -> Location:
+    """A location with coordinates, shipping by default (``country`` gives it an address)."""
+    address = None
+    if country is not None:
+        address = Address(line1="1 Depot Road", city=code, country=country)
     return Location(code=code, name=code.replace("-", " ").title(), kind=kind,
-                    coordinates=Coordinates(lat=lat, lon=lon),
+                    coordinates=Coordinates(lat=lat, lon=lon), address=address,
                     capabilities=frozenset(capabilities), handling_cost=Decimal(handling_cost),
-                    daily_capacity=daily_capacity)
+                    daily_capacity=daily_capacity, groups=frozenset(groups))
 
 
 def order_command(external_id: str, lines: Mapping[str, int], *, channel: str = "web",
                   customer_id: str = "customer-1", segment: str | None = None,
                   lat: float = 45.4642, lon: float = 9.19, currency: str = "EUR",
-                  unit_price: str = "10.00", pickup_at: str | None = None) -> PlaceOrder:
-    """A ``PlaceOrder`` for ``{sku: quantity}`` shipped to (lat, lon), or picked up."""
+                  unit_price: str = "10.00", pickup_at: str | None = None,
+                  country: str = "IT") -> PlaceOrder:
+    """A ``PlaceOrder`` for ``{sku: quantity}`` shipped to (lat, lon) in ``country``, or
+    picked up."""
     delivery = (DeliveryMethod(kind=DeliveryKind.PICKUP, pickup_location=pickup_at)
                 if pickup_at else DeliveryMethod())
     return PlaceOrder(
@@ -201,7 +207,7 @@ def order_command(external_id: str, lines: Mapping[str, int], *, channel: str = 
                           contact=Contact(name="Test Customer", email="test@example.com")),
         lines=[NewLine(sku=sku, quantity=q, unit_price=unit_price) for sku, q in lines.items()],
         delivery=delivery,
-        shipping_address=Address(line1="Via Test 1", city="Test", country="IT",
+        shipping_address=Address(line1="Via Test 1", city="Test", country=country,
                                  coordinates=Coordinates(lat=lat, lon=lon)),
     )
 

@@ -29,7 +29,10 @@ class CarrierRate:
 class Carrier(Protocol):
     """A shipping carrier plugin. ``rate`` must be pure and fast: it is called per candidate."""
 
-    code: str
+    @property
+    def code(self) -> str:
+        """The carrier's unique code."""
+        ...
 
     def rate(self, origin: Location, destination: Coordinates | None,
              distance_km: float | None, country: str | None) -> CarrierRate | None:

@@ -33,12 +33,16 @@ class RoutingPolicy:
       only when every way of shipping it costs more than this);
     - ``split_penalty``: cost of every shipment beyond the first;
     - ``max_shipments``: most locations one decision may use (``None``: no limit); demand no
-      allowed set of locations can fill is backordered.
+      allowed set of locations can fill is backordered;
+    - ``exact``: when the optimiser's bounds do not prove a plan optimal, solve the MILP
+      instead of keeping the bounded local-search plan (see ``docs/routing.md``).
     """
 
     backorder_penalty: float = 1000.0
     split_penalty: float = 0.0
     max_shipments: int | None = None
+    #: Prove every decision optimal, with a MILP when the bounds do not (slower).
+    exact: bool = False
 
 
 @attrs.frozen(kw_only=True)

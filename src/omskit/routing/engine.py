@@ -8,6 +8,7 @@ reserves the plan in the same transaction (``omskit.services.allocation``).
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -112,7 +113,10 @@ def _price(candidate: Candidate, terms: Sequence[CostTerm], skus: Sequence[str])
         for sku, extra in term.per_unit_by_sku.items():
             by_sku[sku] += extra
     unit_cost = {sku: per_unit + by_sku.get(sku, 0.0) for sku in skus}
-    return attrs.evolve(candidate, fixed_cost=fixed, unit_cost=unit_cost, terms=tuple(terms))
+    # The constructor, not attrs.evolve: this runs for every candidate of every decision.
+    return Candidate(location=candidate.location, available=candidate.available,
+                     distance_km=candidate.distance_km, fixed_cost=fixed, unit_cost=unit_cost,
+                     capacity_left=candidate.capacity_left, terms=tuple(terms))
 
 
 def standalone_cost(candidate: Candidate, request: RoutingRequest,
@@ -195,11 +199,16 @@ class RoutingEngine:
                  need: Mapping[str, int], *, at: datetime, elapsed_ms: float,
                  round_: int) -> RoutingDecision:
         used = set(plan.locations())
-        ranked = sorted(((standalone_cost(c, request, need), c) for c in priced),
-                        key=lambda pair: (pair[0], pair[1].code))
+        # Only the best few are shown: a partial sort, not a sort of every candidate.
+        best = heapq.nsmallest(
+            self.routing.explain_limit + len(used),
+            ((standalone_cost(c, request, need), c.code, c) for c in priced))
+        best_codes = {code for _, code, _ in best}
+        outside = [(standalone_cost(c, request, need), c.code, c) for c in priced
+                   if c.code in used and c.code not in best_codes]
         rows: list[CandidateExplanation] = []
         shown = 0
-        for rank, (standalone, c) in enumerate(ranked, start=1):
+        for rank, (standalone, _, c) in enumerate([*best, *outside], start=1):
             if c.code not in used and shown >= self.routing.explain_limit:
                 continue
             if c.code not in used:
@@ -212,7 +221,9 @@ class RoutingEngine:
                 fixed_cost=round(c.fixed_cost, 4),
                 unit_cost={s: round(v, 4) for s, v in c.unit_cost.items()},
                 standalone_cost=round(standalone, 4),
-                reasons=(f"rank {rank} of {len(ranked)} by standalone cost", *reasons)))
+                reasons=(f"rank {rank} of {len(priced)} by standalone cost"
+                         if rank <= len(best) else
+                         f"ranked below the best {len(best)} by standalone cost", *reasons)))
         counts: dict[str, int] = defaultdict(int)
         by_code = {c.code: c for c in raw}
         named = 0

@@ -19,6 +19,7 @@ three tiers, each exact:
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import defaultdict
 from collections.abc import Sequence
@@ -34,6 +35,10 @@ from omskit.domain.values import LineQuantity
 
 #: At most this many surviving locations are solved by trying every subset.
 ENUMERATION_LIMIT = 7
+#: Orders with at most this many distinct SKUs use the dynamic programme over SKU sets.
+MASK_DP_SKU_LIMIT = 10
+#: Locations tried in each local-search move (best standalone cost first).
+LOCAL_SEARCH_POOL = 12
 #: Seconds HiGHS may take on one decision before its best plan so far is used.
 MILP_TIME_LIMIT = 10.0
 _EPS = 1e-9
@@ -51,6 +56,8 @@ class Problem:
     avail: tuple[tuple[int, ...], ...]
     penalty: float
     max_shipments: int | None = None
+    #: Settle every decision the bounds cannot prove optimal with HiGHS (slower, exact).
+    exact: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -62,6 +69,8 @@ class Solution:
     solver: str
     candidates: int
     survivors: int
+    #: For ``mask-dp-bounded``: the plan costs at most this fraction more than the optimum.
+    gap_bound: float = 0.0
 
 
 def _fill(problem: Problem, chosen: Sequence[int]) -> tuple[float, dict[tuple[int, int], int]]:
@@ -87,33 +96,46 @@ def solve(problem: Problem) -> Solution:
     n_skus = len(problem.skus)
     penalty = problem.penalty
     everything = sum(problem.need) * penalty
-    useful = [k for k in range(len(problem.codes))
-              if any(problem.avail[k][s] > 0 and problem.unit[k][s] <= penalty
-                     for s in range(n_skus))]
-    total = len(useful)
+    if not problem.codes:
+        return Solution(takes={}, cost=everything, solver="backorder", candidates=0,
+                        survivors=0)
+    # Arrays for the bound computations, which touch every candidate.
+    avail = np.array(problem.avail, dtype=float).reshape(len(problem.codes), n_skus)
+    unit = np.array(problem.unit, dtype=float).reshape(len(problem.codes), n_skus)
+    fixed = np.array(problem.fixed, dtype=float)
+    need = np.array(problem.need, dtype=float)
+    usable = (avail > 0) & (unit <= penalty)
+    useful_rows = np.flatnonzero(usable.any(axis=1))
+    total = int(useful_rows.size)
     best_cost, best_takes, solver = everything, {}, "backorder"
-    for k in useful:
-        cost, takes = _fill(problem, [k])
-        if cost < best_cost - _EPS:
-            best_cost, best_takes, solver = cost, takes, "single"
+    # Each location alone, shipping what it can and backordering the rest.
+    take = np.where(usable, np.minimum(avail, need), 0.0)
+    single = fixed + (take * unit).sum(axis=1) + ((need - take) * penalty).sum(axis=1)
+    single[~usable.any(axis=1)] = np.inf
+    if total:
+        k = int(np.argmin(single))
+        if single[k] < best_cost - _EPS:
+            best_cost, best_takes = _fill(problem, [k])
+            solver = "single"
     limit = problem.max_shipments
     if limit == 1 or total <= 1:
         return Solution(takes=best_takes, cost=best_cost, solver=solver, candidates=total,
                         survivors=min(total, 1))
 
-    survivors = useful
+    alive = np.zeros(len(problem.codes), dtype=bool)
+    alive[useful_rows] = True
+    floor = 0.0
     for _ in range(3):
-        floor = sum(
-            problem.need[s] * min([penalty, *(problem.unit[k][s] for k in survivors
-                                              if problem.avail[k][s] > 0)])
-            for s in range(n_skus))
-        kept = [k for k in survivors if problem.fixed[k] + floor < best_cost - _EPS]
-        if len(kept) == len(survivors):
+        cheapest = np.where(usable & alive[:, None], unit, np.inf).min(axis=0)
+        floor = float((need * np.minimum(cheapest, penalty)).sum())
+        kept = alive & (fixed + floor < best_cost - _EPS)
+        if kept.sum() == alive.sum():
             break
-        survivors = kept
+        alive = kept
+    survivors = [int(k) for k in np.flatnonzero(alive)]
     if len(survivors) >= 2:
-        two = sorted(problem.fixed[k] for k in survivors)[:2]
-        if sum(two) + floor >= best_cost - _EPS:
+        two = np.partition(fixed[alive], 1)[:2]
+        if float(two.sum()) + floor >= best_cost - _EPS:
             survivors = []
     if len(survivors) < 2:
         # No plan with two or more locations can beat the best single one (or none).
@@ -129,7 +151,142 @@ def solve(problem: Problem) -> Solution:
                     best_cost, best_takes = cost, takes
         return Solution(takes=best_takes, cost=best_cost, solver="enumeration",
                         candidates=total, survivors=len(survivors))
+    if n_skus <= MASK_DP_SKU_LIMIT:
+        return _mask_dp(problem, survivors, most, best_cost, best_takes, total, single)
     return _milp(problem, survivors, most, best_cost, best_takes, total)
+
+
+@functools.lru_cache(maxsize=16)
+def _subsets(n_skus: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For ``n_skus`` SKUs: the 0/1 matrix of every SKU set (mask × SKU), and every pair
+    (set, non-empty subset of it) as index arrays (set, subset, set minus subset)."""
+    masks = np.arange(1 << n_skus)
+    bits = ((masks[:, None] >> np.arange(n_skus)) & 1).astype(float)
+    sets, subs = [], []
+    for m in range(1, 1 << n_skus):
+        sub = m
+        while sub:
+            sets.append(m)
+            subs.append(sub)
+            sub = (sub - 1) & m
+    m_idx = np.array(sets, dtype=np.int64)
+    s_idx = np.array(subs, dtype=np.int64)
+    return bits, m_idx, s_idx, m_idx ^ s_idx
+
+
+def _cover_dp(problem: Problem, rows: Sequence[int], covers: np.ndarray,
+              most: int) -> tuple[float, list[int]]:
+    """Cheapest plan in which each SKU ships whole from one location that ``covers`` it.
+
+    ``group[m]``: the cheapest single location covering every SKU of set ``m`` (its fixed
+    cost plus unit cost × quantity); ``levels[j][m]``: the cheapest way to serve set ``m``
+    with at most ``j`` shipments, the rest backordered. Returns the cost and the locations.
+    """
+    n_skus = len(problem.skus)
+    bits, m_idx, s_idx, r_idx = _subsets(n_skus)
+    need = np.array(problem.need, dtype=float)
+    unit = np.array([problem.unit[k] for k in rows], dtype=float)
+    fixed = np.array([problem.fixed[k] for k in rows], dtype=float)
+    cover_mask = (covers * (1 << np.arange(n_skus))).sum(axis=1).astype(np.int64)
+    masks = np.arange(1 << n_skus, dtype=np.int64)
+    cost = fixed[:, None] + (unit * need) @ bits.T
+    cost[(masks[None, :] & ~cover_mask[:, None]) != 0] = np.inf
+    group = cost.min(axis=0)
+    group_at = cost.argmin(axis=0)
+    group[0] = np.inf
+    levels = [bits @ (need * problem.penalty)]  # no shipment: everything backordered
+    for _ in range(most):
+        previous = levels[-1]
+        current = previous.copy()
+        np.minimum.at(current, m_idx, group[s_idx] + previous[r_idx])
+        levels.append(current)
+        if np.array_equal(current, previous):
+            break
+    m = (1 << n_skus) - 1
+    value = float(levels[-1][m])
+    chosen: list[int] = []
+    for j in range(len(levels) - 1, 0, -1):
+        if levels[j][m] >= levels[j - 1][m] - _EPS:
+            continue
+        here = m_idx == m
+        options = group[s_idx[here]] + levels[j - 1][r_idx[here]]
+        sub = int(s_idx[here][int(np.argmin(options))])
+        chosen.append(rows[int(group_at[sub])])
+        m ^= sub
+    return value, chosen
+
+
+def _mask_dp(problem: Problem, survivors: Sequence[int], most: int, best_cost: float,
+             best_takes: dict[tuple[int, int], int], total: int,
+             single: np.ndarray) -> Solution:
+    """Exact by dynamic programming over sets of SKUs, with a proof of optimality.
+
+    Two programmes run over the survivors (:func:`_cover_dp`). In the first a location
+    serves a SKU only if it has the full quantity: its plan is feasible, an upper bound.
+    In the second any stock counts as the full quantity: every real plan costs at least as
+    much as the same locations would in this relaxation, so its value is a lower bound.
+    Whole-SKU plans lose nothing when stock is not split: of two locations that both hold a
+    SKU's full quantity, the cheaper per unit may as well ship it all. The better plan is
+    re-filled exactly (partial stock of its locations used where it helps) and locations
+    with partial stock are added while they lower the cost. When the bounds meet, the plan
+    is optimal (``mask-dp``); otherwise HiGHS settles the rest (``milp``), rarely.
+    """
+    need = np.array(problem.need, dtype=float)
+    rows = list(survivors)
+    avail = np.array([problem.avail[k] for k in rows], dtype=float)
+    unit = np.array([problem.unit[k] for k in rows], dtype=float)
+    usable = unit <= problem.penalty
+    _, whole = _cover_dp(problem, rows, (avail >= need) & usable, most)
+    lower, relaxed = _cover_dp(problem, rows, (avail > 0) & usable, most)
+    for chosen in (whole, relaxed):
+        cost, takes = _fill(problem, chosen)
+        if cost < best_cost - _EPS:
+            best_cost, best_takes = cost, takes
+    if best_cost > lower + _EPS:
+        best_cost, best_takes = _improve(problem, rows, best_cost, best_takes, most, single)
+    gap = best_cost - lower
+    if gap <= _EPS * max(1.0, abs(lower)):
+        return Solution(takes=best_takes, cost=best_cost, solver="mask-dp", candidates=total,
+                        survivors=len(survivors))
+    if problem.exact or lower <= _EPS:
+        return _milp(problem, survivors, most, best_cost, best_takes, total)
+    # lower ≤ optimum ≤ best_cost, so best_cost ≤ optimum × (1 + gap / lower).
+    return Solution(takes=best_takes, cost=best_cost, solver="mask-dp-bounded",
+                    candidates=total, survivors=len(survivors), gap_bound=gap / lower)
+
+
+def _improve(problem: Problem, rows: Sequence[int], best_cost: float,
+             best_takes: dict[tuple[int, int], int], most: int,
+             single: np.ndarray) -> tuple[float, dict[tuple[int, int], int]]:
+    """Local search from a plan: add, drop or swap one location while the cost falls.
+
+    Moves are tried among the locations with the best standalone cost (and any holding
+    part of a SKU's quantity, which the whole-SKU programme could not use), so each round
+    costs a few dozen exact re-fills.
+    """
+    n_skus = len(problem.skus)
+    standalone = sorted(rows, key=lambda k: float(single[k]))
+    pool = list(dict.fromkeys([
+        *standalone[:LOCAL_SEARCH_POOL],
+        *(k for k in standalone if any(0 < problem.avail[k][s] < problem.need[s]
+                                       for s in range(n_skus)))][:2 * LOCAL_SEARCH_POOL]))
+    chosen = sorted({k for k, _ in best_takes})
+    for _ in range(4):
+        moves: list[list[int]] = []
+        if len(chosen) < most:
+            moves += [[*chosen, k] for k in pool if k not in chosen]
+        moves += [[c for c in chosen if c != out] for out in chosen]
+        moves += [[*(c for c in chosen if c != out), k]
+                  for out in chosen for k in pool if k not in chosen]
+        found = None
+        for move in moves:
+            cost, takes = _fill(problem, move)
+            if cost < best_cost - _EPS:
+                best_cost, best_takes, found = cost, takes, move
+        if found is None:
+            break
+        chosen = sorted(found)
+    return best_cost, best_takes
 
 
 def _milp(problem: Problem, survivors: Sequence[int], most: int, best_cost: float,
@@ -243,7 +400,8 @@ def build_problem(request: RoutingRequest, candidates: Sequence[Candidate], *,
         unit=tuple(tuple(row) for row in unit),
         avail=tuple(tuple(min(need[s], c.available.get(s, 0)) for s in skus)
                     for c in candidates),
-        penalty=penalty, max_shipments=request.policy.max_shipments)
+        penalty=penalty, max_shipments=request.policy.max_shipments,
+        exact=request.policy.exact)
 
 
 class OptimalStrategy:
@@ -269,6 +427,8 @@ class OptimalStrategy:
         solution = solve(problem)
         notes = (f"{solution.candidates} useful candidates, {solution.survivors} left after "
                  f"bounds; solved by {solution.solver}",)
+        if solution.gap_bound:
+            notes += (f"proven within {solution.gap_bound:.2%} of the optimum",)
         return to_plan(self.code, request, problem, solution, notes)
 
 

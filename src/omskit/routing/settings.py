@@ -54,7 +54,7 @@ def parse_routing(settings: Mapping[str, Any], problems: list[str]) -> RoutingSe
         problems.append("routing: must be a mapping")
         return RoutingSettings()
     known = {"backorder_penalty", "split_penalty", "max_shipments", "segment_priority",
-             "explain_limit"}
+             "explain_limit", "exact"}
     problems.extend(f"routing.{k}: unknown setting" for k in sorted(set(section) - known))
     default = RoutingSettings()
     policy = default.policy
@@ -71,6 +71,11 @@ def parse_routing(settings: Mapping[str, Any], problems: list[str]) -> RoutingSe
             problems.append("routing.max_shipments: must be at least 1 (or null)")
         else:
             changes["max_shipments"] = value
+    if "exact" in section:
+        if isinstance(section["exact"], bool):
+            changes["exact"] = section["exact"]
+        else:
+            problems.append(f"routing.exact: must be true or false, got {section['exact']!r}")
     segments = section.get("segment_priority", ())
     if not isinstance(segments, list | tuple) or not all(isinstance(s, str) for s in segments):
         problems.append("routing.segment_priority: must be a list of segment names")

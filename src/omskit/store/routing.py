@@ -40,8 +40,7 @@ class RoutingRepository:
         """Every stored decision for the order, oldest first."""
         t = self._t.routing_decisions
         rows = self._conn.execute(
-            sa.select(t.c.payload).where(t.c.order_id == order_id)
-            .order_by(t.c.decided_at, t.c.id)).scalars()
+            sa.select(t.c.payload).where(t.c.order_id == order_id).order_by(t.c.seq)).scalars()
         return [self._c.structure(p, RoutingDecision) for p in rows]
 
     # -- daily capacity -------------------------------------------------------------------------

@@ -249,7 +249,9 @@ def build_metadata(
     )
     routing_decisions = sa.Table(
         f"{prefix}routing_decisions", md,
-        sa.Column("id", sa.String(_ID), primary_key=True),
+        # Write order: decisions made at the same clock time (replays) keep their sequence.
+        sa.Column("seq", BigId, primary_key=True, autoincrement=True),
+        sa.Column("id", sa.String(_ID), nullable=False, unique=True),
         # No foreign key: a new order's decision is written before the order row itself.
         sa.Column("order_id", sa.String(_ID), nullable=False),
         sa.Column("decided_at", UTCDateTime, nullable=False),

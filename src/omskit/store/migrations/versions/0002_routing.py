@@ -42,6 +42,12 @@ def upgrade() -> None:
     op.add_column(f"{P}orders", sa.Column("promised_date", sa.Date(), nullable=True), schema=S)
     op.create_table(
         f"{P}routing_decisions",
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
         sa.Column("id", sa.String(length=128), nullable=False),
         sa.Column("order_id", sa.String(length=128), nullable=False),
         sa.Column("decided_at", omskit.store.types.UTCDateTime(timezone=True), nullable=False),
@@ -49,7 +55,8 @@ def upgrade() -> None:
         sa.Column("solver", sa.String(length=32), nullable=False),
         sa.Column("cost", sa.Float(), nullable=False),
         sa.Column("payload", _JSON, nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{P}routing_decisions")),
+        sa.PrimaryKeyConstraint("seq", name=op.f(f"pk_{P}routing_decisions")),
+        sa.UniqueConstraint("id", name=op.f(f"uq_{P}routing_decisions_id")),
         schema=S,
     )
     op.create_index(f"ix_{P}routing_decisions_order_id", f"{P}routing_decisions",
