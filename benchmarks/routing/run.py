@@ -571,7 +571,8 @@ def machine() -> dict[str, Any]:
 
     def git(*args: str) -> str | None:
         try:
-            return subprocess.run(["git", *args], cwd=BENCH, capture_output=True, text=True,
+            return subprocess.run(["git", *args], cwd=BENCH.parent, capture_output=True,
+                                  text=True,
                                   check=True).stdout.strip()
         except (OSError, subprocess.CalledProcessError):
             return None
