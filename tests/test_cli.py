@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
-from omskit import bootstrap
+from omskit import Oms, bootstrap
 from omskit.cli import cli
 from omskit.testing import TestDatabase, location, order_command
 
@@ -130,7 +131,7 @@ def test_plugins_json_lists_builtins(omskit_database: TestDatabase) -> None:
 def test_every_command_is_documented() -> None:
     headings = [line for line in DOCS.read_text().splitlines() if line.startswith("## ")]
     documented = {name for line in headings
-                  for name in re.findall(r"`omskit ([a-z ]+?)(?: [A-Z_]+)?`", line)}
+                  for name in re.findall(r"`omskit ([a-z -]+?)(?: [A-Z_]+)?`", line)}
 
     def walk(group: object, prefix: str = "") -> set[str]:
         found: set[str] = set()
@@ -142,3 +143,20 @@ def test_every_command_is_documented() -> None:
         return found
 
     assert walk(cli) <= documented, f"undocumented: {walk(cli) - documented}"
+
+
+def test_inventory_expire_carts(omskit_database: TestDatabase,
+                                make_oms: Callable[..., Oms]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    past = datetime.now(UTC) - timedelta(hours=2)
+    oms = make_oms(clock=lambda: past)
+    oms.inventory.save_location(location("dc-milano", 45.46, 9.19))
+    oms.inventory.receive("dc-milano", "A", 5)
+    oms.carts.hold("cart-1", {"A": 2}, ttl=timedelta(minutes=30), channel="web")
+    assert oms.inventory.stock_item("dc-milano", "A").reserved == 2  # type: ignore[union-attr]
+    result = run(omskit_database, "inventory", "expire-carts")
+    assert result.output.strip() == "1 soft reservations expired"
+    assert oms.inventory.stock_item("dc-milano", "A").reserved == 0  # type: ignore[union-attr]
+    assert run(omskit_database, "inventory", "expire-carts").output.strip() == (
+        "0 soft reservations expired")

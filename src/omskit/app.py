@@ -58,7 +58,8 @@ ENV_DATABASE_URL = "OMSKIT_DATABASE_URL"
 class Oms:
     """One embedded order management system. Build it with :func:`bootstrap`.
 
-    Services: ``inventory``, ``orders``, ``fulfilment``, ``channels``, ``outbox``.
+    Services: ``inventory``, ``orders``, ``fulfilment``, ``channels``, ``outbox``,
+    ``promise``, ``carts``; ``router`` runs routing decisions in memory.
     """
 
     def __init__(self, rt: Runtime, pm: pluggy.PluginManager, builtin_names: Iterable[str],

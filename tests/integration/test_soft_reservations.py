@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 import sqlalchemy as sa
 
@@ -75,7 +76,7 @@ def test_hold_reserves_at_the_routed_locations(shop: Oms) -> None:
     assert shop.carts.get("cart-1") == hold
     entries = [e for loc in ("milan", "rome") for e in shop.inventory.ledger(loc, "A")
                if e.reference == "cart:cart-1"]
-    assert [(e.kind, e.reserved_delta) for e in entries] == [(MovementKind.RESERVE, 2)]
+    assert [(e.kind, e.reserved_delta) for e in entries] == [(MovementKind.SOFT_RESERVE, 2)]
     assert shop.inventory.ledger_mismatches() == []
 
 
@@ -400,3 +401,24 @@ def test_concurrent_holds_of_one_cart_hold_it_once(make_oms: Callable[..., Oms],
         assert reserved(one) == {("milan", "A"): 3}, f"round {round_}"
         assert [s for *_, s in statuses(one)].count("active") == 1
     assert one.inventory.ledger_mismatches() == []
+
+
+def test_placing_the_order_converts_the_cart_hold(shop: Oms) -> None:
+    from omskit.testing import order_command
+
+    shop.carts.hold("cart-9", {"B": 3}, ttl=TTL, channel="web", destination=NEAR_MILAN)
+    # Every B is held for the cart: another customer's order must wait.
+    other = shop.orders.place(order_command("other-1", {"B": 1}, lat=45.5, lon=9.2))
+    assert [(b.sku, b.quantity) for b in other.backordered()] == [("B", 1)]
+    command = attrs.evolve(order_command("cart-order", {"B": 3}, lat=45.5, lon=9.2),
+                           cart_id="cart-9")
+    order = shop.orders.place(command)
+    assert order.backordered() == ()
+    assert [(fo.location, fo.units) for fo in order.fulfillment_orders] == [("rome", 3)]
+    assert statuses(shop, "cart-9") == [("rome", "B", 3, "converted")]
+    # The units moved from the cart to the order, never to anyone else.
+    assert reserved(shop)[("rome", "B")] == 3
+    assert shop.inventory.ledger_mismatches() == []
+    # Placing the same order again converts nothing twice.
+    assert shop.orders.place(command).id == order.id
+    assert reserved(shop)[("rome", "B")] == 3

@@ -57,3 +57,11 @@ def show(state: CliState, sku: str, at: datetime | None, as_json: bool) -> None:
     if when is not None:
         state.console.print(f"available to promise by {when:%Y-%m-%d}: "
                             f"{stock.available_by(when)}")
+
+
+@inventory.command("expire-carts")
+@pass_state
+def expire_carts(state: CliState) -> None:
+    """Release cart holds whose time-to-live has passed (run it every minute or so)."""
+    expired = state.oms().carts.expire()
+    state.console.print(f"{expired} soft reservations expired")

@@ -151,6 +151,8 @@ class MovementKind(enum.StrEnum):
     SHIP = "ship"
     TRANSFER_OUT = "transfer_out"
     TRANSFER_IN = "transfer_in"
+    SOFT_RESERVE = "soft_reserve"  # a cart's hold (oms.carts)
+    SOFT_RELEASE = "soft_release"  # a cart's hold released, expired or converted
 
 
 @attrs.frozen(kw_only=True)

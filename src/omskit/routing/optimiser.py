@@ -107,7 +107,8 @@ def solve(problem: Problem) -> Solution:
     usable = (avail > 0) & (unit <= penalty)
     useful_rows = np.flatnonzero(usable.any(axis=1))
     total = int(useful_rows.size)
-    best_cost, best_takes, solver = everything, {}, "backorder"
+    best_takes: dict[tuple[int, int], int] = {}
+    best_cost, solver = everything, "backorder"
     # Each location alone, shipping what it can and backordering the rest.
     take = np.where(usable, np.minimum(avail, need), 0.0)
     single = fixed + (take * unit).sum(axis=1) + ((need - take) * penalty).sum(axis=1)
@@ -425,8 +426,9 @@ class OptimalStrategy:
             unit=[[c.unit_cost.get(s, 0.0) for s in skus] for c in candidates],
             penalty=policy.backorder_penalty)
         solution = solve(problem)
-        notes = (f"{solution.candidates} useful candidates, {solution.survivors} left after "
-                 f"bounds; solved by {solution.solver}",)
+        notes: tuple[str, ...] = (
+            f"{solution.candidates} useful candidates, {solution.survivors} left after "
+            f"bounds; solved by {solution.solver}",)
         if solution.gap_bound:
             notes += (f"proven within {solution.gap_bound:.2%} of the optimum",)
         return to_plan(self.code, request, problem, solution, notes)

@@ -16,6 +16,7 @@ from omskit.domain.lifecycle import OrderStatus
 from omskit.domain.order import Order
 from omskit.domain.routing import RoutingDecision
 from omskit.services.allocation import allocate, route_remaining
+from omskit.services.carts import convert_cart
 from omskit.services.runtime import Runtime
 from omskit.store.orders import OrderQuery, OrderSummary
 from omskit.store.uow import UnitOfWork
@@ -72,6 +73,10 @@ class OrderService:
                     order.customer = attrs.evolve(order.customer, segment=segment)
                 order.accept_validation(rt.hooks.validate_order(order, uow.inventory), at)
                 if order.status is OrderStatus.VALIDATED:
+                    if command.cart_id is not None:
+                        # The cart's held units go back to stock in this transaction, so
+                        # this order, and no other, can reserve them now.
+                        convert_cart(uow, command.cart_id, at)
                     allocate(rt, uow, order, at=at)
                 uow.orders.add(order)
                 return order, uow.commit()

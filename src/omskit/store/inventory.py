@@ -43,8 +43,8 @@ _UPSERT_DIALECTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": s
 #: Ledger kinds of a cart's soft reservations. ``MovementKind`` has no members of their own
 #: yet, so they are logged as reserve and release; the reference (``cart:<id>``) tells them
 #: from an order's (whose reference is the order id).
-SOFT_RESERVE = MovementKind.RESERVE
-SOFT_RELEASE = MovementKind.RELEASE
+SOFT_RESERVE = MovementKind.SOFT_RESERVE
+SOFT_RELEASE = MovementKind.SOFT_RELEASE
 
 
 def cart_reference(cart_id: str) -> str:
