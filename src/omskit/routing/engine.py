@@ -8,7 +8,6 @@ reserves the plan in the same transaction (``omskit.services.allocation``).
 
 from __future__ import annotations
 
-import heapq
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -16,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import attrs
+import numpy as np
 
 from omskit.domain.carriers import Carrier
 from omskit.domain.errors import OmsError
@@ -27,6 +27,7 @@ from omskit.domain.routing import (
     Exclusion,
     Holdback,
     PlanCost,
+    PricedCandidates,
     RoutingDecision,
     RoutingPlan,
     RoutingRequest,
@@ -119,6 +120,19 @@ def _price(candidate: Candidate, terms: Sequence[CostTerm], skus: Sequence[str])
                      capacity_left=candidate.capacity_left, terms=tuple(terms))
 
 
+def _standalone_costs(priced: PricedCandidates, request: RoutingRequest,
+                      need: Mapping[str, int]) -> np.ndarray:
+    """:func:`standalone_cost` of every candidate at once."""
+    skus = sorted(need)
+    arrays = priced.arrays(skus)
+    wanted = np.array([need[s] for s in skus], dtype=float)
+    take = np.minimum(arrays.available, wanted)
+    penalty = request.policy.backorder_penalty
+    result: np.ndarray = (arrays.fixed + (take * arrays.unit).sum(axis=1)
+                          + ((wanted - take) * penalty).sum(axis=1))
+    return result
+
+
 def standalone_cost(candidate: Candidate, request: RoutingRequest,
                     need: Mapping[str, int]) -> float:
     """Cost of this location shipping all it can of the demand alone, the rest backordered."""
@@ -183,7 +197,7 @@ class RoutingEngine:
         for term in self._hooks.routing_cost_terms(request, eligible, self._carriers,
                                                    self._settings):
             terms[term.location].append(term)
-        priced = tuple(_price(c, terms.get(c.code, ()), skus) for c in eligible)
+        priced = PricedCandidates(_price(c, terms.get(c.code, ()), skus) for c in eligible)
 
         plan = chosen_strategy.plan(request, priced)
         check_plan(plan, request, priced)
@@ -194,17 +208,18 @@ class RoutingEngine:
         return Decision(plan=plan, cost=cost, explanation=explanation, candidates=priced)
 
     def _explain(self, request: RoutingRequest, raw: Sequence[Candidate],
-                 priced: Sequence[Candidate], excluded: Mapping[str, list[Exclusion]],
+                 priced: PricedCandidates, excluded: Mapping[str, list[Exclusion]],
                  holdbacks: Sequence[Holdback], plan: RoutingPlan, cost: PlanCost,
                  need: Mapping[str, int], *, at: datetime, elapsed_ms: float,
                  round_: int) -> RoutingDecision:
         used = set(plan.locations())
+        costs = _standalone_costs(priced, request, need)
         # Only the best few are shown: a partial sort, not a sort of every candidate.
-        best = heapq.nsmallest(
-            self.routing.explain_limit + len(used),
-            ((standalone_cost(c, request, need), c.code, c) for c in priced))
+        count = min(len(priced), self.routing.explain_limit + len(used))
+        top: list[int] = np.argpartition(costs, count - 1)[:count].tolist() if count else []
+        best = sorted((float(costs[i]), priced[i].code, priced[i]) for i in top)
         best_codes = {code for _, code, _ in best}
-        outside = [(standalone_cost(c, request, need), c.code, c) for c in priced
+        outside = [(float(costs[i]), c.code, c) for i, c in enumerate(priced)
                    if c.code in used and c.code not in best_codes]
         rows: list[CandidateExplanation] = []
         shown = 0

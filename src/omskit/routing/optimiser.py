@@ -1,20 +1,26 @@
-"""The exact routing optimiser: cheapest plan over priced candidates.
+"""The routing optimiser: the cheapest plan over priced candidates.
 
 The problem, per decision: choose how many units of each SKU each location ships so that
 ``Σ fixed(location used) + Σ unit cost × units + backorder penalty × units unfilled`` is
 least, with no location shipping more than it has and at most ``max_shipments`` locations.
 It is a small mixed-integer programme (a fixed-charge transportation problem), solved in
-three tiers, each exact:
+tiers, cheapest first:
 
 1. **Bounds.** The best single location (shipping what it can, backordering the rest) and
-   backordering everything give an upper bound; every unit costs at least the cheapest
-   way of supplying it, so a location whose fixed cost plus that lower bound reaches the
-   upper bound can never be in a better plan and is dropped. When even the two cheapest
-   remaining fixed costs cannot beat the best single location, that location is optimal.
-2. **Enumeration** when a handful of locations survive: with the set of locations fixed,
+   backordering everything give an upper bound. A better plan uses at least two locations
+   and every unit costs at least the cheapest way of supplying it, so a location whose fixed
+   cost, plus the cheapest other fixed cost, plus that floor reaches the bound is dropped.
+   When fewer than two locations survive, the best single location is optimal.
+2. **Enumeration** when at most seven locations survive: with the set of locations fixed,
    each SKU is filled from its cheapest locations first, which is optimal; every subset is
-   tried.
-3. **MILP** otherwise, with SciPy's HiGHS (``scipy.optimize.milp``) on the survivors.
+   tried. Exact.
+3. **Dynamic programming over sets of SKUs** (orders of up to ten SKUs): an upper bound from
+   plans that ship each SKU whole from one location, a lower bound from a relaxation in
+   which any stock counts as the full quantity, and a local search in between. When the
+   bounds meet the plan is optimal (``mask-dp``); otherwise it is kept with its proven gap
+   (``mask-dp-bounded``), or, with ``RoutingPolicy.exact``, settled by the MILP.
+4. **MILP** with SciPy's HiGHS (``scipy.optimize.milp``) on the survivors: orders of more
+   than ten SKUs, and unproven plans when ``exact`` is set.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_array
 
 from omskit.domain.events import RoutedQuantity
-from omskit.domain.routing import Candidate, RoutingPlan, RoutingRequest
+from omskit.domain.routing import Candidate, PricedCandidates, RoutingPlan, RoutingRequest
 from omskit.domain.values import LineQuantity
 
 #: At most this many surviving locations are solved by trying every subset.
@@ -125,19 +131,21 @@ def solve(problem: Problem) -> Solution:
 
     alive = np.zeros(len(problem.codes), dtype=bool)
     alive[useful_rows] = True
-    floor = 0.0
     for _ in range(3):
+        if alive.sum() < 2:
+            break
         cheapest = np.where(usable & alive[:, None], unit, np.inf).min(axis=0)
         floor = float((need * np.minimum(cheapest, penalty)).sum())
-        kept = alive & (fixed + floor < best_cost - _EPS)
+        # A plan better than the best single location uses at least two: one of them is k,
+        # the other costs at least the cheapest fixed cost among the rest.
+        live_fixed = np.where(alive, fixed, np.inf)
+        first, second = np.partition(live_fixed, 1)[:2]
+        other = np.where(live_fixed == first, second, first)
+        kept = alive & (fixed + other + floor < best_cost - _EPS)
         if kept.sum() == alive.sum():
             break
         alive = kept
     survivors = [int(k) for k in np.flatnonzero(alive)]
-    if len(survivors) >= 2:
-        two = np.partition(fixed[alive], 1)[:2]
-        if float(two.sum()) + floor >= best_cost - _EPS:
-            survivors = []
     if len(survivors) < 2:
         # No plan with two or more locations can beat the best single one (or none).
         return Solution(takes=best_takes, cost=best_cost, solver=solver, candidates=total,
@@ -395,6 +403,16 @@ def build_problem(request: RoutingRequest, candidates: Sequence[Candidate], *,
     """Arrays for ``candidates`` (in their order) with the given prices."""
     need = request.units()
     skus = tuple(sorted(need))
+    if isinstance(candidates, PricedCandidates):
+        # The engine's arrays: availability capped at the need, converted in bulk.
+        wanted = np.array([need[s] for s in skus], dtype=float)
+        capped = np.minimum(candidates.arrays(skus).available, wanted).astype(int)
+        return Problem(
+            skus=skus, need=tuple(need[s] for s in skus),
+            codes=tuple(c.code for c in candidates), fixed=tuple(fixed),
+            unit=tuple(map(tuple, unit)), avail=tuple(map(tuple, capped.tolist())),
+            penalty=penalty, max_shipments=request.policy.max_shipments,
+            exact=request.policy.exact)
     return Problem(
         skus=skus, need=tuple(need[s] for s in skus),
         codes=tuple(c.code for c in candidates), fixed=tuple(fixed),
@@ -418,13 +436,16 @@ class OptimalStrategy:
     def plan(self, request: RoutingRequest, candidates: Sequence[Candidate]) -> RoutingPlan:
         """Route ``request`` at least cost over ``candidates``."""
         policy = request.policy
-        need = request.units()
-        skus = sorted(need)
-        problem = build_problem(
-            request, candidates,
-            fixed=[c.fixed_cost + policy.split_penalty for c in candidates],
-            unit=[[c.unit_cost.get(s, 0.0) for s in skus] for c in candidates],
-            penalty=policy.backorder_penalty)
+        skus = sorted(request.units())
+        if isinstance(candidates, PricedCandidates):
+            arrays = candidates.arrays(skus)
+            fixed: list[float] = (arrays.fixed + policy.split_penalty).tolist()
+            unit: list[list[float]] = arrays.unit.tolist()
+        else:
+            fixed = [c.fixed_cost + policy.split_penalty for c in candidates]
+            unit = [[c.unit_cost.get(s, 0.0) for s in skus] for c in candidates]
+        problem = build_problem(request, candidates, fixed=fixed, unit=unit,
+                                penalty=policy.backorder_penalty)
         solution = solve(problem)
         notes: tuple[str, ...] = (
             f"{solution.candidates} useful candidates, {solution.survivors} left after "
