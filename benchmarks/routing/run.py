@@ -717,7 +717,8 @@ def main() -> None:
                   f"{m['python']}, SciPy {m['versions']['scipy']}, omskit "
                   f"{m['versions']['omskit']} at {m['git_commit']}"
                   f"{' + uncommitted core changes' if m['core_uncommitted_changes'] else ''}, "
-                  f"seed {results['seed']}, {results['seconds']:.0f} s in all):")
+                  f"seed {results['seed']}, {results['seconds']:.0f} s in all, "
+                  f"{'with' if args.gc_freeze else 'without'} `--gc-freeze`):")
         update_readme(table, header)
     failed = [f"{r['size']}/{name}" for r in results["sizes"]
               for name, s in r["strategies"].items()
