@@ -240,7 +240,11 @@ def test_pickup_orders_use_only_the_pickup_store(routed: Callable[..., Oms]) -> 
 
 @pytest.mark.parametrize(("settings", "problem"), [
     ({"routing": {"backorder_penalty": -1}},
-     "routing.backorder_penalty: must be a number ≥ 0, got -1"),
+     "routing.backorder_penalty: must be a number ≥ 0 (finite), got -1"),
+    ({"routing": {"split_penalty": float("nan")}},
+     "routing.split_penalty: must be a number ≥ 0 (finite), got nan"),
+    ({"routing": {"backorder_penalty": float("inf")}},
+     "routing.backorder_penalty: must be a number ≥ 0 (finite), got inf"),
     ({"routing": {"max_shipments": 0}}, "routing.max_shipments: must be at least 1 (or null)"),
     ({"routing": {"segment_priority": "gold"}},
      "routing.segment_priority: must be a list of segment names"),

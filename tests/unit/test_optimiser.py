@@ -118,17 +118,40 @@ def _cost_of(problem: Problem, takes: dict[tuple[int, int], int]) -> float:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(problems())
 def test_solve_equals_the_oracle_or_proves_its_gap(problem: Problem) -> None:
-    solution = solve(problem)
-    _check_feasible(problem, solution.takes)
-    assert _cost_of(problem, solution.takes) == pytest.approx(solution.cost, abs=1e-6)
     best = oracle(problem)
-    if solution.solver == "mask-dp-bounded":
-        # Not proven optimal: never better than the optimum, never worse than its bound.
-        assert best - 1e-6 <= solution.cost <= best * (1 + solution.gap_bound) + 1e-6
-    else:
-        assert solution.cost == pytest.approx(best, abs=1e-6)
-    exact = solve(attrs.evolve(problem, exact=True))
+    exact = solve(problem)  # exact by default
+    _check_feasible(problem, exact.takes)
+    assert _cost_of(problem, exact.takes) == pytest.approx(exact.cost, abs=1e-6)
     assert exact.cost == pytest.approx(best, abs=1e-6)
+    fast = solve(attrs.evolve(problem, exact=False))
+    _check_feasible(problem, fast.takes)
+    if fast.solver == "mask-dp-bounded":
+        # Not proven optimal: never better than the optimum, never worse than its bound.
+        assert best - 1e-6 <= fast.cost <= best * (1 + fast.gap_bound) + 1e-6
+    else:
+        assert fast.cost == pytest.approx(best, abs=1e-6)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(), st.sampled_from([0.5, 3.0, 20.0]))
+def test_a_split_penalty_is_charged_per_extra_shipment_only(problem: Problem,
+                                                            split: float) -> None:
+    """The solver's cost equals the plan's cost with the split penalty on every shipment but
+    the first, and no plan with that pricing is cheaper (checked by enumerating sets)."""
+    charged = attrs.evolve(problem, fixed=tuple(f + split for f in problem.fixed),
+                           refund=split)
+    solution = solve(charged)
+    shipments = len({k for k, _ in solution.takes})
+    assert solution.cost == pytest.approx(
+        _cost_of(problem, solution.takes) + split * max(0, shipments - 1), abs=1e-6)
+    # Independent optimum: the oracle per number of shipments, plus the penalty.
+    best = sum(problem.need) * problem.penalty
+    for n in range(1, len(problem.codes) + 1):
+        if problem.max_shipments is not None and n > problem.max_shipments:
+            break
+        capped = attrs.evolve(problem, max_shipments=n)
+        best = min(best, oracle(capped) + split * (n - 1))
+    assert solution.cost <= best + 1e-6
 
 
 def test_every_tier_is_reached() -> None:

@@ -27,8 +27,8 @@ class NearestLocationStrategy:
     """One location that can fill the whole order, the nearest; otherwise split.
 
     Splitting walks the locations nearest-first and lets each take what it can of what is
-    left; whatever no location has is backordered. For pickup, only the pickup location is
-    used and the rest is backordered there.
+    left, up to the policy's ``max_shipments`` locations; whatever is left is backordered.
+    For pickup, only the pickup location is used and the rest is backordered there.
     """
 
     code = "nearest"
@@ -55,12 +55,18 @@ class NearestLocationStrategy:
         left = {c.location.code: dict(c.available) for c in usable}
         allocations: list[RoutedQuantity] = []
         backordered: list[LineQuantity] = []
+        limit = request.policy.max_shipments
+        used: set[str] = set()
         for d in request.demand:
             wanted = d.quantity
             for candidate in usable:
-                stock = left[candidate.location.code]
+                code = candidate.location.code
+                if limit is not None and code not in used and len(used) >= limit:
+                    continue  # no further location may join the plan
+                stock = left[code]
                 take = min(wanted, stock.get(d.sku, 0))
                 if take > 0:
+                    used.add(code)
                     stock[d.sku] -= take
                     wanted -= take
                     allocations.append(RoutedQuantity(location=candidate.location.code,

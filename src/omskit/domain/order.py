@@ -126,6 +126,8 @@ class Order:
     version: int = 0
     #: Delivery date promised to the customer (at checkout, or estimated when routed).
     promised_date: date | None = None
+    #: The cart whose held units this order converts when it is first routed.
+    cart_id: str | None = None
     _holds: list[Hold] = attrs.field(factory=list, alias="holds")
     _fulfillment_orders: list[FulfillmentOrder] = attrs.field(
         factory=list, alias="fulfillment_orders"
@@ -162,6 +164,7 @@ class Order:
             tags=command.tags,
             metadata=dict(command.metadata),
             promised_date=command.promised_date,
+            cart_id=command.cart_id,
         )
         order._events.append(
             OrderPlaced(

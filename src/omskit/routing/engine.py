@@ -8,6 +8,7 @@ reserves the plan in the same transaction (``omskit.services.allocation``).
 
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -18,7 +19,7 @@ import attrs
 import numpy as np
 
 from omskit.domain.carriers import Carrier
-from omskit.domain.errors import OmsError
+from omskit.domain.errors import OmsError, PluginError
 from omskit.domain.events import new_id
 from omskit.domain.routing import (
     Candidate,
@@ -30,6 +31,7 @@ from omskit.domain.routing import (
     PricedCandidates,
     RoutingDecision,
     RoutingPlan,
+    RoutingPolicy,
     RoutingRequest,
     RoutingStrategy,
     plan_cost,
@@ -159,6 +161,11 @@ class RoutingEngine:
     def with_policy(self, request: RoutingRequest) -> RoutingRequest:
         """``request`` with the policy the settings and ``omskit_routing_policy`` give it."""
         policy = self._hooks.routing_policy(request, self._settings, self.routing.policy)
+        if not isinstance(policy, RoutingPolicy) or not all(
+                math.isfinite(v) and v >= 0
+                for v in (policy.backorder_penalty, policy.split_penalty)) or (
+                policy.max_shipments is not None and policy.max_shipments < 1):
+            raise PluginError(f"omskit_routing_policy returned an invalid policy: {policy!r}")
         return attrs.evolve(request, policy=policy)
 
     def decide(self, request: RoutingRequest, candidates: Sequence[Candidate],

@@ -17,10 +17,10 @@ tiers, cheapest first:
 3. **Dynamic programming over sets of SKUs** (orders of up to ten SKUs): an upper bound from
    plans that ship each SKU whole from one location, a lower bound from a relaxation in
    which any stock counts as the full quantity, and a local search in between. When the
-   bounds meet the plan is optimal (``mask-dp``); otherwise it is kept with its proven gap
-   (``mask-dp-bounded``), or, with ``RoutingPolicy.exact``, settled by the MILP.
+   bounds meet the plan is optimal (``mask-dp``); otherwise it is settled by the MILP
+   (``RoutingPolicy.exact``, the default) or kept with its proven gap (``mask-dp-bounded``).
 4. **MILP** with SciPy's HiGHS (``scipy.optimize.milp``) on the survivors: orders of more
-   than ten SKUs, and unproven plans when ``exact`` is set.
+   than ten SKUs, and plans the bounds did not prove when ``exact`` is on.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ MASK_DP_SKU_LIMIT = 10
 #: Locations tried in each local-search move (best standalone cost first).
 LOCAL_SEARCH_POOL = 12
 #: Seconds HiGHS may take on one decision before its best plan so far is used.
-MILP_TIME_LIMIT = 10.0
+MILP_TIME_LIMIT = 2.0
 _EPS = 1e-9
 
 
@@ -63,7 +63,9 @@ class Problem:
     penalty: float
     max_shipments: int | None = None
     #: Settle every decision the bounds cannot prove optimal with HiGHS (slower, exact).
-    exact: bool = False
+    exact: bool = True
+    #: Charged once by every plan that ships anything, beyond ``fixed`` (see ``solve``).
+    refund: float = 0.0
 
 
 @attrs.frozen(kw_only=True)
@@ -81,7 +83,8 @@ class Solution:
 
 def _fill(problem: Problem, chosen: Sequence[int]) -> tuple[float, dict[tuple[int, int], int]]:
     """Optimal use of a fixed set of locations: each SKU from its cheapest ones first."""
-    cost = sum(problem.fixed[k] for k in chosen)
+    # Shipping nothing is charged the refund too: plans compare in one space (see `solve`).
+    cost = sum(problem.fixed[k] for k in chosen) if chosen else problem.refund
     takes: dict[tuple[int, int], int] = {}
     for s, need in enumerate(problem.need):
         left = need
@@ -98,10 +101,21 @@ def _fill(problem: Problem, chosen: Sequence[int]) -> tuple[float, dict[tuple[in
 
 
 def solve(problem: Problem) -> Solution:
-    """The cheapest plan for ``problem`` (see the module docstring)."""
+    """The cheapest plan for ``problem`` (see the module docstring).
+
+    ``refund`` is for a cost charged on every shipment but the first (the split penalty):
+    it is included in every ``fixed`` cost and refunded once. Plans that ship something are
+    compared in that space by adding it to the all-backorder plan too; the returned cost
+    has it taken off again.
+    """
+    solution = _solve(problem)
+    return attrs.evolve(solution, cost=solution.cost - problem.refund)
+
+
+def _solve(problem: Problem) -> Solution:
     n_skus = len(problem.skus)
     penalty = problem.penalty
-    everything = sum(problem.need) * penalty
+    everything = sum(problem.need) * penalty + problem.refund
     if not problem.codes:
         return Solution(takes={}, cost=everything, solver="backorder", candidates=0,
                         survivors=0)
@@ -203,7 +217,9 @@ def _cover_dp(problem: Problem, rows: Sequence[int], covers: np.ndarray,
     group = cost.min(axis=0)
     group_at = cost.argmin(axis=0)
     group[0] = np.inf
-    levels = [bits @ (need * problem.penalty)]  # no shipment: everything backordered
+    nothing = bits @ (need * problem.penalty)  # the SKUs of each set backordered
+    nothing[-1] += problem.refund  # shipping nothing at all: see `solve`
+    levels = [nothing]
     for _ in range(most):
         previous = levels[-1]
         current = previous.copy()
@@ -236,9 +252,10 @@ def _mask_dp(problem: Problem, survivors: Sequence[int], most: int, best_cost: f
     much as the same locations would in this relaxation, so its value is a lower bound.
     Whole-SKU plans lose nothing when stock is not split: of two locations that both hold a
     SKU's full quantity, the cheaper per unit may as well ship it all. The better plan is
-    re-filled exactly (partial stock of its locations used where it helps) and locations
-    with partial stock are added while they lower the cost. When the bounds meet, the plan
-    is optimal (``mask-dp``); otherwise HiGHS settles the rest (``milp``), rarely.
+    re-filled exactly (partial stock of its locations used where it helps) and improved by
+    local search. When the bounds meet, the plan is optimal (``mask-dp``); otherwise HiGHS
+    settles it (``milp``, the default, ``exact``) or it is kept with its proven gap
+    (``mask-dp-bounded``).
     """
     need = np.array(problem.need, dtype=float)
     rows = list(survivors)
@@ -399,7 +416,7 @@ def to_plan(strategy: str, request: RoutingRequest, problem: Problem,
 
 def build_problem(request: RoutingRequest, candidates: Sequence[Candidate], *,
                   fixed: Sequence[float], unit: Sequence[Sequence[float]],
-                  penalty: float) -> Problem:
+                  penalty: float, refund: float = 0.0) -> Problem:
     """Arrays for ``candidates`` (in their order) with the given prices."""
     need = request.units()
     skus = tuple(sorted(need))
@@ -412,7 +429,7 @@ def build_problem(request: RoutingRequest, candidates: Sequence[Candidate], *,
             codes=tuple(c.code for c in candidates), fixed=tuple(fixed),
             unit=tuple(map(tuple, unit)), avail=tuple(map(tuple, capped.tolist())),
             penalty=penalty, max_shipments=request.policy.max_shipments,
-            exact=request.policy.exact)
+            exact=request.policy.exact, refund=refund)
     return Problem(
         skus=skus, need=tuple(need[s] for s in skus),
         codes=tuple(c.code for c in candidates), fixed=tuple(fixed),
@@ -420,15 +437,16 @@ def build_problem(request: RoutingRequest, candidates: Sequence[Candidate], *,
         avail=tuple(tuple(min(need[s], c.available.get(s, 0)) for s in skus)
                     for c in candidates),
         penalty=penalty, max_shipments=request.policy.max_shipments,
-        exact=request.policy.exact)
+        exact=request.policy.exact, refund=refund)
 
 
 class OptimalStrategy:
     """The cheapest plan under the candidates' cost terms and the policy (``optimal``).
 
-    Exact: bounds, then enumeration or HiGHS (see :mod:`omskit.routing.optimiser`). The
-    split penalty is charged on every shipment inside the solver and refunded once, which
-    is the same as charging every shipment beyond the first.
+    Exact by default (see :mod:`omskit.routing.optimiser`); with ``RoutingPolicy.exact``
+    off, a plan the bounds cannot prove keeps its proven gap instead of going to HiGHS. The
+    split penalty is charged on every shipment inside the solver and refunded once
+    (``Problem.refund``), which is the same as charging every shipment beyond the first.
     """
 
     code = "optimal"
@@ -445,7 +463,8 @@ class OptimalStrategy:
             fixed = [c.fixed_cost + policy.split_penalty for c in candidates]
             unit = [[c.unit_cost.get(s, 0.0) for s in skus] for c in candidates]
         problem = build_problem(request, candidates, fixed=fixed, unit=unit,
-                                penalty=policy.backorder_penalty)
+                                penalty=policy.backorder_penalty,
+                                refund=policy.split_penalty)
         solution = solve(problem)
         notes: tuple[str, ...] = (
             f"{solution.candidates} useful candidates, {solution.survivors} left after "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,9 +41,10 @@ def _number(section: Mapping[str, Any], key: str, path: str, problems: list[str]
     if value is None and nullable:
         return None
     kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or value < 0:
+    if (isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value)
+            or value < 0):
         what = "a whole number" if integer else "a number"
-        problems.append(f"{path}.{key}: must be {what} ≥ 0, got {value!r}")
+        problems.append(f"{path}.{key}: must be {what} ≥ 0 (finite), got {value!r}")
         return None
     return value
 

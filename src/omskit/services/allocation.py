@@ -21,6 +21,7 @@ from omskit.domain.promising import delivery_date
 from omskit.domain.routing import Candidate, RoutingRequest
 from omskit.domain.values import Coordinates, DeliveryKind, LineQuantity
 from omskit.services.runtime import Runtime
+from omskit.services.soft_reservations import convert_cart
 from omskit.store.uow import UnitOfWork
 
 #: Re-planning rounds when concurrent orders took planned stock first.
@@ -74,6 +75,11 @@ def allocate(rt: Runtime, uow: UnitOfWork, order: Order, *, exclude: Iterable[st
     demand = order.backordered()
     if not demand:
         return []
+    if order.cart_id is not None:
+        # The cart's held units go back to stock in this transaction, so this order, and no
+        # other, can reserve them now (a no-op once converted, released or expired; an
+        # order held at placement converts when its hold is released).
+        convert_cart(uow, order.cart_id, at)
     strategy = rt.hooks.choose_routing_strategy(order)
     address = order.shipping_address
     request = RoutingRequest(
@@ -85,10 +91,12 @@ def allocate(rt: Runtime, uow: UnitOfWork, order: Order, *, exclude: Iterable[st
         exclude_locations=frozenset(exclude),
     )
     day = at.astimezone(UTC).date()
+    first_routing = order.status is OrderStatus.VALIDATED
     reserved: dict[tuple[str, str, str], int] = defaultdict(int)
     backordered: tuple[LineQuantity, ...] = demand
     # Where each used location is and how long its cheapest lane takes, for the promise.
     lanes: dict[str, tuple[Location, int]] = {}
+    charged: set[str] = set()  # locations whose daily capacity this routing already took
     code = strategy
     for round_ in range(1, MAX_PLAN_ROUNDS + 1):
         decision = rt.router.decide(request, gather_candidates(uow, request), strategy,
@@ -98,21 +106,33 @@ def allocate(rt: Runtime, uow: UnitOfWork, order: Order, *, exclude: Iterable[st
         uow.routing.add_decision(decision.explanation)
         by_code = {c.code: c for c in decision.candidates}
         missed: list[LineQuantity] = []
-        full: set[str] = set()
-        for location in sorted(plan.locations()):
-            capacity = by_code[location].location.daily_capacity
-            if capacity is not None and not uow.routing.take_capacity(location, day, capacity):
-                full.add(location)
-            lanes[location] = (by_code[location].location,
-                               next((t.transit_days for t in by_code[location].terms
-                                     if t.transit_days is not None), 0))
+        took: dict[str, list[RoutedQuantity]] = defaultdict(list)
         # A fixed lock order (location, SKU) keeps concurrent placements from deadlocking.
         for a in sorted(plan.allocations, key=lambda a: (a.location, a.sku, a.line_id)):
-            if a.location not in full and uow.inventory.reserve(
-                    a.location, a.sku, a.quantity, order.id, at):
-                reserved[(a.location, a.line_id, a.sku)] += a.quantity
+            if uow.inventory.reserve(a.location, a.sku, a.quantity, order.id, at):
+                took[a.location].append(a)
             else:
                 missed.append(LineQuantity(line_id=a.line_id, sku=a.sku, quantity=a.quantity))
+        # Capacity after stock, on every path: stock rows, then load rows, in one order. Only
+        # locations that really got units take a slot, once per routing.
+        for location in sorted(took):
+            candidate = by_code[location]
+            lanes[location] = (candidate.location,
+                               next((t.transit_days for t in candidate.terms
+                                     if t.transit_days is not None), 0))
+            capacity = candidate.location.daily_capacity
+            if capacity is None or location in charged:
+                continue
+            if uow.routing.take_capacity(location, day, capacity):
+                charged.add(location)
+                continue
+            # Full since the plan was made (a concurrent order took the last slot).
+            for a in took.pop(location):
+                uow.inventory.release(a.location, a.sku, a.quantity, order.id, at)
+                missed.append(LineQuantity(line_id=a.line_id, sku=a.sku, quantity=a.quantity))
+        for items in took.values():
+            for a in items:
+                reserved[(a.location, a.line_id, a.sku)] += a.quantity
         backordered = _merge([*missed, *plan.backordered])
         if not missed:
             break
@@ -123,7 +143,7 @@ def allocate(rt: Runtime, uow: UnitOfWork, order: Order, *, exclude: Iterable[st
     allocations = [RoutedQuantity(location=loc, line_id=line, sku=sku, quantity=q)
                    for (loc, line, sku), q in reserved.items()]
     created = order.add_fulfillment_orders(code, allocations, backordered, at)
-    if order.promised_date is None and created and not backordered:
+    if first_routing and order.promised_date is None and created and not backordered:
         # Fully sourced on its first routing: promise the date the last parcel arrives.
         order.promised_date = max(delivery_date(lanes[fo.location][0], at,
                                                 lanes[fo.location][1]) for fo in created)

@@ -76,15 +76,21 @@ class FulfilmentService:
         if problems:
             raise InvalidCommand(problems, subject="rejection")
 
+        freed: set[str] = set()
+
         def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
+            freed.clear()  # a retried attempt starts over
             if order.fulfillment_order(fulfillment_order_id).status is F.REJECTED:
                 return
             order.reject_fulfillment(fulfillment_order_id, reason, at)
-            release_reservations(uow, order.id, "fulfilment order rejected", at,
-                                 fulfillment_order_id)
+            freed.update(release_reservations(uow, order.id, "fulfilment order rejected", at,
+                                              fulfillment_order_id))
             route_remaining(self._rt, uow, order, at=at)
 
-        return self._orders.change(self._order_of(fulfillment_order_id), change)
+        rerouted = self._orders.change(self._order_of(fulfillment_order_id), change)
+        # The rejecting location's units are free again for other waiting orders.
+        self._rt.notify_stock_added(freed)
+        return rerouted
 
     def ship(self, fulfillment_order_id: str, *, carrier: str,
              tracking_number: str) -> FulfillmentOrder:

@@ -210,11 +210,16 @@ class InventoryService:
         check_quantity(quantity, "quantity", problems, minimum=0)
         _raise_if(problems, "safety stock")
 
+        added: set[str] = set()
+
         def op(uow: UnitOfWork, at: datetime) -> StockItem:
             self._require_location(uow, location)
-            if uow.inventory.stock_item(location, sku) is None:
+            before = uow.inventory.stock_item(location, sku)
+            if before is None:
                 uow.inventory.add_on_hand(location, sku, 0, MovementKind.ADJUST,
                                           "stock row created", at)
+            elif quantity < before.safety_stock:
+                added.add(sku)  # less kept back: more to promise to waiting orders
             uow.inventory.set_safety_stock(location, sku, quantity)
             item = uow.inventory.stock_item(location, sku)
             assert item is not None
@@ -223,7 +228,7 @@ class InventoryService:
                                    reason="safety stock"))
             return item
 
-        return self._write(op)
+        return self._write(op, added=added)
 
     def transfer(self, sku: str, from_location: str, to_location: str, quantity: int, *,
                  eta: datetime | None = None, reference: str = "") -> Supply | None:

@@ -16,8 +16,7 @@ from omskit.domain.lifecycle import OrderStatus
 from omskit.domain.order import Order
 from omskit.domain.routing import RoutingDecision
 from omskit.services.allocation import allocate, route_remaining
-from omskit.services.carts import convert_cart
-from omskit.services.runtime import Runtime
+from omskit.services.runtime import Runtime, logger
 from omskit.store.orders import OrderQuery, OrderSummary
 from omskit.store.uow import UnitOfWork
 
@@ -35,8 +34,9 @@ class TimelineEntry:
 
 
 def release_reservations(uow: UnitOfWork, order_id: str, reason: str, at: datetime,
-                         fulfillment_order_id: str | None = None) -> None:
-    """Give back an order's active reservations (or one fulfilment order's)."""
+                         fulfillment_order_id: str | None = None) -> set[str]:
+    """Give back an order's active reservations (or one fulfilment order's); returns the
+    SKUs that became promisable again."""
     found = uow.inventory.active_reservations(order_id, fulfillment_order_id)
     for r in found:
         uow.inventory.release(r.location, r.sku, r.quantity, order_id, at)
@@ -44,6 +44,7 @@ def release_reservations(uow: UnitOfWork, order_id: str, reason: str, at: dateti
                                      location=r.location, sku=r.sku, quantity=r.quantity,
                                      reason=reason))
     uow.inventory.set_reservation_status([r.id for r in found], ReservationStatus.RELEASED)
+    return {r.sku for r in found}
 
 
 class OrderService:
@@ -73,10 +74,6 @@ class OrderService:
                     order.customer = attrs.evolve(order.customer, segment=segment)
                 order.accept_validation(rt.hooks.validate_order(order, uow.inventory), at)
                 if order.status is OrderStatus.VALIDATED:
-                    if command.cart_id is not None:
-                        # The cart's held units go back to stock in this transaction, so
-                        # this order, and no other, can reserve them now.
-                        convert_cart(uow, command.cart_id, at)
                     allocate(rt, uow, order, at=at)
                 uow.orders.add(order)
                 return order, uow.commit()
@@ -193,6 +190,9 @@ class OrderService:
         The order is the scarce-stock priority (``omskit_order_priority``: by default the
         segment's place in ``settings["routing"]["segment_priority"]``), then age.
         """
+        if isinstance(skus, str):
+            raise InvalidCommand([f"skus: give a collection of SKUs, not the string {skus!r}"],
+                                 subject="backorder query")
         with self._rt.uow() as uow:
             found = [uow.orders.get(i) for i in uow.orders.waiting_for(skus, limit=limit)]
         found = [o for o in found if o.backordered() and not o.active_holds]
@@ -204,12 +204,19 @@ class OrderService:
         gained an allocation. Called after stock is received; safe to call any time.
 
         Each order is routed in its own transaction, so a better-ranked order takes the
-        new stock before a worse-ranked one even sees it.
+        new stock before a worse-ranked one even sees it. An order that fails to route is
+        logged and skipped; the others still get their turn.
         """
         allocated = []
         for order in self.waiting(skus):
             before = order.backordered()
-            after = self.allocate_backorders(order.id)
+            try:
+                after = self.allocate_backorders(order.id)
+            except Exception:
+                # One order that cannot be routed (a failing plugin, a vetoed transition)
+                # must not starve the orders behind it.
+                logger.exception("allocating backorders of order %s failed", order.id)
+                continue
             if after.backordered() != before:
                 allocated.append(after)
         return allocated
@@ -229,13 +236,19 @@ class OrderService:
         if problems:
             raise InvalidCommand(problems, subject="cancellation")
 
+        freed: set[str] = set()
+
         def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
+            freed.clear()  # a retried attempt starts over
             if order.status is OrderStatus.CANCELLED:
                 return
             order.cancel(reason, at)
-            release_reservations(uow, order.id, "order cancelled", at)
+            freed.update(release_reservations(uow, order.id, "order cancelled", at))
 
-        return self.change(order_id, change)
+        cancelled = self.change(order_id, change)
+        # Released units are promisable again: waiting backorders may take them.
+        self._rt.notify_stock_added(freed)
+        return cancelled
 
     def complete(self, order_id: str) -> Order:
         """Close a delivered order. Completing twice changes nothing."""

@@ -92,7 +92,13 @@ class Runtime:
         """
         found = frozenset(skus)
         if found and self.connection is None and self.stock_listener is not None:
-            self.stock_listener(found)
+            try:
+                self.stock_listener(found)
+            except Exception:
+                # The stock is committed: the caller must not see a failure (and retry a
+                # receipt that happened). The backorders wait for the next receipt or an
+                # explicit oms.orders.allocate_waiting().
+                logger.exception("allocating waiting backorders for %s failed", sorted(found))
 
     def uow(self) -> UnitOfWork:
         """A new unit of work on this runtime's engine or joined connection."""

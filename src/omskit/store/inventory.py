@@ -40,9 +40,7 @@ from omskit.store.tables import Tables
 #: Dialects whose ``INSERT`` has ``ON CONFLICT DO UPDATE`` (typed loosely: two unrelated classes).
 _UPSERT_DIALECTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
-#: Ledger kinds of a cart's soft reservations. ``MovementKind`` has no members of their own
-#: yet, so they are logged as reserve and release; the reference (``cart:<id>``) tells them
-#: from an order's (whose reference is the order id).
+#: Ledger kinds of a cart's soft reservations; their reference is ``cart:<id>``.
 SOFT_RESERVE = MovementKind.SOFT_RESERVE
 SOFT_RELEASE = MovementKind.SOFT_RELEASE
 

@@ -78,6 +78,7 @@ class OrderRepository:
             "tags": list(order.tags), "metadata": order.metadata,
             "placed_at": order.placed_at, "updated_at": order.updated_at,
             "version": order.version, "promised_date": order.promised_date,
+            "cart_id": order.cart_id,
         }
 
     def _child_rows(self, order: Order) -> dict[str, dict[Any, Row]]:
@@ -241,7 +242,7 @@ class OrderRepository:
             status=OrderStatus(row["status"]), placed_at=row["placed_at"],
             updated_at=row["updated_at"], tags=tuple(row["tags"]),
             metadata=dict(row["metadata"]), version=row["version"],
-            promised_date=row["promised_date"],
+            promised_date=row["promised_date"], cart_id=row["cart_id"],
             holds=[Hold(code=h["code"], reason=h["reason"], placed_at=h["placed_at"],
                         released_at=h["released_at"]) for h in holds],
             fulfillment_orders=fos,

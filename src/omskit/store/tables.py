@@ -132,6 +132,7 @@ def build_metadata(
         sa.Column("updated_at", UTCDateTime, nullable=False),
         sa.Column("version", sa.Integer, nullable=False),
         sa.Column("promised_date", sa.Date, nullable=True),
+        sa.Column("cart_id", sa.String(_ID), nullable=True),
         # Idempotent placement: one order per channel and external id.
         sa.UniqueConstraint("channel", "external_id"),
         sa.Index(f"ix_{prefix}orders_customer_id", "customer_id", "placed_at"),

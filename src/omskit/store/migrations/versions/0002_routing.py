@@ -40,6 +40,8 @@ def upgrade() -> None:
     op.add_column(f"{P}locations", sa.Column("timezone", sa.String(length=64), nullable=False,
                                              server_default="UTC"), schema=S)
     op.add_column(f"{P}orders", sa.Column("promised_date", sa.Date(), nullable=True), schema=S)
+    op.add_column(f"{P}orders", sa.Column("cart_id", sa.String(length=128), nullable=True),
+                  schema=S)
     op.create_table(
         f"{P}routing_decisions",
         sa.Column(
@@ -110,6 +112,7 @@ def downgrade() -> None:
                   schema=S)
     op.drop_table(f"{P}routing_decisions", schema=S)
     with op.batch_alter_table(f"{P}orders", schema=S) as batch:
+        batch.drop_column("cart_id")
         batch.drop_column("promised_date")
     with op.batch_alter_table(f"{P}locations", schema=S) as batch:
         batch.drop_column("timezone")
