@@ -124,7 +124,8 @@ def _price(candidate: Candidate, terms: Sequence[CostTerm], skus: Sequence[str])
 
 def _standalone_costs(priced: PricedCandidates, request: RoutingRequest,
                       need: Mapping[str, int]) -> np.ndarray:
-    """:func:`standalone_cost` of every candidate at once."""
+    """What each candidate would cost shipping all it can of the demand alone, the rest
+    backordered (the ranking of an explanation's considered candidates)."""
     skus = sorted(need)
     arrays = priced.arrays(skus)
     wanted = np.array([need[s] for s in skus], dtype=float)
@@ -133,17 +134,6 @@ def _standalone_costs(priced: PricedCandidates, request: RoutingRequest,
     result: np.ndarray = (arrays.fixed + (take * arrays.unit).sum(axis=1)
                           + ((wanted - take) * penalty).sum(axis=1))
     return result
-
-
-def standalone_cost(candidate: Candidate, request: RoutingRequest,
-                    need: Mapping[str, int]) -> float:
-    """Cost of this location shipping all it can of the demand alone, the rest backordered."""
-    penalty = request.policy.backorder_penalty
-    cost = candidate.fixed_cost
-    for sku, quantity in need.items():
-        take = min(quantity, candidate.available.get(sku, 0))
-        cost += take * candidate.unit_cost.get(sku, 0.0) + (quantity - take) * penalty
-    return cost
 
 
 class RoutingEngine:
