@@ -22,6 +22,8 @@ from omskit.store.uow import UnitOfWork
 
 #: A change applied to a loaded order inside its unit of work.
 _Change = Callable[[UnitOfWork, Order, datetime], None]
+#: External ids looked up per query by :meth:`OrderService.place_many`.
+_LOOKUP_CHUNK = 500
 
 
 @attrs.frozen(kw_only=True)
@@ -88,6 +90,89 @@ class OrderService:
             return found
         rt.dispatch(events)
         return order
+
+    def place_many(self, commands: Iterable[PlaceOrder]) -> list[Order]:
+        """Place many orders in one transaction; returns one order per command, in order.
+
+        Each order goes through exactly what :meth:`place` does (segment, validation hooks,
+        routing, conditional reservations, fulfilment orders, outbox rows), in the order
+        given, so a later order sees the stock an earlier one reserved. Idempotent per
+        ``(channel, external_id)``: an order placed before is returned unchanged and writes
+        nothing; a key repeated within the batch gets the first command's order (the same
+        object). All or nothing: any error rolls the whole batch back. Anything but a
+        ``PlaceOrder`` raises :class:`InvalidCommand` before a transaction is opened.
+        Retried as a whole on transient conflicts, like :meth:`place`; events are
+        dispatched after the commit.
+        """
+        batch = list(commands)
+        problems = [f"[{i}]: expected a PlaceOrder, got {type(c).__name__}"
+                    for i, c in enumerate(batch) if not isinstance(c, PlaceOrder)]
+        if problems:
+            raise InvalidCommand(problems, subject="order batch")
+        if not batch:
+            return []
+        rt = self._rt
+        keys = list(dict.fromkeys((c.channel, c.external_id) for c in batch))
+
+        def attempt() -> tuple[list[Order], list[Event]]:
+            with rt.uow() as uow:
+                found: dict[tuple[str, str], Order] = {
+                    key: uow.orders.get(order_id)
+                    for key, order_id in self._ids_for_external(uow, keys).items()}
+                placed: list[Order] = []
+                for command in batch:
+                    key = (command.channel, command.external_id)
+                    order = found.get(key)
+                    if order is None:
+                        order = self._create(uow, command)
+                        found[key] = order
+                    placed.append(order)
+                return placed, uow.commit()
+
+        for round_ in range(2):
+            try:
+                orders, events = rt.retrying(attempt)
+                break
+            except sa.exc.IntegrityError:
+                # A concurrent delivery of some of these orders committed first: run the
+                # batch again, which now finds and returns those orders. Twice means the
+                # constraint failed for another reason.
+                if round_ == 1 or rt.connection is not None:
+                    raise
+        rt.dispatch(events)
+        return orders
+
+    def _create(self, uow: UnitOfWork, command: PlaceOrder) -> Order:
+        """A new order from ``command``: segment, validate, route and reserve, add."""
+        rt = self._rt
+        at = rt.now()
+        order = Order.place(command, order_id=new_id(), at=at)
+        segment = rt.hooks.customer_segment(order)
+        if segment != order.customer.segment:
+            order.customer = attrs.evolve(order.customer, segment=segment)
+        order.accept_validation(rt.hooks.validate_order(order, uow.inventory), at)
+        if order.status is OrderStatus.VALIDATED:
+            allocate(rt, uow, order, at=at)
+        uow.orders.add(order)
+        return order
+
+    def _ids_for_external(self, uow: UnitOfWork,
+                          keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """The ids of the orders already placed under ``keys``, in a few queries."""
+        o = self._rt.tables.orders.c
+        by_channel: dict[str, list[str]] = {}
+        for channel, external_id in keys:
+            by_channel.setdefault(channel, []).append(external_id)
+        found: dict[tuple[str, str], str] = {}
+        for channel, external_ids in by_channel.items():
+            for start in range(0, len(external_ids), _LOOKUP_CHUNK):
+                chunk = external_ids[start:start + _LOOKUP_CHUNK]
+                for row in uow.connection.execute(
+                    sa.select(o.id, o.external_id)
+                    .where(o.channel == channel, o.external_id.in_(chunk))
+                ):
+                    found[(channel, row.external_id)] = row.id
+        return found
 
     def get(self, order_id: str) -> Order:
         """The order with this id, or :class:`OrderNotFound`."""
