@@ -75,18 +75,20 @@ def placer(url: str, schema: str | None, checkpoints: str, ready: Any) -> None:
 class FileConsumer:
     """A consumer that appends every event it is handed to a file (one ``write`` a line)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, latency: float = 0.0) -> None:
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        self.latency = latency
 
     @hookimpl
     def omskit_handle_event(self, event: Event, oms: Oms) -> None:
+        time.sleep(self.latency)  # a broker's round trip: batches take a while
         os.write(self.fd, f"{event.event_id}\t{event.event_type}\t{event.order_id}\n".encode())
 
 
 def dispatcher(url: str, schema: str | None, consumed: str, ready: Any) -> None:
     """Child process: relay the outbox forever, in small batches."""
     oms = bootstrap(url, schema=schema, load_entrypoints=False, dispatch="deferred",
-                    plugins=[FileConsumer(consumed)])
+                    plugins=[FileConsumer(consumed, latency=0.003)])
     oms.outbox.lease = LEASE
     ready.set()
     while True:
