@@ -1,6 +1,7 @@
 """Where ``oms.orders.place`` spends its time on PostgreSQL: cProfile plus statements per order.
 
     python benchmarks/throughput/profile_place.py [--orders 500] [--postgres URL]
+    python benchmarks/throughput/profile_place.py --sqlite --batch 100   # place_many on SQLite
 
 Seeds the throughput benchmark's network in a scratch schema, warms up with 50 orders, then
 places ``--orders`` orders one by one under cProfile, counting the SQL statements sent per
@@ -15,6 +16,7 @@ import cProfile
 import io
 import pstats
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -36,13 +38,19 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=500)
     parser.add_argument("--postgres", default=DEFAULT_PG)
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--sqlite", action="store_true", help="a SQLite file (WAL) instead")
+    parser.add_argument("--batch", type=int, default=0,
+                        help="place through place_many in batches of this size")
     args = parser.parse_args()
-    engine = sa.create_engine(sa_url(args.postgres))
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE')
-        conn.exec_driver_sql(f'CREATE SCHEMA "{SCHEMA}"')
+    tmp = tempfile.TemporaryDirectory()
+    url = f"sqlite:///{tmp.name}/profile.db" if args.sqlite else sa_url(args.postgres)
+    engine = sa.create_engine(url)
+    if not args.sqlite:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE')
+            conn.exec_driver_sql(f'CREATE SCHEMA "{SCHEMA}"')
     try:
-        oms = bootstrap(sa_url(args.postgres), load_entrypoints=False, schema=SCHEMA)
+        oms = bootstrap(url, load_entrypoints=False, schema=None if args.sqlite else SCHEMA)
         oms.create_schema()
         seed_network(oms, 1)
         stream = order_stream(2, "PR")
@@ -79,15 +87,21 @@ def main() -> None:
         profile = cProfile.Profile()
         t0 = time.perf_counter()
         profile.enable()
-        for command in commands:
-            oms.orders.place(command)
+        if args.batch:
+            for i in range(0, len(commands), args.batch):
+                oms.orders.place_many(commands[i:i + args.batch])
+        else:
+            for command in commands:
+                oms.orders.place(command)
         profile.disable()
         elapsed = time.perf_counter() - t0
         oms.close()
     finally:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE')
+        if not args.sqlite:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE')
         engine.dispose()
+        tmp.cleanup()
 
     n = args.orders
     print(f"{n} orders in {elapsed:.2f} s under cProfile: {elapsed / n * 1000:.2f} ms per order, "
