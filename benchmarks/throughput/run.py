@@ -167,16 +167,24 @@ def sqlite_runs(tmp: Path, orders: int, batch: int, seed: int,
     assert oms.inventory.ledger_mismatches() == []
     oms.close()
 
-    # The Tryton comparison: omskit places exactly the orders Tryton gets, one by one.
-    oms = bootstrap(f"sqlite:///{tmp / 'peer.db'}", load_entrypoints=False)
-    latencies = []
-    started = time.perf_counter()
-    for command in commands[:peer_orders]:
-        t0 = time.perf_counter()
-        oms.orders.place(command)
-        latencies.append((time.perf_counter() - t0) * 1000)
-    out["peer_omskit"] = summary(latencies, peer_orders, time.perf_counter() - started)
-    oms.close()
+    # The Tryton comparison: omskit places exactly the orders Tryton gets, one by one. The run
+    # is short (about a second), so it is repeated on fresh copies and the median run kept.
+    runs = []
+    for repeat in range(3):
+        path = tmp / f"peer-{repeat}.db"
+        shutil.copy(tmp / "peer.db", path)
+        oms = bootstrap(f"sqlite:///{path}", load_entrypoints=False)
+        latencies = []
+        started = time.perf_counter()
+        for command in commands[:peer_orders]:
+            t0 = time.perf_counter()
+            oms.orders.place(command)
+            latencies.append((time.perf_counter() - t0) * 1000)
+        runs.append(summary(latencies, peer_orders, time.perf_counter() - started))
+        oms.close()
+    runs.sort(key=lambda r: r["orders_per_second"])
+    out["peer_omskit"] = runs[1]
+    out["peer_omskit"]["repeats_orders_per_second"] = [r["orders_per_second"] for r in runs]
     return out
 
 
@@ -217,7 +225,6 @@ def pg_omskit(url: str, workers: int, seconds: float, seed: int) -> dict[str, An
              for w in range(workers)]
     for p in procs:
         p.start()
-    time.sleep(0)  # the workers warm up, then wait for go
     # Give every worker time to import, connect and place its warm-up order.
     ready_by = time.perf_counter() + 8 + workers
     while time.perf_counter() < ready_by:
