@@ -245,7 +245,7 @@ def test_place_order_commands(shop: Oms, tally: Tally, data: st.DataObject) -> N
         lines = d(st.lists(st.builds(
             lambda s, q, p: NewLine(sku=s, quantity=q, unit_price=p),
             sku_or_valid, qty_or_valid, maybe(st.sampled_from(["9.90", "0", "1e9"]), 8)),
-            min_size=0, max_size=3))
+            min_size=1, max_size=3))
         return PlaceOrder(
             channel=d(maybe(st.just("web"), 12)), external_id=d(maybe(st.uuids().map(str), 12)),
             currency=d(maybe(st.just("EUR"), 12)),
@@ -255,8 +255,8 @@ def test_place_order_commands(shop: Oms, tally: Tally, data: st.DataObject) -> N
             shipping_address=Address(line1=d(plain), city=d(plain),
                                      country=d(maybe(st.just("IT"), 12)),
                                      coordinates=d(maybe(st.just(MILAN_POINT), 8))),
-            tags=d(st.lists(maybe(texts), max_size=3)),
-            metadata=d(maybe(st.dictionaries(texts, json_like, max_size=3))))
+            tags=d(st.lists(maybe(st.sampled_from(["gift", "vip"]), 8), max_size=3)),
+            metadata=d(maybe(st.dictionaries(texts, json_like, max_size=3), 4)))
 
     tally.attempt(shop, "PlaceOrder + orders.place", lambda: _place(shop, build))
 
