@@ -273,3 +273,15 @@ def test_a_failed_placement_leaves_no_decision_or_capacity_behind(
     with pytest.raises(RuntimeError, match="refused"):
         oms.orders.place(order_command("E-1", {"A": 1}))
     assert table_contents(oms) == before
+
+
+def test_a_changed_location_is_seen_by_the_next_decision(routed: Callable[..., Oms]) -> None:
+    # The clock stands still: the location's row keeps its time, the change must still show.
+    oms = routed(plugins=[])
+    _site(oms, "dc-milano", MILANO, {"A": 5}, handling_cost="0.10")
+    _site(oms, "dc-roma", ROMA, {"A": 5}, handling_cost="0.50")
+    first = oms.orders.place(order_command("E-1", {"A": 1}))
+    assert [fo.location for fo in first.fulfillment_orders] == ["dc-milano"]
+    oms.inventory.save_location(location("dc-milano", *MILANO, handling_cost="2.00"))
+    second = oms.orders.place(order_command("E-2", {"A": 1}))
+    assert [fo.location for fo in second.fulfillment_orders] == ["dc-roma"]

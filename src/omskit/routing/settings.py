@@ -24,7 +24,7 @@ class RoutingSettings:
 
     policy: RoutingPolicy = attrs.field(factory=RoutingPolicy)
     segment_priority: tuple[str, ...] = ()
-    explain_limit: int = 20
+    explain_limit: int = 10
 
 
 @attrs.frozen(kw_only=True)

@@ -23,6 +23,7 @@ from omskit.ports import ChannelConnector
 from omskit.registries import Registry
 from omskit.routing.engine import RoutingEngine
 from omskit.serialization import EventCodec
+from omskit.store.inventory import LocationCache
 from omskit.store.tables import Tables
 from omskit.store.uow import UnitOfWork
 
@@ -79,6 +80,8 @@ class Runtime:
     #: Called after a commit that added promisable stock, with its SKUs (allocates
     #: waiting backorders; see ``Oms.orders.allocate_waiting``).
     stock_listener: Callable[[frozenset[str]], object] | None = None
+    #: Parsed locations shared by this runtime's units of work (see ``LocationCache``).
+    locations: LocationCache = attrs.field(factory=LocationCache)
 
     def now(self) -> datetime:
         """The current time from the injected clock (timezone-aware)."""
@@ -105,7 +108,8 @@ class Runtime:
         settle = (self.connection is None and self.dispatch_mode == "inline"
                   and not self.hooks.has_event_handlers())
         return UnitOfWork(self.engine, self.tables, self.converter, self.codec, self.hooks,
-                          connection=self.connection, settle_on_write=settle)
+                          connection=self.connection, settle_on_write=settle,
+                          locations=self.locations)
 
     def retrying(self, operation: Callable[[], T]) -> T:
         """Run ``operation`` (which opens its own unit of work), again on transient conflicts.

@@ -50,15 +50,39 @@ def cart_reference(cart_id: str) -> str:
     return f"cart:{cart_id}"
 
 
+class LocationCache:
+    """Parsed locations shared by every unit of work of one ``Oms``, keyed by code and
+    checked against the row's ``updated_at``: routing reads every candidate location on
+    every order, and locations change rarely. A stale entry is simply re-read."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[datetime, Location]] = {}
+
+    def get(self, code: str, updated_at: datetime) -> Location | None:
+        """The location as of ``updated_at``, if cached."""
+        entry = self._entries.get(code)
+        return entry[1] if entry is not None and entry[0] == updated_at else None
+
+    def put(self, location: Location, updated_at: datetime) -> None:
+        """Remember ``location`` as read at ``updated_at``."""
+        self._entries[location.code] = (updated_at, location)
+
+    def forget(self, code: str) -> None:
+        """Drop the entry (the location is being saved: a fixed clock may keep its time)."""
+        self._entries.pop(code, None)
+
+
 class InventoryRepository:
     """Stock queries and movements on one connection (implements ``InventoryReader``)."""
 
-    def __init__(self, conn: sa.Connection, tables: Tables, converter: cattrs.Converter) -> None:
+    def __init__(self, conn: sa.Connection, tables: Tables, converter: cattrs.Converter,
+                 shared_locations: LocationCache | None = None) -> None:
         self._conn = conn
         self._t = tables
         self._c = converter
         self._ledger: list[dict[str, Any]] = []
         self._locations: dict[str, Location] = {}
+        self._shared = shared_locations or LocationCache()
 
     # -- locations ------------------------------------------------------------------------------
 
@@ -111,6 +135,7 @@ class InventoryRepository:
             "processing_days": location.processing_days, "timezone": location.timezone,
         }
         self._locations.pop(location.code, None)
+        self._shared.forget(location.code)
         updated = self._conn.execute(t.update().where(t.c.code == location.code).values(row))
         if updated.rowcount == 1:
             return False
@@ -147,18 +172,27 @@ class InventoryRepository:
         """Active locations with available-to-promise > 0 for any of ``skus``, with that ATP."""
         s, loc = self._t.stock_items, self._t.locations
         available = (s.c.on_hand - s.c.reserved - s.c.safety_stock).label("available")
+        # Codes and versions only: the locations themselves come from the shared cache.
         stmt = (
-            sa.select(loc, s.c.sku, available)
+            sa.select(loc.c.code, loc.c.updated_at, s.c.sku, available)
             .join(s, s.c.location == loc.c.code)
             .where(s.c.sku.in_(sorted(set(skus))), loc.c.active.is_(True), available > 0)
         )
-        found: dict[str, tuple[Location, dict[str, int]]] = {}
-        for row in self._conn.execute(stmt).mappings():
-            code = row["code"]
-            if code not in found:
-                found[code] = (self._location(row), {})
-            found[code][1][row["sku"]] = int(row["available"])
-        return list(found.values())
+        stock: dict[str, dict[str, int]] = {}
+        versions: dict[str, datetime] = {}
+        for code, updated_at, sku, units in self._conn.execute(stmt):
+            versions[code] = updated_at
+            stock.setdefault(code, {})[sku] = int(units)
+        locations = {code: self._shared.get(code, at) for code, at in versions.items()}
+        stale = sorted(code for code, found in locations.items() if found is None)
+        if stale:
+            rows = self._conn.execute(sa.select(loc).where(loc.c.code.in_(stale))).mappings()
+            for row in rows:
+                location = self._location(row)
+                self._shared.put(location, row["updated_at"])
+                locations[row["code"]] = location
+        return [(location, stock[code]) for code, location in locations.items()
+                if location is not None]
 
     def positions(self, sku: str, *, active_only: bool = False) -> list[StockPosition]:
         """Stock of ``sku`` at every location that has a row or open supply for it.

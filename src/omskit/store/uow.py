@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from omskit.domain.events import Event, FulfillmentOrderStatusChanged, OrderStatusChanged
 from omskit.serialization import EventCodec
-from omskit.store.inventory import InventoryRepository
+from omskit.store.inventory import InventoryRepository, LocationCache
 from omskit.store.orders import OrderRepository
 from omskit.store.outbox import OutboxRepository
 from omskit.store.routing import RoutingRepository
@@ -31,8 +31,10 @@ class UnitOfWork:
     def __init__(self, engine: sa.Engine, tables: Tables, converter: cattrs.Converter,
                  codec: EventCodec, hooks: Hooks,
                  connection: sa.Connection | None = None,
-                 settle_on_write: bool = False) -> None:
+                 settle_on_write: bool = False,
+                 locations: LocationCache | None = None) -> None:
         self._engine = engine
+        self._location_cache = locations
         self._settle_on_write = settle_on_write
         self._tables = tables
         self._converter = converter
@@ -51,7 +53,8 @@ class UnitOfWork:
             self.connection = self._engine.connect()
             self._tx = self.connection.begin()
         self.orders = OrderRepository(self.connection, self._tables, self._converter)
-        self.inventory = InventoryRepository(self.connection, self._tables, self._converter)
+        self.inventory = InventoryRepository(self.connection, self._tables, self._converter,
+                                             self._location_cache)
         self.outbox = OutboxRepository(self.connection, self._tables, self._codec)
         self.routing = RoutingRepository(self.connection, self._tables, self._converter)
         return self
