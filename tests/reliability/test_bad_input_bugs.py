@@ -16,14 +16,16 @@ Found bugs, with the fix (see docs/reliability.md):
 6. ``save_location`` with a non-decimal ``handling_cost``, a non-string ``timezone`` or
    non-iterable ``capabilities``:
    ``TypeError``;
+7. ``PlaceOrder(...)`` accepts an address whose ``coordinates`` is not a ``Coordinates``
+   (a list): placing it fails in routing with ``AttributeError``; and ``PlaceOrder(...)``
+   with ``lines``, ``customer``, ``shipping_address``, ``delivery`` or
+   ``tags`` of the wrong type: ``TypeError``/``AttributeError``;
 8. ``idempotency_key`` of ``receive``/``adjust`` is not checked at all: on PostgreSQL a NUL
    byte (``DataError``), more than 128 characters (``StringDataRightTruncation``) or a
    non-string (``ProgrammingError``) escapes; SQLite stores them silently;
 9. ``adjust`` does not check its location code, nor ``cancel`` its order id: a NUL byte
    reaches PostgreSQL (``DataError``) instead of ``LocationNotFound``/``OrderNotFound``;
-10. ``register_supply(kind=...)`` is not checked against ``SupplyKind``: the driver fails;
-7. ``PlaceOrder(...)`` with ``lines``, ``customer``, ``shipping_address``, ``delivery`` or
-   ``tags`` of the wrong type: ``TypeError``/``AttributeError``.
+10. ``register_supply(kind=...)`` is not checked against ``SupplyKind``: the driver fails.
 """
 
 from __future__ import annotations
@@ -99,6 +101,10 @@ def _calls() -> dict[str, Callable[[Oms, str, str], Any]]:
         # 5. pickup locations not iterable
         "quote-pickup-locations-int":
             lambda o, _, __: o.promise.quote({"SKU-1": 1}, pickup_locations=0),
+        # 7. a PlaceOrder whose address coordinates are not Coordinates is accepted
+        "place-address-coordinates-list": lambda o, _, __: o.orders.place(_command(
+            shipping_address=Address(line1="Via Roma 1", city="Milano", country="IT",
+                                     coordinates=[45.4, 9.1]))),  # type: ignore[arg-type]
         # 6. Location fields of the wrong type
         "save_location-handling-cost-str": lambda o, _, __: o.inventory.save_location(
             attrs.evolve(location("new-dc", 1, 1), handling_cost="1")),
