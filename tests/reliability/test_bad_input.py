@@ -312,15 +312,17 @@ def test_inventory_save_location(shop: Oms, tally: Tally, data: st.DataObject) -
 
     def call() -> None:
         shop.inventory.save_location(Location(
-            code=d(text_or(st.sampled_from(["milan", "new-dc"]), 2)), name=d(free_text),
+            code=d(text_or(st.sampled_from(["milan", "new-dc"]), 4)),
+            name=d(maybe(st.just("New DC"), 4)),
             kind=d(st.sampled_from(list(LocationKind))),
             coordinates=d(st.none() | points.filter(lambda p: isinstance(p, Coordinates))),
             capabilities=d(st.frozensets(st.sampled_from(list(Capability)))),
-            daily_capacity=d(st.none() | st.integers(-(10**12), 10**12)),
-            handling_cost=d(st.decimals(allow_nan=False, allow_infinity=False)),
+            daily_capacity=d(st.none() | st.integers(0, 50) | st.integers(-(10**12), 10**12)),
+            handling_cost=d(st.decimals(0, 10, places=2)
+                            | st.decimals(allow_nan=False, allow_infinity=False)),
             active=d(st.booleans()),
-            groups=d(st.frozensets(texts, max_size=2)),
-            processing_days=d(st.integers(-100, 10**9)),
+            groups=d(st.frozensets(text_or(st.just("eu-dcs"), 4), max_size=2)),
+            processing_days=d(st.integers(0, 5) | st.integers(-100, 10**9)),
             timezone=d(text_or(st.sampled_from(["UTC", "Europe/Rome", "../etc/passwd"]),
                                2))))
 
@@ -369,7 +371,8 @@ places = maybe(st.builds(Coordinates, lat=st.floats(-90, 90), lon=st.floats(-180
 
 @RELAXED
 @given(cart_id=maybe(st.sampled_from(["cart-1", "cart-2"]), 6), lines=cart_lines,
-       ttl=maybe(st.sampled_from([timedelta(minutes=15), timedelta(0), timedelta(days=-1),
+       ttl=maybe(st.sampled_from([timedelta(minutes=15), timedelta(hours=2), timedelta(days=1),
+                                  timedelta(days=6), timedelta(0), timedelta(days=-1),
                                   timedelta(days=3650)]), 6),
        channel=maybe(st.just("web"), 6), destination=places,
        country=maybe(st.sampled_from([None, "IT"]), 6))
