@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -196,3 +197,34 @@ def test_deferred_dispatch_leaves_the_batch_events_pending(make_oms: Callable[..
     oms.outbox.dispatch_pending()
     assert oms.outbox.pending_count() == 0
     assert handler.types().count("order.placed") == 2
+
+
+def test_concurrent_overlapping_batches_make_one_order_per_key(oms: Oms) -> None:
+    stocked(oms)
+    batches = [[order_command(f"C-{i}", {"A": 1}) for i in keys]
+               for keys in ([0, 1, 2], [2, 1, 0], [1, 2, 3], [3, 0])]
+    barrier = threading.Barrier(len(batches))
+    placed: dict[int, list[Order]] = {}
+    errors: list[BaseException] = []
+
+    def deliver(k: int) -> None:
+        barrier.wait()
+        try:
+            placed[k] = oms.orders.place_many(batches[k])
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=deliver, args=(k,)) for k in range(len(batches))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    ids: dict[str, set[str]] = {}
+    for orders in placed.values():
+        for order in orders:
+            ids.setdefault(order.external_id, set()).add(order.id)
+    assert {k: len(v) for k, v in ids.items()} == {"C-0": 1, "C-1": 1, "C-2": 1, "C-3": 1}
+    assert len(oms.orders.search()) == 4
+    assert oms.inventory.available("A") == 9 - 4
+    assert oms.inventory.ledger_mismatches() == []

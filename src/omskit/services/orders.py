@@ -49,6 +49,15 @@ def release_reservations(uow: UnitOfWork, order_id: str, reason: str, at: dateti
     return {r.sku for r in found}
 
 
+def require_id(value: object, field: str) -> None:
+    """Raise :class:`InvalidCommand` unless ``value`` is a well-formed identifier: a wrong
+    type or a control character must not reach the database driver."""
+    problems: list[str] = []
+    check_identifier(value, field, problems)
+    if problems:
+        raise InvalidCommand(problems, subject="lookup")
+
+
 class OrderService:
     """The order side of the public API (``oms.orders``)."""
 
@@ -114,11 +123,15 @@ class OrderService:
         rt = self._rt
         keys = list(dict.fromkeys((c.channel, c.external_id) for c in batch))
 
+        existing: set[tuple[str, str]] = set()  # keys placed before the last attempt
+
         def attempt() -> tuple[list[Order], list[Event]]:
             with rt.uow() as uow:
+                ids = self._ids_for_external(uow, keys)
+                existing.clear()
+                existing.update(ids)
                 found: dict[tuple[str, str], Order] = {
-                    key: uow.orders.get(order_id)
-                    for key, order_id in self._ids_for_external(uow, keys).items()}
+                    key: uow.orders.get(order_id) for key, order_id in ids.items()}
                 placed: list[Order] = []
                 for command in batch:
                     key = (command.channel, command.external_id)
@@ -129,16 +142,20 @@ class OrderService:
                     placed.append(order)
                 return placed, uow.commit()
 
-        for round_ in range(2):
+        while True:
             try:
                 orders, events = rt.retrying(attempt)
                 break
             except sa.exc.IntegrityError:
                 # A concurrent delivery of some of these orders committed first: run the
-                # batch again, which now finds and returns those orders. Twice means the
-                # constraint failed for another reason.
-                if round_ == 1 or rt.connection is not None:
+                # batch again, which finds and returns those orders. Only while that is so
+                # (each round then finds at least one more): otherwise the constraint failed
+                # for another reason.
+                if rt.connection is not None:
                     raise
+                with rt.uow() as uow:
+                    if set(self._ids_for_external(uow, keys)) <= existing:
+                        raise
         rt.dispatch(events)
         return orders
 
@@ -176,6 +193,7 @@ class OrderService:
 
     def get(self, order_id: str) -> Order:
         """The order with this id, or :class:`OrderNotFound`."""
+        require_id(order_id, "order_id")
         with self._rt.uow() as uow:
             return uow.orders.get(order_id)
 
@@ -210,6 +228,7 @@ class OrderService:
 
     def timeline(self, order_id: str) -> list[TimelineEntry]:
         """Everything that happened to the order, oldest first, from its stored events."""
+        require_id(order_id, "order_id")
         with self._rt.uow() as uow:
             uow.orders.get(order_id)  # OrderNotFound for an unknown id
             return [TimelineEntry(occurred_at=r.event.occurred_at,
@@ -222,6 +241,7 @@ class OrderService:
         Retried on transient conflicts; a change that appends no event writes nothing.
         Other services build on this; it is public for plugins that add order operations.
         """
+        require_id(order_id, "order_id")
         rt = self._rt
 
         def attempt() -> tuple[Order, list[Event]]:
@@ -264,6 +284,7 @@ class OrderService:
     def explain(self, order_id: str) -> list[RoutingDecision]:
         """Every routing decision made for the order, oldest first: the candidates
         considered, why each was excluded or ranked, the plan and its cost by term."""
+        require_id(order_id, "order_id")
         with self._rt.uow() as uow:
             uow.orders.get(order_id)  # OrderNotFound for an unknown id
             return uow.routing.decisions(order_id)
