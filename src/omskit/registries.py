@@ -37,10 +37,10 @@ class Registry(Generic[T]):
 
     def get(self, code: str) -> T:
         """The item with this code, or the registry's :class:`NotFound` subclass."""
-        try:
-            return self._entries[code].item
-        except KeyError:
-            raise self.not_found(code) from None
+        entry = self._entries.get(code) if isinstance(code, str) else None
+        if entry is None:
+            raise self.not_found(repr(code) if not isinstance(code, str) else code)
+        return entry.item
 
     def contributions(self) -> list[Contribution[T]]:
         """Every contribution, sorted by code."""

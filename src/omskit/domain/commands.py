@@ -14,6 +14,8 @@ import attrs
 from omskit.domain.errors import InvalidCommand
 from omskit.domain.values import (
     Address,
+    Contact,
+    Coordinates,
     Customer,
     DeliveryKind,
     DeliveryMethod,
@@ -42,10 +44,21 @@ def _has_control(text: str) -> bool:
     return any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in text)
 
 
+def _encodes(value: str) -> bool:
+    # Lone surrogates (what a lenient JSON decoder makes of a bad escape) cannot be stored.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_identifier(value: object, field: str, problems: list[str]) -> None:
     """Append a problem unless ``value`` is a non-empty, printable, bounded identifier."""
     if not isinstance(value, str) or not value.strip():
         problems.append(f"{field}: must be a non-empty string")
+    elif not _encodes(value):
+        problems.append(f"{field}: must be valid Unicode")
     elif len(value) > MAX_ID_LENGTH:
         problems.append(f"{field}: longer than {MAX_ID_LENGTH} characters")
     elif _has_control(value) or value != value.strip():
@@ -62,6 +75,8 @@ def check_text(value: object, field: str, problems: list[str]) -> None:
     """Append a problem unless ``value`` is a bounded string without control characters."""
     if not isinstance(value, str):
         problems.append(f"{field}: must be a string")
+    elif not _encodes(value):
+        problems.append(f"{field}: must be valid Unicode")
     elif len(value) > MAX_TEXT_LENGTH:
         problems.append(f"{field}: longer than {MAX_TEXT_LENGTH} characters")
     elif _has_control(value.replace("\n", " ")):
@@ -90,15 +105,33 @@ class NewLine:
     line_id: str | None = None
 
 
+def _as_tuple(value: object, field: str) -> tuple[Any, ...]:
+    # Converters run before validation: a wrong type must still end as InvalidCommand.
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InvalidCommand([f"{field}: must be a list, not {type(value).__name__}"],
+                             subject="order")
+    return tuple(value)
+
+
 def _as_lines(lines: Iterable[NewLine]) -> tuple[NewLine, ...]:
-    return tuple(lines)
+    return _as_tuple(lines, "lines")
 
 
 def _as_tags(tags: Iterable[str]) -> tuple[str, ...]:
-    return tuple(tags)
+    return _as_tuple(tags, "tags")
+
+
+def _typed(value: object, kind: type, field: str, problems: list[str]) -> bool:
+    """Append a problem unless ``value`` is a ``kind``; say whether it is."""
+    if isinstance(value, kind):
+        return True
+    problems.append(f"{field}: must be a {kind.__name__}, not {type(value).__name__}")
+    return False
 
 
 def _address_problems(address: Address, field: str, problems: list[str]) -> None:
+    if address.coordinates is not None:
+        _typed(address.coordinates, Coordinates, f"{field}.coordinates", problems)
     for name in ("line1", "city"):
         value = getattr(address, name)
         check_text(value, f"{field}.{name}", problems)
@@ -143,17 +176,22 @@ class PlaceOrder:
                                                                         datetime)):
             problems.append("promised_date: must be a date")
         check_identifier(self.external_id, "external_id", problems)
-        check_identifier(self.customer.id, "customer.id", problems)
-        if self.customer.segment is not None:
-            check_code(self.customer.segment, "customer.segment", problems)
-        for name in ("name", "email", "phone"):
-            check_text(getattr(self.customer.contact, name), f"customer.contact.{name}", problems)
+        if _typed(self.customer, Customer, "customer", problems):
+            check_identifier(self.customer.id, "customer.id", problems)
+            if self.customer.segment is not None:
+                check_code(self.customer.segment, "customer.segment", problems)
+            if _typed(self.customer.contact, Contact, "customer.contact", problems):
+                for name in ("name", "email", "phone"):
+                    check_text(getattr(self.customer.contact, name),
+                               f"customer.contact.{name}", problems)
         if not self.lines:
             problems.append("lines: an order needs at least one line")
         if len(self.lines) > MAX_LINES:
             problems.append(f"lines: more than {MAX_LINES} lines")
         seen: set[str] = set()
         for i, line in enumerate(self.lines[:MAX_LINES]):
+            if not _typed(line, NewLine, f"lines[{i}]", problems):
+                continue
             check_identifier(line.sku, f"lines[{i}].sku", problems)
             check_quantity(line.quantity, f"lines[{i}].quantity", problems)
             if line.unit_price < 0 or line.unit_price > MAX_UNIT_PRICE:
@@ -163,22 +201,28 @@ class PlaceOrder:
             # Check the ids the order will really have: a line without one is numbered by
             # its position (as Order.place does), so an explicit "1" on another line would
             # otherwise collide with it and break routing and the order_lines primary key.
-            effective = line.line_id or str(i + 1)
+            effective = line.line_id if isinstance(line.line_id, str) else str(i + 1)
             if effective in seen:
                 problems.append(f"lines[{i}].line_id: {effective!r} is used twice")
             seen.add(effective)
-        if self.delivery.kind is DeliveryKind.SHIP and self.shipping_address is None:
-            problems.append("shipping_address: required when the delivery method is ship")
-        if self.delivery.pickup_location is not None:
-            check_code(self.delivery.pickup_location, "delivery.pickup_location", problems)
+        if _typed(self.delivery, DeliveryMethod, "delivery", problems):
+            if self.delivery.kind is DeliveryKind.SHIP and self.shipping_address is None:
+                problems.append("shipping_address: required when the delivery method is ship")
+            if self.delivery.pickup_location is not None:
+                check_code(self.delivery.pickup_location, "delivery.pickup_location", problems)
         for field in ("shipping_address", "billing_address"):
             address = getattr(self, field)
-            if address is not None:
+            if address is not None and _typed(address, Address, field, problems):
                 _address_problems(address, field, problems)
         for i, tag in enumerate(self.tags):
             check_identifier(tag, f"tags[{i}]", problems)
-        if self.placed_at is not None and self.placed_at.tzinfo is None:
+        placed: object = self.placed_at
+        if placed is not None and (not isinstance(placed, datetime) or placed.tzinfo is None):
             problems.append("placed_at: must be timezone-aware")
+        metadata: object = self.metadata
+        if not isinstance(metadata, Mapping):
+            problems.append("metadata: must be a mapping")
+            raise InvalidCommand(problems, subject="order")
         try:
             size = len(json.dumps(dict(self.metadata), ensure_ascii=False).encode())
         except (TypeError, ValueError) as exc:

@@ -12,7 +12,7 @@ from omskit.domain.inventory import ReservationStatus
 from omskit.domain.lifecycle import FulfillmentStatus
 from omskit.domain.order import FulfillmentOrder, Order, Shipment
 from omskit.services.allocation import route_remaining
-from omskit.services.orders import OrderService, release_reservations
+from omskit.services.orders import OrderService, release_reservations, require_id
 from omskit.services.runtime import Runtime
 from omskit.store.uow import UnitOfWork
 
@@ -31,6 +31,7 @@ class FulfilmentService:
         self._orders = orders
 
     def _order_of(self, fulfillment_order_id: str) -> str:
+        require_id(fulfillment_order_id, "fulfillment_order_id")
         with self._rt.uow() as uow:
             return uow.orders.order_id_for_fulfillment(fulfillment_order_id)
 

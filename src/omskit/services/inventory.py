@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, time
+from decimal import Decimal
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,9 +23,11 @@ from omskit.domain.events import (
     new_id,
 )
 from omskit.domain.inventory import (
+    Capability,
     GlobalStock,
     LedgerEntry,
     Location,
+    LocationKind,
     MovementKind,
     StockItem,
     Supply,
@@ -36,6 +39,16 @@ from omskit.services.runtime import Runtime
 from omskit.store.uow import UnitOfWork
 
 T = TypeVar("T")
+
+
+def _check_eta(eta: object, problems: list[str]) -> None:
+    if not isinstance(eta, datetime) or eta.tzinfo is None:
+        problems.append(f"eta: must be a timezone-aware datetime, not {eta!r}")
+
+
+def _check_key(key: object, problems: list[str]) -> None:
+    if key is not None:
+        check_identifier(key, "idempotency_key", problems)
 
 
 def _raise_if(problems: list[str], subject: str) -> None:
@@ -109,18 +122,38 @@ class InventoryService:
         check_text(location.name, "name", problems)
         if location.daily_capacity is not None:
             check_quantity(location.daily_capacity, "daily_capacity", problems, minimum=0)
-        if location.handling_cost < 0:
-            problems.append("handling_cost: must not be negative")
-        for group in sorted(location.groups):
-            check_code(group, "groups[]", problems)
-        if not isinstance(location.processing_days, int) or not 0 <= location.processing_days <= 60:
+        # Typed fields, checked anyway: a host may build a Location from untrusted data.
+        cost: object = location.handling_cost
+        if not isinstance(cost, Decimal) or not cost.is_finite() or cost < 0:
+            problems.append(f"handling_cost: must be a finite Decimal ≥ 0, not {cost!r}")
+        kind: object = location.kind
+        if not isinstance(kind, LocationKind):
+            problems.append(f"kind: {kind!r} is not a location kind")
+        capabilities: object = location.capabilities
+        if not isinstance(capabilities, frozenset | set) or not all(
+                isinstance(c, Capability) for c in capabilities):
+            problems.append("capabilities: must be a set of Capability values")
+        groups: object = location.groups
+        if not isinstance(groups, frozenset | set):
+            problems.append("groups: must be a set of group codes")
+        else:
+            for group in sorted(groups, key=repr):
+                check_code(group, "groups[]", problems)
+        if (isinstance(location.processing_days, bool)
+                or not isinstance(location.processing_days, int)
+                or not 0 <= location.processing_days <= 60):
             problems.append("processing_days: must be a whole number of days from 0 to 60")
-        if location.cutoff is not None and (location.cutoff.second or location.cutoff.tzinfo):
+        if location.cutoff is not None and (not isinstance(location.cutoff, time)
+                                            or location.cutoff.second or location.cutoff.tzinfo):
             problems.append("cutoff: must be a local time in whole minutes, without a zone")
-        try:
-            ZoneInfo(location.timezone)
-        except (ValueError, ZoneInfoNotFoundError):
-            problems.append(f"timezone: {location.timezone!r} is not an IANA time zone")
+        timezone: object = location.timezone
+        if not isinstance(timezone, str):
+            problems.append(f"timezone: must be a string, not {timezone!r}")
+        else:
+            try:
+                ZoneInfo(timezone)
+            except (ValueError, ZoneInfoNotFoundError):
+                problems.append(f"timezone: {timezone!r} is not an IANA time zone")
         _raise_if(problems, "location")
 
         def op(uow: UnitOfWork, at: datetime) -> Location:
@@ -144,9 +177,11 @@ class InventoryService:
                 idempotency_key: str | None = None) -> StockItem:
         """Add received goods to on-hand stock (creates the stock row for a new SKU)."""
         problems: list[str] = []
+        check_code(location, "location", problems)
         check_identifier(sku, "sku", problems)
         check_quantity(quantity, "quantity", problems)
         check_text(reference, "reference", problems)
+        _check_key(idempotency_key, problems)
         _raise_if(problems, "receipt")
 
         added: set[str] = set()
@@ -172,7 +207,9 @@ class InventoryService:
         A decrease may not take on-hand below the reserved units: :class:`InsufficientStock`.
         """
         problems: list[str] = []
+        check_code(location, "location", problems)
         check_identifier(sku, "sku", problems)
+        _check_key(idempotency_key, problems)
         if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
             problems.append(f"delta: must be a non-zero whole number, not {delta!r}")
         else:
@@ -206,6 +243,7 @@ class InventoryService:
     def set_safety_stock(self, location: str, sku: str, quantity: int) -> StockItem:
         """Keep ``quantity`` units of ``sku`` at ``location`` back from promising."""
         problems: list[str] = []
+        check_code(location, "location", problems)
         check_identifier(sku, "sku", problems)
         check_quantity(quantity, "quantity", problems, minimum=0)
         _raise_if(problems, "safety stock")
@@ -238,13 +276,15 @@ class InventoryService:
         source now and is open supply at the destination until :meth:`receive_supply`.
         """
         problems: list[str] = []
+        check_code(from_location, "from_location", problems)
+        check_code(to_location, "to_location", problems)
         check_identifier(sku, "sku", problems)
         check_quantity(quantity, "quantity", problems)
         check_text(reference, "reference", problems)
-        if from_location == to_location:
+        if not problems and from_location == to_location:
             problems.append("to_location: must differ from from_location")
-        if eta is not None and eta.tzinfo is None:
-            problems.append("eta: must be timezone-aware")
+        if eta is not None:
+            _check_eta(eta, problems)
         _raise_if(problems, "transfer")
 
         added: set[str] = set()
@@ -285,11 +325,14 @@ class InventoryService:
                         reference: str = "") -> Supply:
         """Record stock expected at ``location`` by ``eta`` (a purchase order, production)."""
         problems: list[str] = []
+        check_code(location, "location", problems)
         check_identifier(sku, "sku", problems)
         check_quantity(quantity, "quantity", problems)
         check_text(reference, "reference", problems)
-        if eta.tzinfo is None:
-            problems.append("eta: must be timezone-aware")
+        _check_eta(eta, problems)
+        supply_kind: object = kind
+        if not isinstance(supply_kind, SupplyKind):
+            problems.append(f"kind: must be one of {', '.join(k.value for k in SupplyKind)}")
         _raise_if(problems, "supply")
 
         def op(uow: UnitOfWork, at: datetime) -> Supply:

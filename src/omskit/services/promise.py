@@ -109,14 +109,16 @@ class PromiseService:
             problems.append("at: must be a timezone-aware datetime")
         stores: list[str] = []
         if pickup_locations is not None:
-            if isinstance(pickup_locations, str):
+            given: object = pickup_locations
+            if isinstance(given, str) or not isinstance(given, list | tuple | set | frozenset):
                 problems.append("pickup_locations: must be a list of location codes")
+            elif len(given) > MAX_PICKUP_LOCATIONS:
+                problems.append(f"pickup_locations: more than {MAX_PICKUP_LOCATIONS}")
             else:
-                stores = list(dict.fromkeys(pickup_locations))
-                if len(stores) > MAX_PICKUP_LOCATIONS:
-                    problems.append(f"pickup_locations: more than {MAX_PICKUP_LOCATIONS}")
-                for i, code in enumerate(stores[:MAX_PICKUP_LOCATIONS]):
+                for i, code in enumerate(given):
                     check_code(code, f"pickup_locations[{i}]", problems)
+                if not problems:
+                    stores = list(dict.fromkeys(pickup_locations))
         if cart_id is not None:
             check_identifier(cart_id, "cart_id", problems)
         if problems:
