@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +14,9 @@ import sqlalchemy as sa
 from omskit import Oms, hookimpl
 from omskit.domain.events import Event
 from omskit.domain.inventory import ReservationStatus
+
+#: ``spawn``: child processes start clean, with no inherited connection or lock.
+CTX = multiprocessing.get_context("spawn")
 
 #: Coordinates used across the suite (decimal degrees).
 MILAN = (45.4642, 9.19)
@@ -113,3 +118,24 @@ class SteppingClock:
     def __call__(self) -> datetime:
         self._now += timedelta(seconds=1)
         return self._now
+
+
+def run_processes(target: Callable[..., None], argsets: Sequence[tuple[Any, ...]],
+                  timeout: float = 180) -> list[Any]:
+    """Run ``target(*args, results)`` in one spawned process per argument tuple; returns what
+    each put on ``results`` (a ``(payload, traceback_or_None)`` pair) and fails on any error."""
+    results = CTX.Queue()
+    processes = [CTX.Process(target=target, args=(*args, results)) for args in argsets]
+    for p in processes:
+        p.start()
+    try:
+        reports = [results.get(timeout=timeout) for _ in processes]
+    finally:
+        for p in processes:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.kill()
+                p.join()
+    errors = [error for _, error in reports if error]
+    assert errors == [], errors[0]
+    return [payload for payload, _ in reports]

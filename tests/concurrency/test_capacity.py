@@ -7,7 +7,6 @@ update in the placement's transaction, like stock.
 
 from __future__ import annotations
 
-import multiprocessing
 import traceback
 from collections import Counter
 from typing import Any
@@ -16,7 +15,7 @@ import pytest
 
 from omskit import Oms, bootstrap
 from omskit.testing import TestDatabase, location, order_command
-from tests.support import MILAN, ROME
+from tests.support import CTX, MILAN, ROME, run_processes
 
 WORKERS = 4
 ORDERS_PER_WORKER = 10
@@ -32,9 +31,9 @@ def place_orders(url: str, schema: str, worker: int, barrier: Any, results: Any)
         barrier.wait(timeout=60)
         placed = [oms.orders.place(command).id for command in commands]
         oms.close()
-        results.put((worker, placed, None))
+        results.put((placed, None))
     except BaseException:  # reported to the parent, which fails the test
-        results.put((worker, [], traceback.format_exc()))
+        results.put(([], traceback.format_exc()))
 
 
 @pytest.mark.postgres_only
@@ -48,25 +47,11 @@ def test_daily_capacity_holds_across_processes(oms: Oms,
         oms.inventory.receive(code, "A", 100)
     oms.engine.dispose()
 
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(WORKERS)
-    results = ctx.Queue()
-    processes = [
-        ctx.Process(target=place_orders,
-                    args=(omskit_database.url, omskit_database.schema, i, barrier, results))
-        for i in range(WORKERS)
-    ]
-    for p in processes:
-        p.start()
-    try:
-        reports = [results.get(timeout=120) for _ in processes]
-    finally:
-        for p in processes:
-            p.join(timeout=30)
-            if p.is_alive():
-                p.kill()
-    assert [error for _, _, error in reports if error] == []
-    order_ids = [order_id for _, placed, _ in reports for order_id in placed]
+    barrier = CTX.Barrier(WORKERS)
+    reports = run_processes(place_orders, [
+        (omskit_database.url, omskit_database.schema, i, barrier) for i in range(WORKERS)],
+        timeout=120)
+    order_ids = [order_id for placed in reports for order_id in placed]
     assert len(order_ids) == WORKERS * ORDERS_PER_WORKER
     used = Counter(fo.location for order_id in order_ids
                    for fo in oms.orders.get(order_id).fulfillment_orders)

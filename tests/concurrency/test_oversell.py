@@ -7,7 +7,6 @@ backordered with quantities adding up to its lines.
 
 from __future__ import annotations
 
-import multiprocessing
 import random
 import traceback
 from collections import defaultdict
@@ -19,7 +18,7 @@ import sqlalchemy as sa
 from omskit import Oms, bootstrap
 from omskit.domain.lifecycle import OrderStatus
 from omskit.testing import TestDatabase, location, order_command
-from tests.support import MILAN, ROME, active_reservations, stock_rows
+from tests.support import CTX, MILAN, ROME, active_reservations, run_processes, stock_rows
 
 WORKERS = 8
 ORDERS_PER_WORKER = 25
@@ -43,9 +42,9 @@ def place_orders(url: str, schema: str, worker: int, barrier: Any, results: Any)
         barrier.wait(timeout=60)
         placed = [oms.orders.place(command).id for command in commands]
         oms.close()
-        results.put((worker, placed, None))
+        results.put((placed, None))
     except BaseException:  # reported to the parent, which fails the test
-        results.put((worker, [], traceback.format_exc()))
+        results.put(([], traceback.format_exc()))
 
 
 @pytest.mark.postgres_only
@@ -58,26 +57,11 @@ def test_no_oversell_across_processes(oms: Oms, omskit_database: TestDatabase) -
             oms.inventory.set_safety_stock(code, sku, SAFETY)
     oms.engine.dispose()  # no pooled connection is shared with the children
 
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(WORKERS)
-    results = ctx.Queue()
-    processes = [
-        ctx.Process(target=place_orders,
-                    args=(omskit_database.url, omskit_database.schema, i, barrier, results))
-        for i in range(WORKERS)
-    ]
-    for p in processes:
-        p.start()
-    try:
-        reports = [results.get(timeout=120) for _ in processes]
-    finally:
-        for p in processes:
-            p.join(timeout=30)
-            if p.is_alive():
-                p.kill()
-    errors = [error for _, _, error in reports if error]
-    assert errors == []
-    order_ids = [order_id for _, placed, _ in reports for order_id in placed]
+    barrier = CTX.Barrier(WORKERS)
+    reports = run_processes(place_orders, [
+        (omskit_database.url, omskit_database.schema, i, barrier) for i in range(WORKERS)],
+        timeout=120)
+    order_ids = [order_id for placed in reports for order_id in placed]
     assert len(order_ids) == len(set(order_ids)) == WORKERS * ORDERS_PER_WORKER
 
     rows = stock_rows(oms)

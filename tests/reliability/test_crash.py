@@ -36,9 +36,8 @@ from omskit import Oms, bootstrap, hookimpl
 from omskit.domain.events import Event
 from omskit.domain.lifecycle import OrderStatus
 from omskit.testing import TestDatabase, location, order_command
-from tests.reliability.common import CTX, active_reservations, outbox, stock_rows
 from tests.reliability.conftest import scaled
-from tests.support import MILAN, ROME
+from tests.support import CTX, MILAN, ROME, active_reservations, outbox_rows, stock_rows
 
 ORDERS = scaled(200)
 KILLS = scaled(14)
@@ -104,7 +103,7 @@ def test_sigkilled_placer_and_dispatcher_lose_nothing(
         for sku in SKUS:
             oms.inventory.receive(code, sku, STOCK)
     # Written before any consumer existed, so settled at once (no handler, inline dispatch).
-    settled_before = {r["event_id"] for r in outbox(oms)}
+    settled_before = {r["event_id"] for r in outbox_rows(oms)}
     oms.engine.dispose()
     url, schema = omskit_database.url, omskit_database.schema
     checkpoints, consumed = str(tmp_path / "placed.log"), str(tmp_path / "consumed.log")
@@ -182,7 +181,7 @@ def test_sigkilled_placer_and_dispatcher_lose_nothing(
         assert committed[external_id] == order_id
 
     # Every committed order has its events; no event belongs to an uncommitted order.
-    rows = outbox(oms)
+    rows = outbox_rows(oms)
     assert all(r["dispatched_at"] is not None for r in rows)
     by_id = {r["event_id"]: r for r in rows}
     assert len(by_id) == len(rows)
@@ -211,8 +210,8 @@ def test_sigkilled_placer_and_dispatcher_lose_nothing(
 
     stock = stock_rows(oms)
     records = active_reservations(oms)
-    for key, (_, reserved, _) in stock.items():
-        assert reserved == records.get(key, 0), key
+    for key, row in stock.items():
+        assert row.reserved == records.get(key, 0), key
     assert oms.inventory.ledger_mismatches() == []
 
     figures.update(

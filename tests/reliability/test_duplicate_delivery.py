@@ -24,15 +24,16 @@ import sqlalchemy as sa
 
 from omskit import Oms, bootstrap
 from omskit.testing import TestDatabase, location
-from tests.reliability.common import (
+from tests.reliability.conftest import scaled
+from tests.support import (
     CTX,
+    MILAN,
+    ROME,
     active_reservations,
-    outbox,
+    outbox_rows,
     run_processes,
     stock_rows,
 )
-from tests.reliability.conftest import scaled
-from tests.support import MILAN, ROME
 
 SKUS = ("SKU-1", "SKU-2", "SKU-3", "SKU-4")
 THREADS = 8
@@ -100,9 +101,9 @@ def check_one_order_each(oms: Oms, sent: list[dict[str, Any]],
             assert per_line.get((order_id, line.line_id), 0) + waiting == line.quantity
     rows = stock_rows(oms)
     records = active_reservations(oms)
-    for key, (_, reserved, _) in rows.items():
-        assert reserved == records.get(key, 0), key
-    placed_events = Counter(e["order_id"] for e in outbox(oms)
+    for key, row in rows.items():
+        assert row.reserved == records.get(key, 0), key
+    placed_events = Counter(e["order_id"] for e in outbox_rows(oms)
                             if e["event_type"] == "order.placed")
     assert placed_events == Counter(set(by_key.values()))
     assert oms.inventory.ledger_mismatches() == []

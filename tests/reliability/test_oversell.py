@@ -24,17 +24,19 @@ import pytest
 from omskit import Oms, bootstrap
 from omskit.domain.lifecycle import FulfillmentStatus, OrderStatus
 from omskit.testing import TestDatabase, location, order_command
-from tests.reliability.common import (
+from tests.reliability.conftest import scaled
+from tests.support import (
     CTX,
-    SHIPPED,
+    MILAN,
+    NAPLES,
+    ROME,
     active_reservations,
     run_processes,
     stock_rows,
 )
-from tests.reliability.conftest import scaled
-from tests.support import MILAN, NAPLES, ROME
 
 F = FulfillmentStatus
+SHIPPED = (F.SHIPPED, F.DELIVERED)
 O = OrderStatus  # noqa: E741
 WORKERS = 8
 ORDERS_PER_WORKER = scaled(20)
@@ -126,7 +128,8 @@ def test_no_oversell_while_placing_shipping_and_cancelling(
             assert covered[line.line_id] + waiting.get(line.line_id, 0) == line.quantity
 
     assert set(rows) == {(loc, sku) for loc in PLACES for sku in SKUS}
-    for key, (on_hand, reserved, safety) in rows.items():
+    for key, row in rows.items():
+        on_hand, reserved, safety = row.on_hand, row.reserved, row.safety_stock
         assert on_hand == STOCK - shipped[key], key
         assert reserved + shipped[key] <= STOCK, key  # never promised more than it had
         assert 0 <= reserved <= on_hand - safety, key  # nor its safety stock
