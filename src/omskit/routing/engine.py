@@ -144,7 +144,8 @@ class RoutingEngine:
                  routing: RoutingSettings) -> None:
         self._hooks = hooks
         self._strategies = strategies
-        self._carriers = tuple(carriers.get(code) for code in carriers)
+        #: The registered carriers, in code order (also read by the promise API).
+        self.carriers: tuple[Carrier, ...] = tuple(c.item for c in carriers.contributions())
         self._settings = settings
         self.routing = routing
 
@@ -191,7 +192,7 @@ class RoutingEngine:
                 eligible.append(c)
 
         terms: dict[str, list[CostTerm]] = defaultdict(list)
-        for term in self._hooks.routing_cost_terms(request, eligible, self._carriers,
+        for term in self._hooks.routing_cost_terms(request, eligible, self.carriers,
                                                    self._settings):
             terms[term.location].append(term)
         priced = PricedCandidates(_price(c, terms.get(c.code, ()), skus) for c in eligible)

@@ -156,7 +156,7 @@ class _Context:
         self._positions = {(p.location, sku): p for sku, found in positions.items()
                            for p in found}
         self._held = uow.inventory.soft_held(cart_id) if cart_id is not None else {}
-        self._carriers: tuple[Carrier, ...] = tuple(rt.carriers.get(c) for c in rt.carriers)
+        self._carriers: tuple[Carrier, ...] = rt.router.carriers
 
     def _request(self, delivery: DeliveryMethod,
                  destination: Coordinates | None) -> RoutingRequest:
