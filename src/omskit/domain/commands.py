@@ -121,6 +121,17 @@ def _as_tags(tags: Iterable[str]) -> tuple[str, ...]:
     return _as_tuple(tags, "tags")
 
 
+def _has_nul(value: object) -> bool:
+    """Whether a NUL character hides in any key or string of a JSON-like value."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def _typed(value: object, kind: type, field: str, problems: list[str]) -> bool:
     """Append a problem unless ``value`` is a ``kind``; say whether it is."""
     if isinstance(value, kind):
@@ -230,5 +241,8 @@ class PlaceOrder:
         else:
             if size > MAX_METADATA_BYTES:
                 problems.append(f"metadata: larger than {MAX_METADATA_BYTES} bytes as JSON")
+            if _has_nul(self.metadata):
+                # PostgreSQL's jsonb cannot store NUL; SQLite would, and the two must agree.
+                problems.append("metadata: must not contain NUL characters")
         if problems:
             raise InvalidCommand(problems, subject="order")
