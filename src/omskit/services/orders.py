@@ -132,6 +132,9 @@ class OrderService:
                 existing.update(ids)
                 found: dict[tuple[str, str], Order] = {
                     key: uow.orders.get(order_id) for key, order_id in ids.items()}
+                uow.inventory.preload(line.sku for command in batch
+                                      if (command.channel, command.external_id) not in ids
+                                      for line in command.lines)
                 placed: list[Order] = []
                 for command in batch:
                     key = (command.channel, command.external_id)
@@ -176,6 +179,7 @@ class OrderService:
     def _ids_for_external(self, uow: UnitOfWork,
                           keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """The ids of the orders already placed under ``keys``, in a few queries."""
+        uow.flush()
         o = self._rt.tables.orders.c
         by_channel: dict[str, list[str]] = {}
         for channel, external_id in keys:

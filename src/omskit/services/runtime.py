@@ -24,6 +24,7 @@ from omskit.registries import Registry
 from omskit.routing.engine import RoutingEngine
 from omskit.serialization import EventCodec
 from omskit.store.inventory import LocationCache
+from omskit.store.statements import Statements
 from omskit.store.tables import Tables
 from omskit.store.uow import UnitOfWork
 
@@ -82,6 +83,12 @@ class Runtime:
     stock_listener: Callable[[frozenset[str]], object] | None = None
     #: Parsed locations shared by this runtime's units of work (see ``LocationCache``).
     locations: LocationCache = attrs.field(factory=LocationCache)
+    #: Statements built once for this runtime's tables (see ``Statements``).
+    statements: Statements = attrs.field(init=False)
+
+    @statements.default
+    def _build_statements(self) -> Statements:
+        return Statements(self.tables)
 
     def now(self) -> datetime:
         """The current time from the injected clock (timezone-aware)."""
@@ -109,7 +116,7 @@ class Runtime:
                   and not self.hooks.has_event_handlers())
         return UnitOfWork(self.engine, self.tables, self.converter, self.codec, self.hooks,
                           connection=self.connection, settle_on_write=settle,
-                          locations=self.locations)
+                          locations=self.locations, statements=self.statements)
 
     def retrying(self, operation: Callable[[], T]) -> T:
         """Run ``operation`` (which opens its own unit of work), again on transient conflicts.

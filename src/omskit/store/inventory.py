@@ -35,6 +35,8 @@ from omskit.domain.inventory import (
 from omskit.domain.promise import SoftReservation, SoftReservationStatus
 from omskit.domain.values import Address, Coordinates
 from omskit.serialization import structure_optional
+from omskit.store.pending import PendingRows
+from omskit.store.statements import Statements
 from omskit.store.tables import Tables
 
 #: Dialects whose ``INSERT`` has ``ON CONFLICT DO UPDATE`` (typed loosely: two unrelated classes).
@@ -76,13 +78,23 @@ class InventoryRepository:
     """Stock queries and movements on one connection (implements ``InventoryReader``)."""
 
     def __init__(self, conn: sa.Connection, tables: Tables, converter: cattrs.Converter,
-                 shared_locations: LocationCache | None = None) -> None:
+                 shared_locations: LocationCache | None = None,
+                 statements: Statements | None = None,
+                 pending: PendingRows | None = None) -> None:
         self._conn = conn
         self._t = tables
         self._c = converter
-        self._ledger: list[dict[str, Any]] = []
+        self._s = statements or Statements(tables)
+        self._pending = pending if pending is not None else PendingRows(conn, self._s)
         self._locations: dict[str, Location] = {}
         self._shared = shared_locations or LocationCache()
+        # Stock rows read in this transaction, per SKU then location: [on_hand, reserved,
+        # safety_stock]. Validation and every routing round of a batch read the same rows;
+        # a successful reservation updates its row here, any other movement of a SKU (or
+        # a reservation that failed, which means the rows were stale) drops the SKU so the
+        # next read goes to the database.
+        self._stock: dict[str, dict[str, list[int]]] = {}
+        self._versions: dict[str, tuple[datetime, bool]] = {}
 
     # -- locations ------------------------------------------------------------------------------
 
@@ -136,6 +148,9 @@ class InventoryRepository:
         }
         self._locations.pop(location.code, None)
         self._shared.forget(location.code)
+        # Cached stock rows carry the location's version and whether it is active.
+        self._stock.clear()
+        self._versions.clear()
         updated = self._conn.execute(t.update().where(t.c.code == location.code).values(row))
         if updated.rowcount == 1:
             return False
@@ -159,30 +174,43 @@ class InventoryRepository:
             sa.select(s).where(s.c.sku == sku).order_by(s.c.location)).mappings()
         return [StockItem(**r) for r in rows]
 
+    def _read_stock(self, skus: Iterable[str]) -> list[str]:
+        """Make sure every stock row of ``skus`` is in this transaction's cache (one query
+        for those not read yet); returns the SKUs, deduplicated and sorted."""
+        wanted = sorted(set(skus))
+        missing = [sku for sku in wanted if sku not in self._stock]
+        if missing:
+            for sku in missing:
+                self._stock[sku] = {}
+            rows = self._conn.execute(self._s.stock_of_skus, {"skus": missing})
+            for location, sku, on_hand, reserved, safety, updated_at, active in rows:
+                self._stock[sku][location] = [on_hand, reserved, safety]
+                self._versions[location] = (updated_at, bool(active))
+        return wanted
+
+    def _forget_stock(self, sku: str) -> None:
+        self._stock.pop(sku, None)
+
+    def preload(self, skus: Iterable[str]) -> None:
+        """Read the stock rows of ``skus`` now, in one query, for the reads that follow in
+        this transaction (a batch of orders reads its SKUs once, not once per order)."""
+        self._read_stock(sku for sku in skus if isinstance(sku, str))
+
     def known_skus(self, skus: Iterable[str]) -> set[str]:
         """The subset of ``skus`` that has a stock row at any location."""
-        s = self._t.stock_items
-        wanted = sorted(set(skus))
-        if not wanted:
-            return set()
-        return set(self._conn.execute(
-            sa.select(s.c.sku).where(s.c.sku.in_(wanted)).distinct()).scalars())
+        return {sku for sku in self._read_stock(skus) if self._stock[sku]}
 
     def candidates(self, skus: Iterable[str]) -> list[tuple[Location, dict[str, int]]]:
         """Active locations with available-to-promise > 0 for any of ``skus``, with that ATP."""
-        s, loc = self._t.stock_items, self._t.locations
-        available = (s.c.on_hand - s.c.reserved - s.c.safety_stock).label("available")
-        # Codes and versions only: the locations themselves come from the shared cache.
-        stmt = (
-            sa.select(loc.c.code, loc.c.updated_at, s.c.sku, available)
-            .join(s, s.c.location == loc.c.code)
-            .where(s.c.sku.in_(sorted(set(skus))), loc.c.active.is_(True), available > 0)
-        )
         stock: dict[str, dict[str, int]] = {}
-        versions: dict[str, datetime] = {}
-        for code, updated_at, sku, units in self._conn.execute(stmt):
-            versions[code] = updated_at
-            stock.setdefault(code, {})[sku] = int(units)
+        for sku in self._read_stock(skus):
+            for code, (on_hand, reserved, safety) in self._stock[sku].items():
+                units = on_hand - reserved - safety
+                if units > 0 and self._versions[code][1]:
+                    stock.setdefault(code, {})[sku] = units
+        # The locations themselves come from the shared cache, checked by version.
+        versions = {code: self._versions[code][0] for code in stock}
+        loc = self._t.locations
         locations = {code: self._shared.get(code, at) for code, at in versions.items()}
         stale = sorted(code for code, found in locations.items() if found is None)
         if stale:
@@ -256,10 +284,10 @@ class InventoryRepository:
 
     def _log(self, location: str, sku: str, kind: MovementKind, on_hand: int, reserved: int,
              reference: str, at: datetime, idempotency_key: str | None = None) -> None:
-        self._ledger.append({"location": location, "sku": sku, "kind": kind.value,
-                             "on_hand_delta": on_hand, "reserved_delta": reserved,
-                             "reference": reference, "idempotency_key": idempotency_key,
-                             "occurred_at": at})
+        self._pending.add(self._t.inventory_ledger, (
+            {"location": location, "sku": sku, "kind": kind.value, "on_hand_delta": on_hand,
+             "reserved_delta": reserved, "reference": reference,
+             "idempotency_key": idempotency_key, "occurred_at": at},))
 
     def has_movement(self, location: str, sku: str, kind: MovementKind,
                      idempotency_key: str) -> bool:
@@ -272,20 +300,11 @@ class InventoryRepository:
         ).first()
         return found is not None
 
-    def has_pending_ledger(self) -> bool:
-        """Whether ledger rows wait for :meth:`flush`."""
-        return bool(self._ledger)
-
-    def flush(self) -> None:
-        """Write pending ledger rows (the unit of work calls this before commit)."""
-        if self._ledger:
-            self._conn.execute(self._t.inventory_ledger.insert(), self._ledger)
-            self._ledger = []
-
     def add_on_hand(self, location: str, sku: str, quantity: int, kind: MovementKind,
                     reference: str, at: datetime, idempotency_key: str | None = None) -> None:
         """Add ``quantity`` to on-hand stock, creating the stock row if needed."""
         s = self._t.stock_items
+        self._forget_stock(sku)
         insert = _UPSERT_DIALECTS.get(self._conn.dialect.name)
         if insert is not None:
             stmt = insert(s).values(location=location, sku=sku, on_hand=quantity, reserved=0,
@@ -307,6 +326,7 @@ class InventoryRepository:
                        reference: str, at: datetime, idempotency_key: str | None = None) -> None:
         """Take ``quantity`` out of on-hand stock without touching reserved units."""
         s = self._t.stock_items
+        self._forget_stock(sku)
         done = self._conn.execute(
             s.update()
             .where(s.c.location == location, s.c.sku == sku,
@@ -332,31 +352,36 @@ class InventoryRepository:
     def set_safety_stock(self, location: str, sku: str, safety_stock: int) -> None:
         """Set the units kept back from promising at ``location``."""
         s = self._t.stock_items
+        self._forget_stock(sku)
         self._conn.execute(s.update().where(s.c.location == location, s.c.sku == sku)
                            .values(safety_stock=safety_stock))
 
     def reserve(self, location: str, sku: str, quantity: int, reference: str,
                 at: datetime) -> bool:
         """Reserve ``quantity`` if that much is available to promise; False if not."""
-        s = self._t.stock_items
-        done = self._conn.execute(
-            s.update()
-            .where(s.c.location == location, s.c.sku == sku,
-                   s.c.on_hand - s.c.reserved - s.c.safety_stock >= quantity)
-            .values(reserved=s.c.reserved + quantity))
-        if done.rowcount != 1:
+        if not self._take(location, sku, quantity):
             return False
         self._log(location, sku, MovementKind.RESERVE, 0, quantity, reference, at)
         return True
 
+    def _take(self, location: str, sku: str, quantity: int) -> bool:
+        """The conditional update of a (soft) reservation, kept in step with the cache."""
+        done = self._conn.execute(self._s.reserve,
+                                  {"loc": location, "item": sku, "q": quantity})
+        if done.rowcount != 1:
+            # The cached rows promised units that are not there (another transaction took
+            # them, or they were never cached): read the SKU again next time.
+            self._forget_stock(sku)
+            return False
+        row = self._stock.get(sku, {}).get(location)
+        if row is not None:
+            row[1] += quantity
+        return True
+
     def _unreserve(self, location: str, sku: str, quantity: int, ship: bool) -> None:
-        s = self._t.stock_items
-        values: dict[str, Any] = {"reserved": s.c.reserved - quantity}
-        if ship:
-            values["on_hand"] = s.c.on_hand - quantity
-        done = self._conn.execute(
-            s.update().where(s.c.location == location, s.c.sku == sku,
-                             s.c.reserved >= quantity).values(values))
+        self._forget_stock(sku)
+        done = self._conn.execute(self._s.consume if ship else self._s.unreserve,
+                                  {"loc": location, "item": sku, "q": quantity})
         if done.rowcount != 1:  # a broken invariant, not a user error
             raise RuntimeError(f"{location}/{sku}: fewer than {quantity} units reserved")
 
@@ -377,12 +402,12 @@ class InventoryRepository:
     def add_reservations(self, reservations: Sequence[Reservation]) -> None:
         """Insert reservation records (the stock was reserved with :meth:`reserve`)."""
         if reservations:
-            self._conn.execute(self._t.reservations.insert(),
-                               [self._c.unstructure(r) for r in reservations])
+            self._pending.add(self._t.reservations, [_reservation_row(r) for r in reservations])
 
     def active_reservations(self, order_id: str,
                             fulfillment_order_id: str | None = None) -> list[Reservation]:
         """Active reservations of an order (or of one of its fulfilment orders)."""
+        self._pending.flush()
         r = self._t.reservations
         stmt = sa.select(r).where(r.c.order_id == order_id,
                                   r.c.status == ReservationStatus.ACTIVE.value)
@@ -395,6 +420,7 @@ class InventoryRepository:
         """Mark reservations consumed or released."""
         ids = list(ids)
         if ids:
+            self._pending.flush()
             r = self._t.reservations
             self._conn.execute(r.update().where(r.c.id.in_(ids)).values(status=status.value))
 
@@ -422,13 +448,7 @@ class InventoryRepository:
 
         The same conditional update as an order's reservation: the units count as reserved.
         """
-        s = self._t.stock_items
-        done = self._conn.execute(
-            s.update()
-            .where(s.c.location == location, s.c.sku == sku,
-                   s.c.on_hand - s.c.reserved - s.c.safety_stock >= quantity)
-            .values(reserved=s.c.reserved + quantity))
-        if done.rowcount != 1:
+        if not self._take(location, sku, quantity):
             return False
         self._log(location, sku, SOFT_RESERVE, 0, quantity, cart_reference(cart_id), at)
         return True
@@ -562,3 +582,11 @@ class InventoryRepository:
                           sa.func.coalesce(sums.c.reserved, 0) != s.c.reserved))
         )
         return [(a, b) for a, b in self._conn.execute(stmt)]
+
+
+def _reservation_row(r: Reservation) -> dict[str, Any]:
+    # By hand rather than through the converter: this runs for every line of every order.
+    return {"id": r.id, "order_id": r.order_id, "line_id": r.line_id,
+            "fulfillment_order_id": r.fulfillment_order_id, "location": r.location,
+            "sku": r.sku, "quantity": r.quantity, "status": r.status.value,
+            "created_at": r.created_at, "expires_at": r.expires_at}

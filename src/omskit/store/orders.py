@@ -16,6 +16,8 @@ from omskit.domain.lifecycle import FulfillmentStatus, OrderStatus
 from omskit.domain.order import FulfillmentOrder, Order, OrderLine, Shipment
 from omskit.domain.values import Address, Customer, DeliveryMethod, Hold, LineQuantity
 from omskit.serialization import structure_optional
+from omskit.store.pending import PendingRows
+from omskit.store.statements import Statements
 from omskit.store.tables import Tables
 
 Row = dict[str, Any]
@@ -56,10 +58,14 @@ class OrderRepository:
     version so that a concurrent change raises :class:`ConcurrencyConflict`.
     """
 
-    def __init__(self, conn: sa.Connection, tables: Tables, converter: cattrs.Converter) -> None:
+    def __init__(self, conn: sa.Connection, tables: Tables, converter: cattrs.Converter,
+                 statements: Statements | None = None,
+                 pending: PendingRows | None = None) -> None:
         self._conn = conn
         self._t = tables
         self._c = converter
+        self._s = statements or Statements(tables)
+        self._pending = pending if pending is not None else PendingRows(conn, self._s)
         self._snapshots: dict[str, dict[str, dict[Any, Row]]] = {}
         #: Orders added or loaded through this repository, in first-seen order.
         self.seen: dict[str, Order] = {}
@@ -111,23 +117,23 @@ class OrderRepository:
     # -- writes -------------------------------------------------------------------------------
 
     def add(self, order: Order) -> None:
-        """Insert a new order with all its parts."""
+        """Insert a new order with all its parts (at the unit of work's next flush)."""
         t = self._t
-        self._conn.execute(t.orders.insert(), [self._order_row(order)])
-        self._conn.execute(t.order_lines.insert(), [
+        self._pending.add(t.orders, (self._order_row(order),))
+        self._pending.add(t.order_lines, (
             {"order_id": order.id, "line_id": x.line_id, "position": i, "sku": x.sku,
              "quantity": x.quantity, "unit_price": x.unit_price}
-            for i, x in enumerate(order.lines)
-        ])
+            for i, x in enumerate(order.lines)))
         children = self._child_rows(order)
         for name, rows in children.items():
             if rows:
-                self._conn.execute(getattr(t, name).insert(), list(rows.values()))
+                self._pending.add(getattr(t, name), rows.values())
         self._snapshots[order.id] = children
         self.seen[order.id] = order
 
     def save(self, order: Order) -> None:
         """Write the changes made to a loaded or added order; bump its version."""
+        self._pending.flush()
         t = self._t
         row = self._order_row(order)
         row["version"] = order.version + 1
@@ -162,13 +168,13 @@ class OrderRepository:
 
     def id_for_external(self, channel: str, external_id: str) -> str | None:
         """The id of the order placed as ``(channel, external_id)``, if any."""
-        o = self._t.orders.c
-        return self._conn.execute(
-            sa.select(o.id).where(o.channel == channel, o.external_id == external_id)
-        ).scalar_one_or_none()
+        self._pending.flush()
+        return self._conn.execute(self._s.order_id_for_external,
+                                  {"ch": channel, "ext": external_id}).scalar_one_or_none()
 
     def order_id_for_fulfillment(self, fulfillment_order_id: str) -> str:
         """The id of the order a fulfilment order belongs to."""
+        self._pending.flush()
         fo = self._t.fulfillment_orders.c
         found = self._conn.execute(
             sa.select(fo.order_id).where(fo.id == fulfillment_order_id)
@@ -181,6 +187,7 @@ class OrderRepository:
         """Load the whole order; ``for_update`` locks its row until the transaction ends."""
         if order_id in self.seen:
             return self.seen[order_id]
+        self._pending.flush()
         t = self._t
         query = sa.select(t.orders).where(t.orders.c.id == order_id)
         if for_update:
@@ -254,6 +261,7 @@ class OrderRepository:
 
     def iter_summaries(self, query: OrderQuery) -> Iterator[OrderSummary]:
         """Like :meth:`search` but streamed from the cursor."""
+        self._pending.flush()
         o = self._t.orders.c
         stmt = sa.select(o.id, o.channel, o.external_id, o.status, o.customer_id, o.currency,
                          o.total, o.placed_at, o.updated_at)
@@ -281,6 +289,7 @@ class OrderRepository:
 
         Candidates only: the caller loads each order and checks what it still lacks.
         """
+        self._pending.flush()
         o, line = self._t.orders.c, self._t.order_lines.c
         waiting = (OrderStatus.BACKORDERED.value, OrderStatus.PARTIALLY_SHIPPED.value)
         stmt = sa.select(o.id).where(o.status.in_(waiting))
@@ -292,6 +301,7 @@ class OrderRepository:
 
     def count_by_status(self) -> dict[OrderStatus, int]:
         """How many orders are in each status."""
+        self._pending.flush()
         o = self._t.orders.c
         rows = self._conn.execute(sa.select(o.status, sa.func.count()).group_by(o.status))
         return {OrderStatus(status): int(n) for status, n in rows}

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from omskit.domain.routing import RoutingDecision
+from omskit.store.pending import PendingRows
 from omskit.store.tables import Tables
 
 #: Dialects with ``INSERT ... ON CONFLICT DO NOTHING`` (two unrelated classes, typed loosely).
@@ -21,23 +22,25 @@ class RoutingRepository:
     """Explanations and daily location load, in the unit of work's transaction."""
 
     def __init__(self, connection: sa.Connection, tables: Tables,
-                 converter: cattrs.Converter) -> None:
+                 converter: cattrs.Converter, pending: PendingRows) -> None:
         self._conn = connection
         self._t = tables
         self._c = converter
+        self._pending = pending
 
     # -- explanations ---------------------------------------------------------------------------
 
     def add_decision(self, decision: RoutingDecision) -> None:
         """Store the explanation of one routing decision."""
         payload: dict[str, Any] = self._c.unstructure(decision)
-        self._conn.execute(self._t.routing_decisions.insert().values(
-            id=decision.id, order_id=decision.order_id, decided_at=decision.decided_at,
-            strategy=decision.strategy, solver=decision.solver, cost=decision.cost.total,
-            payload=payload))
+        self._pending.add(self._t.routing_decisions, (
+            {"id": decision.id, "order_id": decision.order_id,
+             "decided_at": decision.decided_at, "strategy": decision.strategy,
+             "solver": decision.solver, "cost": decision.cost.total, "payload": payload},))
 
     def decisions(self, order_id: str) -> list[RoutingDecision]:
         """Every stored decision for the order, oldest first."""
+        self._pending.flush()
         t = self._t.routing_decisions
         rows = self._conn.execute(
             sa.select(t.c.payload).where(t.c.order_id == order_id).order_by(t.c.seq)).scalars()

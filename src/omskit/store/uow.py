@@ -13,7 +13,9 @@ from omskit.serialization import EventCodec
 from omskit.store.inventory import InventoryRepository, LocationCache
 from omskit.store.orders import OrderRepository
 from omskit.store.outbox import OutboxRepository
+from omskit.store.pending import PendingRows
 from omskit.store.routing import RoutingRepository
+from omskit.store.statements import Statements
 from omskit.store.tables import Tables
 
 if TYPE_CHECKING:
@@ -32,8 +34,10 @@ class UnitOfWork:
                  codec: EventCodec, hooks: Hooks,
                  connection: sa.Connection | None = None,
                  settle_on_write: bool = False,
-                 locations: LocationCache | None = None) -> None:
+                 locations: LocationCache | None = None,
+                 statements: Statements | None = None) -> None:
         self._engine = engine
+        self._statements = statements or Statements(tables)
         self._location_cache = locations
         self._settle_on_write = settle_on_write
         self._tables = tables
@@ -52,11 +56,16 @@ class UnitOfWork:
         else:
             self.connection = self._engine.connect()
             self._tx = self.connection.begin()
-        self.orders = OrderRepository(self.connection, self._tables, self._converter)
+        #: New rows of every repository, inserted table by table at flush.
+        self.pending = PendingRows(self.connection, self._statements)
+        self.orders = OrderRepository(self.connection, self._tables, self._converter,
+                                      self._statements, self.pending)
         self.inventory = InventoryRepository(self.connection, self._tables, self._converter,
-                                             self._location_cache)
+                                             self._location_cache, self._statements,
+                                             self.pending)
         self.outbox = OutboxRepository(self.connection, self._tables, self._codec)
-        self.routing = RoutingRepository(self.connection, self._tables, self._converter)
+        self.routing = RoutingRepository(self.connection, self._tables, self._converter,
+                                         self.pending)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -69,8 +78,15 @@ class UnitOfWork:
                 self.connection.close()
 
     def has_pending_writes(self) -> bool:
-        """Whether events or ledger rows wait for commit (work a caller must not lose)."""
-        return bool(self._events) or self.inventory.has_pending_ledger()
+        """Whether events or ledger rows wait for commit (work a caller must not lose).
+
+        A routing decision alone is not: routing that sourced nothing new is rolled back.
+        """
+        return bool(self._events) or self.pending.has(self._tables.inventory_ledger)
+
+    def flush(self) -> None:
+        """Insert the rows repositories are holding (before reading their tables directly)."""
+        self.pending.flush()
 
     def emit(self, event: Event) -> None:
         """Add an event not appended by an aggregate (stock movements, locations)."""
@@ -96,7 +112,7 @@ class UnitOfWork:
                 events.append(event)
         events.extend(self._events)
         self._events = []
-        self.inventory.flush()
+        self.pending.flush()
         # With nobody to dispatch to, events are stored as already dispatched: the outbox
         # stays a complete history without a second write per transaction.
         self.outbox.append(events, dispatched=self._settle_on_write)
