@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, time
 from decimal import Decimal
 from typing import TypeVar
@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
+from omskit.domain.availability import StockSummary
 from omskit.domain.commands import check_code, check_identifier, check_quantity, check_text
 from omskit.domain.errors import InvalidCommand, LocationNotFound, SupplyNotFound
 from omskit.domain.events import (
@@ -36,9 +37,13 @@ from omskit.domain.inventory import (
 )
 from omskit.routing.settings import inventory_settings
 from omskit.services.runtime import Runtime
+from omskit.store.availability import AvailabilityQueries
 from omskit.store.uow import UnitOfWork
 
 T = TypeVar("T")
+
+#: Largest page :meth:`InventoryService.stock_view` reads in one query.
+MAX_PAGE_SIZE = 10_000
 
 
 def _check_eta(eta: object, problems: list[str]) -> None:
@@ -49,6 +54,26 @@ def _check_eta(eta: object, problems: list[str]) -> None:
 def _check_key(key: object, problems: list[str]) -> None:
     if key is not None:
         check_identifier(key, "idempotency_key", problems)
+
+
+def _codes(values: Iterable[str] | None, field: str,
+           check: Callable[[object, str, list[str]], None],
+           problems: list[str]) -> list[str] | None:
+    """A filter of SKUs or location codes as a sorted list without repeats (None: no filter)."""
+    if values is None:
+        return None
+    given: object = values
+    if isinstance(given, str | bytes) or not isinstance(given, Iterable):
+        problems.append(f"{field}: must be a collection of strings, not {given!r}")
+        return None
+    found = list(given)
+    before = len(problems)
+    for value in found:
+        check(value, f"{field}[]", problems)
+        if len(problems) - before >= 5:
+            problems.append(f"{field}: further values not checked")
+            return None
+    return None if len(problems) > before else sorted(set(found))
 
 
 def _raise_if(problems: list[str], subject: str) -> None:
@@ -390,15 +415,66 @@ class InventoryService:
         is not netted out: waiting orders take arriving supply first (see
         ``docs/promising.md``).
         """
+        problems: list[str] = []
+        name: object = sku
+        if not isinstance(name, str):
+            problems.append(f"sku: must be a string, not {name!r}")
+        moment: object = at
+        if moment is not None and (not isinstance(moment, datetime) or moment.tzinfo is None):
+            problems.append(f"at: must be a timezone-aware datetime, not {moment!r}")
+        _raise_if(problems, "availability query")
         buffer = self.channel_buffer(channel) if channel is not None else 0
+        # One aggregate query: no per-location rows reach Python (1,000 locations included).
+        return self._read(lambda uow: AvailabilityQueries(uow.connection, self._rt.tables)
+                          .available_to_promise(sku, location=location, at=at, buffer=buffer))
 
-        def read(uow: UnitOfWork) -> int:
-            positions = [p for p in uow.inventory.positions(sku, active_only=True)
-                         if location is None or p.location == location]
-            return sum(max(0, (p.available if at is None else p.available_by(at)) - buffer)
-                       for p in positions)
+    def stock_view(self, *, skus: Iterable[str] | None = None,
+                   locations: Iterable[str] | None = None, channel: str | None = None,
+                   page_size: int = 1000) -> Iterator[StockSummary]:
+        """The network's stock, one :class:`StockSummary` per SKU, by SKU, streamed.
 
-        return self._read(read)
+        Every SKU with a stock row or open supply (at ``locations``, all by default): on
+        hand, reserved, safety stock and open supply summed over those locations, and
+        available to promise now at the active ones (as :meth:`available`, less
+        ``channel``'s buffer if given). ``skus`` restricts the view to those SKUs (unknown
+        ones are left out). Pages of ``page_size`` SKUs (1 to 10,000) are read by keyset on
+        the SKU, each in its own short transaction, so memory stays flat however large the
+        catalogue; a page reflects the stock when it was read, not when the view started.
+
+        Arguments are checked at the call, before anything is read: :class:`InvalidCommand`.
+        """
+        problems: list[str] = []
+        size: object = page_size
+        if isinstance(size, bool) or not isinstance(size, int) or not (
+                1 <= size <= MAX_PAGE_SIZE):
+            problems.append(f"page_size: must be a whole number from 1 to {MAX_PAGE_SIZE}, "
+                            f"not {size!r}")
+        wanted = _codes(skus, "skus", check_identifier, problems)
+        places = _codes(locations, "locations", check_code, problems)
+        if channel is not None:
+            check_code(channel, "channel", problems)
+        _raise_if(problems, "stock view")
+        buffer = self.channel_buffer(channel) if channel is not None else 0
+        return self._stock_pages(wanted, places, buffer, page_size)
+
+    def _stock_pages(self, skus: list[str] | None, locations: list[str] | None, buffer: int,
+                     page_size: int) -> Iterator[StockSummary]:
+        def page(after: str | None, chunk: list[str] | None) -> list[StockSummary]:
+            return self._read(lambda uow: AvailabilityQueries(uow.connection, self._rt.tables)
+                              .summaries(after=after, limit=page_size, skus=chunk,
+                                         locations=locations, buffer=buffer))
+
+        if skus is not None:
+            for start in range(0, len(skus), page_size):
+                yield from page(None, skus[start:start + page_size])
+            return
+        after: str | None = None
+        while True:
+            found = page(after, None)  # read and closed before the caller sees a row
+            yield from found
+            if len(found) < page_size:
+                return
+            after = found[-1].sku
 
     def channel_buffer(self, channel: str) -> int:
         """Units per location and SKU that ``channel`` may not take (0 without a buffer)."""
