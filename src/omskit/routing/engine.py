@@ -8,6 +8,7 @@ reserves the plan in the same transaction (``omskit.services.allocation``).
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
 from collections import defaultdict
@@ -109,31 +110,51 @@ def _apply_holdbacks(candidate: Candidate, holdbacks: Sequence[Holdback]) -> Can
 def _price(candidate: Candidate, terms: Sequence[CostTerm], skus: Sequence[str]) -> Candidate:
     fixed = 0.0
     per_unit = 0.0
-    by_sku: dict[str, float] = defaultdict(float)
+    by_sku: dict[str, float] | None = None
     for term in terms:
         fixed += term.fixed
         per_unit += term.per_unit
-        for sku, extra in term.per_unit_by_sku.items():
-            by_sku[sku] += extra
-    unit_cost = {sku: per_unit + by_sku.get(sku, 0.0) for sku in skus}
+        if term.per_unit_by_sku:
+            by_sku = by_sku if by_sku is not None else defaultdict(float)
+            for sku, extra in term.per_unit_by_sku.items():
+                by_sku[sku] += extra
+    # Without SKU-specific terms (the common case) every SKU costs the same per unit.
+    unit_cost = (dict.fromkeys(skus, per_unit) if by_sku is None
+                 else {sku: per_unit + by_sku.get(sku, 0.0) for sku in skus})
     # The constructor, not attrs.evolve: this runs for every candidate of every decision.
     return Candidate(location=candidate.location, available=candidate.available,
                      distance_km=candidate.distance_km, fixed_cost=fixed, unit_cost=unit_cost,
                      capacity_left=candidate.capacity_left, terms=tuple(terms))
 
 
+#: Up to this many candidates, standalone costs are summed in Python: building arrays for a
+#: few dozen candidates costs more than the arithmetic they save.
+_PYTHON_COSTS_UP_TO = 100
+
+
 def _standalone_costs(priced: PricedCandidates, request: RoutingRequest,
-                      need: Mapping[str, int]) -> np.ndarray:
+                      need: Mapping[str, int]) -> Sequence[float]:
     """What each candidate would cost shipping all it can of the demand alone, the rest
     backordered (the ranking of an explanation's considered candidates)."""
+    penalty = request.policy.backorder_penalty
+    if len(priced) <= _PYTHON_COSTS_UP_TO:
+        wanted = list(need.items())
+        costs = []
+        for c in priced:
+            available, unit = c.available, c.unit_cost
+            total = c.fixed_cost
+            for sku, want in wanted:
+                take = min(available.get(sku, 0), want)
+                total += take * unit.get(sku, 0.0) + (want - take) * penalty
+            costs.append(total)
+        return costs
     skus = sorted(need)
     arrays = priced.arrays(skus)
-    wanted = np.array([need[s] for s in skus], dtype=float)
-    take = np.minimum(arrays.available, wanted)
-    penalty = request.policy.backorder_penalty
-    result: np.ndarray = (arrays.fixed + (take * arrays.unit).sum(axis=1)
-                          + ((wanted - take) * penalty).sum(axis=1))
-    return result
+    demand = np.array([need[s] for s in skus], dtype=float)
+    take_all = np.minimum(arrays.available, demand)
+    result: np.ndarray = (arrays.fixed + (take_all * arrays.unit).sum(axis=1)
+                          + ((demand - take_all) * penalty).sum(axis=1))
+    return result.tolist()  # type: ignore[no-any-return]
 
 
 class RoutingEngine:
@@ -214,7 +235,11 @@ class RoutingEngine:
         costs = _standalone_costs(priced, request, need)
         # Only the best few are shown: a partial sort, not a sort of every candidate.
         count = min(len(priced), self.routing.explain_limit + len(used))
-        top: list[int] = np.argpartition(costs, count - 1)[:count].tolist() if count else []
+        top: list[int]
+        if count and len(costs) > _PYTHON_COSTS_UP_TO:
+            top = np.argpartition(costs, count - 1)[:count].tolist()
+        else:
+            top = heapq.nsmallest(count, range(len(costs)), key=costs.__getitem__)
         best = sorted((float(costs[i]), priced[i].code, priced[i]) for i in top)
         best_codes = {code for _, code, _ in best}
         outside = [(float(costs[i]), c.code, c) for i, c in enumerate(priced)

@@ -108,8 +108,11 @@ def allocate(rt: Runtime, uow: UnitOfWork, order: Order, *, exclude: Iterable[st
         missed: list[LineQuantity] = []
         took: dict[str, list[RoutedQuantity]] = defaultdict(list)
         # A fixed lock order (location, SKU) keeps concurrent placements from deadlocking.
-        for a in sorted(plan.allocations, key=lambda a: (a.location, a.sku, a.line_id)):
-            if uow.inventory.reserve(a.location, a.sku, a.quantity, order.id, at):
+        ordered = sorted(plan.allocations, key=lambda a: (a.location, a.sku, a.line_id))
+        done = uow.inventory.reserve_many([(a.location, a.sku, a.quantity) for a in ordered],
+                                          order.id, at)
+        for a, reserved_now in zip(ordered, done, strict=True):
+            if reserved_now:
                 took[a.location].append(a)
             else:
                 missed.append(LineQuantity(line_id=a.line_id, sku=a.sku, quantity=a.quantity))

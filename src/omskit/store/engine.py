@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
 #: The embedded default: a SQLite file in the working directory.
 DEFAULT_URL = "sqlite:///omskit.db"
+
+
+#: orjson leaves these to ``json_dumps``'s fallback, so a value the standard library would
+#: refuse (a datetime in metadata) is still refused rather than silently stringified.
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def json_dumps(value: Any) -> str:
+    """Serialise a JSON column's value: orjson, several times faster than the standard
+    library on the documents every placement writes (order parts, events, explanations);
+    anything orjson will not take (an integer beyond 64 bits, a non-string key) goes to
+    ``json.dumps``, so what is accepted and how it reads back do not change."""
+    try:
+        return orjson.dumps(value, option=_ORJSON_OPTIONS).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 def normalise_url(url: str | sa.URL) -> sa.URL:
@@ -29,6 +47,7 @@ def create_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
     shared connection so every unit of work sees the same data.
     """
     parsed = normalise_url(url)
+    kwargs.setdefault("json_serializer", json_dumps)
     if parsed.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
         return sa.create_engine(parsed, **kwargs)

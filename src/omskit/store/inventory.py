@@ -17,7 +17,7 @@ import cattrs
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from omskit.domain.errors import InsufficientStock
+from omskit.domain.errors import ConcurrencyConflict, InsufficientStock
 from omskit.domain.inventory import (
     Capability,
     IncomingSupply,
@@ -54,20 +54,21 @@ def cart_reference(cart_id: str) -> str:
 
 class LocationCache:
     """Parsed locations shared by every unit of work of one ``Oms``, keyed by code and
-    checked against the row's ``updated_at``: routing reads every candidate location on
-    every order, and locations change rarely. A stale entry is simply re-read."""
+    checked against the row's ``updated_at`` (as the driver returns it, unconverted: only
+    equality matters): routing reads every candidate location on every order, and locations
+    change rarely. A stale entry is simply re-read."""
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[datetime, Location]] = {}
+        self._entries: dict[str, tuple[object, Location]] = {}
 
-    def get(self, code: str, updated_at: datetime) -> Location | None:
-        """The location as of ``updated_at``, if cached."""
+    def get(self, code: str, version: object) -> Location | None:
+        """The location as of ``version``, if cached."""
         entry = self._entries.get(code)
-        return entry[1] if entry is not None and entry[0] == updated_at else None
+        return entry[1] if entry is not None and entry[0] == version else None
 
-    def put(self, location: Location, updated_at: datetime) -> None:
-        """Remember ``location`` as read at ``updated_at``."""
-        self._entries[location.code] = (updated_at, location)
+    def put(self, location: Location, version: object) -> None:
+        """Remember ``location`` as read at ``version``."""
+        self._entries[location.code] = (version, location)
 
     def forget(self, code: str) -> None:
         """Drop the entry (the location is being saved: a fixed clock may keep its time)."""
@@ -94,7 +95,7 @@ class InventoryRepository:
         # a reservation that failed, which means the rows were stale) drops the SKU so the
         # next read goes to the database.
         self._stock: dict[str, dict[str, list[int]]] = {}
-        self._versions: dict[str, tuple[datetime, bool]] = {}
+        self._versions: dict[str, tuple[object, bool]] = {}
 
     # -- locations ------------------------------------------------------------------------------
 
@@ -214,10 +215,12 @@ class InventoryRepository:
         locations = {code: self._shared.get(code, at) for code, at in versions.items()}
         stale = sorted(code for code, found in locations.items() if found is None)
         if stale:
-            rows = self._conn.execute(sa.select(loc).where(loc.c.code.in_(stale))).mappings()
+            rows = self._conn.execute(
+                sa.select(loc, sa.type_coerce(loc.c.updated_at, sa.String).label("version"))
+                .where(loc.c.code.in_(stale))).mappings()
             for row in rows:
                 location = self._location(row)
-                self._shared.put(location, row["updated_at"])
+                self._shared.put(location, row["version"])
                 locations[row["code"]] = location
         return [(location, stock[code]) for code, location in locations.items()
                 if location is not None]
@@ -362,6 +365,71 @@ class InventoryRepository:
         if not self._take(location, sku, quantity):
             return False
         self._log(location, sku, MovementKind.RESERVE, 0, quantity, reference, at)
+        return True
+
+    def reserve_many(self, items: Sequence[tuple[str, str, int]], reference: str,
+                     at: datetime) -> list[bool]:
+        """Reserve each (location, SKU, quantity) in ``items``, in the order given (sort it:
+        a fixed lock order keeps concurrent placements from deadlocking); returns which
+        succeeded, like :meth:`reserve` for each.
+
+        On SQLite the transaction holds the database's write lock, so the stock rows read in
+        it are exact: when they show every item available, the conditional updates go out
+        as one executemany, and a row count short of the items means the rows were read
+        outside this write transaction (a host's engine without ``BEGIN IMMEDIATE``), which
+        :class:`ConcurrencyConflict` retries. Elsewhere each item is its own update.
+        """
+        if self._conn.dialect.name == "sqlite" and len(items) > 1 and self._covers(items):
+            done = self._conn.execute(self._s.reserve, [
+                {"loc": location, "item": sku, "q": quantity}
+                for location, sku, quantity in items])
+            if done.rowcount != len(items):
+                for _, sku, _ in items:
+                    self._forget_stock(sku)
+                raise ConcurrencyConflict("stock", ",".join(sorted({i[1] for i in items})))
+            for location, sku, quantity in items:
+                self._stock[sku][location][1] += quantity
+                self._log(location, sku, MovementKind.RESERVE, 0, quantity, reference, at)
+            return [True] * len(items)
+        if self._conn.dialect.name == "postgresql" and len(items) > 1:
+            return self._reserve_in_one_statement(items, reference, at)
+        return [self.reserve(location, sku, quantity, reference, at)
+                for location, sku, quantity in items]
+
+    def _reserve_in_one_statement(self, items: Sequence[tuple[str, str, int]], reference: str,
+                                  at: datetime) -> list[bool]:
+        """PostgreSQL: the items' conditional updates as one ``UPDATE ... FROM unnest(...)
+        RETURNING``, one round trip. Items on the same stock row are reserved together (an
+        update touches a row once), so they succeed or fail together."""
+        groups: dict[tuple[str, str], int] = {}
+        for location, sku, quantity in items:
+            groups[(location, sku)] = groups.get((location, sku), 0) + quantity
+        keys = list(groups)
+        taken = {keys[n - 1] for (n,) in self._conn.exec_driver_sql(
+            self._s.reserve_unnest(self._conn.dialect), {
+            "locations": [k[0] for k in keys], "skus": [k[1] for k in keys],
+            "quantities": list(groups.values())})}
+        for (location, sku), quantity in groups.items():
+            row = self._stock.get(sku, {}).get(location)
+            if (location, sku) not in taken:
+                self._forget_stock(sku)
+            elif row is not None:
+                row[1] += quantity
+        done = [(location, sku) in taken for location, sku, _ in items]
+        for (location, sku, quantity), ok in zip(items, done, strict=True):
+            if ok:
+                self._log(location, sku, MovementKind.RESERVE, 0, quantity, reference, at)
+        return done
+
+    def _covers(self, items: Sequence[tuple[str, str, int]]) -> bool:
+        """Whether the cached stock rows have every item available, together."""
+        wanted: dict[tuple[str, str], int] = defaultdict(int)
+        for location, sku, quantity in items:
+            wanted[(location, sku)] += quantity
+        for (location, sku), quantity in wanted.items():
+            row = self._stock.get(sku, {}).get(location)
+            if row is None or row[0] - row[1] - row[2] < quantity:
+                return False
         return True
 
     def _take(self, location: str, sku: str, quantity: int) -> bool:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from omskit.domain.events import Event
 from omskit.serialization import EventCodec
+from omskit.store.pending import PendingRows
 from omskit.store.tables import Tables
 
 
@@ -28,24 +29,33 @@ class OutboxRecord:
 class OutboxRepository:
     """Appends events and hands pending ones to the dispatcher."""
 
-    def __init__(self, conn: sa.Connection, tables: Tables, codec: EventCodec) -> None:
+    def __init__(self, conn: sa.Connection, tables: Tables, codec: EventCodec,
+                 pending: PendingRows | None = None) -> None:
         self._conn = conn
         self._t = tables
         self._codec = codec
+        self._pending = pending
 
     def append(self, events: Sequence[Event], *, dispatched: bool = False) -> None:
-        """Write ``events`` in this transaction (``dispatched``: stored as already delivered)."""
+        """Write ``events`` in this transaction (``dispatched``: stored as already delivered),
+        with the unit of work's other new rows when it has them (at its next flush)."""
         if not events:
             return
-        self._conn.execute(self._t.outbox.insert(), [
+        rows = [
             {"event_id": e.event_id, "event_type": e.event_type, "order_id": e.order_id,
              "payload": self._codec.encode(e), "occurred_at": e.occurred_at,
              "dispatched_at": e.occurred_at if dispatched else None, "claimed_until": None,
              "attempts": 0, "last_error": None}
             for e in events
-        ])
+        ]
+        if self._pending is not None:
+            self._pending.add(self._t.outbox, rows)
+        else:
+            self._conn.execute(self._t.outbox.insert(), rows)
 
     def _records(self, stmt: sa.Select[Any]) -> list[OutboxRecord]:
+        if self._pending is not None:
+            self._pending.flush()
         return [
             OutboxRecord(seq=r["seq"], event=self._codec.decode(r["payload"]),
                          dispatched_at=r["dispatched_at"], attempts=r["attempts"],

@@ -20,6 +20,7 @@ class Statements:
     def __init__(self, tables: Tables) -> None:
         self._t = tables
         self._inserts: dict[str, sa.Insert] = {}
+        self._reserve_unnest: str | None = None
         #: Each table's place in dependency order (parents first), for flushing inserts.
         self.rank: dict[str, int] = {t.name: i for i, t in enumerate(tables.all())}
 
@@ -33,10 +34,11 @@ class Statements:
     @cached_property
     def stock_of_skus(self) -> sa.Executable:
         """Every stock row of the SKUs in ``skus`` (expanding), with its location's version
-        and whether it is active."""
+        (``updated_at`` as the driver returns it: converting every row's timestamp costs
+        more than the query) and whether it is active."""
         s, loc = self._t.stock_items, self._t.locations
         return (sa.select(s.c.location, s.c.sku, s.c.on_hand, s.c.reserved, s.c.safety_stock,
-                          loc.c.updated_at, loc.c.active)
+                          sa.type_coerce(loc.c.updated_at, sa.String), loc.c.active)
                 .join(loc, loc.c.code == s.c.location)
                 .where(s.c.sku.in_(sa.bindparam("skus", expanding=True))))
 
@@ -76,3 +78,18 @@ class Statements:
         o = self._t.orders.c
         return sa.select(o.id).where(o.channel == sa.bindparam("ch"),
                                      o.external_id == sa.bindparam("ext"))
+
+    def reserve_unnest(self, dialect: sa.Dialect) -> str:
+        """PostgreSQL's driver-level SQL reserving many rows at once: the arrays
+        ``locations``, ``skus`` and ``quantities`` in lock order; returns the 1-based
+        positions that were reserved."""
+        if self._reserve_unnest is None:
+            # Only the table name is interpolated, quoted by the dialect's preparer.
+            name = dialect.identifier_preparer.format_table(self._t.stock_items)
+            self._reserve_unnest = (
+                f"UPDATE {name} AS s SET reserved = s.reserved + w.q "
+                "FROM unnest(CAST(%(locations)s AS text[]), CAST(%(skus)s AS text[]), "
+                "CAST(%(quantities)s AS integer[])) WITH ORDINALITY AS w(location, sku, q, n) "
+                "WHERE s.location = w.location AND s.sku = w.sku "
+                "AND s.on_hand - s.reserved - s.safety_stock >= w.q RETURNING w.n")
+        return self._reserve_unnest

@@ -63,7 +63,8 @@ class UnitOfWork:
         self.inventory = InventoryRepository(self.connection, self._tables, self._converter,
                                              self._location_cache, self._statements,
                                              self.pending)
-        self.outbox = OutboxRepository(self.connection, self._tables, self._codec)
+        self.outbox = OutboxRepository(self.connection, self._tables, self._codec,
+                                       self.pending)
         self.routing = RoutingRepository(self.connection, self._tables, self._converter,
                                          self.pending)
         return self
@@ -112,10 +113,10 @@ class UnitOfWork:
                 events.append(event)
         events.extend(self._events)
         self._events = []
-        self.pending.flush()
         # With nobody to dispatch to, events are stored as already dispatched: the outbox
         # stays a complete history without a second write per transaction.
         self.outbox.append(events, dispatched=self._settle_on_write)
+        self.pending.flush()
         self._tx.commit()
         self.committed = events
         return events
