@@ -77,10 +77,11 @@ class Coordinates:
 
     def distance_km(self, other: Coordinates) -> float:
         """Great-circle distance in kilometres (haversine)."""
-        lat1, lon1, lat2, lon2 = map(math.radians, (self.lat, self.lon, other.lat, other.lon))
+        lat1, lat2 = math.radians(self.lat), math.radians(other.lat)
+        half_dlon = math.radians(other.lon - self.lon) / 2
         h = (
             math.sin((lat2 - lat1) / 2) ** 2
-            + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+            + math.cos(lat1) * math.cos(lat2) * math.sin(half_dlon) ** 2
         )
         return 2 * _EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
 

@@ -215,15 +215,18 @@ class OrderService:
 
     def iter_all(self, query: OrderQuery | None = None,
                  page_size: int = 500) -> Iterator[OrderSummary]:
-        """Every matching order, newest first, fetched a page at a time (flat memory)."""
-        query = query or OrderQuery()
-        offset = 0
+        """Every matching order, newest first, fetched a page at a time (flat memory).
+
+        Pages continue after the last order seen (keyset paging), so each page costs the
+        same however many came before, and an order placed meanwhile never shifts a page.
+        """
+        query = attrs.evolve(query or OrderQuery(), limit=page_size, offset=0)
         while True:
-            page = self.search(attrs.evolve(query, limit=page_size, offset=offset))
+            page = self.search(query)
             yield from page
             if len(page) < page_size:
                 return
-            offset += page_size
+            query = attrs.evolve(query, after=(page[-1].placed_at, page[-1].id))
 
     def count_by_status(self) -> dict[OrderStatus, int]:
         """How many orders are in each status."""

@@ -34,6 +34,10 @@ class OrderQuery:
     placed_to: datetime | None = None  # exclusive
     limit: int = 50
     offset: int = 0
+    #: Keyset paging: only orders after this ``(placed_at, id)`` in the listing's order
+    #: (newest first), i.e. the last summary of the previous page. Unlike ``offset``, the
+    #: database does not walk past the earlier pages, so every page costs the same.
+    after: tuple[datetime, str] | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -275,6 +279,10 @@ class OrderRepository:
             stmt = stmt.where(o.placed_at >= query.placed_from)
         if query.placed_to is not None:
             stmt = stmt.where(o.placed_at < query.placed_to)
+        if query.after is not None:
+            placed_at, order_id = query.after
+            stmt = stmt.where(sa.or_(o.placed_at < placed_at,
+                                     sa.and_(o.placed_at == placed_at, o.id < order_id)))
         stmt = stmt.order_by(o.placed_at.desc(), o.id.desc()).limit(query.limit)
         stmt = stmt.offset(query.offset)
         for r in self._conn.execute(stmt).mappings():

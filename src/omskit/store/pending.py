@@ -54,7 +54,7 @@ class PendingRows:
         ordered = [pending[name] for name in sorted(pending, key=lambda n: rank.get(n, len(rank)))
                    if pending[name][1]]
         if self._conn.dialect.name == "postgresql":
-            _flush_postgresql(self._conn, ordered)
+            _flush_postgresql(self._conn, ordered, self._statements.insert_ctes)
             return
         for table, rows in ordered:
             self._conn.execute(self._statements.insert(table), rows)
@@ -71,33 +71,48 @@ def _decimal(value: object) -> str:
 _ROW_OPTIONS = orjson.OPT_NAIVE_UTC
 
 
-def _flush_postgresql(conn: sa.Connection, ordered: Sequence[tuple[sa.Table, list[Row]]]) -> None:
+def _flush_postgresql(conn: sa.Connection, ordered: Sequence[tuple[sa.Table, list[Row]]],
+                      cache: dict[Any, tuple[str, list[frozenset[str]]]]) -> None:
     """Every pending row in one statement, one round trip: each table's rows travel as one
     ``jsonb`` array and are inserted by a data-modifying CTE, in the order given
     (``WITH ORDINALITY``: sequence-numbered rows such as the outbox keep write order).
     Foreign keys are checked at the end of the statement, so parents and children may
-    arrive together."""
-    preparer = conn.dialect.identifier_preparer
-    parts: list[str] = []
+    arrive together. JSON columns travel as their serialised text and are cast back, so
+    ``None`` is stored as JSON ``null`` exactly as an ordinary insert stores it."""
+    shape = tuple((table, tuple(rows[0])) for table, rows in ordered)
+    found = cache.get(shape)
+    if found is None:
+        found = cache[shape] = _insert_cte(conn.dialect, shape)
+    sql, json_columns = found
     params: dict[str, str] = {}
-    for i, (table, rows) in enumerate(ordered):
-        names = list(rows[0])
-        columns = [table.c[n] for n in names]
-        json_columns = {c.name for c in columns if isinstance(c.type.dialect_impl(conn.dialect),
-                                                              sa.JSON)}
-        if json_columns:
-            rows = [{k: (json_dumps(v) if k in json_columns else v) for k, v in r.items()}
+    for i, ((_, rows), serialised) in enumerate(zip(ordered, json_columns, strict=True)):
+        if serialised:
+            rows = [{k: (json_dumps(v) if k in serialised else v) for k, v in r.items()}
                     for r in rows]
+        params[f"p{i}"] = orjson.dumps(rows, default=_decimal, option=_ROW_OPTIONS).decode()
+    conn.exec_driver_sql(sql, params)
+
+
+def _insert_cte(dialect: sa.Dialect, shape: Sequence[tuple[sa.Table, tuple[str, ...]]]
+                ) -> tuple[str, list[frozenset[str]]]:
+    """The statement inserting rows of ``shape`` from one ``jsonb`` parameter per table,
+    and each table's JSON columns."""
+    preparer = dialect.identifier_preparer
+    parts: list[str] = []
+    json_columns: list[frozenset[str]] = []
+    for i, (table, names) in enumerate(shape):
+        columns = [table.c[n] for n in names]
+        serialised = frozenset(c.name for c in columns
+                               if isinstance(c.type.dialect_impl(dialect), sa.JSON))
+        json_columns.append(serialised)
         quoted = [preparer.quote(n) for n in names]
         definitions = ", ".join(
-            f"{q} {'text' if c.name in json_columns else c.type.compile(conn.dialect)}"
+            f"{q} {'text' if c.name in serialised else c.type.compile(dialect)}"
             for q, c in zip(quoted, columns, strict=True))
-        values = ", ".join(f"CAST(x.{q} AS jsonb)" if c.name in json_columns else f"x.{q}"
+        values = ", ".join(f"CAST(x.{q} AS jsonb)" if c.name in serialised else f"x.{q}"
                            for q, c in zip(quoted, columns, strict=True))
-        key = f"p{i}"
-        params[key] = orjson.dumps(rows, default=_decimal, option=_ROW_OPTIONS).decode()
         parts.append(
             f"i{i} AS (INSERT INTO {preparer.format_table(table)} ({', '.join(quoted)}) "
-            f"SELECT {values} FROM ROWS FROM (jsonb_to_recordset(CAST(%({key})s AS jsonb)) "
+            f"SELECT {values} FROM ROWS FROM (jsonb_to_recordset(CAST(%(p{i})s AS jsonb)) "
             f"AS ({definitions})) WITH ORDINALITY AS x({', '.join(quoted)}, n) ORDER BY x.n)")
-    conn.exec_driver_sql("WITH " + ", ".join(parts) + " SELECT 1", params)
+    return "WITH " + ", ".join(parts) + " SELECT 1", json_columns

@@ -8,6 +8,7 @@ uses these prebuilt statements with bound parameters instead (see decision 14).
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -21,6 +22,9 @@ class Statements:
         self._t = tables
         self._inserts: dict[str, sa.Insert] = {}
         self._reserve_unnest: str | None = None
+        #: PostgreSQL's insert-everything statements by shape (tables and their columns),
+        #: built by ``omskit.store.pending``; a deployment has a handful.
+        self.insert_ctes: dict[Any, tuple[str, list[frozenset[str]]]] = {}
         #: Each table's place in dependency order (parents first), for flushing inserts.
         self.rank: dict[str, int] = {t.name: i for i, t in enumerate(tables.all())}
 
