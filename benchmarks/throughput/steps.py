@@ -1,0 +1,169 @@
+"""What each optimisation gained: the same placement workload on several git revisions, one run.
+
+    python benchmarks/throughput/steps.py                 # the revisions in STEPS
+    python benchmarks/throughput/steps.py REV [REV ...]   # any revisions, oldest first
+
+Each revision is exported (``git archive``) to a scratch directory and measured in its own
+process with ``PYTHONPATH`` pointing at its ``src``: ``oms.orders.place`` on a SQLite file,
+``oms.orders.place_many`` in batches of 100 on SQLite, and ``place`` on PostgreSQL (one
+process), with the workload of ``run.py`` (50 locations, orders of 1–5 lines). Revisions are
+interleaved for ``--rounds`` rounds and the median of each is reported, so a noisy moment on
+this shared machine hits every revision alike. Results: ``benchmarks/results/throughput_steps.json``
+and the table between the markers in ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+from datetime import UTC, datetime
+from io import BytesIO
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+README = ROOT / "benchmarks" / "README.md"
+BEGIN, END = "<!-- throughput-steps:begin -->", "<!-- throughput-steps:end -->"
+
+#: The optimisations of the throughput issue, oldest first: (revision, what it changed).
+STEPS = (
+    ("c2956eb", "before: statements built per call, one insert per table, one update per line"),
+    ("9f8ba9a", "prebuilt statements; one stock read per transaction (per batch in place_many); "
+                "new rows held and inserted table by table at commit"),
+    ("6755480", "PostgreSQL: a plan reserved in one UPDATE ... FROM unnest, every new row in one "
+                "statement; SQLite: a plan reserved in one executemany; orjson; cheaper "
+                "explanation ranking"),
+    ("4dd6eae", "PostgreSQL insert statement cached per shape; lighter distance function"),
+)
+
+#: Runs in a child process whose PYTHONPATH puts one revision's ``src`` first.
+CHILD = r"""
+import json, sys, tempfile, time
+sys.path.insert(0, sys.argv[1])
+import sqlalchemy as sa
+from run import order_stream, seed_network, take, sa_url
+from omskit import bootstrap
+
+def measure(url, schema, orders, batch):
+    oms = bootstrap(url, load_entrypoints=False, schema=schema)
+    oms.create_schema()
+    seed_network(oms, 1)
+    stream = order_stream(2, "S")
+    oms.orders.place_many(take(stream, 50)) if hasattr(oms.orders, "place_many") else None
+    commands = take(stream, orders)
+    started = time.perf_counter()
+    if batch:
+        for i in range(0, orders, batch):
+            oms.orders.place_many(commands[i:i + batch])
+    else:
+        for command in commands:
+            oms.orders.place(command)
+    elapsed = time.perf_counter() - started
+    oms.close()
+    return round(orders / elapsed, 1)
+
+orders, pg = int(sys.argv[2]), sys.argv[3]
+result = {}
+with tempfile.TemporaryDirectory() as tmp:
+    result["sqlite_place"] = measure(f"sqlite:///{tmp}/a.db", None, orders, 0)
+    result["sqlite_place_many"] = measure(f"sqlite:///{tmp}/b.db", None, orders, 100)
+engine = sa.create_engine(sa_url(pg))
+with engine.begin() as conn:
+    conn.exec_driver_sql('DROP SCHEMA IF EXISTS omskit_steps CASCADE')
+    conn.exec_driver_sql('CREATE SCHEMA omskit_steps')
+try:
+    result["postgresql_place"] = measure(sa_url(pg), "omskit_steps", orders, 0)
+finally:
+    with engine.begin() as conn:
+        conn.exec_driver_sql('DROP SCHEMA IF EXISTS omskit_steps CASCADE')
+    engine.dispose()
+print(json.dumps(result))
+"""
+
+MEASURES = (("sqlite_place", "SQLite `place`"), ("sqlite_place_many", "SQLite `place_many` ×100"),
+            ("postgresql_place", "PostgreSQL `place`, 1 process"))
+
+
+def export(revision: str, into: Path) -> str:
+    """Unpack ``revision``'s tree into ``into``; returns its short hash."""
+    short = subprocess.run(["git", "rev-parse", "--short", revision], cwd=ROOT, check=True,
+                           capture_output=True, text=True).stdout.strip()
+    archive = subprocess.run(["git", "archive", "--format=tar", revision], cwd=ROOT,
+                             check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return short
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("revisions", nargs="*", help="default: the revisions in STEPS")
+    parser.add_argument("--orders", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--no-readme", action="store_true")
+    args = parser.parse_args()
+    steps = [(r, "") for r in args.revisions] if args.revisions else list(STEPS)
+    runs: dict[str, dict[str, list[float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        trees = {}
+        for revision, _ in steps:
+            tree = Path(tmp) / revision
+            tree.mkdir()
+            trees[revision] = (export(revision, tree), tree)
+        for round_ in range(args.rounds):
+            for revision, _ in steps:
+                short, tree = trees[revision]
+                env = {**os.environ, "PYTHONPATH": str(tree / "src")}
+                out = subprocess.run(
+                    [sys.executable, "-c", CHILD, str(HERE), str(args.orders), args.postgres],
+                    env=env, check=True, capture_output=True, text=True).stdout
+                found = json.loads(out.strip().splitlines()[-1])
+                print(f"round {round_ + 1} {short}: {found}", flush=True)
+                for key, value in found.items():
+                    runs.setdefault(revision, {}).setdefault(key, []).append(value)
+    results = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "python benchmarks/throughput/steps.py",
+        "orders": args.orders, "rounds": args.rounds,
+        "steps": [{"revision": trees_short, "change": change,
+                   "median_orders_per_second": {k: statistics.median(v)
+                                                for k, v in runs[revision].items()},
+                   "runs": runs[revision]}
+                  for (revision, change), trees_short in
+                  zip(steps, [trees[r][0] for r, _ in steps], strict=True)],
+    }
+    out_dir = ROOT / "benchmarks" / "results"
+    (out_dir / "throughput_steps.json").write_text(json.dumps(results, indent=2) + "\n")
+    table = render(results)
+    print(table)
+    if not args.no_readme and args.revisions == []:
+        text = README.read_text()
+        start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
+        README.write_text(text[:start] + "\n" + table + "\n" + text[end:])
+
+
+def render(results: dict[str, object]) -> str:
+    """The markdown table: orders/s per revision, and each step's gain over the first."""
+    steps = results["steps"]
+    assert isinstance(steps, list)
+    first = steps[0]["median_orders_per_second"]
+    head = "| revision | change | " + " | ".join(label for _, label in MEASURES) + " |"
+    rows = [head, "| --- | --- | " + " | ".join("---:" for _ in MEASURES) + " |"]
+    for step in steps:
+        rates = step["median_orders_per_second"]
+        cells = [f"{rates[key]:.0f} (×{rates[key] / first[key]:.2f})" for key, _ in MEASURES]
+        rows.append(f"| `{step['revision']}` | {step['change']} | " + " | ".join(cells) + " |")
+    return (f"Medians of {results['rounds']} interleaved rounds of {results['orders']} orders "
+            f"each, orders/s (× the first row), {str(results['when'])[:10]}:\n\n"
+            + "\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
