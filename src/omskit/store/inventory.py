@@ -234,39 +234,43 @@ class InventoryRepository:
 
     def positions_of(self, skus: Iterable[str], *,
                      active_only: bool = False) -> dict[str, list[StockPosition]]:
-        """:meth:`positions` for several SKUs in three queries, by SKU then location code."""
+        """:meth:`positions` for several SKUs in two queries (three when open supply waits at
+        a location with no stock row), by SKU then location code."""
         wanted = sorted(set(skus))
         if not wanted:
             return {}
         s, loc = self._t.stock_items, self._t.locations
+        # The location's kind and state come with each stock row (a join), not from a second
+        # query listing every location code: one SKU may be stocked at thousands.
         rows = self._conn.execute(
-            sa.select(s).where(s.c.sku.in_(wanted)).order_by(s.c.location)
-        ).mappings().all()
+            sa.select(s.c.location, s.c.sku, s.c.on_hand, s.c.reserved, s.c.safety_stock,
+                      loc.c.kind, loc.c.active)
+            .join(loc, loc.c.code == s.c.location).where(s.c.sku.in_(wanted)))
+        places: dict[str, tuple[LocationKind, bool]] = {}
+        by_sku: dict[str, dict[str, tuple[int, int, int]]] = {sku: {} for sku in wanted}
+        for location, sku, on_hand, reserved, safety, kind, active in rows:
+            if location not in places:
+                places[location] = (LocationKind(kind), bool(active))
+            by_sku[sku][location] = (on_hand, reserved, safety)
         incoming = self.incoming(wanted)
-        codes = {r["location"] for r in rows} | {code for code, _ in incoming}
-        places = {
-            r["code"]: (LocationKind(r["kind"]), bool(r["active"]))
-            for r in self._conn.execute(
-                sa.select(loc.c.code, loc.c.kind, loc.c.active)
-                .where(loc.c.code.in_(sorted(codes)))).mappings()
-        } if codes else {}
-        by_key = {(r["location"], r["sku"]): r for r in rows}
+        elsewhere = sorted({code for code, _ in incoming if code not in places})
+        if elsewhere:
+            for code, kind, active in self._conn.execute(
+                    sa.select(loc.c.code, loc.c.kind, loc.c.active)
+                    .where(loc.c.code.in_(elsewhere))):
+                places[code] = (LocationKind(kind), bool(active))
+        for code, sku in incoming:
+            by_sku[sku].setdefault(code, (0, 0, 0))
         found: dict[str, list[StockPosition]] = {}
         for sku in wanted:
-            here = sorted({code for code, item in by_key if item == sku}
-                          | {code for code, item in incoming if item == sku})
             positions = []
-            for code in here:
+            for code, (on_hand, reserved, safety) in sorted(by_sku[sku].items()):
                 kind, active = places.get(code, (LocationKind.WAREHOUSE, True))
                 if active_only and not active:
                     continue
-                row = by_key.get((code, sku))
                 positions.append(StockPosition(
-                    location=code, location_kind=kind,
-                    on_hand=row["on_hand"] if row else 0,
-                    reserved=row["reserved"] if row else 0,
-                    safety_stock=row["safety_stock"] if row else 0,
-                    incoming=tuple(incoming.get((code, sku), ()))))
+                    location=code, location_kind=kind, on_hand=on_hand, reserved=reserved,
+                    safety_stock=safety, incoming=tuple(incoming.get((code, sku), ()))))
             found[sku] = positions
         return found
 

@@ -281,8 +281,11 @@ class OrderRepository:
             stmt = stmt.where(o.placed_at < query.placed_to)
         if query.after is not None:
             placed_at, order_id = query.after
-            stmt = stmt.where(sa.or_(o.placed_at < placed_at,
-                                     sa.and_(o.placed_at == placed_at, o.id < order_id)))
+            # A row-value comparison, which both databases answer from the
+            # (placed_at, id) index as one range scan.
+            stmt = stmt.where(sa.tuple_(o.placed_at, o.id)
+                              < sa.tuple_(sa.literal(placed_at, o.placed_at.type),
+                                          sa.literal(order_id, o.id.type)))
         stmt = stmt.order_by(o.placed_at.desc(), o.id.desc()).limit(query.limit)
         stmt = stmt.offset(query.offset)
         for r in self._conn.execute(stmt).mappings():
