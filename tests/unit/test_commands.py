@@ -128,6 +128,14 @@ def test_nul_characters_in_metadata(metadata: dict[str, object]) -> None:
     assert problems_of(metadata=metadata) == ("metadata: must not contain NUL characters",)
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_nan_and_infinity_in_metadata(value: float) -> None:
+    # Not JSON: PostgreSQL's jsonb refuses them, SQLite stored them, orjson writes null.
+    problems = problems_of(metadata={"score": [1.5, value]})
+    assert len(problems) == 1
+    assert problems[0].startswith("metadata: not JSON-serialisable")
+
+
 def test_an_escaped_backslash_u0000_is_just_text() -> None:
     assert command(metadata={"note": "\\u0000"}).metadata == {"note": "\\u0000"}
 

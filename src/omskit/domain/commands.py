@@ -235,7 +235,10 @@ class PlaceOrder:
             problems.append("metadata: must be a mapping")
             raise InvalidCommand(problems, subject="order")
         try:
-            size = len(json.dumps(dict(self.metadata), ensure_ascii=False).encode())
+            # NaN and infinity are not JSON: PostgreSQL's jsonb refuses them, SQLite would
+            # store them, and the two must agree.
+            size = len(json.dumps(dict(self.metadata), ensure_ascii=False,
+                                  allow_nan=False).encode())
         except (TypeError, ValueError) as exc:
             problems.append(f"metadata: not JSON-serialisable ({exc})")
         else:
