@@ -96,6 +96,23 @@ def test_json_columns_store_json_null_as_an_ordinary_insert_does(
     assert again.total == order.total
 
 
+def test_timestamps_are_stored_as_an_ordinary_insert_stores_them(
+        oms: Oms, omskit_backend: str) -> None:
+    stocked(oms)
+    order = oms.orders.place(order_command("W-1", {"A": 1}))
+    o, g = oms.tables.orders, oms.tables.inventory_ledger
+    with oms.engine.connect() as conn:
+        placed = conn.execute(sa.select(sa.type_coerce(o.c.placed_at, sa.String))).scalar()
+        logged = conn.execute(sa.select(g.c.occurred_at).where(g.c.reference == order.id)
+                              ).scalar()
+    if omskit_backend == "sqlite":
+        # SQLAlchemy's SQLite DATETIME storage format, naive UTC.
+        assert placed == order.placed_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    else:
+        assert placed == order.placed_at  # timestamptz, read back by the driver
+    assert logged == order.placed_at
+
+
 def test_a_batch_writes_its_events_in_the_order_of_its_orders(oms: Oms) -> None:
     stocked(oms)
     placed = oms.orders.place_many(order_command(f"W-{n}", {"A": 1}) for n in range(12))

@@ -22,9 +22,13 @@ class Statements:
         self._t = tables
         self._inserts: dict[str, sa.Insert] = {}
         self._reserve_unnest: str | None = None
+        self._reserve_qmark: str | None = None
         #: PostgreSQL's insert-everything statements by shape (tables and their columns),
         #: built by ``omskit.store.pending``; a deployment has a handful.
         self.insert_ctes: dict[Any, tuple[str, list[frozenset[str]]]] = {}
+        #: SQLite's driver-level inserts and their columns' bind processors, by table and
+        #: columns, built by ``omskit.store.pending``.
+        self.driver_inserts: dict[Any, tuple[str, list[tuple[int, Any, bool]]]] = {}
         #: Each table's place in dependency order (parents first), for flushing inserts.
         self.rank: dict[str, int] = {t.name: i for i, t in enumerate(tables.all())}
 
@@ -82,6 +86,16 @@ class Statements:
         o = self._t.orders.c
         return sa.select(o.id).where(o.channel == sa.bindparam("ch"),
                                      o.external_id == sa.bindparam("ext"))
+
+    def reserve_qmark(self, dialect: sa.Dialect) -> str:
+        """SQLite's driver-level conditional reservation, for an executemany of
+        ``(quantity, location, sku, quantity)`` tuples."""
+        if self._reserve_qmark is None:
+            name = dialect.identifier_preparer.format_table(self._t.stock_items)
+            self._reserve_qmark = (
+                f"UPDATE {name} SET reserved = reserved + ? WHERE location = ? AND sku = ? "
+                "AND on_hand - reserved - safety_stock >= ?")
+        return self._reserve_qmark
 
     def reserve_unnest(self, dialect: sa.Dialect) -> str:
         """PostgreSQL's driver-level SQL reserving many rows at once: the arrays
