@@ -40,6 +40,8 @@ STEPS = (
                 "statement; SQLite: a plan reserved in one executemany; orjson; cheaper "
                 "explanation ranking"),
     ("4dd6eae", "PostgreSQL insert statement cached per shape; lighter distance function"),
+    ("adb1ebd", "SQLite: new rows through the driver's executemany with the columns' own bind "
+                "processors, each timestamp converted once"),
 )
 
 #: Runs in a child process whose PYTHONPATH puts one revision's ``src`` first.
