@@ -2,8 +2,9 @@
 
 Placing an order adds rows to eight tables; a batch of orders (``place_many``) adds them for
 every order. Holding them until the transaction needs them turns that into one executemany
-per table (see decision 14). Repositories flush before they read a table that may have
-pending rows, and the unit of work flushes before commit, so nothing reads stale data.
+per table on SQLite and one statement in all on PostgreSQL (see decision 14). Repositories
+flush before they read a table that may have pending rows, and the unit of work flushes
+before commit, so nothing reads stale data.
 """
 
 from __future__ import annotations
@@ -46,8 +47,9 @@ class PendingRows:
         entry[1].extend(rows)
 
     def flush(self) -> None:
-        """Insert every pending row: one executemany per table, in dependency order, so a
-        child row never arrives before its parent."""
+        """Insert every pending row, tables in dependency order (parents first): one
+        statement on PostgreSQL, one driver executemany per table on SQLite, one Core
+        executemany per table elsewhere."""
         if not self._rows:
             return
         pending, self._rows = self._rows, {}
