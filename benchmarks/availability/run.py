@@ -36,7 +36,6 @@ import json
 import os
 import platform
 import random
-import re
 import sqlite3
 import statistics
 import sys
@@ -55,6 +54,7 @@ import sqlalchemy as sa
 
 from omskit import Oms, bootstrap
 from omskit.store.availability import AvailabilityQueries
+from omskit.store.engine import normalise_url
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -96,7 +96,7 @@ def timed(fn: Callable[[str], Any], skus: list[str], rng: random.Random,
 @contextmanager
 def scratch_oms(url: str, schema: str | None) -> Iterator[Oms]:
     """An ``Oms`` in a fresh scratch schema (PostgreSQL) or file (SQLite), removed after."""
-    admin = sa.create_engine(_sa_url(url), poolclass=sa.pool.NullPool) if schema else None
+    admin = sa.create_engine(normalise_url(url), poolclass=sa.pool.NullPool) if schema else None
     if admin is not None:
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
@@ -111,10 +111,6 @@ def scratch_oms(url: str, schema: str | None) -> Iterator[Oms]:
             with admin.begin() as conn:
                 conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
             admin.dispose()
-
-
-def _sa_url(url: str) -> str:
-    return re.sub(r"^postgresql://", "postgresql+psycopg://", url)
 
 
 def location_rows(count: int, inactive_every: int) -> list[dict[str, Any]]:
@@ -385,7 +381,7 @@ def machine(url: str) -> dict[str, Any]:
                 break
     except OSError:
         pass
-    engine = sa.create_engine(_sa_url(url), poolclass=sa.pool.NullPool)
+    engine = sa.create_engine(normalise_url(url), poolclass=sa.pool.NullPool)
     with engine.connect() as conn:
         server = conn.exec_driver_sql("SHOW server_version").scalar_one()
         shared = conn.exec_driver_sql("SHOW shared_buffers").scalar_one()

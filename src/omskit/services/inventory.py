@@ -46,9 +46,9 @@ T = TypeVar("T")
 MAX_PAGE_SIZE = 10_000
 
 
-def _check_eta(eta: object, problems: list[str]) -> None:
-    if not isinstance(eta, datetime) or eta.tzinfo is None:
-        problems.append(f"eta: must be a timezone-aware datetime, not {eta!r}")
+def _check_moment(value: object, problems: list[str], field: str = "eta") -> None:
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        problems.append(f"{field}: must be a timezone-aware datetime, not {value!r}")
 
 
 def _check_key(key: object, problems: list[str]) -> None:
@@ -309,7 +309,7 @@ class InventoryService:
         if not problems and from_location == to_location:
             problems.append("to_location: must differ from from_location")
         if eta is not None:
-            _check_eta(eta, problems)
+            _check_moment(eta, problems)
         _raise_if(problems, "transfer")
 
         added: set[str] = set()
@@ -354,7 +354,7 @@ class InventoryService:
         check_identifier(sku, "sku", problems)
         check_quantity(quantity, "quantity", problems)
         check_text(reference, "reference", problems)
-        _check_eta(eta, problems)
+        _check_moment(eta, problems)
         supply_kind: object = kind
         if not isinstance(supply_kind, SupplyKind):
             problems.append(f"kind: must be one of {', '.join(k.value for k in SupplyKind)}")
@@ -419,9 +419,8 @@ class InventoryService:
         name: object = sku
         if not isinstance(name, str):
             problems.append(f"sku: must be a string, not {name!r}")
-        moment: object = at
-        if moment is not None and (not isinstance(moment, datetime) or moment.tzinfo is None):
-            problems.append(f"at: must be a timezone-aware datetime, not {moment!r}")
+        if at is not None:
+            _check_moment(at, problems, "at")
         _raise_if(problems, "availability query")
         buffer = self.channel_buffer(channel) if channel is not None else 0
         # One aggregate query: no per-location rows reach Python (1,000 locations included).

@@ -78,15 +78,7 @@ class OrderService:
                 existing = uow.orders.id_for_external(command.channel, command.external_id)
                 if existing is not None:
                     return uow.orders.get(existing), []
-                at = rt.now()
-                order = Order.place(command, order_id=new_id(), at=at)
-                segment = rt.hooks.customer_segment(order)
-                if segment != order.customer.segment:
-                    order.customer = attrs.evolve(order.customer, segment=segment)
-                order.accept_validation(rt.hooks.validate_order(order, uow.inventory), at)
-                if order.status is OrderStatus.VALIDATED:
-                    allocate(rt, uow, order, at=at)
-                uow.orders.add(order)
+                order = self._create(uow, command)
                 return order, uow.commit()
 
         try:

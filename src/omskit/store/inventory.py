@@ -384,9 +384,9 @@ class InventoryRepository:
         :class:`ConcurrencyConflict` retries. Elsewhere each item is its own update.
         """
         if self._conn.dialect.name == "sqlite" and len(items) > 1 and self._covers(items):
-            done = self._conn.exec_driver_sql(
-                self._s.reserve_qmark(self._conn.dialect),
-                [(quantity, location, sku, quantity) for location, sku, quantity in items])
+            done = self._conn.execute(self._s.reserve, [
+                {"loc": location, "item": sku, "q": quantity}
+                for location, sku, quantity in items])
             if done.rowcount != len(items):
                 for _, sku, _ in items:
                     self._forget_stock(sku)

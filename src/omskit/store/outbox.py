@@ -30,7 +30,7 @@ class OutboxRepository:
     """Appends events and hands pending ones to the dispatcher."""
 
     def __init__(self, conn: sa.Connection, tables: Tables, codec: EventCodec,
-                 pending: PendingRows | None = None) -> None:
+                 pending: PendingRows) -> None:
         self._conn = conn
         self._t = tables
         self._codec = codec
@@ -38,7 +38,7 @@ class OutboxRepository:
 
     def append(self, events: Sequence[Event], *, dispatched: bool = False) -> None:
         """Write ``events`` in this transaction (``dispatched``: stored as already delivered),
-        with the unit of work's other new rows when it has them (at its next flush)."""
+        with the unit of work's other new rows (at its next flush)."""
         if not events:
             return
         rows = [
@@ -48,14 +48,10 @@ class OutboxRepository:
              "attempts": 0, "last_error": None}
             for e in events
         ]
-        if self._pending is not None:
-            self._pending.add(self._t.outbox, rows)
-        else:
-            self._conn.execute(self._t.outbox.insert(), rows)
+        self._pending.add(self._t.outbox, rows)
 
     def _records(self, stmt: sa.Select[Any]) -> list[OutboxRecord]:
-        if self._pending is not None:
-            self._pending.flush()
+        self._pending.flush()
         return [
             OutboxRecord(seq=r["seq"], event=self._codec.decode(r["payload"]),
                          dispatched_at=r["dispatched_at"], attempts=r["attempts"],

@@ -22,7 +22,6 @@ class Statements:
         self._t = tables
         self._inserts: dict[str, sa.Insert] = {}
         self._reserve_unnest: str | None = None
-        self._reserve_qmark: str | None = None
         #: PostgreSQL's insert-everything statements by shape (tables and their columns),
         #: built by ``omskit.store.pending``; a deployment has a handful.
         self.insert_ctes: dict[Any, tuple[str, list[frozenset[str]]]] = {}
@@ -63,22 +62,23 @@ class Statements:
     @cached_property
     def unreserve(self) -> sa.Update:
         """Give back ``q`` reserved units of (``loc``, ``item``) if that many are reserved."""
-        s = self._t.stock_items
-        q = sa.bindparam("q", type_=sa.Integer)
-        return (s.update()
-                .where(s.c.location == sa.bindparam("loc"), s.c.sku == sa.bindparam("item"),
-                       s.c.reserved >= q)
-                .values(reserved=s.c.reserved - q))
+        return self._give_back(ship=False)
 
     @cached_property
     def consume(self) -> sa.Update:
         """Ship ``q`` reserved units of (``loc``, ``item``): they leave on-hand and reserved."""
+        return self._give_back(ship=True)
+
+    def _give_back(self, *, ship: bool) -> sa.Update:
         s = self._t.stock_items
         q = sa.bindparam("q", type_=sa.Integer)
+        values: dict[str, Any] = {"reserved": s.c.reserved - q}
+        if ship:
+            values["on_hand"] = s.c.on_hand - q
         return (s.update()
                 .where(s.c.location == sa.bindparam("loc"), s.c.sku == sa.bindparam("item"),
                        s.c.reserved >= q)
-                .values(reserved=s.c.reserved - q, on_hand=s.c.on_hand - q))
+                .values(values))
 
     @cached_property
     def order_id_for_external(self) -> sa.Executable:
@@ -86,16 +86,6 @@ class Statements:
         o = self._t.orders.c
         return sa.select(o.id).where(o.channel == sa.bindparam("ch"),
                                      o.external_id == sa.bindparam("ext"))
-
-    def reserve_qmark(self, dialect: sa.Dialect) -> str:
-        """SQLite's driver-level conditional reservation, for an executemany of
-        ``(quantity, location, sku, quantity)`` tuples."""
-        if self._reserve_qmark is None:
-            name = dialect.identifier_preparer.format_table(self._t.stock_items)
-            self._reserve_qmark = (
-                f"UPDATE {name} SET reserved = reserved + ? WHERE location = ? AND sku = ? "
-                "AND on_hand - reserved - safety_stock >= ?")
-        return self._reserve_qmark
 
     def reserve_unnest(self, dialect: sa.Dialect) -> str:
         """PostgreSQL's driver-level SQL reserving many rows at once: the arrays
