@@ -49,10 +49,11 @@ import reference
 from netgen import OrderSpec, Site
 
 import omskit
-from omskit.domain.carriers import Carrier, RateTableCarrier
+from omskit.domain.carriers import RateTableCarrier
 from omskit.domain.inventory import Capability, Location, LocationKind
 from omskit.domain.routing import Candidate, RoutingRequest
 from omskit.domain.values import Address, Coordinates, DeliveryMethod, LineQuantity
+from omskit.ports import Carrier
 
 HERE = Path(__file__).resolve().parent
 BENCH = HERE.parent

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -13,18 +14,14 @@ import cattrs
 import pluggy
 import sqlalchemy as sa
 
+from omskit import kinds
 from omskit.builtin import builtin_plugins
-from omskit.domain.carriers import Carrier
 from omskit.domain.errors import (
     InvalidSettings,
-    UnknownCarrier,
-    UnknownChannel,
-    UnknownEventType,
     UnknownRoutingStrategy,
     UnsupportedConnection,
 )
-from omskit.domain.events import Event, utcnow
-from omskit.domain.routing import RoutingStrategy
+from omskit.domain.events import utcnow
 from omskit.plugins import (
     Hooks,
     PluginInfo,
@@ -33,8 +30,8 @@ from omskit.plugins import (
     describe_plugins,
     disabled_from_environment,
 )
-from omskit.ports import ChannelConnector
-from omskit.registries import Registry
+from omskit.ports import ChannelConnector, RoutingStrategy
+from omskit.registries import Registries
 from omskit.routing.engine import RoutingEngine
 from omskit.routing.settings import routing_settings
 from omskit.serialization import EventCodec, make_converter
@@ -126,7 +123,8 @@ class Oms:
 
     def plugins(self) -> list[PluginInfo]:
         """Every registered plugin with its distribution, version and hooks (builtins first)."""
-        return describe_plugins(self._pm, self._builtin_names)
+        return describe_plugins(self._pm, self._builtin_names,
+                                self._rt.registries.by_plugin())
 
     def channel(self, code: str) -> ChannelConnector:
         """The installed channel connector with this code, or :class:`UnknownChannel`."""
@@ -268,14 +266,11 @@ def bootstrap(
     )
     hooks = Hooks(pm)
     # Contributions first, then configuration: the order the hook specs are documented in.
-    channels: Registry[ChannelConnector] = Registry("channel", UnknownChannel)
-    hooks.register_channels(lambda c, plugin: channels.add(c.code, c, plugin))
-    strategies: Registry[RoutingStrategy] = Registry("routing strategy", UnknownRoutingStrategy)
-    hooks.register_routing_strategies(lambda s, plugin: strategies.add(s.code, s, plugin))
-    carriers: Registry[Carrier] = Registry("carrier", UnknownCarrier)
-    hooks.register_carriers(lambda c, plugin: carriers.add(c.code, c, plugin))
-    event_types: Registry[type[Event]] = Registry("event type", UnknownEventType)
-    hooks.register_event_types(lambda e, plugin: event_types.add(e.event_type, e, plugin))
+    registries = Registries()
+    for kind in registries.kinds:
+        hooks.contribute(kind, functools.partial(registries.add, kind))
+    channels, strategies = registries[kinds.CHANNEL], registries[kinds.ROUTING_STRATEGY]
+    carriers, event_types = registries[kinds.CARRIER], registries[kinds.EVENT_TYPE]
     if routing_strategy not in strategies:
         raise UnknownRoutingStrategy(routing_strategy)
     settings = dict(settings or {})
@@ -295,6 +290,6 @@ def bootstrap(
                  codec=EventCodec(converter, event_types), hooks=hooks, channels=channels,
                  strategies=strategies, carriers=carriers, settings=settings,
                  router=router,
-                 event_types=event_types, clock=clock,
+                 event_types=event_types, registries=registries, clock=clock,
                  dispatch_mode=dispatch, plugin_tables=plugin_tables)
     return Oms(rt, pm, [name for name, _ in builtins], owns_engine=owns_engine)

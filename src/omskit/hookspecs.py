@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
 
     from omskit.app import Oms
-    from omskit.domain.carriers import Carrier
     from omskit.domain.events import Event
     from omskit.domain.order import FulfillmentOrder, Order
     from omskit.domain.routing import (
@@ -41,10 +40,9 @@ if TYPE_CHECKING:
         Holdback,
         RoutingPolicy,
         RoutingRequest,
-        RoutingStrategy,
     )
     from omskit.domain.values import Problem
-    from omskit.ports import ChannelConnector, InventoryReader
+    from omskit.ports import Carrier, ChannelConnector, InventoryReader, RoutingStrategy
 
 PROJECT = "omskit"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -80,7 +78,7 @@ def omskit_register_routing_strategies(register: Callable[[RoutingStrategy], Non
 
 @hookspec
 def omskit_register_carriers(register: Callable[[Carrier], None]) -> None:
-    """Contribute carriers (``omskit.domain.carriers.Carrier``), keyed by ``carrier.code``.
+    """Contribute carriers (``omskit.ports.Carrier``), keyed by ``carrier.code``.
 
     The builtin shipping cost term prices each candidate location with the cheapest carrier
     that serves the lane; the promise API uses the carrier's transit days.

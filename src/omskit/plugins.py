@@ -19,10 +19,11 @@ import sqlalchemy as sa
 from omskit import hookspecs
 from omskit.domain.errors import PluginError, TransitionVetoed
 from omskit.domain.values import Problem
+from omskit.hookchecks import install_result_checks
+from omskit.kinds import ContributionKind
 
 if TYPE_CHECKING:
     from omskit.app import Oms
-    from omskit.domain.carriers import Carrier
     from omskit.domain.events import Event
     from omskit.domain.order import FulfillmentOrder, Order
     from omskit.domain.routing import (
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
         RoutingPolicy,
         RoutingRequest,
     )
-    from omskit.ports import InventoryReader
+    from omskit.ports import Carrier, InventoryReader
 
 #: Entry-point group that third-party plugins register under.
 ENTRY_POINT_GROUP = "omskit"
@@ -72,6 +73,8 @@ class PluginInfo:
     distribution: str | None
     version: str | None
     hooks: tuple[str, ...]
+    #: What the plugin contributed: ``{kind: (code, ...)}`` (``{"channel": ("web",)}``).
+    contributions: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
 
 
 def disabled_from_environment() -> tuple[str, ...]:
@@ -130,11 +133,15 @@ def build_plugin_manager(
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(str(exc)) from exc
+    install_result_checks(pm, [name for name, _ in builtins])
     return pm
 
 
-def describe_plugins(pm: pluggy.PluginManager, builtin_names: Iterable[str]) -> list[PluginInfo]:
-    """Introspect every registered plugin: name, distribution, version, hooks implemented."""
+def describe_plugins(pm: pluggy.PluginManager, builtin_names: Iterable[str],
+                     contributions: Mapping[str, Mapping[str, tuple[str, ...]]] | None = None,
+                     ) -> list[PluginInfo]:
+    """Introspect every registered plugin: name, distribution, version, hooks implemented
+    and, given ``contributions`` (``Registries.by_plugin()``), what it contributed."""
     dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
     builtin_names = set(builtin_names)
     infos = []
@@ -149,6 +156,7 @@ def describe_plugins(pm: pluggy.PluginManager, builtin_names: Iterable[str]) -> 
             distribution=dist.project_name if dist is not None else None,
             version=dist.version if dist is not None else None,
             hooks=hooks,
+            contributions=dict((contributions or {}).get(name, {})),
         ))
     return sorted(infos, key=lambda p: (not p.builtin, p.name))
 
@@ -168,21 +176,9 @@ class Hooks:
             # Like pluggy, pass only the arguments the implementation asks for.
             impl.function(**({"register": register} if "register" in impl.argnames else {}))
 
-    def register_channels(self, add: Callable[[Any, str], None]) -> None:
-        """Collect channel connectors: ``add(connector, plugin_name)`` for each."""
-        self._contribute(self._relay.omskit_register_channels, add)
-
-    def register_routing_strategies(self, add: Callable[[Any, str], None]) -> None:
-        """Collect routing strategies: ``add(strategy, plugin_name)`` for each."""
-        self._contribute(self._relay.omskit_register_routing_strategies, add)
-
-    def register_carriers(self, add: Callable[[Any, str], None]) -> None:
-        """Collect carriers: ``add(carrier, plugin_name)`` for each."""
-        self._contribute(self._relay.omskit_register_carriers, add)
-
-    def register_event_types(self, add: Callable[[Any, str], None]) -> None:
-        """Collect event classes: ``add(event_class, plugin_name)`` for each."""
-        self._contribute(self._relay.omskit_register_event_types, add)
+    def contribute(self, kind: ContributionKind[Any], add: Callable[[Any, str], None]) -> None:
+        """Collect one kind's contributions: ``add(item, plugin_name)`` for each."""
+        self._contribute(getattr(self._relay, kind.hook_name), add)
 
     def configure_converter(self, converter: cattrs.Converter) -> None:
         """Let plugins adjust the converter."""

@@ -1,21 +1,63 @@
-"""Interfaces that plugins implement or receive (typing ``Protocol`` classes)."""
+"""Every interface a plugin implements or receives, in one module (typing ``Protocol`` classes).
+
+A contribution kind (``omskit.kinds``) names one of these Protocols; a contribution is checked
+against it when it registers, so a misfit fails at ``bootstrap`` with the plugin's name
+instead of on the first order that reaches it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from omskit.domain.carriers import CarrierRate
 from omskit.domain.commands import PlaceOrder
 from omskit.domain.inventory import Location, StockItem
+from omskit.domain.routing import Candidate, RoutingPlan, RoutingRequest
+from omskit.domain.values import Coordinates
 
 
 class ChannelConnector(Protocol):
-    """Turns a sales channel's order payload into a :class:`PlaceOrder` command."""
+    """Turns a sales channel's order payload into a :class:`PlaceOrder` command.
+
+    ``code`` is the channel code the connector's orders carry (``PlaceOrder.channel``), so it
+    must be a valid channel code: lower-case letters, digits and ``_ . : -``.
+    """
 
     code: str
 
     def parse(self, payload: Mapping[str, Any]) -> PlaceOrder:
         """Return the command, or raise ``PayloadError`` listing every problem found."""
+        ...
+
+
+class RoutingStrategy(Protocol):
+    """Chooses locations for a request. ``plan`` must be pure: it reads only its arguments.
+
+    Candidates arrive already filtered by the rules, with holdbacks taken off their
+    availability and capacity-exhausted locations removed, and priced. The order service
+    reserves the plan's quantities with conditional updates; if another order took the stock
+    in between, the unreserved remainder is planned again with fresh candidates.
+    """
+
+    code: str
+
+    def plan(self, request: RoutingRequest, candidates: Sequence[Candidate]) -> RoutingPlan:
+        """Return allocations that never exceed a candidate's ``available`` per SKU."""
+        ...
+
+
+class Carrier(Protocol):
+    """A carrier's rate card. ``rate`` must be pure and fast: it is called per candidate."""
+
+    @property
+    def code(self) -> str:
+        """The carrier's unique code."""
+        ...
+
+    def rate(self, origin: Location, destination: Coordinates | None,
+             distance_km: float | None, country: str | None) -> CarrierRate | None:
+        """The rate for the lane, or ``None`` when the carrier does not serve it."""
         ...
 
 
@@ -33,3 +75,6 @@ class InventoryReader(Protocol):
     def stock_items(self, sku: str) -> list[StockItem]:
         """Stock rows of ``sku`` at every location."""
         ...
+
+
+__all__ = ["Carrier", "ChannelConnector", "InventoryReader", "RoutingStrategy"]

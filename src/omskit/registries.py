@@ -1,13 +1,14 @@
-"""Registries of plugin contributions, keyed by a stable code."""
+"""Registries of plugin contributions, keyed by a stable code, built from the kinds table."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Generic, TypeVar
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Generic, TypeVar
 
 import attrs
 
-from omskit.domain.errors import DuplicateContribution, NotFound
+from omskit.domain.errors import DuplicateContribution, NotFound, PluginError
+from omskit.kinds import KINDS, ContributionKind
 
 T = TypeVar("T")
 
@@ -54,3 +55,41 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+class Registries:
+    """One :class:`Registry` per contribution kind, built from the kinds table."""
+
+    def __init__(self, kinds: Iterable[ContributionKind[Any]] = KINDS) -> None:
+        self._kinds = tuple(kinds)
+        self._by_name: dict[str, Registry[Any]] = {
+            kind.name: Registry(kind.name, kind.not_found) for kind in self._kinds}
+
+    @property
+    def kinds(self) -> tuple[ContributionKind[Any], ...]:
+        """The kinds these registries hold, in collection order."""
+        return self._kinds
+
+    def __getitem__(self, kind: ContributionKind[T]) -> Registry[T]:
+        return self._by_name[kind.name]
+
+    def add(self, kind: ContributionKind[T], item: T, plugin: str) -> None:
+        """Check ``item`` against its kind, then add it under its code.
+
+        A misfit raises :class:`PluginError` naming ``plugin``; a taken code raises
+        :class:`DuplicateContribution` naming both plugins.
+        """
+        problems = kind.misfits(item)
+        if problems:
+            raise PluginError(f"plugin {plugin!r} registered a {kind.name} that does not fit "
+                              f"omskit's contract ({item!r}): {'; '.join(problems)}")
+        self[kind].add(kind.key(item), item, plugin)
+
+    def by_plugin(self) -> Mapping[str, Mapping[str, tuple[str, ...]]]:
+        """What each plugin contributed: ``{plugin: {kind: (code, ...)}}``, codes sorted."""
+        found: dict[str, dict[str, list[str]]] = {}
+        for kind in self._kinds:
+            for entry in self[kind].contributions():
+                found.setdefault(entry.plugin, {}).setdefault(kind.name, []).append(entry.code)
+        return {plugin: {kind: tuple(codes) for kind, codes in kinds.items()}
+                for plugin, kinds in found.items()}

@@ -13,11 +13,12 @@ from click.testing import CliRunner
 
 from omskit import Oms, hookimpl
 from omskit.cli.main import cli as cli_main
-from omskit.domain.carriers import Carrier, RateTableCarrier
+from omskit.domain.carriers import RateTableCarrier
 from omskit.domain.errors import InvalidSettings
 from omskit.domain.inventory import Capability, LocationKind
 from omskit.domain.lifecycle import OrderStatus
 from omskit.domain.order import Order
+from omskit.ports import Carrier
 from omskit.testing import TestDatabase, location, order_command, table_contents
 
 MILANO = (45.4642, 9.19)

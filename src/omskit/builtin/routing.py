@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from omskit.domain.events import RoutedQuantity
-from omskit.domain.routing import Candidate, RoutingPlan, RoutingRequest, RoutingStrategy
+from omskit.domain.routing import Candidate, RoutingPlan, RoutingRequest
 from omskit.domain.values import DeliveryKind, LineQuantity
 from omskit.hookspecs import hookimpl
+from omskit.ports import RoutingStrategy
 from omskit.routing.optimiser import FewestShipmentsStrategy, OptimalStrategy
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from omskit.domain.carriers import Carrier, CarrierRate
+from omskit.domain.carriers import CarrierRate
 from omskit.domain.inventory import Capability
 from omskit.domain.routing import (
     Candidate,
@@ -22,6 +22,7 @@ from omskit.domain.routing import (
 )
 from omskit.domain.values import DeliveryKind
 from omskit.hookspecs import hookimpl
+from omskit.ports import Carrier
 from omskit.routing.settings import inventory_settings
 
 

@@ -8,7 +8,6 @@ the promise API adds the chosen carrier's transit days.
 from __future__ import annotations
 
 import math
-from typing import Protocol
 
 import attrs
 
@@ -24,20 +23,6 @@ class CarrierRate:
     fixed: float  # per parcel
     per_unit: float
     transit_days: int
-
-
-class Carrier(Protocol):
-    """A shipping carrier plugin. ``rate`` must be pure and fast: it is called per candidate."""
-
-    @property
-    def code(self) -> str:
-        """The carrier's unique code."""
-        ...
-
-    def rate(self, origin: Location, destination: Coordinates | None,
-             distance_km: float | None, country: str | None) -> CarrierRate | None:
-        """The rate for the lane, or ``None`` when the carrier does not serve it."""
-        ...
 
 
 @attrs.frozen(kw_only=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 import numpy as np
@@ -200,22 +200,6 @@ class RoutingPlan:
     def locations(self) -> list[str]:
         """Locations the plan ships from, in first-use order."""
         return list(dict.fromkeys(a.location for a in self.allocations))
-
-
-class RoutingStrategy(Protocol):
-    """Chooses locations for a request. ``plan`` must be pure: it reads only its arguments.
-
-    Candidates arrive already filtered by the rules, with holdbacks taken off their
-    availability and capacity-exhausted locations removed, and priced. The order service
-    reserves the plan's quantities with conditional updates; if another order took the stock
-    in between, the unreserved remainder is planned again with fresh candidates.
-    """
-
-    code: str
-
-    def plan(self, request: RoutingRequest, candidates: Sequence[Candidate]) -> RoutingPlan:
-        """Return allocations that never exceed a candidate's ``available`` per SKU."""
-        ...
 
 
 @attrs.frozen(kw_only=True)

@@ -19,7 +19,6 @@ from typing import Any
 import attrs
 import numpy as np
 
-from omskit.domain.carriers import Carrier
 from omskit.domain.errors import OmsError, PluginError
 from omskit.domain.events import new_id
 from omskit.domain.routing import (
@@ -34,10 +33,10 @@ from omskit.domain.routing import (
     RoutingPlan,
     RoutingPolicy,
     RoutingRequest,
-    RoutingStrategy,
     plan_cost,
 )
 from omskit.plugins import Hooks
+from omskit.ports import Carrier, RoutingStrategy
 from omskit.registries import Registry
 from omskit.routing.settings import RoutingSettings
 

@@ -23,7 +23,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 
 from omskit.builtin.rules import cheapest_rate
-from omskit.domain.carriers import Carrier
 from omskit.domain.commands import check_code, check_identifier
 from omskit.domain.errors import InvalidCommand, LocationNotFound
 from omskit.domain.inventory import Location, StockPosition
@@ -44,6 +43,7 @@ from omskit.domain.values import (
     DeliveryMethod,
     LineQuantity,
 )
+from omskit.ports import Carrier
 from omskit.services.runtime import Runtime
 from omskit.store.uow import UnitOfWork
 

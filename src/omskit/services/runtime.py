@@ -14,13 +14,11 @@ import attrs
 import cattrs
 import sqlalchemy as sa
 
-from omskit.domain.carriers import Carrier
 from omskit.domain.errors import ConcurrencyConflict
 from omskit.domain.events import Event
-from omskit.domain.routing import RoutingStrategy
 from omskit.plugins import Hooks
-from omskit.ports import ChannelConnector
-from omskit.registries import Registry
+from omskit.ports import Carrier, ChannelConnector, RoutingStrategy
+from omskit.registries import Registries, Registry
 from omskit.routing.engine import RoutingEngine
 from omskit.serialization import EventCodec
 from omskit.store.inventory import LocationCache
@@ -71,6 +69,8 @@ class Runtime:
     #: The routing engine (rules, prices, strategies) configured from ``settings``.
     router: RoutingEngine
     event_types: Registry[type[Event]]
+    #: Every contribution, per kind (``omskit plugins`` shows them per plugin).
+    registries: Registries
     clock: Callable[[], datetime]
     dispatch_mode: DispatchMode = "inline"
     connection: sa.Connection | None = None

@@ -22,13 +22,14 @@ from typing import Any, cast
 import attrs
 
 from omskit.app import Oms, bootstrap
-from omskit.domain.carriers import Carrier, CarrierRate
+from omskit.domain.carriers import CarrierRate
 from omskit.domain.inventory import Location
 from omskit.domain.order import Order
 from omskit.domain.promising import delivery_date
 from omskit.domain.routing import RoutingDecision
 from omskit.domain.values import Coordinates
 from omskit.hookspecs import hookimpl
+from omskit.ports import Carrier
 from omskit.simulate.formats import Network, OrderSpec
 
 #: The strategies compared when none is named.

@@ -22,7 +22,6 @@ from typing import Any
 
 import attrs
 from omskit import hookimpl
-from omskit.domain.carriers import Carrier
 from omskit.domain.routing import (
     Candidate,
     CostTerm,
@@ -31,6 +30,7 @@ from omskit.domain.routing import (
     RoutingPolicy,
     RoutingRequest,
 )
+from omskit.ports import Carrier
 
 from omskit_routing_rules import rules
 from omskit_routing_rules.settings import (

@@ -1,0 +1,132 @@
+"""Contribution kinds as data: one row per kind of thing plugins contribute.
+
+A kind names its Protocol (in :mod:`omskit.ports`), how a contribution's code is read, the
+error raised when a code is not installed, and the ``omskit_register_*`` hook that collects
+it. ``bootstrap`` builds every registry from :data:`KINDS` in one loop, and checks each
+contribution against its kind as it registers: a misfit raises ``PluginError`` naming the
+plugin, at start-up, instead of failing on the first order that reaches it.
+
+Adding a kind is one row here, one hook spec, one Protocol and one conformance kit in
+``omskit.testing``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+import attrs
+from typing_extensions import get_protocol_members
+
+from omskit import hookspecs
+from omskit.domain.commands import check_code
+from omskit.domain.errors import (
+    NotFound,
+    UnknownCarrier,
+    UnknownChannel,
+    UnknownEventType,
+    UnknownRoutingStrategy,
+)
+from omskit.domain.events import Event
+from omskit.ports import Carrier, ChannelConnector, RoutingStrategy
+
+T = TypeVar("T")
+
+
+@attrs.frozen(kw_only=True)
+class ContributionKind(Generic[T]):
+    """One kind of contribution: its name, hook, Protocol, code and not-found error."""
+
+    #: What the kind is called in messages and in ``omskit plugins`` (``channel``).
+    name: str
+    #: The ``omskit_register_*`` hook spec that collects it.
+    hook: Callable[..., None]
+    #: Reads a contribution's code (the registry key).
+    key: Callable[[T], str]
+    #: Raised by ``Registry.get`` for a code nobody contributed.
+    not_found: type[NotFound]
+    #: The Protocol every contribution must fit (``None``: only ``check`` applies).
+    protocol: type | None = None
+    #: Extra checks a Protocol cannot express; returns one message per problem.
+    check: Callable[[Any], list[str]] | None = None
+
+    @property
+    def hook_name(self) -> str:
+        """The hook's name, as plugins implement it."""
+        return self.hook.__name__
+
+    def misfits(self, item: object) -> list[str]:
+        """Every way ``item`` breaks this kind's contract (empty when it fits)."""
+        problems = protocol_misfits(item, self.protocol) if self.protocol is not None else []
+        if not problems and self.check is not None:
+            problems.extend(self.check(item))
+        return problems
+
+
+def protocol_misfits(item: object, protocol: type) -> list[str]:
+    """How ``item`` fails to fit ``protocol``: a missing member, a method that is not
+    callable, or one that cannot be called with the Protocol's positional parameters."""
+    problems: list[str] = []
+    for name in sorted(get_protocol_members(protocol)):
+        declared = inspect.getattr_static(protocol, name, None)
+        try:
+            value = getattr(item, name)
+        except Exception:  # a property that raises is as missing as an absent attribute
+            problems.append(f"has no {name!r}")
+            continue
+        if not inspect.isfunction(declared):
+            continue  # a data member or property: present is all a Protocol promises
+        if not callable(value):
+            problems.append(f"{name!r} is not callable")
+            continue
+        wanted = [p for p in inspect.signature(declared).parameters.values()
+                  if p.name != "self"]
+        try:
+            inspect.signature(value).bind(*(None for _ in wanted))
+        except TypeError as exc:
+            problems.append(f"{name}() cannot be called as {name}("
+                            f"{', '.join(p.name for p in wanted)}): {exc}")
+        except ValueError:
+            pass  # no signature to read (a builtin): trust it
+    return problems
+
+
+def _code(field: str) -> Callable[[Any], list[str]]:
+    def check(item: Any) -> list[str]:
+        problems: list[str] = []
+        check_code(getattr(item, "code", None), field, problems)
+        return problems
+    return check
+
+
+def _event_type(item: Any) -> list[str]:
+    if not (isinstance(item, type) and issubclass(item, Event)):
+        return [f"{item!r} is not a subclass of omskit's Event"]
+    code = getattr(item, "event_type", None)
+    if not isinstance(code, str) or not code or code != code.strip():
+        return [f"{item.__name__}.event_type must be a non-empty string, not {code!r}"]
+    return []
+
+
+def _code_of(item: Any) -> str:
+    return str(getattr(item, "code", ""))
+
+
+CHANNEL: ContributionKind[ChannelConnector] = ContributionKind(
+    name="channel", hook=hookspecs.omskit_register_channels, key=_code_of,
+    not_found=UnknownChannel, protocol=ChannelConnector, check=_code("channel code"))
+ROUTING_STRATEGY: ContributionKind[RoutingStrategy] = ContributionKind(
+    name="routing strategy", hook=hookspecs.omskit_register_routing_strategies, key=_code_of,
+    not_found=UnknownRoutingStrategy, protocol=RoutingStrategy,
+    check=_code("routing strategy code"))
+CARRIER: ContributionKind[Carrier] = ContributionKind(
+    name="carrier", hook=hookspecs.omskit_register_carriers, key=_code_of,
+    not_found=UnknownCarrier, protocol=Carrier, check=_code("carrier code"))
+EVENT_TYPE: ContributionKind[type[Event]] = ContributionKind(
+    name="event type", hook=hookspecs.omskit_register_event_types,
+    key=lambda e: str(getattr(e, "event_type", "")), not_found=UnknownEventType,
+    check=_event_type)
+
+#: Every contribution kind, in the order bootstrap collects them.
+KINDS: tuple[ContributionKind[Any], ...] = (CHANNEL, ROUTING_STRATEGY, CARRIER, EVENT_TYPE)
