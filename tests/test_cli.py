@@ -29,7 +29,7 @@ def test_db_upgrade_then_current(omskit_database: TestDatabase) -> None:
     upgraded = run(omskit_database, "db", "upgrade")
     assert upgraded.exit_code == 0
     assert "revision 0003" in upgraded.output
-    assert run(omskit_database, "db", "current").output.strip() == "0003"
+    assert run(omskit_database, "db", "current").output.strip() == "0006"
 
 
 def test_demo_runs_a_day_and_summarises_it(omskit_database: TestDatabase) -> None:

@@ -38,6 +38,8 @@ from omskit.serialization import EventCodec, make_converter
 from omskit.services.carts import CartService
 from omskit.services.channels import ChannelService
 from omskit.services.fulfilment import FulfilmentService
+from omskit.services.handle import Services
+from omskit.services.handlers import CORE_HANDLERS, EventDelivery
 from omskit.services.inventory import InventoryService
 from omskit.services.orders import OrderService
 from omskit.services.outbox import OutboxService
@@ -65,7 +67,6 @@ class Oms:
         self._pm = pm
         self._builtin_names = tuple(builtin_names)
         self._owns_engine = owns_engine
-        rt.oms = self
         #: Locations, stock movements, supply and availability.
         self.inventory = InventoryService(rt)
         #: Placing, finding, holding, cancelling and completing orders.
@@ -74,14 +75,20 @@ class Oms:
         self.fulfilment = FulfilmentService(rt, self.orders)
         #: Orders from channel payloads, through connector plugins.
         self.channels = ChannelService(rt, self.orders)
-        #: Relaying stored events to ``omskit_handle_event``.
-        self.outbox = OutboxService(rt)
         #: Delivery-date quotes per option (ship, pickup) for lines not yet ordered.
         self.promise = PromiseService(rt)
         #: Soft reservations: stock held for a cart for a time-to-live.
         self.carts = CartService(rt)
-        # Stock that arrives serves waiting backorders first, best-ranked orders first.
-        rt.stock_listener = self.orders.allocate_waiting
+        delivery = EventDelivery(rt.hooks)
+        #: Relaying stored events to the core's handlers and ``omskit_handle_event``;
+        #: parked events for operators.
+        self.outbox = OutboxService(rt, delivery)
+        #: The services alone: what event handlers and plugins are given, not this object.
+        self.services = Services(orders=self.orders, inventory=self.inventory,
+                                 fulfilment=self.fulfilment, channels=self.channels,
+                                 outbox=self.outbox, promise=self.promise, carts=self.carts)
+        delivery.services = self.services
+        rt.drain = self.outbox.dispatch_batch
 
     # -- plumbing the host may need -----------------------------------------------------------
 
@@ -291,5 +298,6 @@ def bootstrap(
                  strategies=strategies, carriers=carriers, settings=settings,
                  router=router,
                  event_types=event_types, registries=registries, clock=clock,
-                 dispatch_mode=dispatch, plugin_tables=plugin_tables)
+                 dispatch_mode=dispatch, plugin_tables=plugin_tables,
+                 handled_types=frozenset(CORE_HANDLERS))
     return Oms(rt, pm, [name for name, _ in builtins], owns_engine=owns_engine)

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     import cattrs
     import sqlalchemy as sa
 
-    from omskit.app import Oms
     from omskit.domain.events import Event
     from omskit.domain.order import FulfillmentOrder, Order
     from omskit.domain.routing import (
@@ -43,6 +42,7 @@ if TYPE_CHECKING:
     )
     from omskit.domain.values import Problem
     from omskit.ports import Carrier, ChannelConnector, InventoryReader, RoutingStrategy
+    from omskit.services.handle import Services
 
 PROJECT = "omskit"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -280,18 +280,26 @@ def omskit_after_transition(
 
 
 @hookspec
-def omskit_handle_event(event: Event, oms: Oms) -> None:
+def omskit_handle_event(event: Event, oms: Services) -> None:
     """Receive a committed domain event from the outbox (at least once).
 
-    Called after the transaction that wrote the event committed. Pending events go out in the
-    order they were written: inline dispatch first delivers older events still pending from
-    an earlier failure. Several dispatcher processes share the outbox with ``SKIP LOCKED``,
-    so across processes only each batch is ordered. De-duplicate on ``event.event_id``.
+    ``oms`` is a narrow handle on the public services (``orders``, ``inventory``,
+    ``fulfilment``, ``channels``, ``outbox``, ``promise``, ``carts``), not the whole ``Oms``.
+    Called after the transaction that wrote the event committed, after the core's own
+    handlers for the event (backorder allocation on stock events). Each order's events go out
+    in the order they were written: an event of an order is never delivered before an
+    earlier, undelivered event of the same order. Events without an order (stock movements)
+    have no such guarantee once one has failed. Several dispatcher processes share the
+    outbox with ``SKIP LOCKED``. De-duplicate on ``event.event_id``.
 
     Events written while no plugin implements this hook (in ``inline`` mode) are stored as
-    already dispatched; use ``bootstrap(dispatch="deferred")`` in processes without the relay
-    so a worker that has it delivers them.
+    already dispatched, except those the core itself handles; use
+    ``bootstrap(dispatch="deferred")`` in processes without the relay so a worker that has
+    it delivers them.
 
-    Error policy: an exception is recorded on the outbox row (attempts, last error) and that
-    event, and every later one, stays pending for the next dispatch; it is never dropped.
+    Error policy: an exception is logged with its traceback and recorded on the outbox row
+    (attempts, last error); the event stays pending, and so do the later events of its
+    order, while other orders' events flow. After ``oms.outbox.max_attempts`` failures (5)
+    the event is parked: an operator lists it (``oms.outbox.parked()``, ``omskit outbox
+    parked``), then retries or skips it. It is never dropped silently.
     """

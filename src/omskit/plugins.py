@@ -23,7 +23,6 @@ from omskit.hookchecks import install_result_checks
 from omskit.kinds import ContributionKind
 
 if TYPE_CHECKING:
-    from omskit.app import Oms
     from omskit.domain.events import Event
     from omskit.domain.order import FulfillmentOrder, Order
     from omskit.domain.routing import (
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
         RoutingRequest,
     )
     from omskit.ports import Carrier, InventoryReader
+    from omskit.services.handle import Services
 
 #: Entry-point group that third-party plugins register under.
 ENTRY_POINT_GROUP = "omskit"
@@ -259,9 +259,9 @@ class Hooks:
         return bool(self._relay.omskit_validate_transition.get_hookimpls()
                     or self._relay.omskit_after_transition.get_hookimpls())
 
-    def handle_event(self, event: Event, oms: Oms) -> None:
+    def handle_event(self, event: Event, services: Services) -> None:
         """Deliver one committed event to every observer; exceptions propagate to the caller."""
-        self._relay.omskit_handle_event(event=event, oms=oms)
+        self._relay.omskit_handle_event(event=event, oms=services)
 
     def has_event_handlers(self) -> bool:
         """Whether any plugin observes events (lets dispatch skip work when none does)."""

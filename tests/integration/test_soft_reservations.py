@@ -13,10 +13,11 @@ import sqlalchemy as sa
 from omskit import Oms
 from omskit.domain.errors import CartNotFound, InvalidCommand, LocationNotFound
 from omskit.domain.inventory import Capability, LocationKind, MovementKind
+from omskit.domain.order import Order
 from omskit.domain.promise import CartLine
 from omskit.domain.values import Coordinates, DeliveryKind, DeliveryMethod
 from omskit.services.carts import convert_cart
-from omskit.services.runtime import Runtime
+from omskit.services.orders import OrderService
 from omskit.testing import TestDatabase, location, table_contents
 from tests.support import MILAN, ROME, stock_rows
 
@@ -327,22 +328,23 @@ def test_a_failing_re_hold_keeps_the_previous_hold(shop: Oms) -> None:
     assert table_contents(shop) == before
 
 
-# -- stock-added notifications -------------------------------------------------------------
+# -- stock events reach the backorder handler ---------------------------------------------
 
 
 @pytest.fixture
 def told(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """SKUs the core's stock-event handler offered to waiting backorders, call by call."""
     calls: list[list[str]] = []
 
-    def record(self: Runtime, skus: Iterable[str]) -> None:
-        assert self.engine is not None
-        calls.append(sorted(set(skus)))
+    def record(self: OrderService, skus: Iterable[str] | None = None) -> list[Order]:
+        calls.append(sorted(set(skus or ())))
+        return []
 
-    monkeypatch.setattr(Runtime, "notify_stock_added", record)
+    monkeypatch.setattr(OrderService, "allocate_waiting", record)
     return calls
 
 
-def test_receipts_tell_the_stock_listeners_after_commit(shop: Oms,
+def test_receipts_reach_the_backorder_handler_after_commit(shop: Oms,
                                                         told: list[list[str]]) -> None:
     shop.inventory.receive("milan", "A", 1, idempotency_key="grn-1")
     shop.inventory.receive("milan", "A", 1, idempotency_key="grn-1")  # replay: nothing new

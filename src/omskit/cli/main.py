@@ -11,6 +11,7 @@ from omskit.cli.db import db
 from omskit.cli.demo import demo
 from omskit.cli.inventory import inventory
 from omskit.cli.orders import orders
+from omskit.cli.outbox import outbox
 from omskit.cli.plugins import plugins
 from omskit.cli.simulate import simulate
 from omskit.domain.errors import OmsError
@@ -40,6 +41,7 @@ cli.add_command(db)
 cli.add_command(plugins)
 cli.add_command(orders)
 cli.add_command(inventory)
+cli.add_command(outbox)
 cli.add_command(demo)
 cli.add_command(simulate)
 

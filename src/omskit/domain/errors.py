@@ -180,3 +180,9 @@ class CartNotFound(NotFound):
     """No active soft reservation belongs to this cart."""
 
     kind = "cart"
+
+
+class OutboxEventNotFound(NotFound):
+    """No parked event has this outbox sequence number."""
+
+    kind = "parked outbox event"

@@ -262,6 +262,20 @@ class SupplyReceived(Event):
     quantity: int
 
 
+@attrs.frozen(kw_only=True)
+class CartHoldEnded(Event):
+    """A cart's soft reservation ended without becoming an order (released or expired):
+    its units are promisable again."""
+
+    event_type: ClassVar[str] = "cart.hold_ended"
+    cart_id: str
+    location: str
+    sku: str
+    quantity: int
+    #: ``released`` or ``expired``.
+    status: str
+
+
 #: Every event type defined by the core; plugins add theirs with ``omskit_register_event_types``.
 CORE_EVENTS: tuple[type[Event], ...] = (
     OrderPlaced,
@@ -283,4 +297,5 @@ CORE_EVENTS: tuple[type[Event], ...] = (
     StockTransferred,
     SupplyRegistered,
     SupplyReceived,
+    CartHoldEnded,
 )

@@ -27,7 +27,7 @@ import attrs
 
 from omskit.domain.commands import check_code, check_identifier
 from omskit.domain.errors import CartNotFound, InvalidCommand, LocationNotFound
-from omskit.domain.events import new_id
+from omskit.domain.events import Event, new_id
 from omskit.domain.lifecycle import OrderStatus
 from omskit.domain.order import Order, OrderLine
 from omskit.domain.promise import (
@@ -63,10 +63,6 @@ EXPIRE_BATCH = 500
 T = TypeVar("T")
 
 __all__ = ["CartService", "convert_cart", "end_soft_reservations"]
-
-
-def _skus(reservations: Iterable[SoftReservation]) -> set[str]:
-    return {r.sku for r in reservations}
 
 
 def _cart_order(cart_id: str, lines: Sequence[CartLine], *, channel: str,
@@ -196,10 +192,7 @@ class CartService:
                 raise CartNotFound(cart_id)
             return end_soft_reservations(uow, found, SoftReservationStatus.RELEASED, at)
 
-        ended = self._run(op)
-        # Units held back are promisable again: waiting backorders may take them.
-        self._rt.notify_stock_added(_skus(ended))
-        return sum(r.quantity for r in ended)
+        return sum(r.quantity for r in self._run(op))
 
     def expire(self, now: datetime | None = None) -> int:
         """Release every active hold whose expiry is at or before ``now`` (default: the
@@ -211,7 +204,6 @@ class CartService:
         if now is not None and now.tzinfo is None:
             raise InvalidCommand(["now: must be timezone-aware"], subject="expiry")
         total = 0
-        skus: set[str] = set()
         while True:
 
             def op(uow: UnitOfWork, at: datetime) -> tuple[int, list[SoftReservation]]:
@@ -221,24 +213,22 @@ class CartService:
 
             seen, ended = self._run(op)
             total += len(ended)
-            skus |= _skus(ended)
             if seen < EXPIRE_BATCH:
                 break
-        # Units held back are promisable again: waiting backorders may take them.
-        self._rt.notify_stock_added(skus)
         return total
 
     # -- plumbing --------------------------------------------------------------------------------
 
     def _run(self, operation: Callable[[UnitOfWork, datetime], T]) -> T:
-        """Run ``operation`` in a unit of work, committed, again on transient conflicts.
-        Soft holds emit no events, so there is nothing to dispatch."""
+        """Run ``operation`` in a unit of work, committed, again on transient conflicts, then
+        dispatch its events (a hold that ended offers its units to waiting backorders)."""
         rt = self._rt
 
-        def attempt() -> T:
+        def attempt() -> tuple[T, list[Event]]:
             with rt.uow() as uow:
                 result = operation(uow, rt.now())
-                uow.commit()
-                return result
+                return result, uow.commit()
 
-        return rt.retrying(attempt)
+        result, events = rt.retrying(attempt)
+        rt.dispatch(events)
+        return result

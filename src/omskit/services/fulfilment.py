@@ -77,21 +77,17 @@ class FulfilmentService:
         if problems:
             raise InvalidCommand(problems, subject="rejection")
 
-        freed: set[str] = set()
-
         def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
-            freed.clear()  # a retried attempt starts over
             if order.fulfillment_order(fulfillment_order_id).status is F.REJECTED:
                 return
             order.reject_fulfillment(fulfillment_order_id, reason, at)
-            freed.update(release_reservations(uow, order.id, "fulfilment order rejected", at,
-                                              fulfillment_order_id))
+            # The rejecting location's units are free again (ReservationReleased's handler
+            # offers them to other waiting orders).
+            release_reservations(uow, order.id, "fulfilment order rejected", at,
+                                 fulfillment_order_id)
             route_remaining(self._rt, uow, order, at=at)
 
-        rerouted = self._orders.change(self._order_of(fulfillment_order_id), change)
-        # The rejecting location's units are free again for other waiting orders.
-        self._rt.notify_stock_added(freed)
-        return rerouted
+        return self._orders.change(self._order_of(fulfillment_order_id), change)
 
     def ship(self, fulfillment_order_id: str, *, carrier: str,
              tracking_number: str) -> FulfillmentOrder:

@@ -92,19 +92,12 @@ class InventoryService:
         self._rt = rt
 
     def _write(self, operation: Callable[[UnitOfWork, datetime], T], *,
-               idempotency_key: str | None = None, added: set[str] | None = None) -> T:
+               idempotency_key: str | None = None) -> T:
         """Run ``operation`` in a committed unit of work (again on transient conflicts) and
-        dispatch its events.
-
-        ``added``: a set the operation fills with the SKUs whose promisable stock it
-        increased; it is emptied before every attempt, and after the commit the stock
-        listeners (waiting backorders) hear of what the committed attempt added.
-        """
+        dispatch its events (their handlers offer new stock to waiting backorders)."""
         rt = self._rt
 
         def attempt() -> tuple[T, list[Event]]:
-            if added is not None:
-                added.clear()
             with rt.uow() as uow:
                 result = operation(uow, rt.now())
                 return result, uow.commit()
@@ -118,8 +111,6 @@ class InventoryService:
                 raise
             result, events = rt.retrying(attempt)
         rt.dispatch(events)
-        if added:
-            rt.notify_stock_added(added)
         return result
 
     def _read(self, operation: Callable[[UnitOfWork], T]) -> T:
@@ -209,8 +200,6 @@ class InventoryService:
         _check_key(idempotency_key, problems)
         _raise_if(problems, "receipt")
 
-        added: set[str] = set()
-
         def op(uow: UnitOfWork, at: datetime) -> StockItem:
             self._require_location(uow, location)
             if not self._seen(uow, location, sku, MovementKind.RECEIVE, idempotency_key):
@@ -218,12 +207,11 @@ class InventoryService:
                                           reference, at, idempotency_key)
                 uow.emit(StockReceived(occurred_at=at, location=location, sku=sku,
                                        quantity=quantity, reference=reference))
-                added.add(sku)
             item = uow.inventory.stock_item(location, sku)
             assert item is not None
             return item
 
-        return self._write(op, idempotency_key=idempotency_key, added=added)
+        return self._write(op, idempotency_key=idempotency_key)
 
     def adjust(self, location: str, sku: str, delta: int, *, reason: str,
                idempotency_key: str | None = None) -> StockItem:
@@ -242,15 +230,12 @@ class InventoryService:
         check_text(reason, "reason", problems)
         _raise_if(problems, "adjustment")
 
-        added: set[str] = set()
-
         def op(uow: UnitOfWork, at: datetime) -> StockItem:
             self._require_location(uow, location)
             if not self._seen(uow, location, sku, MovementKind.ADJUST, idempotency_key):
                 if delta > 0:
                     uow.inventory.add_on_hand(location, sku, delta, MovementKind.ADJUST,
                                               reason, at, idempotency_key)
-                    added.add(sku)
                 else:
                     uow.inventory.remove_on_hand(location, sku, -delta, MovementKind.ADJUST,
                                                  reason, at, idempotency_key)
@@ -263,7 +248,7 @@ class InventoryService:
             assert item is not None
             return item
 
-        return self._write(op, idempotency_key=idempotency_key, added=added)
+        return self._write(op, idempotency_key=idempotency_key)
 
     def set_safety_stock(self, location: str, sku: str, quantity: int) -> StockItem:
         """Keep ``quantity`` units of ``sku`` at ``location`` back from promising."""
@@ -273,16 +258,12 @@ class InventoryService:
         check_quantity(quantity, "quantity", problems, minimum=0)
         _raise_if(problems, "safety stock")
 
-        added: set[str] = set()
-
         def op(uow: UnitOfWork, at: datetime) -> StockItem:
             self._require_location(uow, location)
             before = uow.inventory.stock_item(location, sku)
             if before is None:
                 uow.inventory.add_on_hand(location, sku, 0, MovementKind.ADJUST,
                                           "stock row created", at)
-            elif quantity < before.safety_stock:
-                added.add(sku)  # less kept back: more to promise to waiting orders
             uow.inventory.set_safety_stock(location, sku, quantity)
             item = uow.inventory.stock_item(location, sku)
             assert item is not None
@@ -291,7 +272,7 @@ class InventoryService:
                                    reason="safety stock"))
             return item
 
-        return self._write(op, added=added)
+        return self._write(op)
 
     def transfer(self, sku: str, from_location: str, to_location: str, quantity: int, *,
                  eta: datetime | None = None, reference: str = "") -> Supply | None:
@@ -312,8 +293,6 @@ class InventoryService:
             _check_moment(eta, problems)
         _raise_if(problems, "transfer")
 
-        added: set[str] = set()
-
         def op(uow: UnitOfWork, at: datetime) -> Supply | None:
             self._require_location(uow, from_location)
             self._require_location(uow, to_location)
@@ -325,9 +304,6 @@ class InventoryService:
             if eta is None:
                 uow.inventory.add_on_hand(to_location, sku, quantity, MovementKind.TRANSFER_IN,
                                           ref, at)
-                # Moved, not new: but a backorder the source could not serve (a rule, a
-                # pickup at the destination) may be served now.
-                added.add(sku)
             else:
                 supply = Supply(id=new_id(), location=to_location, sku=sku, quantity=quantity,
                                 eta=eta, kind=SupplyKind.TRANSFER, reference=ref,
@@ -341,7 +317,7 @@ class InventoryService:
                                       supply_id=supply.id if supply else None))
             return supply
 
-        return self._write(op, added=added)
+        return self._write(op)
 
     # -- supply ---------------------------------------------------------------------------------
 
@@ -373,8 +349,6 @@ class InventoryService:
 
     def receive_supply(self, supply_id: str) -> Supply:
         """Expected stock arrived: it becomes on-hand. Receiving it again changes nothing."""
-        added: set[str] = set()
-
         def op(uow: UnitOfWork, at: datetime) -> Supply:
             supply = uow.inventory.supply(supply_id, for_update=True)
             if supply is None:
@@ -388,10 +362,9 @@ class InventoryService:
                                         location=supply.location, sku=supply.sku,
                                         quantity=supply.quantity))
                 supply.status = SupplyStatus.RECEIVED
-                added.add(supply.sku)
             return supply
 
-        return self._write(op, added=added)
+        return self._write(op)
 
     # -- availability ---------------------------------------------------------------------------
 

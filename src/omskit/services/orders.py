@@ -341,19 +341,15 @@ class OrderService:
         if problems:
             raise InvalidCommand(problems, subject="cancellation")
 
-        freed: set[str] = set()
-
         def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
-            freed.clear()  # a retried attempt starts over
             if order.status is OrderStatus.CANCELLED:
                 return
             order.cancel(reason, at)
-            freed.update(release_reservations(uow, order.id, "order cancelled", at))
+            # Released units are promisable again (ReservationReleased's handler offers
+            # them to waiting backorders).
+            release_reservations(uow, order.id, "order cancelled", at)
 
-        cancelled = self.change(order_id, change)
-        # Released units are promisable again: waiting backorders may take them.
-        self._rt.notify_stock_added(freed)
-        return cancelled
+        return self.change(order_id, change)
 
     def complete(self, order_id: str) -> Order:
         """Close a delivered order. Completing twice changes nothing."""

@@ -1,21 +1,45 @@
-"""Dispatching stored events to ``omskit_handle_event`` (``oms.outbox``)."""
+"""Dispatching stored events to their handlers, and parked events for operators
+(``oms.outbox``)."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import timedelta
 
+from omskit.domain.commands import check_text
+from omskit.domain.errors import InvalidCommand, OutboxEventNotFound
+from omskit.domain.events import Event
 from omskit.services.runtime import Runtime
+from omskit.store.outbox import OutboxRecord
+
+logger = logging.getLogger("omskit.outbox")
+
+#: Most parked events one call of :meth:`OutboxService.parked` returns.
+MAX_PAGE = 1000
+
+
+def _check_seq(seq: object) -> int:
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
+        raise InvalidCommand([f"seq: must be a positive whole number, not {seq!r}"],
+                             subject="outbox event")
+    return seq
 
 
 class OutboxService:
-    """Relays pending events: those written in deferred mode, inside a host's transaction,
-    or left pending because a handler failed."""
+    """Relays pending events to the core's handlers and plugins' ``omskit_handle_event``:
+    those written in deferred mode, inside a host's transaction, or left pending because a
+    handler failed. An event that fails ``max_attempts`` times is parked: later events flow
+    (those of its order wait behind it) until an operator retries or skips it."""
 
-    #: How long a dispatcher holds a claimed batch before others may take it over.
+    #: How long a dispatcher holds a claimed batch before others may take them over.
     lease = timedelta(seconds=60)
+    #: Failed deliveries after which an event is parked.
+    max_attempts = 5
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, deliver: Callable[[Event], None]) -> None:
         self._rt = rt
+        self._deliver = deliver
 
     def dispatch_pending(self, limit: int = 500) -> int:
         """Deliver up to ``limit`` pending events in order; returns how many were delivered.
@@ -29,36 +53,137 @@ class OutboxService:
 
         Three short steps: lease a batch (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so any
         number of dispatchers can share the outbox), deliver it with no transaction open (a
-        handler may call back into ``oms``), then record the result. A failing handler stops
-        the batch at its event, whose attempts and error are recorded; it and the rest of the
-        batch are released for the next call. A dispatcher that dies mid-batch leaves a lease
-        that expires after ``lease`` and the events go out again: delivery is at least once.
+        handler may call back into ``oms``), then record the result. A failing event is
+        logged with its traceback and its attempts and error are recorded; the later events
+        of its order are not delivered before it (they go back to the outbox), while other
+        orders' events go on. After ``max_attempts`` failures the event is parked. A
+        dispatcher that dies mid-batch leaves a lease that expires after ``lease`` and the
+        events go out again: delivery is at least once.
         """
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+            raise InvalidCommand([f"limit: must be a whole number from 1 to 10000, "
+                                  f"not {limit!r}"], subject="dispatch")
         rt = self._rt
-        assert rt.oms is not None
         now = rt.now()
         with rt.uow() as uow:
             records = uow.outbox.claim_pending(limit, now, now + self.lease)
             uow.commit()
         delivered: list[int] = []
-        failure: tuple[int, str] | None = None
+        waiting: list[int] = []
+        failures: list[tuple[OutboxRecord, str, bool]] = []
+        stalled: set[str] = set()  # orders whose earlier event failed in this batch
         for record in records:
+            order = record.event.order_id
+            if order is not None and order in stalled:
+                waiting.append(record.seq)
+                continue
             try:
-                rt.hooks.handle_event(record.event, rt.oms)
+                self._deliver(record.event)
             except Exception as exc:
-                failure = (record.seq, f"{type(exc).__name__}: {exc}")
-                break
+                park = record.attempts + 1 >= self.max_attempts
+                logger.error(
+                    "outbox event %s (%s, order %s) failed, attempt %d of %d%s",
+                    record.seq, record.event.event_type, order, record.attempts + 1,
+                    self.max_attempts, ": parked" if park else "", exc_info=True)
+                failures.append((record, f"{type(exc).__name__}: {exc}", park))
+                if order is not None:
+                    stalled.add(order)
+                continue
             delivered.append(record.seq)
         if records:
             with rt.uow() as uow:
-                uow.outbox.mark_dispatched(delivered, rt.now())
-                if failure is not None:
-                    uow.outbox.record_failure(*failure)
-                uow.outbox.release_claims([r.seq for r in records[len(delivered):]])
+                done = rt.now()
+                uow.outbox.mark_dispatched(delivered, done)
+                for record, error, park in failures:
+                    uow.outbox.record_failure(record.seq, error,
+                                              park_at=done if park else None)
+                uow.outbox.release_claims(waiting)
                 uow.commit()
-        return len(delivered), failure is not None
+        return len(delivered), bool(failures)
 
     def pending_count(self) -> int:
-        """How many events wait for dispatch."""
+        """How many events wait for dispatch (parked ones not counted)."""
         with self._rt.uow() as uow:
             return uow.outbox.pending_count()
+
+    def parked_count(self) -> int:
+        """How many events are parked, waiting for an operator."""
+        with self._rt.uow() as uow:
+            return uow.outbox.parked_count()
+
+    # -- operators --------------------------------------------------------------------------
+
+    def parked(self, *, limit: int = 100, after: int | None = None) -> list[OutboxRecord]:
+        """Parked events, oldest first, each with its attempts and last error; page with
+        ``after`` (the last ``seq`` seen)."""
+        problems: list[str] = []
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+            problems.append(f"limit: must be a whole number from 1 to {MAX_PAGE}, "
+                            f"not {limit!r}")
+        if after is not None and (isinstance(after, bool) or not isinstance(after, int)):
+            problems.append(f"after: must be a whole number, not {after!r}")
+        if problems:
+            raise InvalidCommand(problems, subject="parked events")
+        with self._rt.uow() as uow:
+            return uow.outbox.parked(limit, after)
+
+    def retry(self, seq: int) -> OutboxRecord:
+        """Offer a parked event again (attempts from zero), and in inline mode deliver it
+        now. Returns the event as it stands afterwards: delivered, pending, or parked
+        again if it failed every attempt. :class:`OutboxEventNotFound` unless parked."""
+        seq = _check_seq(seq)
+
+        def attempt() -> OutboxRecord:
+            with self._rt.uow() as uow:
+                self._parked(uow.outbox.get(seq, for_update=True), seq)
+                uow.outbox.unpark(seq)
+                uow.commit()
+                found = uow.outbox.get(seq)
+                assert found is not None
+                return found
+
+        record = self._rt.retrying(attempt)
+        logger.info("outbox event %s (%s) retried by an operator", seq,
+                    record.event.event_type)
+        if self._rt.drains_inline():
+            self._rt.dispatch([record.event])
+            with self._rt.uow() as uow:
+                found = uow.outbox.get(seq)
+                assert found is not None
+                return found
+        return record
+
+    def skip(self, seq: int, *, reason: str) -> OutboxRecord:
+        """Give up on a parked event: it is marked dispatched without being delivered (its
+        ``parked_at`` and error stay, with ``reason``), and the later events of its order
+        flow again. :class:`OutboxEventNotFound` unless parked."""
+        seq = _check_seq(seq)
+        problems: list[str] = []
+        check_text(reason, "reason", problems)
+        if isinstance(reason, str) and not reason.strip():
+            problems.append("reason: say why the event is skipped")
+        if problems:
+            raise InvalidCommand(problems, subject="skip")
+
+        def attempt() -> OutboxRecord:
+            with self._rt.uow() as uow:
+                self._parked(uow.outbox.get(seq, for_update=True), seq)
+                uow.outbox.skip(seq, self._rt.now(), reason)
+                uow.commit()
+                found = uow.outbox.get(seq)
+                assert found is not None
+                return found
+
+        record = self._rt.retrying(attempt)
+        logger.warning("outbox event %s (%s) skipped by an operator: %s", seq,
+                       record.event.event_type, reason)
+        # The order's later events were waiting behind this one: in inline mode, with a
+        # handler here to receive them, they go now.
+        self._rt.dispatch([record.event])
+        return record
+
+    @staticmethod
+    def _parked(record: OutboxRecord | None, seq: int) -> OutboxRecord:
+        if record is None or not record.parked:
+            raise OutboxEventNotFound(str(seq))
+        return record

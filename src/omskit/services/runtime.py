@@ -6,9 +6,9 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import attrs
 import cattrs
@@ -25,9 +25,6 @@ from omskit.store.inventory import LocationCache
 from omskit.store.statements import Statements
 from omskit.store.tables import Tables
 from omskit.store.uow import UnitOfWork
-
-if TYPE_CHECKING:
-    from omskit.app import Oms
 
 T = TypeVar("T")
 logger = logging.getLogger("omskit")
@@ -74,13 +71,15 @@ class Runtime:
     clock: Callable[[], datetime]
     dispatch_mode: DispatchMode = "inline"
     connection: sa.Connection | None = None
-    oms: Oms | None = None
+    #: Event types the core's handlers react to (``omskit.services.handlers``): never
+    #: stored as dispatched on write.
+    handled_types: frozenset[str] = frozenset()
+    #: Delivers a batch of pending events (``oms.outbox.dispatch_batch``), set once the
+    #: outbox service exists.
+    drain: Callable[[int], tuple[int, bool]] | None = None
     #: Tables plugins added through ``omskit_configure_metadata``.
     plugin_tables: tuple[sa.Table, ...] = ()
     _dispatching: threading.local = attrs.field(factory=threading.local)
-    #: Called after a commit that added promisable stock, with its SKUs (allocates
-    #: waiting backorders; see ``Oms.orders.allocate_waiting``).
-    stock_listener: Callable[[frozenset[str]], object] | None = None
     #: Parsed locations shared by this runtime's units of work (see ``LocationCache``).
     locations: LocationCache = attrs.field(factory=LocationCache)
     #: Statements built once for this runtime's tables (see ``Statements``).
@@ -94,28 +93,21 @@ class Runtime:
         """The current time from the injected clock (timezone-aware)."""
         return self.clock()
 
-    def notify_stock_added(self, skus: Iterable[str]) -> None:
-        """Tell the listeners that committed stock arrived for ``skus``.
+    def drains_inline(self) -> bool:
+        """Whether events are delivered right after each commit, in the caller's thread."""
+        return self.connection is None and self.dispatch_mode == "inline"
 
-        Inside a host's transaction nothing is committed yet, so nothing is told: the host
-        calls ``oms.orders.allocate_waiting()`` after its commit.
-        """
-        found = frozenset(skus)
-        if found and self.connection is None and self.stock_listener is not None:
-            try:
-                self.stock_listener(found)
-            except Exception:
-                # The stock is committed: the caller must not see a failure (and retry a
-                # receipt that happened). The backorders wait for the next receipt or an
-                # explicit oms.orders.allocate_waiting().
-                logger.exception("allocating waiting backorders for %s failed", sorted(found))
+    def settles(self, event: Event) -> bool:
+        """Whether ``event`` is stored as already dispatched: inline, with no plugin
+        observing events and no core handler for its type (nobody would receive it)."""
+        return event.event_type not in self.handled_types
 
     def uow(self) -> UnitOfWork:
         """A new unit of work on this runtime's engine or joined connection."""
-        settle = (self.connection is None and self.dispatch_mode == "inline"
-                  and not self.hooks.has_event_handlers())
+        settle = self.drains_inline() and not self.hooks.has_event_handlers()
         return UnitOfWork(self.engine, self.tables, self.converter, self.codec, self.hooks,
-                          connection=self.connection, settle_on_write=settle,
+                          connection=self.connection,
+                          settled=self.settles if settle else None,
                           locations=self.locations, statements=self.statements)
 
     def retrying(self, operation: Callable[[], T]) -> T:
@@ -136,16 +128,19 @@ class Runtime:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def dispatch(self, events: Sequence[Event]) -> None:
-        """After a commit in inline mode, deliver pending events to ``omskit_handle_event``.
+        """After a commit in inline mode, deliver pending events to their handlers.
 
         Delivery goes through the outbox in write order, so events left pending by an earlier
-        failure go out before these. Joined units of work and deferred mode leave everything
-        for ``Oms.outbox.dispatch_pending()``; a failing handler stops delivery at its event.
+        failure go out before these. Nothing happens when every event in ``events`` was
+        settled on write, in deferred mode, or in a host's transaction
+        (``Oms.outbox.dispatch_pending()`` then delivers). A failure stops this round; the
+        event stays pending (or is parked) and the next dispatch tries it again.
         """
-        if (not events or self.connection is not None or self.dispatch_mode != "inline"
-                or not self.hooks.has_event_handlers()):
+        if not self.drains_inline() or self.drain is None or not events:
             return
-        assert self.oms is not None
+        if not (self.hooks.has_event_handlers()
+                or any(e.event_type in self.handled_types for e in events)):
+            return
         if getattr(self._dispatching, "active", False):
             # A handler called back into oms: the outer loop delivers these events after the
             # batch it is in, so they keep their place in write order.
@@ -153,7 +148,7 @@ class Runtime:
         self._dispatching.active = True
         try:
             while True:
-                delivered, failed = self.oms.outbox.dispatch_batch(500)
+                delivered, failed = self.drain(500)
                 if failed or not delivered:
                     break
         except Exception:

@@ -11,6 +11,7 @@ from datetime import datetime
 
 import attrs
 
+from omskit.domain.events import CartHoldEnded
 from omskit.domain.promise import SoftReservation, SoftReservationStatus
 from omskit.store.uow import UnitOfWork
 
@@ -21,6 +22,8 @@ def end_soft_reservations(uow: UnitOfWork, reservations: Iterable[SoftReservatio
     """End these soft reservations (in stock-row lock order) and give their units back.
 
     A row another transaction ended first is skipped: its units were already given back.
+    A hold that ends without becoming an order emits :class:`CartHoldEnded` (whose handler
+    offers the units to waiting backorders); a converted one goes to its order unseen.
     Returns the reservations this call ended.
     """
     ended = []
@@ -28,6 +31,9 @@ def end_soft_reservations(uow: UnitOfWork, reservations: Iterable[SoftReservatio
         if uow.inventory.end_soft_reservation(r.id, status, at):
             uow.inventory.soft_unreserve(r.location, r.sku, r.quantity, r.cart_id, at)
             ended.append(attrs.evolve(r, status=status, ended_at=at))
+            if status is not SoftReservationStatus.CONVERTED:
+                uow.emit(CartHoldEnded(occurred_at=at, cart_id=r.cart_id, location=r.location,
+                                       sku=r.sku, quantity=r.quantity, status=status.value))
     return ended
 
 

@@ -243,7 +243,11 @@ def build_metadata(
         sa.Column("claimed_until", UTCDateTime, nullable=True),
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("last_error", sa.Text, nullable=True),
-        sa.Index(f"ix_{prefix}outbox_order_id", "order_id"),
+        # Set when the event failed too often: dispatch passes over it (and the later events
+        # of its order) until an operator retries it; a skipped event keeps it and is
+        # marked dispatched.
+        sa.Column("parked_at", UTCDateTime, nullable=True),
+        sa.Index(f"ix_{prefix}outbox_order_id", "order_id", "seq"),
         sa.Index(f"ix_{prefix}outbox_pending", "seq",
                  postgresql_where=sa.text("dispatched_at IS NULL"),
                  sqlite_where=sa.text("dispatched_at IS NULL")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -33,13 +34,13 @@ class UnitOfWork:
     def __init__(self, engine: sa.Engine, tables: Tables, converter: cattrs.Converter,
                  codec: EventCodec, hooks: Hooks,
                  connection: sa.Connection | None = None,
-                 settle_on_write: bool = False,
+                 settled: Callable[[Event], bool] | None = None,
                  locations: LocationCache | None = None,
                  statements: Statements | None = None) -> None:
         self._engine = engine
         self._statements = statements or Statements(tables)
         self._location_cache = locations
-        self._settle_on_write = settle_on_write
+        self._settled = settled
         self._tables = tables
         self._converter = converter
         self._codec = codec
@@ -113,9 +114,9 @@ class UnitOfWork:
                 events.append(event)
         events.extend(self._events)
         self._events = []
-        # With nobody to dispatch to, events are stored as already dispatched: the outbox
-        # stays a complete history without a second write per transaction.
-        self.outbox.append(events, dispatched=self._settle_on_write)
+        # Events nobody will handle are stored as already dispatched: the outbox stays a
+        # complete history without a second write per transaction.
+        self.outbox.append(events, settled=self._settled)
         self.pending.flush()
         self._tx.commit()
         self.committed = events

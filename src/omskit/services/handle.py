@@ -1,0 +1,35 @@
+"""The narrow handle on the public services that event handlers and plugins receive."""
+
+from __future__ import annotations
+
+import attrs
+
+from omskit.services.carts import CartService
+from omskit.services.channels import ChannelService
+from omskit.services.fulfilment import FulfilmentService
+from omskit.services.inventory import InventoryService
+from omskit.services.orders import OrderService
+from omskit.services.outbox import OutboxService
+from omskit.services.promise import PromiseService
+
+
+@attrs.frozen(kw_only=True)
+class Services:
+    """omskit's public services, and nothing else: what ``omskit_handle_event`` and the
+    core's event handlers are given instead of the whole ``Oms`` (no engine, no schema
+    operations, no plugin manager). The attributes are the ``Oms``'s own services."""
+
+    #: Placing, finding, holding, cancelling and completing orders.
+    orders: OrderService
+    #: Locations, stock movements, supply and availability.
+    inventory: InventoryService
+    #: Fulfilment orders: release, accept/reject, pick, pack, ship, deliver.
+    fulfilment: FulfilmentService
+    #: Orders from channel payloads, through connector plugins.
+    channels: ChannelService
+    #: Pending and parked events.
+    outbox: OutboxService
+    #: Delivery-date quotes.
+    promise: PromiseService
+    #: Soft reservations held for carts.
+    carts: CartService

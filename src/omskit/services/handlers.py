@@ -1,0 +1,72 @@
+"""The core's reactions to events: a table of handlers per event type.
+
+They run after commit, through the same outbox dispatcher, leases and retries as plugins'
+``omskit_handle_event`` (core handlers first), so a reaction is never lost with a crash
+between the change and the reaction, and a failing one is retried and, at worst, parked for
+an operator. Handlers are idempotent: delivery is at least once.
+
+Events whose type has no core handler are stored as already dispatched when no plugin
+observes events, so the placement path writes no extra row and makes no extra transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from omskit.domain.events import (
+    CartHoldEnded,
+    Event,
+    ReservationReleased,
+    StockAdjusted,
+    StockReceived,
+    StockTransferred,
+    SupplyReceived,
+)
+from omskit.plugins import Hooks
+from omskit.services.handle import Services
+
+#: A core reaction to one committed event.
+Handler = Callable[[Event, Services], None]
+
+
+#: Events after which a SKU may have more promisable stock than before.
+_STOCK_EVENTS = (StockReceived, StockAdjusted, StockTransferred, SupplyReceived,
+                 ReservationReleased, CartHoldEnded)
+
+
+def allocate_backorders(event: Event, services: Services) -> None:
+    """Stock of the event's SKU became promisable: offer it to the orders waiting for it,
+    best-ranked first (``oms.orders.allocate_waiting``)."""
+    if not isinstance(event, _STOCK_EVENTS):
+        return
+    if isinstance(event, StockAdjusted) and event.on_hand_delta < 0:
+        return  # less stock: nobody waiting can be served by it
+    if isinstance(event, StockTransferred) and event.supply_id is not None:
+        return  # in transit: it is supply until received (SupplyReceived comes then)
+    services.orders.allocate_waiting([event.sku])
+
+
+#: The core's handlers per event type, run in this order before plugins' handlers.
+CORE_HANDLERS: Mapping[str, Sequence[Handler]] = {
+    event_type.event_type: (allocate_backorders,) for event_type in _STOCK_EVENTS}
+
+
+class EventDelivery:
+    """Delivers one committed event: the core's handlers for its type, then every plugin's
+    ``omskit_handle_event``. An exception from any of them fails the delivery (the
+    dispatcher retries it, and parks it after too many failures)."""
+
+    def __init__(self, hooks: Hooks,
+                 handlers: Mapping[str, Sequence[Handler]] = CORE_HANDLERS) -> None:
+        self._hooks = hooks
+        self._handlers = handlers
+        #: The handle handlers receive; set once the services exist (the outbox, which
+        #: delivers through this object, is one of them).
+        self.services: Services | None = None
+
+    def __call__(self, event: Event) -> None:
+        services = self.services
+        assert services is not None, "EventDelivery.services is set by Oms"
+        for handler in self._handlers.get(event.event_type, ()):
+            handler(event, services)
+        self._hooks.handle_event(event, services)
