@@ -19,13 +19,12 @@ when an implementation raises. ``docs/hooks.md`` mirrors this file and a test ke
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from typing import Any
 
     import cattrs
     import sqlalchemy as sa
@@ -42,7 +41,11 @@ if TYPE_CHECKING:
     )
     from omskit.domain.values import Problem
     from omskit.ports import Carrier, ChannelConnector, InventoryReader, RoutingStrategy
-    from omskit.services.handle import Services
+
+#: What ``omskit_handle_event`` receives: an ``omskit.Services``, the narrow handle on the
+#: public services. The application layer defines it above the hook specs, which import
+#: nothing from the layers above them (no import cycle, not even a type-only one).
+Services = Any
 
 PROJECT = "omskit"
 hookspec = pluggy.HookspecMarker(PROJECT)

@@ -34,7 +34,6 @@ if TYPE_CHECKING:
         RoutingRequest,
     )
     from omskit.ports import Carrier, InventoryReader
-    from omskit.services.handle import Services
 
 #: Entry-point group that third-party plugins register under.
 ENTRY_POINT_GROUP = "omskit"
@@ -259,8 +258,9 @@ class Hooks:
         return bool(self._relay.omskit_validate_transition.get_hookimpls()
                     or self._relay.omskit_after_transition.get_hookimpls())
 
-    def handle_event(self, event: Event, services: Services) -> None:
-        """Deliver one committed event to every observer; exceptions propagate to the caller."""
+    def handle_event(self, event: Event, services: object) -> None:
+        """Deliver one committed event to every observer (``services`` is the
+        ``omskit.Services`` handle); exceptions propagate to the caller."""
         self._relay.omskit_handle_event(event=event, oms=services)
 
     def has_event_handlers(self) -> bool:
