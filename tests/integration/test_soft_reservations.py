@@ -424,3 +424,28 @@ def test_placing_the_order_converts_the_cart_hold(shop: Oms) -> None:
     # Placing the same order again converts nothing twice.
     assert shop.orders.place(command).id == order.id
     assert reserved(shop)[("rome", "B")] == 3
+
+
+def test_a_hold_that_loses_a_split_line_plans_it_again_whole(
+        shop: Oms, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A line split over two locations whose soft reservations both lose a race is planned
+    again as one line of 8, not as two entries of line 1 (which the plan check refused:
+    'line 1 planned 8 of 3')."""
+    from omskit.store.inventory import InventoryRepository
+
+    real = InventoryRepository.soft_reserve
+    lost: list[tuple[str, str, int]] = []
+
+    def racing(self: InventoryRepository, location: str, sku: str, quantity: int,
+               cart_id: str, at: datetime) -> bool:
+        if len(lost) < 2:  # another cart took these units first; they came back later
+            lost.append((location, sku, quantity))
+            self._forget_stock(sku)
+            return False
+        return real(self, location, sku, quantity, cart_id, at)
+
+    monkeypatch.setattr(InventoryRepository, "soft_reserve", racing)
+    hold = shop.carts.hold("cart-1", {"A": 8}, ttl=TTL, channel="web")
+    assert sorted(loc for loc, _, _ in lost) == ["milan", "rome"]
+    assert sum(r.quantity for r in hold.held) == 8
+    assert hold.short == {}

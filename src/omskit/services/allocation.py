@@ -57,7 +57,9 @@ def gather_candidates(uow: UnitOfWork, request: RoutingRequest) -> list[Candidat
     return candidates
 
 
-def _merge(quantities: Iterable[LineQuantity]) -> tuple[LineQuantity, ...]:
+def merge_demand(quantities: Iterable[LineQuantity]) -> tuple[LineQuantity, ...]:
+    """Quantities of the same line (and SKU) added up: the demand of a re-plan is one entry
+    per line, however many locations the lost reservations of that line were at."""
     total: dict[tuple[str, str], int] = defaultdict(int)
     for q in quantities:
         total[(q.line_id, q.sku)] += q.quantity
@@ -136,7 +138,7 @@ def allocate(rt: Runtime, uow: UnitOfWork, order: Order, *, exclude: Iterable[st
         for items in took.values():
             for a in items:
                 reserved[(a.location, a.line_id, a.sku)] += a.quantity
-        backordered = _merge([*missed, *plan.backordered])
+        backordered = merge_demand([*missed, *plan.backordered])
         if not missed:
             break
         request = attrs.evolve(request, demand=backordered)

@@ -49,7 +49,7 @@ from omskit.domain.values import (
     DeliveryMethod,
     LineQuantity,
 )
-from omskit.services.allocation import MAX_PLAN_ROUNDS, gather_candidates
+from omskit.services.allocation import MAX_PLAN_ROUNDS, gather_candidates, merge_demand
 from omskit.services.runtime import Runtime
 from omskit.services.soft_reservations import convert_cart, end_soft_reservations
 from omskit.store.uow import UnitOfWork
@@ -137,7 +137,7 @@ class CartService:
                 destination_country=country, customer_id=cart_id, at=at)
             held: dict[tuple[str, str], int] = defaultdict(int)
             short: dict[str, int] = defaultdict(int)
-            remaining: list[LineQuantity] = []
+            remaining: tuple[LineQuantity, ...] = ()
             for round_ in range(1, MAX_PLAN_ROUNDS + 1):
                 decision = rt.router.decide(request, gather_candidates(uow, request),
                                             strategy, at=at, round_=round_)
@@ -149,10 +149,10 @@ class CartService:
                     else:
                         missed.append(LineQuantity(line_id=a.line_id, sku=a.sku,
                                                    quantity=a.quantity))
-                remaining = [*missed, *decision.plan.backordered]
+                remaining = merge_demand([*missed, *decision.plan.backordered])
                 if not missed:
                     break
-                request = attrs.evolve(request, demand=tuple(remaining))
+                request = attrs.evolve(request, demand=remaining)
             for q in remaining:
                 short[q.sku] += q.quantity
             expires_at = at + ttl
