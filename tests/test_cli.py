@@ -28,7 +28,7 @@ def test_db_upgrade_then_current(omskit_database: TestDatabase) -> None:
     assert run(omskit_database, "db", "current").output.strip() == "none"
     upgraded = run(omskit_database, "db", "upgrade")
     assert upgraded.exit_code == 0
-    assert "revision 0003" in upgraded.output
+    assert "revision 0006" in upgraded.output
     assert run(omskit_database, "db", "current").output.strip() == "0006"
 
 

@@ -127,10 +127,10 @@ class InsufficientStock(OmsError):
 class ConcurrencyConflict(OmsError):
     """Someone else changed the aggregate since it was read; retry the whole operation."""
 
-    def __init__(self, aggregate: str, key: str) -> None:
+    def __init__(self, aggregate: str, key: str, message: str | None = None) -> None:
         self.aggregate = aggregate
         self.key = key
-        super().__init__(f"{aggregate} {key} was changed concurrently; retry")
+        super().__init__(message or f"{aggregate} {key} was changed concurrently; retry")
 
 
 class DuplicateContribution(OmsError):

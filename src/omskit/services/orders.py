@@ -124,9 +124,12 @@ class OrderService:
                 existing.update(ids)
                 found: dict[tuple[str, str], Order] = {
                     key: uow.orders.get(order_id) for key, order_id in ids.items()}
-                uow.inventory.preload(line.sku for command in batch
-                                      if (command.channel, command.external_id) not in ids
-                                      for line in command.lines)
+                # Every stock row the batch may reserve, locked in the global (location,
+                # SKU) order before any order is routed: concurrent batches queue rather
+                # than deadlock.
+                uow.inventory.preload((line.sku for command in batch
+                                       if (command.channel, command.external_id) not in ids
+                                       for line in command.lines), lock=True)
                 placed: list[Order] = []
                 for command in batch:
                     key = (command.channel, command.external_id)

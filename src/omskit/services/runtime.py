@@ -113,7 +113,9 @@ class Runtime:
     def retrying(self, operation: Callable[[], T]) -> T:
         """Run ``operation`` (which opens its own unit of work), again on transient conflicts.
 
-        Inside a host's transaction there is nothing to retry with: the error propagates.
+        When every attempt met one, the caller gets :class:`ConcurrencyConflict` (never the
+        driver's deadlock or serialization error). Inside a host's transaction there is
+        nothing to retry with: the error propagates.
         """
         for attempt in range(MAX_ATTEMPTS):
             try:
@@ -122,7 +124,13 @@ class Runtime:
                 if self.connection is not None or not is_transient(exc):
                     raise
                 if attempt == MAX_ATTEMPTS - 1:
-                    raise
+                    if isinstance(exc, ConcurrencyConflict):
+                        raise
+                    raise ConcurrencyConflict(
+                        "database", "transaction",
+                        f"gave up after {MAX_ATTEMPTS} attempts that met concurrent "
+                        f"transactions ({type(getattr(exc, 'orig', exc)).__name__}); "
+                        "retry") from exc
                 # Jitter, so transactions that collided do not retry in step and collide again.
                 time.sleep(random.uniform(0.5, 1.5) * 0.002 * (2**attempt))
         raise AssertionError("unreachable")  # pragma: no cover

@@ -175,15 +175,17 @@ class InventoryRepository:
             sa.select(s).where(s.c.sku == sku).order_by(s.c.location)).mappings()
         return [StockItem(**r) for r in rows]
 
-    def _read_stock(self, skus: Iterable[str]) -> list[str]:
+    def _read_stock(self, skus: Iterable[str], *, lock: bool = False) -> list[str]:
         """Make sure every stock row of ``skus`` is in this transaction's cache (one query
-        for those not read yet); returns the SKUs, deduplicated and sorted."""
+        for those not read yet; with ``lock``, all of them read again under row locks);
+        returns the SKUs, deduplicated and sorted."""
         wanted = sorted(set(skus))
-        missing = [sku for sku in wanted if sku not in self._stock]
+        missing = wanted if lock else [sku for sku in wanted if sku not in self._stock]
         if missing:
             for sku in missing:
                 self._stock[sku] = {}
-            rows = self._conn.execute(self._s.stock_of_skus, {"skus": missing})
+            statement = self._s.stock_of_skus_locked if lock else self._s.stock_of_skus
+            rows = self._conn.execute(statement, {"skus": missing})
             for location, sku, on_hand, reserved, safety, updated_at, active in rows:
                 self._stock[sku][location] = [on_hand, reserved, safety]
                 self._versions[location] = (updated_at, bool(active))
@@ -192,10 +194,18 @@ class InventoryRepository:
     def _forget_stock(self, sku: str) -> None:
         self._stock.pop(sku, None)
 
-    def preload(self, skus: Iterable[str]) -> None:
+    def preload(self, skus: Iterable[str], *, lock: bool = False) -> None:
         """Read the stock rows of ``skus`` now, in one query, for the reads that follow in
-        this transaction (a batch of orders reads its SKUs once, not once per order)."""
-        self._read_stock(sku for sku in skus if isinstance(sku, str))
+        this transaction (a batch of orders reads its SKUs once, not once per order).
+
+        ``lock`` also locks every one of those rows, in (location, SKU) order, on
+        PostgreSQL: a transaction that will reserve many rows in an order it cannot know
+        in advance (a batch of orders, each routed in turn) takes all its locks in the one
+        global order first, so two such transactions queue instead of deadlocking. SQLite's
+        write transactions already exclude each other.
+        """
+        found = (sku for sku in skus if isinstance(sku, str))
+        self._read_stock(found, lock=lock and self._conn.dialect.name == "postgresql")
 
     def known_skus(self, skus: Iterable[str]) -> set[str]:
         """The subset of ``skus`` that has a stock row at any location."""

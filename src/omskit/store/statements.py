@@ -50,6 +50,15 @@ class Statements:
                 .where(s.c.sku.in_(sa.bindparam("skus", expanding=True))))
 
     @cached_property
+    def stock_of_skus_locked(self) -> sa.Executable:
+        """:attr:`stock_of_skus`, locking the stock rows in (location, SKU) order: the one
+        global lock order every multi-row writer follows (PostgreSQL)."""
+        s = self._t.stock_items
+        select = self.stock_of_skus
+        assert isinstance(select, sa.Select)
+        return select.order_by(s.c.location, s.c.sku).with_for_update(of=s)
+
+    @cached_property
     def reserve(self) -> sa.Update:
         """Reserve ``q`` units of (``loc``, ``item``) if that many are available to promise."""
         s = self._t.stock_items
