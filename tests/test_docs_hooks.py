@@ -18,7 +18,6 @@ import re
 import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +42,8 @@ from omskit.domain.lifecycle import (
     FulfillmentStatus,
     OrderStatus,
 )
-from omskit.domain.order import Order
-from omskit.domain.values import Contact, Customer
+from omskit.domain.routing import RoutingRequest
+from omskit.domain.values import Contact, Customer, DeliveryMethod, LineQuantity
 from omskit.plugins import ENTRY_POINT_GROUP, ENV_DISABLE_AUTOLOAD, ENV_DISABLED_PLUGINS
 from omskit.store.tables import build_metadata
 from omskit.testing import location, order_command
@@ -387,13 +386,14 @@ def _customer_segment(ns: dict[str, Any]) -> None:
 
 
 def _choose_routing_strategy(ns: dict[str, Any]) -> None:
-    def order(segment: str | None) -> Order:
-        return Order.place(order_command("C-1", {"SKU-1": 1}, segment=segment),
-                           order_id="o-1", at=datetime.now(UTC))
+    def request(segment: str) -> RoutingRequest:
+        return RoutingRequest(order_id="o-1", channel="web", segment=segment,
+                              demand=(LineQuantity(line_id="1", sku="SKU-1", quantity=1),),
+                              delivery=DeliveryMethod(), destination=None)
 
     with memory_oms(ns["plugin"]) as oms:
-        assert oms.hooks.choose_routing_strategy(order("b2b")) == "lowest-cost"
-        assert oms.hooks.choose_routing_strategy(order(None)) == "nearest"
+        assert oms.hooks.choose_routing_strategy(request("b2b")) == "lowest-cost"
+        assert oms.hooks.choose_routing_strategy(request("standard")) == "nearest"
 
 
 def _validate_order(ns: dict[str, Any]) -> None:

@@ -154,9 +154,11 @@ def omskit_customer_segment(order: Order) -> str | None:
 
 
 @hookspec(firstresult=True)
-def omskit_choose_routing_strategy(order: Order) -> str | None:
-    """Return the code of the routing strategy for this order.
+def omskit_choose_routing_strategy(request: RoutingRequest) -> str | None:
+    """Return the code of the routing strategy for this routing request.
 
+    Asked for every order's routing and for every cart hold: ``request`` carries the
+    channel, the customer's segment, the demand, the delivery method and the destination.
     Default (builtin, ``trylast``): the ``routing_strategy`` given to ``bootstrap``.
 
     Error policy: an exception propagates and the operation is rolled back; an unknown code

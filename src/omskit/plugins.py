@@ -227,9 +227,9 @@ class Hooks:
         result: str = self._relay.omskit_customer_segment(order=order)
         return result
 
-    def choose_routing_strategy(self, order: Order) -> str:
-        """The routing strategy code for ``order`` (the builtin default always answers)."""
-        result: str = self._relay.omskit_choose_routing_strategy(order=order)
+    def choose_routing_strategy(self, request: RoutingRequest) -> str:
+        """The routing strategy code for ``request`` (the builtin default always answers)."""
+        result: str = self._relay.omskit_choose_routing_strategy(request=request)
         return result
 
     def validate_order(self, order: Order, inventory: InventoryReader) -> list[Problem]:

@@ -184,7 +184,7 @@ class UseStrategy:
         register(self.strategy)
 
     @hookimpl
-    def omskit_choose_routing_strategy(self, order: Order) -> str:
+    def omskit_choose_routing_strategy(self, request: RoutingRequest) -> str:
         return str(self.strategy.code)
 
 
@@ -215,8 +215,9 @@ def test_a_reroute_that_fails_undoes_the_rejection(make_oms: Callable[..., Oms])
 
     class FailSecondTime(UseStrategy):
         @hookimpl
-        def omskit_choose_routing_strategy(self, order: Order) -> str:
-            return "exploding" if order.fulfillment_orders else "nearest"
+        def omskit_choose_routing_strategy(self, request: RoutingRequest) -> str:
+            # A re-route after a rejection leaves the rejecting location out.
+            return "exploding" if request.exclude_locations else "nearest"
 
     oms = stocked(make_oms(plugins=[FailSecondTime(strategy)]))
     order = oms.orders.place(order_command("E-1", {"A": 4}))

@@ -206,8 +206,8 @@ class B2BRouting:
         register(CheapestFirst())
 
     @hookimpl
-    def omskit_choose_routing_strategy(self, order: Order) -> str | None:
-        return "cheapest" if order.channel == "b2b" else None
+    def omskit_choose_routing_strategy(self, request: RoutingRequest) -> str | None:
+        return "cheapest" if request.channel == "b2b" else None
 
 
 def test_custom_routing_strategy(make_oms: Callable[..., Oms]) -> None:
@@ -228,7 +228,7 @@ def test_custom_routing_strategy(make_oms: Callable[..., Oms]) -> None:
 
 class ChoosesMissingStrategy:
     @hookimpl
-    def omskit_choose_routing_strategy(self, order: Order) -> str:
+    def omskit_choose_routing_strategy(self, request: RoutingRequest) -> str:
         return "teleport"
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from omskit.domain.events import CORE_EVENTS, Event
 from omskit.domain.order import Order
-from omskit.domain.routing import RoutingPolicy
+from omskit.domain.routing import RoutingPolicy, RoutingRequest
 from omskit.hookspecs import hookimpl
 from omskit.routing.settings import parse_inventory, parse_routing, routing_settings
 
@@ -27,7 +27,7 @@ class DefaultsPlugin:
         return order.customer.segment or DEFAULT_SEGMENT
 
     @hookimpl(trylast=True)
-    def omskit_choose_routing_strategy(self, order: Order) -> str:
+    def omskit_choose_routing_strategy(self, request: RoutingRequest) -> str:
         """The strategy named at bootstrap."""
         return self.routing_strategy
 

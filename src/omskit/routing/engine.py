@@ -49,6 +49,24 @@ class InvalidRoutingPlan(OmsError):
 
 
 @attrs.frozen(kw_only=True)
+class Screening:
+    """What the rules and capacity made of one request's candidates."""
+
+    #: Locations left out, with every rule's verdict.
+    excluded: Mapping[str, list[Exclusion]]
+    #: Units the request may not take (they add up; availability never goes below 0).
+    holdbacks: tuple[Holdback, ...]
+    #: Candidates that may serve, holdbacks taken off, with some of the demand.
+    eligible: tuple[Candidate, ...]
+
+
+def holdback_of(holdbacks: Sequence[Holdback], location: str, sku: str) -> int:
+    """Units of ``sku`` at ``location`` the holdbacks keep back."""
+    return sum(h.quantity for h in holdbacks
+               if h.location in (None, location) and h.sku in (None, sku))
+
+
+@attrs.frozen(kw_only=True)
 class Decision:
     """What :meth:`RoutingEngine.decide` returns: the plan, its cost, its explanation."""
 
@@ -179,16 +197,11 @@ class RoutingEngine:
             raise PluginError(f"omskit_routing_policy returned an invalid policy: {policy!r}")
         return attrs.evolve(request, policy=policy)
 
-    def decide(self, request: RoutingRequest, candidates: Sequence[Candidate],
-               strategy: str, *, at: datetime, round_: int = 1) -> Decision:
-        """Route ``request`` over raw ``candidates`` (stock, distance, capacity) with
-        ``strategy``: apply the rules, price, plan, check, cost and explain."""
-        started = time.perf_counter()
-        request = self.with_policy(request)
-        chosen_strategy = self._strategies.get(strategy)
-        need = request.units()
-        skus = sorted(need)
-
+    def screen(self, request: RoutingRequest, candidates: Sequence[Candidate]) -> Screening:
+        """Apply the rules (``omskit_routing_rules``) and daily capacity to ``candidates``:
+        what is excluded and why, what is held back, and the eligible candidates with the
+        holdbacks taken off their availability (only those with some of the demand)."""
+        skus = request.units()
         excluded: dict[str, list[Exclusion]] = defaultdict(list)
         holdbacks: list[Holdback] = []
         for verdict in self._hooks.routing_rules(request, candidates, self._settings):
@@ -210,6 +223,22 @@ class RoutingEngine:
                 c = _apply_holdbacks(c, holdbacks)
             if any(c.available.get(sku, 0) > 0 for sku in skus):
                 eligible.append(c)
+        return Screening(excluded=dict(excluded), holdbacks=tuple(holdbacks),
+                         eligible=tuple(eligible))
+
+    def decide(self, request: RoutingRequest, candidates: Sequence[Candidate],
+               strategy: str, *, at: datetime, round_: int = 1) -> Decision:
+        """Route ``request`` over raw ``candidates`` (stock, distance, capacity) with
+        ``strategy``: apply the rules, price, plan, check, cost and explain."""
+        started = time.perf_counter()
+        request = self.with_policy(request)
+        chosen_strategy = self._strategies.get(strategy)
+        need = request.units()
+        skus = sorted(need)
+
+        screening = self.screen(request, candidates)
+        excluded, holdbacks, eligible = (screening.excluded, screening.holdbacks,
+                                         list(screening.eligible))
 
         terms: dict[str, list[CostTerm]] = defaultdict(list)
         for term in self._hooks.routing_cost_terms(request, eligible, self.carriers,

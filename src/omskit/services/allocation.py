@@ -8,24 +8,21 @@ took in between is planned again.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-
-import attrs
 
 from omskit.domain.events import RoutedQuantity, StockReserved, new_id
 from omskit.domain.inventory import Location, Reservation
 from omskit.domain.lifecycle import ORDER_OPEN_FOR_ROUTING, FulfillmentStatus, OrderStatus
 from omskit.domain.order import FulfillmentOrder, Order
 from omskit.domain.promising import delivery_date
-from omskit.domain.routing import Candidate, RoutingRequest
+from omskit.domain.routing import RoutingRequest
 from omskit.domain.values import Coordinates, DeliveryKind, LineQuantity
+from omskit.routing.engine import Decision
 from omskit.services.runtime import Runtime
 from omskit.services.soft_reservations import convert_cart
+from omskit.services.sourcing import source_in_rounds
 from omskit.store.uow import UnitOfWork
-
-#: Re-planning rounds when concurrent orders took planned stock first.
-MAX_PLAN_ROUNDS = 5
 
 
 def destination_of(order: Order, uow: UnitOfWork) -> Coordinates | None:
@@ -37,33 +34,18 @@ def destination_of(order: Order, uow: UnitOfWork) -> Coordinates | None:
     return address.coordinates if address else None
 
 
-def gather_candidates(uow: UnitOfWork, request: RoutingRequest) -> list[Candidate]:
-    """Locations with available-to-promise for the request's SKUs, with their distance and
-    what is left of their daily capacity. Rules decide later which may serve."""
-    found = uow.inventory.candidates(d.sku for d in request.demand)
-    capped = [loc.code for loc, _ in found if loc.daily_capacity is not None]
-    day = (request.at or datetime.now(UTC)).astimezone(UTC).date()
-    load = uow.routing.load(capped, day) if capped else {}
-    candidates = []
-    for location, available in found:
-        distance = None
-        if request.destination is not None and location.coordinates is not None:
-            distance = location.coordinates.distance_km(request.destination)
-        left = None
-        if location.daily_capacity is not None:
-            left = max(0, location.daily_capacity - load.get(location.code, 0))
-        candidates.append(Candidate(location=location, available=available,
-                                    distance_km=distance, capacity_left=left))
-    return candidates
-
-
-def merge_demand(quantities: Iterable[LineQuantity]) -> tuple[LineQuantity, ...]:
-    """Quantities of the same line (and SKU) added up: the demand of a re-plan is one entry
-    per line, however many locations the lost reservations of that line were at."""
-    total: dict[tuple[str, str], int] = defaultdict(int)
-    for q in quantities:
-        total[(q.line_id, q.sku)] += q.quantity
-    return tuple(LineQuantity(line_id=k[0], sku=k[1], quantity=v) for k, v in total.items())
+def order_request(order: Order, uow: UnitOfWork, *, exclude: Iterable[str] = (),
+                  at: datetime) -> RoutingRequest:
+    """The routing request for what ``order`` still lacks."""
+    address = order.shipping_address
+    return RoutingRequest(
+        order_id=order.id, channel=order.channel,
+        segment=order.customer.segment or "standard", demand=order.backordered(),
+        delivery=order.delivery, destination=destination_of(order, uow),
+        destination_country=address.country if address else None,
+        customer_id=order.customer.id, at=at, wanted_by=order.promised_date,
+        exclude_locations=frozenset(exclude),
+    )
 
 
 def allocate(rt: Runtime, uow: UnitOfWork, order: Order, *, exclude: Iterable[str] = (),
@@ -74,43 +56,26 @@ def allocate(rt: Runtime, uow: UnitOfWork, order: Order, *, exclude: Iterable[st
     explanation is stored with the order. A location's daily capacity is taken with a
     conditional update in the same transaction, like its stock.
     """
-    demand = order.backordered()
-    if not demand:
+    if not order.backordered():
         return []
     if order.cart_id is not None:
         # The cart's held units go back to stock in this transaction, so this order, and no
         # other, can reserve them now (a no-op once converted, released or expired; an
         # order held at placement converts when its hold is released).
         convert_cart(uow, order.cart_id, at)
-    strategy = rt.hooks.choose_routing_strategy(order)
-    address = order.shipping_address
-    request = RoutingRequest(
-        order_id=order.id, channel=order.channel,
-        segment=order.customer.segment or "standard", demand=demand,
-        delivery=order.delivery, destination=destination_of(order, uow),
-        destination_country=address.country if address else None,
-        customer_id=order.customer.id, at=at, wanted_by=order.promised_date,
-        exclude_locations=frozenset(exclude),
-    )
+    request = order_request(order, uow, exclude=exclude, at=at)
     day = at.astimezone(UTC).date()
     first_routing = order.status is OrderStatus.VALIDATED
-    reserved: dict[tuple[str, str, str], int] = defaultdict(int)
-    backordered: tuple[LineQuantity, ...] = demand
     # Where each used location is and how long its cheapest lane takes, for the promise.
     lanes: dict[str, tuple[Location, int]] = {}
     charged: set[str] = set()  # locations whose daily capacity this routing already took
-    code = strategy
-    for round_ in range(1, MAX_PLAN_ROUNDS + 1):
-        decision = rt.router.decide(request, gather_candidates(uow, request), strategy,
-                                    at=at, round_=round_)
-        plan = decision.plan
-        code = plan.strategy
+
+    def reserve(decision: Decision, ordered: Sequence[RoutedQuantity]
+                ) -> tuple[list[RoutedQuantity], list[LineQuantity]]:
         uow.routing.add_decision(decision.explanation)
         by_code = {c.code: c for c in decision.candidates}
         missed: list[LineQuantity] = []
         took: dict[str, list[RoutedQuantity]] = defaultdict(list)
-        # A fixed lock order (location, SKU) keeps concurrent placements from deadlocking.
-        ordered = sorted(plan.allocations, key=lambda a: (a.location, a.sku, a.line_id))
         done = uow.inventory.reserve_many([(a.location, a.sku, a.quantity) for a in ordered],
                                           order.id, at)
         for a, reserved_now in zip(ordered, done, strict=True):
@@ -135,19 +100,20 @@ def allocate(rt: Runtime, uow: UnitOfWork, order: Order, *, exclude: Iterable[st
             for a in took.pop(location):
                 uow.inventory.release(a.location, a.sku, a.quantity, order.id, at)
                 missed.append(LineQuantity(line_id=a.line_id, sku=a.sku, quantity=a.quantity))
-        for items in took.values():
-            for a in items:
-                reserved[(a.location, a.line_id, a.sku)] += a.quantity
-        backordered = merge_demand([*missed, *plan.backordered])
-        if not missed:
-            break
-        request = attrs.evolve(request, demand=backordered)
+        return [a for items in took.values() for a in items], missed
+
+    sourced = source_in_rounds(rt.router, uow, request,
+                               rt.hooks.choose_routing_strategy(request), reserve, at=at)
+    reserved: dict[tuple[str, str, str], int] = defaultdict(int)
+    for a in sourced.taken:
+        reserved[(a.location, a.line_id, a.sku)] += a.quantity
+    backordered = sourced.unsourced
     if not reserved and order.status is not OrderStatus.VALIDATED:
         # Nothing new could be sourced for an order already routed: no event, no new version.
         return []
     allocations = [RoutedQuantity(location=loc, line_id=line, sku=sku, quantity=q)
                    for (loc, line, sku), q in reserved.items()]
-    created = order.add_fulfillment_orders(code, allocations, backordered, at)
+    created = order.add_fulfillment_orders(sourced.strategy, allocations, backordered, at)
     if first_routing and order.promised_date is None and created and not backordered:
         # Fully sourced on its first routing: promise the date the last parcel arrives.
         order.promised_date = max(delivery_date(lanes[fo.location][0], at,

@@ -20,16 +20,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import TypeVar
-
-import attrs
 
 from omskit.domain.commands import check_code, check_identifier
 from omskit.domain.errors import CartNotFound, InvalidCommand, LocationNotFound
-from omskit.domain.events import Event, new_id
-from omskit.domain.lifecycle import OrderStatus
-from omskit.domain.order import Order, OrderLine
+from omskit.domain.events import Event, RoutedQuantity, new_id
 from omskit.domain.promise import (
     CartHold,
     CartLine,
@@ -42,16 +37,15 @@ from omskit.domain.promise import (
 )
 from omskit.domain.routing import RoutingRequest
 from omskit.domain.values import (
-    Address,
     Coordinates,
-    Customer,
     DeliveryKind,
     DeliveryMethod,
     LineQuantity,
 )
-from omskit.services.allocation import MAX_PLAN_ROUNDS, gather_candidates, merge_demand
+from omskit.routing.engine import Decision
 from omskit.services.runtime import Runtime
 from omskit.services.soft_reservations import convert_cart, end_soft_reservations
+from omskit.services.sourcing import source_in_rounds
 from omskit.store.uow import UnitOfWork
 
 #: Shortest and longest time-to-live of a hold.
@@ -63,24 +57,6 @@ EXPIRE_BATCH = 500
 T = TypeVar("T")
 
 __all__ = ["CartService", "convert_cart", "end_soft_reservations"]
-
-
-def _cart_order(cart_id: str, lines: Sequence[CartLine], *, channel: str,
-                segment: str | None, delivery: DeliveryMethod,
-                destination: Coordinates | None, country: str | None,
-                at: datetime) -> Order:
-    """A transient order standing for the cart, to ask ``omskit_choose_routing_strategy``
-    the strategy the cart's order would get. Never stored."""
-    address = (Address(line1="", city="", country=country, coordinates=destination)
-               if country is not None else None)
-    return Order(
-        id=cart_id, channel=channel, external_id=cart_id, currency="XXX",
-        customer=Customer(id=cart_id, segment=segment),
-        lines=tuple(OrderLine(line_id=str(i), sku=line.sku, quantity=line.quantity,
-                              unit_price=Decimal(0))
-                    for i, line in enumerate(lines, start=1)),
-        delivery=delivery, shipping_address=address, status=OrderStatus.VALIDATED,
-        placed_at=at, updated_at=at, tags=("cart",), metadata={"cart_id": cart_id})
 
 
 class CartService:
@@ -126,34 +102,33 @@ class CartService:
                 if store is None:
                     raise LocationNotFound(method.pickup_location)
                 where = where or store.coordinates
-            order = _cart_order(cart_id, wanted, channel=channel, segment=segment,
-                                delivery=method, destination=where, country=country, at=at)
-            strategy = rt.hooks.choose_routing_strategy(order)
-            demand = tuple(LineQuantity(line_id=line.line_id, sku=line.sku,
-                                        quantity=line.quantity) for line in order.lines)
+            demand = tuple(LineQuantity(line_id=str(i), sku=line.sku, quantity=line.quantity)
+                           for i, line in enumerate(wanted, start=1))
             request = RoutingRequest(
                 order_id=cart_id, channel=channel, segment=segment or "standard",
                 demand=demand, delivery=method, destination=where,
                 destination_country=country, customer_id=cart_id, at=at)
-            held: dict[tuple[str, str], int] = defaultdict(int)
-            short: dict[str, int] = defaultdict(int)
-            remaining: tuple[LineQuantity, ...] = ()
-            for round_ in range(1, MAX_PLAN_ROUNDS + 1):
-                decision = rt.router.decide(request, gather_candidates(uow, request),
-                                            strategy, at=at, round_=round_)
+
+            def hold_softly(_decision: Decision, ordered: Sequence[RoutedQuantity]
+                            ) -> tuple[list[RoutedQuantity], list[LineQuantity]]:
+                got: list[RoutedQuantity] = []
                 missed: list[LineQuantity] = []
-                for a in sorted(decision.plan.allocations,
-                                key=lambda a: (a.location, a.sku, a.line_id)):
+                for a in ordered:
                     if uow.inventory.soft_reserve(a.location, a.sku, a.quantity, cart_id, at):
-                        held[(a.location, a.sku)] += a.quantity
+                        got.append(a)
                     else:
                         missed.append(LineQuantity(line_id=a.line_id, sku=a.sku,
                                                    quantity=a.quantity))
-                remaining = merge_demand([*missed, *decision.plan.backordered])
-                if not missed:
-                    break
-                request = attrs.evolve(request, demand=remaining)
-            for q in remaining:
+                return got, missed
+
+            sourced = source_in_rounds(rt.router, uow, request,
+                                       rt.hooks.choose_routing_strategy(request), hold_softly,
+                                       at=at)
+            held: dict[tuple[str, str], int] = defaultdict(int)
+            for a in sourced.taken:
+                held[(a.location, a.sku)] += a.quantity
+            short: dict[str, int] = defaultdict(int)
+            for q in sourced.unsourced:
                 short[q.sku] += q.quantity
             expires_at = at + ttl
             rows = [SoftReservation(id=new_id(), cart_id=cart_id, location=location, sku=sku,
