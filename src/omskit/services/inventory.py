@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import attrs
 import sqlalchemy as sa
 
 from omskit.domain.availability import StockSummary
@@ -37,6 +38,7 @@ from omskit.domain.inventory import (
 )
 from omskit.routing.settings import inventory_settings
 from omskit.services.runtime import Runtime
+from omskit.services.sourcing import channel_available
 from omskit.store.availability import AvailabilityQueries
 from omskit.store.uow import UnitOfWork
 
@@ -383,8 +385,9 @@ class InventoryService:
         ``at`` (in transit or on order), at active locations only.
 
         For one location, or across all locations when ``location`` is None. With a
-        ``channel``, its buffer (``settings["inventory"]["channel_buffers"]``) is kept back
-        at every location, as routing does for that channel's orders. Backordered demand
+        ``channel``, only what that channel's orders may get: the routing rules are applied
+        as for a shipped order of the channel (locations they exclude count nothing, their
+        holdbacks, such as the channel's buffer, are kept back). Backordered demand
         is not netted out: waiting orders take arriving supply first (see
         ``docs/promising.md``).
         """
@@ -395,10 +398,13 @@ class InventoryService:
         if at is not None:
             _check_moment(at, problems, "at")
         _raise_if(problems, "availability query")
-        buffer = self.channel_buffer(channel) if channel is not None else 0
+        if channel is not None:
+            places = None if location is None else [location]
+            return self._read(lambda uow: channel_available(
+                self._rt.router, uow, channel, [sku], locations=places, at=at)[sku])
         # One aggregate query: no per-location rows reach Python (1,000 locations included).
         return self._read(lambda uow: AvailabilityQueries(uow.connection, self._rt.tables)
-                          .available_to_promise(sku, location=location, at=at, buffer=buffer))
+                          .available_to_promise(sku, location=location, at=at))
 
     def stock_view(self, *, skus: Iterable[str] | None = None,
                    locations: Iterable[str] | None = None, channel: str | None = None,
@@ -407,11 +413,12 @@ class InventoryService:
 
         Every SKU with a stock row or open supply (at ``locations``, all by default): on
         hand, reserved, safety stock and open supply summed over those locations, and
-        available to promise now at the active ones (as :meth:`available`, less
-        ``channel``'s buffer if given). ``skus`` restricts the view to those SKUs (unknown
-        ones are left out). Pages of ``page_size`` SKUs (1 to 10,000) are read by keyset on
-        the SKU, each in its own short transaction, so memory stays flat however large the
-        catalogue; a page reflects the stock when it was read, not when the view started.
+        available to promise now at the active ones (as :meth:`available`: with a
+        ``channel``, only what that channel's routing rules let its orders use). ``skus``
+        restricts the view to those SKUs (unknown ones are left out). Pages of
+        ``page_size`` SKUs (1 to 10,000) are read by keyset on the SKU, each in its own short
+        transaction, so memory stays flat however large the catalogue; a page reflects the
+        stock when it was read, not when the view started.
 
         Arguments are checked at the call, before anything is read: :class:`InvalidCommand`.
         """
@@ -426,15 +433,23 @@ class InventoryService:
         if channel is not None:
             check_code(channel, "channel", problems)
         _raise_if(problems, "stock view")
-        buffer = self.channel_buffer(channel) if channel is not None else 0
-        return self._stock_pages(wanted, places, buffer, page_size)
+        return self._stock_pages(wanted, places, channel, page_size)
 
-    def _stock_pages(self, skus: list[str] | None, locations: list[str] | None, buffer: int,
-                     page_size: int) -> Iterator[StockSummary]:
+    def _stock_pages(self, skus: list[str] | None, locations: list[str] | None,
+                     channel: str | None, page_size: int) -> Iterator[StockSummary]:
+        def read(uow: UnitOfWork, after: str | None,
+                 chunk: list[str] | None) -> list[StockSummary]:
+            found = AvailabilityQueries(uow.connection, self._rt.tables).summaries(
+                after=after, limit=page_size, skus=chunk, locations=locations)
+            if channel is None or not found:
+                return found
+            # What the channel's rules let it use, per SKU, in the page's transaction.
+            usable = channel_available(self._rt.router, uow, channel,
+                                       [s.sku for s in found], locations=locations)
+            return [attrs.evolve(s, available=usable[s.sku]) for s in found]
+
         def page(after: str | None, chunk: list[str] | None) -> list[StockSummary]:
-            return self._read(lambda uow: AvailabilityQueries(uow.connection, self._rt.tables)
-                              .summaries(after=after, limit=page_size, skus=chunk,
-                                         locations=locations, buffer=buffer))
+            return self._read(lambda uow: read(uow, after, chunk))
 
         if skus is not None:
             for start in range(0, len(skus), page_size):

@@ -20,7 +20,7 @@ cheapest lane, :func:`omskit.builtin.rules.cheapest_rate`); dates come from
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 from omskit.builtin.rules import cheapest_rate
 from omskit.domain.commands import check_code, check_identifier
@@ -44,6 +44,7 @@ from omskit.domain.values import (
     LineQuantity,
 )
 from omskit.ports import Carrier
+from omskit.routing.engine import holdback_of
 from omskit.services.runtime import Runtime
 from omskit.store.uow import UnitOfWork
 
@@ -72,11 +73,6 @@ def ready_at(position: StockPosition | None, need: int, *, at: datetime, holdbac
     return None, False
 
 
-def _holdback(holdbacks: Sequence[Holdback], location: str, sku: str) -> int:
-    return sum(h.quantity for h in holdbacks
-               if h.location in (None, location) and h.sku in (None, sku))
-
-
 class PromiseService:
     """Quotes delivery dates for lines not yet ordered (a product page, a cart, checkout)."""
 
@@ -87,7 +83,7 @@ class PromiseService:
               destination: Coordinates | None = None, country: str | None = None,
               channel: str = "web", at: datetime | None = None,
               pickup_locations: Iterable[str] | None = None, ship: bool = True,
-              cart_id: str | None = None) -> PromiseQuote:
+              cart_id: str | None = None, segment: str | None = None) -> PromiseQuote:
         """The earliest date per option for ``lines`` (``{sku: quantity}`` or ``CartLine``).
 
         - ``destination``, ``country``: where a parcel goes (for distance and carriers);
@@ -96,7 +92,9 @@ class PromiseService:
         - ``pickup_locations``: stores to quote collection at, one option each;
         - ``ship``: quote shipping too (default yes);
         - ``cart_id``: count the units this cart holds (``oms.carts.hold``) as available
-          to it.
+          to it;
+        - ``segment``: the customer's segment, so rules that keep stock for a segment
+          quote what an order of that customer would get (default ``standard``).
 
         Writes nothing. ``InvalidCommand`` lists every bad argument; an unknown pickup
         location is :class:`LocationNotFound`.
@@ -121,6 +119,8 @@ class PromiseService:
                     stores = list(dict.fromkeys(pickup_locations))
         if cart_id is not None:
             check_identifier(cart_id, "cart_id", problems)
+        if segment is not None:
+            check_code(segment, "segment", problems)
         if problems:
             raise InvalidCommand(problems, subject="promise quote")
         now = at or self._rt.now()
@@ -129,7 +129,8 @@ class PromiseService:
         with self._rt.uow() as uow:
             options: list[PromiseOption] = []
             context = _Context(self._rt, uow, need, channel=channel, at=now,
-                               destination=destination, country=country, cart_id=cart_id)
+                               destination=destination, country=country, cart_id=cart_id,
+                               segment=segment or "standard")
             if ship:
                 options.append(context.ship())
             for code in stores:
@@ -143,8 +144,9 @@ class _Context:
 
     def __init__(self, rt: Runtime, uow: UnitOfWork, need: Mapping[str, int], *,
                  channel: str, at: datetime, destination: Coordinates | None,
-                 country: str | None, cart_id: str | None) -> None:
+                 country: str | None, cart_id: str | None, segment: str) -> None:
         self._rt = rt
+        self._segment = segment
         self._need = need
         self._channel = channel
         self._at = at
@@ -157,12 +159,21 @@ class _Context:
                            for p in found}
         self._held = uow.inventory.soft_held(cart_id) if cart_id is not None else {}
         self._carriers: tuple[Carrier, ...] = rt.router.carriers
+        # Locations whose daily capacity today (a UTC day, as routing counts it) is spent
+        # take no fulfilment order before tomorrow.
+        today = at.astimezone(UTC).date()
+        capped = {code: loc.daily_capacity for code, loc in self._locations.items()
+                  if loc.daily_capacity is not None}
+        load = uow.routing.load(capped, today) if capped else {}
+        self._full = {code for code, capacity in capped.items()
+                      if load.get(code, 0) >= capacity}
+        self._tomorrow = datetime.combine(today + timedelta(days=1), time(), tzinfo=UTC)
 
     def _request(self, delivery: DeliveryMethod,
                  destination: Coordinates | None) -> RoutingRequest:
         demand = tuple(LineQuantity(line_id=str(i), sku=sku, quantity=quantity)
                        for i, (sku, quantity) in enumerate(self._need.items(), start=1))
-        return RoutingRequest(order_id="promise", channel=self._channel, segment="standard",
+        return RoutingRequest(order_id="promise", channel=self._channel, segment=self._segment,
                               demand=demand, delivery=delivery, destination=destination,
                               destination_country=self._country, at=self._at)
 
@@ -177,21 +188,20 @@ class _Context:
         return Candidate(location=location, available=available, distance_km=distance)
 
     def _rules(self, request: RoutingRequest, candidates: Sequence[Candidate]
-               ) -> tuple[dict[str, list[Exclusion]], list[Holdback]]:
-        excluded: dict[str, list[Exclusion]] = {}
-        holdbacks: list[Holdback] = []
-        for verdict in self._rt.hooks.routing_rules(request, candidates, self._rt.settings):
-            if isinstance(verdict, Exclusion):
-                excluded.setdefault(verdict.location, []).append(verdict)
-            else:
-                holdbacks.append(verdict)
-        return excluded, holdbacks
+               ) -> tuple[Mapping[str, list[Exclusion]], Sequence[Holdback]]:
+        # The same screening routing applies (capacity is counted in _ready instead: a
+        # full location is late, not excluded, for a quote).
+        screening = self._rt.router.screen(request, candidates)
+        return screening.excluded, screening.holdbacks
 
     def _ready(self, code: str, sku: str, quantity: int,
                holdbacks: Sequence[Holdback]) -> tuple[datetime | None, bool]:
-        return ready_at(self._positions.get((code, sku)), quantity, at=self._at,
-                        holdback=_holdback(holdbacks, code, sku),
-                        held=self._held.get((code, sku), 0))
+        when, future = ready_at(self._positions.get((code, sku)), quantity, at=self._at,
+                                holdback=holdback_of(holdbacks, code, sku),
+                                held=self._held.get((code, sku), 0))
+        if when is not None and code in self._full and when < self._tomorrow:
+            when = self._tomorrow
+        return when, future
 
     # -- ship ----------------------------------------------------------------------------------
 

@@ -10,15 +10,15 @@ only what "taking" a planned quantity means, passed in as a function.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime
 
 import attrs
 
 from omskit.domain.events import RoutedQuantity
 from omskit.domain.routing import Candidate, RoutingRequest
-from omskit.domain.values import LineQuantity
-from omskit.routing.engine import Decision, RoutingEngine
+from omskit.domain.values import DeliveryMethod, LineQuantity
+from omskit.routing.engine import Decision, RoutingEngine, holdback_of
 from omskit.store.uow import UnitOfWork
 
 #: Re-planning rounds when concurrent writers took planned stock first.
@@ -101,3 +101,40 @@ def source_in_rounds(router: RoutingEngine, uow: UnitOfWork, request: RoutingReq
             break
         request = attrs.evolve(request, demand=unsourced)
     return Sourced(taken=tuple(taken), unsourced=unsourced, decisions=tuple(decisions))
+
+
+def channel_available(router: RoutingEngine, uow: UnitOfWork, channel: str,
+                      skus: Sequence[str], *, locations: Collection[str] | None = None,
+                      at: datetime | None = None) -> dict[str, int]:
+    """Available to promise per SKU for a shipped order of ``channel``: only the stock that
+    channel's routing rules let it use (locations they exclude count nothing; holdbacks,
+    such as the channel's buffer, are kept back per location), at active locations, with
+    open supply due by ``at``. A marketplace feed built from this never offers a unit a
+    marketplace order could not get. ``locations`` limits the count to those locations."""
+    wanted = sorted(set(skus))
+    positions = uow.inventory.positions_of(wanted, active_only=True)
+    units: dict[str, dict[str, int]] = defaultdict(dict)
+    for sku, found in positions.items():
+        for p in found:
+            if locations is not None and p.location not in locations:
+                continue
+            due = sum(s.quantity for s in p.incoming if at is not None and s.eta <= at)
+            units[p.location][sku] = p.on_hand + due - p.reserved - p.safety_stock
+    candidates = [Candidate(location=place, available=units[code], distance_km=None)
+                  for code in sorted(units)
+                  if (place := uow.inventory.location(code)) is not None]
+    total = dict.fromkeys(wanted, 0)
+    if not candidates:
+        return total
+    request = RoutingRequest(
+        order_id="availability", channel=channel, segment="standard",
+        demand=tuple(LineQuantity(line_id=str(i), sku=sku, quantity=1)
+                     for i, sku in enumerate(wanted, start=1)),
+        delivery=DeliveryMethod(), destination=None, at=at)
+    screening = router.screen(request, candidates)
+    for c in candidates:
+        if c.code in screening.excluded:
+            continue
+        for sku, raw in c.available.items():
+            total[sku] += max(0, raw - holdback_of(screening.holdbacks, c.code, sku))
+    return total

@@ -29,14 +29,14 @@ class AvailabilityQueries:
         self._t = tables
 
     def available_to_promise(self, sku: str, *, location: str | None = None,
-                             at: datetime | None = None, buffer: int = 0) -> int:
+                             at: datetime | None = None) -> int:
         """Σ over active locations of max(0, on hand − reserved − safety stock [+ open supply
-        due by ``at``] − ``buffer``), in one query (what ``InventoryService.available`` means).
+        due by ``at``]), in one query (what ``InventoryService.available`` means).
         """
         s, sp, loc = self._t.stock_items, self._t.supplies, self._t.locations
         if at is None:
             raw: sa.ColumnElement[int] = s.c.on_hand - s.c.reserved - s.c.safety_stock
-            stmt = (sa.select(sa.func.coalesce(sa.func.sum(_above(raw, buffer)), 0))
+            stmt = (sa.select(sa.func.coalesce(sa.func.sum(_above(raw)), 0))
                     .select_from(s.join(loc, loc.c.code == s.c.location))
                     .where(s.c.sku == sku, loc.c.active.is_(True)))
             if location is not None:
@@ -55,7 +55,7 @@ class AvailabilityQueries:
         parts = sa.union_all(stock_part, supply_part).subquery("parts")
         per_location = (sa.select(parts.c.location, sa.func.sum(parts.c.units).label("units"))
                         .group_by(parts.c.location).subquery("per_location"))
-        stmt = (sa.select(sa.func.coalesce(sa.func.sum(_above(per_location.c.units, buffer)),
+        stmt = (sa.select(sa.func.coalesce(sa.func.sum(_above(per_location.c.units)),
                                            0))
                 .select_from(per_location.join(loc, loc.c.code == per_location.c.location))
                 .where(loc.c.active.is_(True)))
@@ -64,7 +64,7 @@ class AvailabilityQueries:
     def summaries(self, *, after: str | None = None, limit: int,
                   skus: Sequence[str] | None = None,
                   locations: Sequence[str] | None = None,
-                  buffer: int = 0) -> list[StockSummary]:
+                  ) -> list[StockSummary]:
         """The next ``limit`` SKUs (by SKU, in the database's collation) after ``after`` that
         have a stock row or open supply, each summed over ``locations`` (all by default).
 
@@ -98,7 +98,7 @@ class AvailabilityQueries:
         last = page[-1]
 
         raw = s.c.on_hand - s.c.reserved - s.c.safety_stock
-        promisable = sa.case((loc.c.active.is_(True), _above(raw, buffer)), else_=0)
+        promisable = sa.case((loc.c.active.is_(True), _above(raw)), else_=0)
         stock_rows = self._conn.execute(
             sa.select(s.c.sku, sa.func.sum(s.c.on_hand), sa.func.sum(s.c.reserved),
                       sa.func.sum(s.c.safety_stock), sa.func.sum(promisable))
@@ -118,9 +118,9 @@ class AvailabilityQueries:
                 for on_hand, reserved, safety, available in [stock.get(sku, (0, 0, 0, 0))]]
 
 
-def _above(units: sa.ColumnElement[int], buffer: int) -> sa.ColumnElement[int]:
-    """``max(0, units − buffer)`` in portable SQL (SQLite has no ``GREATEST``)."""
-    return sa.case((units > buffer, units - buffer), else_=0)
+def _above(units: sa.ColumnElement[int]) -> sa.ColumnElement[int]:
+    """``max(0, units)`` in portable SQL (SQLite has no ``GREATEST``)."""
+    return sa.case((units > 0, units), else_=0)
 
 
 __all__ = ["AvailabilityQueries"]
