@@ -80,7 +80,7 @@ def test_all_problems_are_listed_together() -> None:
         "external_id: must be a non-empty string",
         "lines[0].quantity: 0 is outside 1..1000000",
         "lines[1].sku: must be a non-empty string",
-        "lines[1].unit_price: -1 is out of range",
+        "lines[1].unit_price: -1 is outside 0..1000000000000",
         "lines[1].line_id: 'a' is used twice",
         "shipping_address: required when the delivery method is ship",
     )
@@ -221,3 +221,47 @@ def test_evolve_revalidates() -> None:
     valid = command()
     with pytest.raises(InvalidCommand, match="external_id"):
         attrs.evolve(valid, external_id="")
+
+
+# -- money (issue 9, item 10) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("currency", ["ZZZ", "XXX", "XAU", "eur"])
+def test_currency_must_be_an_iso_4217_code_with_minor_units(currency: str) -> None:
+    assert problems_of(currency=currency) == (
+        f"currency: {currency!r} is not an ISO 4217 currency code such as 'EUR'",)
+
+
+@pytest.mark.parametrize(("currency", "price"), [("JPY", "100.5"), ("EUR", "9.999"),
+                                                 ("BHD", "0.0005")])
+def test_prices_with_more_decimals_than_the_currency_are_refused(currency: str,
+                                                                 price: str) -> None:
+    lines = [NewLine(sku="SKU-1", quantity=1, unit_price=price)]
+    assert problems_of(currency=currency, lines=lines) == (
+        f"lines[0].unit_price: {price} has more decimals than {currency} allows "
+        f"({ {'JPY': 0, 'EUR': 2, 'BHD': 3}[currency]})",)
+
+
+def test_a_price_of_many_trailing_zeros_is_accepted_and_written_short() -> None:
+    # 52 characters, one value: it is stored with the currency's two decimals.
+    from omskit.domain.order import Order
+
+    price = "1." + "0" * 50
+    placed = command(lines=[NewLine(sku="SKU-1", quantity=1, unit_price=price)])
+    order = Order.place(placed, order_id="o-1", at=datetime(2026, 1, 1, tzinfo=UTC))
+    assert str(order.lines[0].unit_price) == "1.00"
+    assert order.total.amount == order.lines[0].unit_price
+
+
+def test_a_one_unit_order_totals_exactly_its_price() -> None:
+    # Regression: 999999999999.999999999999999999 EUR once totalled 1000000000000.000000000000.
+    from omskit.domain.order import Order
+
+    price = "999999999999.99"
+    placed = command(lines=[NewLine(sku="SKU-1", quantity=1, unit_price=price),
+                            NewLine(sku="SKU-2", quantity=3, unit_price=price)])
+    order = Order.place(placed, order_id="o-1", at=datetime(2026, 1, 1, tzinfo=UTC))
+    assert str(order.total.amount) == "3999999999999.96"
+    with pytest.raises(InvalidCommand, match="more decimals than EUR"):
+        command(lines=[NewLine(sku="SKU-1", quantity=3,
+                               unit_price="999999999999.999999999999999999")])

@@ -30,6 +30,8 @@ from omskit.domain.commands import (
     MAX_TEXT_LENGTH,
     MAX_UNIT_PRICE,
 )
+from omskit.domain.errors import InvalidCommand
+from omskit.domain.values import check_currency
 
 from omskit_channel_storefront.problems import InvalidField, show
 
@@ -69,7 +71,8 @@ Phone = NewType("Phone", str)
 Country = NewType("Country", str)
 """An ISO 3166-1 alpha-2 country code in capitals (``IT``)."""
 Currency = NewType("Currency", str)
-"""An ISO 4217 currency code in capitals (``EUR``)."""
+"""An ISO 4217 currency code in capitals (``EUR``), one that omskit prices orders in (the
+codes with minor units: not ``XXX`` or ``XAU``)."""
 Source = NewType("Source", str)
 """Where the order was placed: one of :data:`SOURCES`."""
 Quantity = NewType("Quantity", int)
@@ -85,7 +88,6 @@ _CODE = CODE_PATTERN  # the core's own rule, so the two can never drift apart
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 _PHONE = re.compile(r"\+?[0-9 ().\-/]+")
 _COUNTRY = re.compile(r"[A-Z]{2}")
-_CURRENCY = re.compile(r"[A-Z]{3}")
 # Plain decimal notation only: exponents, "NaN", "Infinity" and signs other than a leading
 # minus are legal for Decimal() but never what a shop meant to send as a price.
 _AMOUNT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
@@ -185,8 +187,12 @@ def structure_country(value: Any, _type: object = None) -> Country:
 def structure_currency(value: Any, _type: object = None) -> Currency:
     """Admit a :data:`Currency`."""
     text = _string(value)
-    if not _CURRENCY.fullmatch(text):
-        raise InvalidField(f"{show(value)} is not an ISO 4217 currency code like 'EUR'")
+    try:
+        # omskit's own list (ISO 4217), so the two can never disagree.
+        check_currency(text)
+    except InvalidCommand:
+        raise InvalidField(f"{show(value)} is not an ISO 4217 currency code like 'EUR'"
+                           ) from None
     return Currency(text)
 
 
