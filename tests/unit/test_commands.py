@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import attrs
@@ -142,7 +142,38 @@ def test_an_escaped_backslash_u0000_is_just_text() -> None:
 
 def test_naive_placed_at() -> None:
     assert problems_of(placed_at=datetime(2024, 3, 1, 12)) == (
-        "placed_at: must be timezone-aware",)
+        "placed_at: must be timezone-aware, not the naive 2024-03-01T12:00:00",)
+
+
+# Regression (issue 9, item 10): PostgreSQL stored these as year 10000 or 1 BC, and the
+# order could never be read back.
+@pytest.mark.parametrize("placed_at", [
+    datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-1))),
+    datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))),
+    datetime(3000, 1, 1, tzinfo=UTC),
+    datetime(1899, 12, 31, 23, 59, tzinfo=UTC),
+])
+def test_placed_at_outside_the_sane_range(placed_at: datetime) -> None:
+    (problem,) = problems_of(placed_at=placed_at)
+    assert problem.startswith("placed_at: ")
+    assert problem.endswith("is outside 1900-01-01..3000-01-01 (UTC)")
+
+
+def test_placed_at_at_the_edges_of_the_range() -> None:
+    command(placed_at=datetime(1900, 1, 1, tzinfo=UTC))
+    command(placed_at=datetime(2999, 12, 31, 23, 59, 59, tzinfo=UTC))
+    command(placed_at=datetime(3000, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1))))
+
+
+@pytest.mark.parametrize(("promised", "problem"), [
+    (date(1, 1, 1), "promised_date: 0001-01-01 is outside 1900-01-01..3000-01-01"),
+    (date(9999, 12, 31), "promised_date: 9999-12-31 is outside 1900-01-01..3000-01-01"),
+    (datetime(2026, 1, 1, tzinfo=UTC),
+     "promised_date: must be a date, not datetime.datetime(2026, 1, 1, 0, 0, "
+     "tzinfo=datetime.timezone.utc)"),
+])
+def test_promised_date_must_be_a_sane_date(promised: date, problem: str) -> None:
+    assert problems_of(promised_date=promised) == (problem,)
 
 
 @pytest.mark.parametrize(

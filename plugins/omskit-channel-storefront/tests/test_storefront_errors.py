@@ -58,6 +58,11 @@ def two_items(payload: dict[str, Any]) -> dict[str, Any]:
          "created_at: 'yesterday' is not an ISO 8601 date-time like "
          "'2026-11-25T10:15:00+01:00'"),
         ("created_at", 1764144000, "created_at: must be a string, not 1764144000"),
+        # a PostgreSQL timestamp out of Python's range once this was read back (issue 9)
+        ("created_at", "9999-12-31T23:59:59-01:00",
+         "created_at: '9999-12-31T23:59:59-01:00' is outside 1900-01-01..3000-01-01 (UTC)"),
+        ("created_at", "0001-01-01T00:00:00+01:00",
+         "created_at: '0001-01-01T00:00:00+01:00' is outside 1900-01-01..3000-01-01 (UTC)"),
         ("currency", "eur", "currency: 'eur' is not an ISO 4217 currency code like 'EUR'"),
         ("currency", DELETE, "currency: required"),
         # ISO 4217 codes only, and prices in the currency's minor units (issue 9, item 10)

@@ -9,6 +9,8 @@ database, and checked before anything reaches a driver (see ``docs/embedding.md`
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime
 
 from omskit.domain.errors import InvalidCommand
 
@@ -20,6 +22,13 @@ MAX_LINES = 500
 MAX_ID_LENGTH = 128
 #: Longest free-text field (names, address parts, reasons).
 MAX_TEXT_LENGTH = 500
+
+#: Earliest moment accepted from a caller (inclusive, UTC).
+EARLIEST_MOMENT = datetime(1900, 1, 1, tzinfo=UTC)
+#: Latest moment accepted from a caller (exclusive, UTC). Far from the ends of what Python
+#: (years 1..9999) and PostgreSQL can read back, whatever the offset and whatever omskit
+#: adds to it (a cart's time-to-live, processing and transit days).
+LATEST_MOMENT = datetime(3000, 1, 1, tzinfo=UTC)
 
 #: Codes (channels, segments, groups) are lower-case words joined by ``_ . : -``.
 CODE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.:-]*$")
@@ -84,6 +93,78 @@ def check_quantity(value: object, field: str, problems: list[str], *, minimum: i
         problems.append(f"{field}: {value} is outside {minimum}..{MAX_LINE_QUANTITY}")
 
 
+def check_count(value: object, field: str, problems: list[str], *, minimum: int,
+                maximum: int) -> None:
+    """Append a problem unless ``value`` is a whole number (not a bool) in
+    ``minimum .. maximum``: a page size, a limit, an offset."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.append(f"{field}: must be a whole number, not {value!r}")
+    elif not minimum <= value <= maximum:
+        problems.append(f"{field}: {value} is outside {minimum}..{maximum}")
+
+
+def check_moment(value: object, field: str, problems: list[str]) -> None:
+    """Append a problem unless ``value`` is a timezone-aware ``datetime`` from
+    ``EARLIEST_MOMENT`` (1900) up to ``LATEST_MOMENT`` (3000, excluded).
+
+    Every datetime a caller gives goes through this: a naive one would be read in whatever
+    zone the server has, and one near year 1 or 9999 (``9999-12-31T23:59:59-01:00``) is
+    stored by PostgreSQL as year 10000 and can never be read back.
+    """
+    if not isinstance(value, datetime):
+        problems.append(f"{field}: must be a timezone-aware datetime, not {value!r}")
+        return
+    try:
+        offset = value.utcoffset()
+    except (ValueError, TypeError):  # a broken tzinfo: an offset of 24 h or more, say
+        offset = None
+    if offset is None:
+        problems.append(f"{field}: must be timezone-aware, not the naive {value.isoformat()}")
+    elif not EARLIEST_MOMENT <= value < LATEST_MOMENT:
+        problems.append(f"{field}: {value.isoformat()} is outside "
+                        f"{EARLIEST_MOMENT:%Y-%m-%d}..{LATEST_MOMENT:%Y-%m-%d} (UTC)")
+
+
+def check_date(value: object, field: str, problems: list[str]) -> None:
+    """Append a problem unless ``value`` is a ``date`` (not a ``datetime``) in the range of
+    :func:`check_moment`."""
+    if not isinstance(value, date) or isinstance(value, datetime):
+        problems.append(f"{field}: must be a date, not {value!r}")
+    elif not EARLIEST_MOMENT.date() <= value < LATEST_MOMENT.date():
+        problems.append(f"{field}: {value.isoformat()} is outside "
+                        f"{EARLIEST_MOMENT:%Y-%m-%d}..{LATEST_MOMENT:%Y-%m-%d}")
+
+
+#: Most values in a filter (SKUs, location codes) of one call.
+MAX_FILTER_VALUES = 10_000
+
+
+def check_each(values: object, field: str, check: Callable[[object, str, list[str]], None],
+               problems: list[str], *, maximum: int = MAX_FILTER_VALUES) -> list[str] | None:
+    """A filter of SKUs or codes as a sorted list without repeats (None: no filter).
+
+    Appends a problem for a string or bytes (a common slip for ``[sku]``), a value that is
+    not a collection, more than ``maximum`` values, or a value ``check`` refuses (reporting
+    the first five); returns None then.
+    """
+    if values is None:
+        return None
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        problems.append(f"{field}: must be a collection of strings, not {values!r}")
+        return None
+    found = list(values)
+    if len(found) > maximum:
+        problems.append(f"{field}: more than {maximum} values")
+        return None
+    before = len(problems)
+    for value in found:
+        check(value, f"{field}[]", problems)
+        if len(problems) - before >= 5:
+            problems.append(f"{field}: further values not checked")
+            return None
+    return None if len(problems) > before else sorted(set(found))
+
+
 def typed(value: object, kind: type, field: str, problems: list[str]) -> bool:
     """Append a problem unless ``value`` is a ``kind``; say whether it is."""
     if isinstance(value, kind):
@@ -94,12 +175,19 @@ def typed(value: object, kind: type, field: str, problems: list[str]) -> bool:
 
 __all__ = [
     "CODE_PATTERN",
+    "EARLIEST_MOMENT",
+    "LATEST_MOMENT",
+    "MAX_FILTER_VALUES",
     "MAX_ID_LENGTH",
     "MAX_LINES",
     "MAX_LINE_QUANTITY",
     "MAX_TEXT_LENGTH",
     "check_code",
+    "check_count",
+    "check_date",
+    "check_each",
     "check_identifier",
+    "check_moment",
     "check_quantity",
     "check_text",
     "encodes",

@@ -17,7 +17,9 @@ from omskit.domain.checks import (
     MAX_LINES,
     MAX_TEXT_LENGTH,
     check_code,
+    check_date,
     check_identifier,
+    check_moment,
     check_quantity,
     check_text,
 )
@@ -135,10 +137,8 @@ class PlaceOrder:
             problems.extend(exc.problems)
         if self.cart_id is not None:
             check_identifier(self.cart_id, "cart_id", problems)
-        if self.promised_date is not None and (
-                not isinstance(self.promised_date, date) or isinstance(self.promised_date,
-                                                                        datetime)):
-            problems.append("promised_date: must be a date")
+        if self.promised_date is not None:
+            check_date(self.promised_date, "promised_date", problems)
         check_identifier(self.external_id, "external_id", problems)
         if _typed(self.customer, Customer, "customer", problems):
             check_identifier(self.customer.id, "customer.id", problems)
@@ -181,9 +181,8 @@ class PlaceOrder:
                 _address_problems(address, field, problems)
         for i, tag in enumerate(self.tags):
             check_identifier(tag, f"tags[{i}]", problems)
-        placed: object = self.placed_at
-        if placed is not None and (not isinstance(placed, datetime) or placed.tzinfo is None):
-            problems.append("placed_at: must be timezone-aware")
+        if self.placed_at is not None:
+            check_moment(self.placed_at, "placed_at", problems)
         metadata: object = self.metadata
         if not isinstance(metadata, Mapping):
             problems.append("metadata: must be a mapping")

@@ -11,7 +11,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 
 from omskit.domain.availability import StockSummary
-from omskit.domain.commands import check_code, check_identifier, check_quantity, check_text
+from omskit.domain.checks import (
+    check_code,
+    check_each,
+    check_identifier,
+    check_moment,
+    check_quantity,
+    check_text,
+)
 from omskit.domain.errors import InvalidCommand, LocationNotFound, SupplyNotFound
 from omskit.domain.events import (
     Event,
@@ -46,34 +53,9 @@ T = TypeVar("T")
 MAX_PAGE_SIZE = 10_000
 
 
-def _check_moment(value: object, problems: list[str], field: str = "eta") -> None:
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        problems.append(f"{field}: must be a timezone-aware datetime, not {value!r}")
-
-
 def _check_key(key: object, problems: list[str]) -> None:
     if key is not None:
         check_identifier(key, "idempotency_key", problems)
-
-
-def _codes(values: Iterable[str] | None, field: str,
-           check: Callable[[object, str, list[str]], None],
-           problems: list[str]) -> list[str] | None:
-    """A filter of SKUs or location codes as a sorted list without repeats (None: no filter)."""
-    if values is None:
-        return None
-    given: object = values
-    if isinstance(given, str | bytes) or not isinstance(given, Iterable):
-        problems.append(f"{field}: must be a collection of strings, not {given!r}")
-        return None
-    found = list(given)
-    before = len(problems)
-    for value in found:
-        check(value, f"{field}[]", problems)
-        if len(problems) - before >= 5:
-            problems.append(f"{field}: further values not checked")
-            return None
-    return None if len(problems) > before else sorted(set(found))
 
 
 def _raise_if(problems: list[str], subject: str) -> None:
@@ -309,7 +291,7 @@ class InventoryService:
         if not problems and from_location == to_location:
             problems.append("to_location: must differ from from_location")
         if eta is not None:
-            _check_moment(eta, problems)
+            check_moment(eta, "eta", problems)
         _raise_if(problems, "transfer")
 
         added: set[str] = set()
@@ -354,7 +336,7 @@ class InventoryService:
         check_identifier(sku, "sku", problems)
         check_quantity(quantity, "quantity", problems)
         check_text(reference, "reference", problems)
-        _check_moment(eta, problems)
+        check_moment(eta, "eta", problems)
         supply_kind: object = kind
         if not isinstance(supply_kind, SupplyKind):
             problems.append(f"kind: must be one of {', '.join(k.value for k in SupplyKind)}")
@@ -420,7 +402,7 @@ class InventoryService:
         if not isinstance(name, str):
             problems.append(f"sku: must be a string, not {name!r}")
         if at is not None:
-            _check_moment(at, problems, "at")
+            check_moment(at, "at", problems)
         _raise_if(problems, "availability query")
         buffer = self.channel_buffer(channel) if channel is not None else 0
         # One aggregate query: no per-location rows reach Python (1,000 locations included).
@@ -448,8 +430,8 @@ class InventoryService:
                 1 <= size <= MAX_PAGE_SIZE):
             problems.append(f"page_size: must be a whole number from 1 to {MAX_PAGE_SIZE}, "
                             f"not {size!r}")
-        wanted = _codes(skus, "skus", check_identifier, problems)
-        places = _codes(locations, "locations", check_code, problems)
+        wanted = check_each(skus, "skus", check_identifier, problems)
+        places = check_each(locations, "locations", check_code, problems)
         if channel is not None:
             check_code(channel, "channel", problems)
         _raise_if(problems, "stock view")

@@ -24,7 +24,7 @@ from datetime import date, datetime
 
 from omskit.builtin.rules import cheapest_rate
 from omskit.domain.carriers import Carrier
-from omskit.domain.commands import check_code, check_identifier
+from omskit.domain.checks import check_code, check_identifier, check_moment
 from omskit.domain.errors import InvalidCommand, LocationNotFound
 from omskit.domain.inventory import Location, StockPosition
 from omskit.domain.promise import (
@@ -105,8 +105,8 @@ class PromiseService:
         wanted = as_cart_lines(lines, problems)
         check_destination(destination, country, problems)
         check_code(channel, "channel", problems)
-        if at is not None and (not isinstance(at, datetime) or at.tzinfo is None):
-            problems.append("at: must be a timezone-aware datetime")
+        if at is not None:
+            check_moment(at, "at", problems)
         stores: list[str] = []
         if pickup_locations is not None:
             given: object = pickup_locations

@@ -23,6 +23,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NewType
 
+from omskit.domain.checks import EARLIEST_MOMENT, LATEST_MOMENT
 from omskit.domain.commands import (
     CODE_PATTERN,
     MAX_ID_LENGTH,
@@ -271,6 +272,9 @@ def structure_timestamp(value: Any, _type: object = None) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise InvalidField(f"{show(value)} has no timezone (end it with Z or an offset "
                            "like +01:00)")
+    if not EARLIEST_MOMENT <= moment < LATEST_MOMENT:  # omskit's range: 1900 to 3000
+        raise InvalidField(f"{show(value)} is outside {EARLIEST_MOMENT:%Y-%m-%d}.."
+                           f"{LATEST_MOMENT:%Y-%m-%d} (UTC)")
     return moment
 
 
