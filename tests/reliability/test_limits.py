@@ -6,7 +6,8 @@ accepted, rounded, or failed raw on one database only."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -15,9 +16,11 @@ import pytest
 import sqlalchemy as sa
 
 from omskit import Oms
+from omskit.domain.checks import MAX_STOCK_UNITS
 from omskit.domain.commands import NewLine
-from omskit.domain.errors import InvalidCommand, PayloadError
+from omskit.domain.errors import InvalidCommand, PayloadError, StockLimitExceeded
 from omskit.domain.lifecycle import OrderStatus
+from omskit.domain.values import Address
 from omskit.store.orders import OrderQuery
 from omskit.testing import location, order_command, table_contents
 from tests.support import MILAN
@@ -148,3 +151,71 @@ def test_an_unreadable_waiting_order_does_not_stop_the_queue(
     shop.inventory.receive("milan", "SKU-2", 5)  # allocates the waiting orders it can read
     assert shop.orders.get(good.id).status is OrderStatus.ALLOCATED
     assert f"waiting order {bad.id} cannot be read" in caplog.text
+
+
+# -- integer and text limits -------------------------------------------------------------------
+
+
+def _set_on_hand(oms: Oms, location_code: str, sku: str, units: int) -> None:
+    s = oms.tables.stock_items
+    with oms.engine.begin() as conn:
+        conn.execute(sa.update(s).where(s.c.location == location_code, s.c.sku == sku)
+                     .values(on_hand=units))
+
+
+def test_stock_above_the_ceiling_is_a_typed_error_on_both_databases(shop: Oms) -> None:
+    # Before: PostgreSQL raised a raw NumericValueOutOfRange past 2**31 - 1 (after many
+    # receipts, say) and SQLite stored any number.
+    _set_on_hand(shop, "milan", "SKU-1", MAX_STOCK_UNITS - 5)
+    shop.inventory.receive("milan", "SKU-2", 1)
+    supply = shop.inventory.register_supply("milan", "SKU-1", 6,
+                                            datetime.now(UTC) + timedelta(days=1))
+    error = refused(shop, lambda: shop.inventory.receive("milan", "SKU-1", 6),
+                    StockLimitExceeded)
+    assert (error.location, error.sku, error.quantity, error.limit) == (
+        "milan", "SKU-1", 6, MAX_STOCK_UNITS)
+    refused(shop, lambda: shop.inventory.adjust("milan", "SKU-1", 6, reason="count"),
+            StockLimitExceeded)
+    refused(shop, lambda: shop.inventory.receive_supply(supply.id), StockLimitExceeded)
+    _set_on_hand(shop, "milan-2", "SKU-1", 0)
+    shop.inventory.receive("milan-2", "SKU-1", 6)
+    refused(shop, lambda: shop.inventory.transfer("SKU-1", "milan-2", "milan", 6),
+            StockLimitExceeded)
+    assert shop.inventory.receive("milan", "SKU-1", 5).on_hand == MAX_STOCK_UNITS
+
+
+def test_long_decimal_texts_are_stored_short_or_refused(shop: Oms) -> None:
+    # Before: a 52-character handling cost or unit price passed the checks and then failed
+    # raw on PostgreSQL (VARCHAR(48)); SQLite stored it.
+    long_one = Decimal("1." + "0" * 60)
+    saved = shop.inventory.save_location(
+        attrs.evolve(location("rome", *MILAN), handling_cost=long_one))
+    assert saved.code == "rome"
+    assert str(shop.inventory.location("rome").handling_cost) == "1"
+    for cost in (Decimal("0." + "1" * 50), Decimal(10**7), Decimal("-1")):
+        refused(shop, lambda cost=cost: shop.inventory.save_location(
+            attrs.evolve(location("rome", *MILAN), handling_cost=cost)))
+    lines = [NewLine(sku="SKU-1", quantity=1, unit_price="2." + "0" * 50)]
+    order = shop.orders.place(attrs.evolve(order_command("L-1", {"SKU-1": 1}), lines=lines))
+    assert str(shop.orders.get(order.id).lines[0].unit_price) == "2.00"
+
+
+@pytest.mark.parametrize("change", [
+    {"address": Address(line1="Via Roma 1\x00", city="Milano", country="IT")},
+    {"address": Address(line1="x" * 501, city="Milano", country="IT")},
+    {"address": "Via Roma 1"},
+    {"coordinates": (45.0, 9.0)},
+    {"timezone": "Europe/" + "x" * 70},
+    {"groups": frozenset(f"g{i}" for i in range(101))},
+], ids=["address-nul", "address-long", "address-text", "coordinates-tuple", "timezone-long",
+        "many-groups"])
+def test_location_fields_are_bounded(shop: Oms, change: dict[str, Any]) -> None:
+    # Before: a NUL in the address reached PostgreSQL's jsonb (DataError); the others were
+    # stored unchecked.
+    refused(shop, lambda: shop.inventory.save_location(
+        attrs.evolve(location("rome", *MILAN), **change)))
+
+
+def test_an_order_has_at_most_a_hundred_tags(shop: Oms) -> None:
+    with pytest.raises(InvalidCommand, match="tags: more than 100 tags"):
+        attrs.evolve(order_command("G-1", {"SKU-1": 1}), tags=[f"t{i}" for i in range(101)])

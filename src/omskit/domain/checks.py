@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 
 from omskit.domain.errors import InvalidCommand
+from omskit.domain.values import Address, Coordinates
 
 #: Largest quantity accepted on one line; larger numbers are typing errors or abuse.
 MAX_LINE_QUANTITY = 1_000_000
@@ -22,6 +23,15 @@ MAX_LINES = 500
 MAX_ID_LENGTH = 128
 #: Longest free-text field (names, address parts, reasons).
 MAX_TEXT_LENGTH = 500
+
+#: Most tags on one order.
+MAX_TAGS = 100
+#: Most groups one location belongs to.
+MAX_GROUPS = 100
+
+#: Most units on hand in one stock row (location × SKU): PostgreSQL's ``integer``, enforced
+#: by omskit on every database before the driver (``StockLimitExceeded``).
+MAX_STOCK_UNITS = 2**31 - 1
 
 #: Earliest moment accepted from a caller (inclusive, UTC).
 EARLIEST_MOMENT = datetime(1900, 1, 1, tzinfo=UTC)
@@ -135,6 +145,20 @@ def check_date(value: object, field: str, problems: list[str]) -> None:
                         f"{EARLIEST_MOMENT:%Y-%m-%d}..{LATEST_MOMENT:%Y-%m-%d}")
 
 
+def check_address(address: Address, field: str, problems: list[str]) -> None:
+    """Append a problem for each field of ``address`` that is not bounded text, for an empty
+    ``line1`` or ``city``, and for ``coordinates`` that are not :class:`Coordinates`."""
+    if address.coordinates is not None:
+        typed(address.coordinates, Coordinates, f"{field}.coordinates", problems)
+    for name in ("line1", "city"):
+        value = getattr(address, name)
+        check_text(value, f"{field}.{name}", problems)
+        if isinstance(value, str) and not value.strip():
+            problems.append(f"{field}.{name}: must not be empty")
+    for name in ("line2", "postal_code", "region", "name"):
+        check_text(getattr(address, name), f"{field}.{name}", problems)
+
+
 #: Most values in a filter (SKUs, location codes) of one call.
 MAX_FILTER_VALUES = 10_000
 
@@ -178,10 +202,14 @@ __all__ = [
     "EARLIEST_MOMENT",
     "LATEST_MOMENT",
     "MAX_FILTER_VALUES",
+    "MAX_GROUPS",
     "MAX_ID_LENGTH",
     "MAX_LINES",
     "MAX_LINE_QUANTITY",
+    "MAX_STOCK_UNITS",
+    "MAX_TAGS",
     "MAX_TEXT_LENGTH",
+    "check_address",
     "check_code",
     "check_count",
     "check_date",

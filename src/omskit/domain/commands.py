@@ -15,7 +15,9 @@ from omskit.domain.checks import (
     MAX_ID_LENGTH,
     MAX_LINE_QUANTITY,
     MAX_LINES,
+    MAX_TAGS,
     MAX_TEXT_LENGTH,
+    check_address,
     check_code,
     check_date,
     check_identifier,
@@ -29,7 +31,6 @@ from omskit.domain.values import (
     MAX_UNIT_PRICE,
     Address,
     Contact,
-    Coordinates,
     Customer,
     DeliveryKind,
     DeliveryMethod,
@@ -88,18 +89,6 @@ def _has_nul(value: object) -> bool:
     if isinstance(value, list | tuple):
         return any(_has_nul(v) for v in value)
     return False
-
-
-def _address_problems(address: Address, field: str, problems: list[str]) -> None:
-    if address.coordinates is not None:
-        _typed(address.coordinates, Coordinates, f"{field}.coordinates", problems)
-    for name in ("line1", "city"):
-        value = getattr(address, name)
-        check_text(value, f"{field}.{name}", problems)
-        if isinstance(value, str) and not value.strip():
-            problems.append(f"{field}.{name}: must not be empty")
-    for name in ("line2", "postal_code", "region", "name"):
-        check_text(getattr(address, name), f"{field}.{name}", problems)
 
 
 @attrs.frozen(kw_only=True)
@@ -178,8 +167,10 @@ class PlaceOrder:
         for field in ("shipping_address", "billing_address"):
             address = getattr(self, field)
             if address is not None and _typed(address, Address, field, problems):
-                _address_problems(address, field, problems)
-        for i, tag in enumerate(self.tags):
+                check_address(address, field, problems)
+        if len(self.tags) > MAX_TAGS:
+            problems.append(f"tags: more than {MAX_TAGS} tags")
+        for i, tag in enumerate(self.tags[:MAX_TAGS]):
             check_identifier(tag, f"tags[{i}]", problems)
         if self.placed_at is not None:
             check_moment(self.placed_at, "placed_at", problems)

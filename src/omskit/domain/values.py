@@ -103,6 +103,26 @@ def check_amount(amount: Decimal, currency: str, field: str, problems: list[str]
                         f"({units})")
 
 
+def check_decimal(value: object, field: str, problems: list[str], *, maximum: Decimal,
+                  places: int) -> None:
+    """Append a problem unless ``value`` is a finite ``Decimal`` in ``0 .. maximum`` with at
+    most ``places`` significant decimals (a cost, a rate)."""
+    if not isinstance(value, Decimal) or not value.is_finite():
+        problems.append(f"{field}: must be a finite Decimal, not {value!r}")
+    elif not 0 <= value <= maximum:
+        problems.append(f"{field}: {value} is outside 0..{maximum}")
+    elif decimal_places(value) > places:
+        problems.append(f"{field}: {value} has more than {places} decimals")
+
+
+def trimmed(value: Decimal) -> Decimal:
+    """``value`` without trailing zeros after the point, exactly (``1.500`` → ``1.5``,
+    ``1E+3`` → ``1000``): the short text a ``DecimalText`` column stores."""
+    with localcontext(MONEY_CONTEXT):
+        exact = value.quantize(Decimal(1).scaleb(-decimal_places(value)))
+    return abs(exact) if exact.is_zero() else exact
+
+
 def to_minor_units(amount: Decimal, currency: str) -> Decimal:
     """``amount`` written with exactly ``currency``'s decimals (``19.9`` EUR → ``19.90``).
 

@@ -12,12 +12,16 @@ import sqlalchemy as sa
 
 from omskit.domain.availability import StockSummary
 from omskit.domain.checks import (
+    MAX_GROUPS,
+    check_address,
     check_code,
     check_each,
     check_identifier,
     check_moment,
     check_quantity,
     check_text,
+    encodes,
+    typed,
 )
 from omskit.domain.errors import InvalidCommand, LocationNotFound, SupplyNotFound
 from omskit.domain.events import (
@@ -42,6 +46,7 @@ from omskit.domain.inventory import (
     SupplyKind,
     SupplyStatus,
 )
+from omskit.domain.values import Address, Coordinates, check_decimal
 from omskit.routing.settings import inventory_settings
 from omskit.services.runtime import Runtime
 from omskit.store.availability import AvailabilityQueries
@@ -51,6 +56,10 @@ T = TypeVar("T")
 
 #: Largest page :meth:`InventoryService.stock_view` reads in one query.
 MAX_PAGE_SIZE = 10_000
+#: Highest handling cost per unit of a location (a routing cost, at most 6 decimals).
+MAX_HANDLING_COST = Decimal(1_000_000)
+#: Longest IANA time-zone name (the column's width; the longest real one has 32).
+MAX_TIMEZONE_LENGTH = 64
 
 
 def _check_key(key: object, problems: list[str]) -> None:
@@ -130,9 +139,14 @@ class InventoryService:
         if location.daily_capacity is not None:
             check_quantity(location.daily_capacity, "daily_capacity", problems, minimum=0)
         # Typed fields, checked anyway: a host may build a Location from untrusted data.
-        cost: object = location.handling_cost
-        if not isinstance(cost, Decimal) or not cost.is_finite() or cost < 0:
-            problems.append(f"handling_cost: must be a finite Decimal ≥ 0, not {cost!r}")
+        check_decimal(location.handling_cost, "handling_cost", problems,
+                      maximum=MAX_HANDLING_COST, places=6)
+        coordinates: object = location.coordinates
+        if coordinates is not None:
+            typed(coordinates, Coordinates, "coordinates", problems)
+        if location.address is not None and typed(location.address, Address, "address",
+                                                  problems):
+            check_address(location.address, "address", problems)
         kind: object = location.kind
         if not isinstance(kind, LocationKind):
             problems.append(f"kind: {kind!r} is not a location kind")
@@ -143,6 +157,8 @@ class InventoryService:
         groups: object = location.groups
         if not isinstance(groups, frozenset | set):
             problems.append("groups: must be a set of group codes")
+        elif len(groups) > MAX_GROUPS:
+            problems.append(f"groups: more than {MAX_GROUPS} groups")
         else:
             for group in sorted(groups, key=repr):
                 check_code(group, "groups[]", problems)
@@ -156,6 +172,8 @@ class InventoryService:
         timezone: object = location.timezone
         if not isinstance(timezone, str):
             problems.append(f"timezone: must be a string, not {timezone!r}")
+        elif len(timezone) > MAX_TIMEZONE_LENGTH or not encodes(timezone):
+            problems.append(f"timezone: {timezone!r} is not an IANA time zone")
         else:
             try:
                 ZoneInfo(timezone)
