@@ -18,9 +18,15 @@ import sqlalchemy as sa
 from omskit import Oms
 from omskit.domain.checks import MAX_STOCK_UNITS
 from omskit.domain.commands import NewLine
-from omskit.domain.errors import InvalidCommand, PayloadError, StockLimitExceeded
+from omskit.domain.errors import (
+    InvalidCommand,
+    InvalidSettings,
+    PayloadError,
+    StockLimitExceeded,
+)
+from omskit.domain.inventory import Capability
 from omskit.domain.lifecycle import OrderStatus
-from omskit.domain.values import Address
+from omskit.domain.values import Address, DeliveryKind, DeliveryMethod
 from omskit.store.orders import OrderQuery
 from omskit.testing import location, order_command, table_contents
 from tests.support import MILAN
@@ -219,3 +225,65 @@ def test_location_fields_are_bounded(shop: Oms, change: dict[str, Any]) -> None:
 def test_an_order_has_at_most_a_hundred_tags(shop: Oms) -> None:
     with pytest.raises(InvalidCommand, match="tags: more than 100 tags"):
         attrs.evolve(order_command("G-1", {"SKU-1": 1}), tags=[f"t{i}" for i in range(101)])
+
+
+# -- location codes ----------------------------------------------------------------------------
+
+RETAIL_CODES = ["WA-0000", "DC01", "ST_042", "Store.7"]
+
+
+def test_retailers_location_codes_are_accepted_everywhere_case_kept(shop: Oms) -> None:
+    # Before: every one was refused ("is not a code like 'web' or 'dc-milan'").
+    for code in RETAIL_CODES:
+        shop.inventory.save_location(location(
+            code, *MILAN, capabilities=(Capability.SHIP, Capability.PICKUP)))
+    assert [loc.code for loc in shop.inventory.locations()] == sorted(
+        [*RETAIL_CODES, "milan", "milan-2"])
+    shop.inventory.receive("WA-0000", "SKU-9", 10, idempotency_key="grn-1")
+    shop.inventory.adjust("WA-0000", "SKU-9", -1, reason="damaged")
+    shop.inventory.set_safety_stock("WA-0000", "SKU-9", 1)
+    shop.inventory.transfer("SKU-9", "WA-0000", "DC01", 3)
+    eta = datetime.now(UTC) + timedelta(days=2)
+    shop.inventory.transfer("SKU-9", "WA-0000", "ST_042", 1, eta=eta)
+    shop.inventory.register_supply("Store.7", "SKU-9", 4, eta)
+    assert shop.inventory.stock_item("DC01", "SKU-9").on_hand == 3
+    assert shop.inventory.location("WA-0000").code == "WA-0000"
+    assert [e.on_hand_delta for e in shop.inventory.ledger("DC01", "SKU-9")] == [3]
+    assert shop.inventory.available("SKU-9", location="DC01") == 3
+    [summary] = shop.inventory.stock_view(skus=["SKU-9"], locations=["WA-0000", "DC01"])
+    assert summary.on_hand == 5 + 3
+    order = shop.orders.place(order_command("P-1", {"SKU-9": 2}, pickup_at="DC01"))
+    assert [fo.location for fo in order.fulfillment_orders] == ["DC01"]
+    quote = shop.promise.quote({"SKU-9": 1}, pickup_locations=["DC01", "ST_042"])
+    pickup = quote.pickup("DC01")
+    assert pickup is not None
+    assert pickup.available
+    held = shop.carts.hold("cart-1", {"SKU-9": 1}, ttl=timedelta(minutes=5), channel="web",
+                           delivery=DeliveryMethod(kind=DeliveryKind.PICKUP,
+                                                   pickup_location="DC01"))
+    assert held.locations() == ["DC01"]
+
+
+@pytest.mark.parametrize("code", ["WA 0000", "-DC01", "", "ｍｉｌａｎ", "DC01\x00", "D" * 129,
+                                  "dc/01"])
+def test_malformed_location_codes_are_still_refused(shop: Oms, code: str) -> None:
+    refused(shop, lambda: shop.inventory.save_location(location(code, *MILAN)))
+    refused(shop, lambda: shop.inventory.receive(code, "SKU-1", 1))
+    with pytest.raises(InvalidCommand, match="not a location code"):
+        order_command("P-2", {"SKU-1": 1}, pickup_at=code or "x y")
+
+
+def test_routing_rules_settings_take_retailers_location_codes(
+        make_oms: Callable[..., Oms]) -> None:
+    import omskit_routing_rules
+
+    oms = make_oms(plugins=[omskit_routing_rules],
+                   settings={"routing_rules": {"ship_to": {"WA-0000": ["IT"]}}})
+    for code in ("WA-0000", "DC01"):
+        oms.inventory.save_location(location(code, *MILAN, country="IT"))
+        oms.inventory.receive(code, "SKU-1", 5)
+    order = oms.orders.place(order_command("R-1", {"SKU-1": 1}, country="FR"))
+    assert [fo.location for fo in order.fulfillment_orders] == ["DC01"]
+    with pytest.raises(InvalidSettings, match="not a location code"):
+        make_oms(plugins=[omskit_routing_rules],
+                 settings={"routing_rules": {"ship_to": {"WA 0000": ["IT"]}}})

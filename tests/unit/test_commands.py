@@ -119,7 +119,8 @@ def test_pickup_needs_no_shipping_address() -> None:
 def test_pickup_location_must_be_a_code() -> None:
     pickup = DeliveryMethod(kind=DeliveryKind.PICKUP, pickup_location="Store 1")
     assert problems_of(delivery=pickup) == (
-        "delivery.pickup_location: 'Store 1' is not a code like 'web' or 'dc-milan'",)
+        "delivery.pickup_location: 'Store 1' is not a location code like 'DC01' or "
+        "'dc-milan' (letters, digits, '_', '.', ':', '-')",)
 
 
 @pytest.mark.parametrize("metadata", [{"milan\x00": {}}, {"notes": ["ok", {"x": "a\x00b"}]}])

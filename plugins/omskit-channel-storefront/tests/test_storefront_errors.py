@@ -118,8 +118,8 @@ def two_items(payload: dict[str, Any]) -> dict[str, Any]:
          "fulfillment.location: unknown field"),
         ("fulfillment", {"type": "pickup"}, "fulfillment.location: required"),
         ("fulfillment", {"type": "pickup", "location": "Milan Duomo"},
-         "fulfillment.location: 'Milan Duomo' is not a code like 'gold' or 'store-milan' "
-         "(lower-case letters, digits, '_', '.', ':' and '-')"),
+         "fulfillment.location: 'Milan Duomo' is not a location code like 'DC01' or "
+         "'store-milan' (letters, digits, '_', '.', ':' and '-')"),
         # items
         ("items", DELETE, "items: required"),
         ("items", [], "items: an order needs at least one item"),

@@ -33,6 +33,11 @@ MAX_GROUPS = 100
 #: by omskit on every database before the driver (``StockLimitExceeded``).
 MAX_STOCK_UNITS = 2**31 - 1
 
+#: Location codes are what retailers use: letters of either case (kept as given), digits
+#: and ``_ . : -``, starting with a letter or digit (``WA-0000``, ``DC01``, ``ST_042``,
+#: ``dc-milan``). Codes are compared exactly: ``DC01`` and ``dc01`` are two locations.
+LOCATION_CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+
 #: Earliest moment accepted from a caller (inclusive, UTC).
 EARLIEST_MOMENT = datetime(1900, 1, 1, tzinfo=UTC)
 #: Latest moment accepted from a caller (exclusive, UTC). Far from the ends of what Python
@@ -81,6 +86,15 @@ def check_code(value: object, field: str, problems: list[str]) -> None:
     """Append a problem unless ``value`` is a lower-case code such as ``web`` or ``gold``."""
     if not isinstance(value, str) or not CODE_PATTERN.match(value) or len(value) > MAX_ID_LENGTH:
         problems.append(f"{field}: {value!r} is not a code like 'web' or 'dc-milan'")
+
+
+def check_location_code(value: object, field: str, problems: list[str]) -> None:
+    """Append a problem unless ``value`` is a location code such as ``WA-0000``, ``DC01``,
+    ``ST_042`` or ``dc-milan`` (see :data:`LOCATION_CODE_PATTERN`)."""
+    if (not isinstance(value, str) or len(value) > MAX_ID_LENGTH
+            or not LOCATION_CODE_PATTERN.match(value)):
+        problems.append(f"{field}: {value!r} is not a location code like 'DC01' or "
+                        "'dc-milan' (letters, digits, '_', '.', ':', '-')")
 
 
 def check_text(value: object, field: str, problems: list[str]) -> None:
@@ -201,6 +215,7 @@ __all__ = [
     "CODE_PATTERN",
     "EARLIEST_MOMENT",
     "LATEST_MOMENT",
+    "LOCATION_CODE_PATTERN",
     "MAX_FILTER_VALUES",
     "MAX_GROUPS",
     "MAX_ID_LENGTH",
@@ -215,6 +230,7 @@ __all__ = [
     "check_date",
     "check_each",
     "check_identifier",
+    "check_location_code",
     "check_moment",
     "check_quantity",
     "check_text",

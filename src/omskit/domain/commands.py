@@ -21,6 +21,7 @@ from omskit.domain.checks import (
     check_code,
     check_date,
     check_identifier,
+    check_location_code,
     check_moment,
     check_quantity,
     check_text,
@@ -163,7 +164,8 @@ class PlaceOrder:
             if self.delivery.kind is DeliveryKind.SHIP and self.shipping_address is None:
                 problems.append("shipping_address: required when the delivery method is ship")
             if self.delivery.pickup_location is not None:
-                check_code(self.delivery.pickup_location, "delivery.pickup_location", problems)
+                check_location_code(self.delivery.pickup_location, "delivery.pickup_location",
+                                    problems)
         for field in ("shipping_address", "billing_address"):
             address = getattr(self, field)
             if address is not None and _typed(address, Address, field, problems):

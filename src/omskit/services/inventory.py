@@ -17,6 +17,7 @@ from omskit.domain.checks import (
     check_code,
     check_each,
     check_identifier,
+    check_location_code,
     check_moment,
     check_quantity,
     check_text,
@@ -134,7 +135,7 @@ class InventoryService:
     def save_location(self, location: Location) -> Location:
         """Create a location or replace its settings (stock rows are kept)."""
         problems: list[str] = []
-        check_code(location.code, "code", problems)
+        check_location_code(location.code, "code", problems)
         check_text(location.name, "name", problems)
         if location.daily_capacity is not None:
             check_quantity(location.daily_capacity, "daily_capacity", problems, minimum=0)
@@ -202,7 +203,7 @@ class InventoryService:
                 idempotency_key: str | None = None) -> StockItem:
         """Add received goods to on-hand stock (creates the stock row for a new SKU)."""
         problems: list[str] = []
-        check_code(location, "location", problems)
+        check_location_code(location, "location", problems)
         check_identifier(sku, "sku", problems)
         check_quantity(quantity, "quantity", problems)
         check_text(reference, "reference", problems)
@@ -232,7 +233,7 @@ class InventoryService:
         A decrease may not take on-hand below the reserved units: :class:`InsufficientStock`.
         """
         problems: list[str] = []
-        check_code(location, "location", problems)
+        check_location_code(location, "location", problems)
         check_identifier(sku, "sku", problems)
         _check_key(idempotency_key, problems)
         if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
@@ -268,7 +269,7 @@ class InventoryService:
     def set_safety_stock(self, location: str, sku: str, quantity: int) -> StockItem:
         """Keep ``quantity`` units of ``sku`` at ``location`` back from promising."""
         problems: list[str] = []
-        check_code(location, "location", problems)
+        check_location_code(location, "location", problems)
         check_identifier(sku, "sku", problems)
         check_quantity(quantity, "quantity", problems, minimum=0)
         _raise_if(problems, "safety stock")
@@ -301,8 +302,8 @@ class InventoryService:
         source now and is open supply at the destination until :meth:`receive_supply`.
         """
         problems: list[str] = []
-        check_code(from_location, "from_location", problems)
-        check_code(to_location, "to_location", problems)
+        check_location_code(from_location, "from_location", problems)
+        check_location_code(to_location, "to_location", problems)
         check_identifier(sku, "sku", problems)
         check_quantity(quantity, "quantity", problems)
         check_text(reference, "reference", problems)
@@ -350,7 +351,7 @@ class InventoryService:
                         reference: str = "") -> Supply:
         """Record stock expected at ``location`` by ``eta`` (a purchase order, production)."""
         problems: list[str] = []
-        check_code(location, "location", problems)
+        check_location_code(location, "location", problems)
         check_identifier(sku, "sku", problems)
         check_quantity(quantity, "quantity", problems)
         check_text(reference, "reference", problems)
@@ -449,7 +450,7 @@ class InventoryService:
             problems.append(f"page_size: must be a whole number from 1 to {MAX_PAGE_SIZE}, "
                             f"not {size!r}")
         wanted = check_each(skus, "skus", check_identifier, problems)
-        places = check_each(locations, "locations", check_code, problems)
+        places = check_each(locations, "locations", check_location_code, problems)
         if channel is not None:
             check_code(channel, "channel", problems)
         _raise_if(problems, "stock view")

@@ -24,7 +24,12 @@ from datetime import date, datetime
 
 from omskit.builtin.rules import cheapest_rate
 from omskit.domain.carriers import Carrier
-from omskit.domain.checks import check_code, check_identifier, check_moment
+from omskit.domain.checks import (
+    check_code,
+    check_identifier,
+    check_location_code,
+    check_moment,
+)
 from omskit.domain.errors import InvalidCommand, LocationNotFound
 from omskit.domain.inventory import Location, StockPosition
 from omskit.domain.promise import (
@@ -116,7 +121,7 @@ class PromiseService:
                 problems.append(f"pickup_locations: more than {MAX_PICKUP_LOCATIONS}")
             else:
                 for i, code in enumerate(given):
-                    check_code(code, f"pickup_locations[{i}]", problems)
+                    check_location_code(code, f"pickup_locations[{i}]", problems)
                 if not problems:
                     stores = list(dict.fromkeys(pickup_locations))
         if cart_id is not None:

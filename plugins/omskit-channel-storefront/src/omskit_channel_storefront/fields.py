@@ -23,7 +23,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NewType
 
-from omskit.domain.checks import EARLIEST_MOMENT, LATEST_MOMENT
+from omskit.domain.checks import EARLIEST_MOMENT, LATEST_MOMENT, LOCATION_CODE_PATTERN
 from omskit.domain.commands import (
     CODE_PATTERN,
     MAX_ID_LENGTH,
@@ -57,6 +57,9 @@ Identifier = NewType("Identifier", str)
 ``MAX_ID_LENGTH`` characters, no control characters, no leading or trailing spaces."""
 Code = NewType("Code", str)
 """A lower-case code such as ``gold`` or ``store-milan-duomo``: ``[a-z0-9][a-z0-9_.:-]*``."""
+LocationCode = NewType("LocationCode", str)
+"""A location code as retailers write them (``WA-0000``, ``DC01``, ``store-milan-duomo``):
+omskit's own rule, ``[A-Za-z0-9][A-Za-z0-9_.:-]*``, case kept."""
 Text = NewType("Text", str)
 """One line of free text (address parts), at most ``MAX_TEXT_LENGTH`` characters."""
 RequiredText = NewType("RequiredText", str)
@@ -132,6 +135,15 @@ def structure_code(value: Any, _type: object = None) -> Code:
         raise InvalidField(f"{show(value)} is not a code like 'gold' or 'store-milan' "
                            "(lower-case letters, digits, '_', '.', ':' and '-')")
     return Code(text)
+
+
+def structure_location_code(value: Any, _type: object = None) -> LocationCode:
+    """Admit a :data:`LocationCode`."""
+    text = _string(value)
+    if len(text) > MAX_ID_LENGTH or not LOCATION_CODE_PATTERN.fullmatch(text):
+        raise InvalidField(f"{show(value)} is not a location code like 'DC01' or "
+                           "'store-milan' (letters, digits, '_', '.', ':' and '-')")
+    return LocationCode(text)
 
 
 def structure_text(value: Any, _type: object = None) -> Text:
@@ -282,6 +294,7 @@ def structure_timestamp(value: Any, _type: object = None) -> datetime:
 FIELD_CHECKS: dict[object, Callable[[Any, Any], Any]] = {
     Identifier: structure_identifier,
     Code: structure_code,
+    LocationCode: structure_location_code,
     Text: structure_text,
     RequiredText: structure_required_text,
     Name: structure_name,
