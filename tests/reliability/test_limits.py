@@ -287,3 +287,24 @@ def test_routing_rules_settings_take_retailers_location_codes(
     with pytest.raises(InvalidSettings, match="not a location code"):
         make_oms(plugins=[omskit_routing_rules],
                  settings={"routing_rules": {"ship_to": {"WA 0000": ["IT"]}}})
+
+
+# -- metadata ----------------------------------------------------------------------------------
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    root: dict[str, Any] = {}
+    node = root
+    for _ in range(levels - 1):
+        node["a"] = node = {}
+    return root
+
+
+def test_metadata_depth_is_bounded_and_the_deepest_allowed_reads_back(shop: Oms) -> None:
+    # Before: 400 levels raised RecursionError from PlaceOrder.
+    with pytest.raises(InvalidCommand, match="nested deeper than 32 levels"):
+        attrs.evolve(order_command("D-1", {"SKU-1": 1}), metadata=_nested(400))
+    deepest = _nested(32)
+    order = shop.orders.place(attrs.evolve(order_command("D-2", {"SKU-1": 1}),
+                                           metadata=deepest))
+    assert shop.orders.get(order.id).metadata == deepest

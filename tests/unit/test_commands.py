@@ -297,3 +297,49 @@ def test_a_one_unit_order_totals_exactly_its_price() -> None:
     with pytest.raises(InvalidCommand, match="more decimals than EUR"):
         command(lines=[NewLine(sku="SKU-1", quantity=3,
                                unit_price="999999999999.999999999999999999")])
+
+
+# -- metadata depth (issue 9, item 10) -------------------------------------------------------
+
+
+def _nested(levels: int) -> dict[str, object]:
+    root: dict[str, object] = {}
+    node = root
+    for _ in range(levels - 1):
+        child: dict[str, object] = {}
+        node["a"] = child
+        node = child
+    return root
+
+
+def test_deeply_nested_metadata_is_refused_without_recursion() -> None:
+    # Regression: 400 levels (2.8 KB) raised RecursionError from PlaceOrder.
+    (problem,) = problems_of(metadata=_nested(400))
+    assert problem.startswith("metadata: nested deeper than 32 levels")
+    (problem,) = problems_of(metadata=_nested(100_000))
+    assert problem.startswith("metadata: nested deeper than 32 levels")
+    assert command(metadata=_nested(32)).metadata == _nested(32)
+    (problem,) = problems_of(metadata=_nested(33))
+    assert problem == ("metadata: nested deeper than 32 levels (at metadata" + ".a" * 32 + ")")
+
+
+def test_metadata_that_contains_itself_is_refused() -> None:
+    looped: dict[str, object] = {}
+    looped["self"] = looped
+    (problem,) = problems_of(metadata=looped)
+    assert problem.startswith("metadata: nested deeper than 32 levels")
+
+
+@pytest.mark.parametrize(("metadata", "problem"), [
+    ({1: "x"}, "metadata: not JSON-serialisable (key 1 at metadata is not a string)"),
+    ({"a": {"b": b"x"}}, "metadata: not JSON-serialisable (bytes at metadata.a.b)"),
+    ({"a": ["\ud800"]}, "metadata: must be valid Unicode (at metadata.a[0])"),
+    ({"n": 10**5000}, None),
+    ({"list": list(range(100_001))}, "metadata: more than 100000 values"),
+])
+def test_metadata_is_plain_json(metadata: dict[object, object], problem: str | None) -> None:
+    (found,) = problems_of(metadata=metadata)
+    if problem is None:
+        assert found.startswith("metadata: not JSON-serialisable")
+    else:
+        assert found == problem

@@ -8,8 +8,9 @@ database, and checked before anything reaches a driver (see ``docs/embedding.md`
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
 
 from omskit.domain.errors import InvalidCommand
@@ -28,6 +29,11 @@ MAX_TEXT_LENGTH = 500
 MAX_TAGS = 100
 #: Most groups one location belongs to.
 MAX_GROUPS = 100
+
+#: Deepest nesting of a JSON document a caller gives (order metadata): 32 levels.
+MAX_JSON_DEPTH = 32
+#: Most values (objects, arrays, scalars) in such a document; its size is bounded too.
+MAX_JSON_VALUES = 100_000
 
 #: Most units on hand in one stock row (location × SKU): PostgreSQL's ``integer``, enforced
 #: by omskit on every database before the driver (``StockLimitExceeded``).
@@ -173,6 +179,58 @@ def check_address(address: Address, field: str, problems: list[str]) -> None:
         check_text(getattr(address, name), f"{field}.{name}", problems)
 
 
+def check_json(value: object, field: str, problems: list[str], *,
+               max_depth: int = MAX_JSON_DEPTH, max_values: int = MAX_JSON_VALUES) -> None:
+    """Append a problem unless ``value`` is a JSON document both databases store and give
+    back unchanged: objects with string keys, arrays, strings, finite numbers, booleans and
+    null, at most ``max_depth`` levels deep and ``max_values`` values, no NUL character and
+    no lone surrogate anywhere.
+
+    Walks the document with an explicit stack, not recursion: 400 nested levels (2.8 KB)
+    once raised ``RecursionError``; a document that contains itself ends at the depth limit.
+    """
+    stack: list[tuple[object, int, str]] = [(value, 1, field)]
+    seen = 0
+    nul = False
+    while stack:
+        item, depth, path = stack.pop()
+        seen += 1
+        if seen > max_values:
+            problems.append(f"{field}: more than {max_values} values")
+            return
+        if depth > max_depth:
+            problems.append(f"{field}: nested deeper than {max_depth} levels (at {path})")
+            return
+        if isinstance(item, str):
+            if not encodes(item):
+                problems.append(f"{field}: must be valid Unicode (at {path})")
+                return
+            nul = nul or "\x00" in item
+        elif isinstance(item, Mapping):
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    problems.append(f"{field}: not JSON-serialisable (key {key!r} at {path} "
+                                    "is not a string)")
+                    return
+                if not encodes(key):
+                    problems.append(f"{field}: must be valid Unicode (a key at {path})")
+                    return
+                nul = nul or "\x00" in key
+                stack.append((child, depth + 1, f"{path}.{key}"))
+        elif isinstance(item, list | tuple):
+            stack.extend((child, depth + 1, f"{path}[{i}]") for i, child in enumerate(item))
+        elif isinstance(item, float) and not math.isfinite(item):
+            # Not JSON: PostgreSQL's jsonb refuses NaN and infinity, SQLite would store them.
+            problems.append(f"{field}: not JSON-serialisable ({item} at {path})")
+            return
+        elif item is not None and not isinstance(item, bool | int | float):
+            problems.append(f"{field}: not JSON-serialisable ({type(item).__name__} at {path})")
+            return
+    if nul:
+        # PostgreSQL's jsonb cannot store NUL; SQLite would, and the two must agree.
+        problems.append(f"{field}: must not contain NUL characters")
+
+
 #: Most values in a filter (SKUs, location codes) of one call.
 MAX_FILTER_VALUES = 10_000
 
@@ -219,6 +277,8 @@ __all__ = [
     "MAX_FILTER_VALUES",
     "MAX_GROUPS",
     "MAX_ID_LENGTH",
+    "MAX_JSON_DEPTH",
+    "MAX_JSON_VALUES",
     "MAX_LINES",
     "MAX_LINE_QUANTITY",
     "MAX_STOCK_UNITS",
@@ -230,6 +290,7 @@ __all__ = [
     "check_date",
     "check_each",
     "check_identifier",
+    "check_json",
     "check_location_code",
     "check_moment",
     "check_quantity",

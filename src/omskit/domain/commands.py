@@ -21,6 +21,7 @@ from omskit.domain.checks import (
     check_code,
     check_date,
     check_identifier,
+    check_json,
     check_location_code,
     check_moment,
     check_quantity,
@@ -79,17 +80,6 @@ def _as_lines(lines: Iterable[NewLine]) -> tuple[NewLine, ...]:
 
 def _as_tags(tags: Iterable[str]) -> tuple[str, ...]:
     return _as_tuple(tags, "tags")
-
-
-def _has_nul(value: object) -> bool:
-    """Whether a NUL character hides in any key or string of a JSON-like value."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, Mapping):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_has_nul(v) for v in value)
-    return False
 
 
 @attrs.frozen(kw_only=True)
@@ -180,18 +170,17 @@ class PlaceOrder:
         if not isinstance(metadata, Mapping):
             problems.append("metadata: must be a mapping")
             raise InvalidCommand(problems, subject="order")
-        try:
-            # NaN and infinity are not JSON: PostgreSQL's jsonb refuses them, SQLite would
-            # store them, and the two must agree.
-            size = len(json.dumps(dict(self.metadata), ensure_ascii=False,
-                                  allow_nan=False).encode())
-        except (TypeError, ValueError) as exc:
-            problems.append(f"metadata: not JSON-serialisable ({exc})")
-        else:
-            if size > MAX_METADATA_BYTES:
-                problems.append(f"metadata: larger than {MAX_METADATA_BYTES} bytes as JSON")
-            if _has_nul(self.metadata):
-                # PostgreSQL's jsonb cannot store NUL; SQLite would, and the two must agree.
-                problems.append("metadata: must not contain NUL characters")
+        before = len(problems)
+        check_json(metadata, "metadata", problems)
+        if len(problems) == before:
+            # Only a document of bounded depth reaches json.dumps, which recurses.
+            try:
+                size = len(json.dumps(dict(metadata), ensure_ascii=False,
+                                      allow_nan=False).encode())
+            except (TypeError, ValueError) as exc:  # an integer of 4,300 digits, say
+                problems.append(f"metadata: not JSON-serialisable ({exc})")
+            else:
+                if size > MAX_METADATA_BYTES:
+                    problems.append(f"metadata: larger than {MAX_METADATA_BYTES} bytes as JSON")
         if problems:
             raise InvalidCommand(problems, subject="order")
