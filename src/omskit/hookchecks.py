@@ -15,7 +15,7 @@ from typing import Any
 
 import pluggy
 
-from omskit.domain.commands import check_code, check_identifier, check_text
+from omskit.domain.checks import check_code, check_identifier, check_text
 from omskit.domain.errors import PluginError
 from omskit.domain.routing import CostTerm, Exclusion, Holdback, RoutingPolicy
 from omskit.domain.values import Problem

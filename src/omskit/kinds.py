@@ -20,7 +20,7 @@ import attrs
 from typing_extensions import get_protocol_members
 
 from omskit import hookspecs
-from omskit.domain.commands import check_code
+from omskit.domain.checks import check_code
 from omskit.domain.errors import (
     NotFound,
     UnknownCarrier,

@@ -309,7 +309,7 @@ def test_quote_writes_nothing_and_checks_its_arguments(shop: Oms) -> None:
         "destination: must be Coordinates or None",
         "country: 'Italy' is not like 'IT'",
         "channel: 'Web' is not a code like 'web' or 'dc-milan'",
-        "at: must be a timezone-aware datetime",
+        "at: must be timezone-aware, not the naive 2026-01-01T00:00:00",
         "pickup_locations: must be a list of location codes",
     )
     assert table_contents(shop) == before

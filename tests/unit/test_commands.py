@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import attrs
@@ -80,7 +80,7 @@ def test_all_problems_are_listed_together() -> None:
         "external_id: must be a non-empty string",
         "lines[0].quantity: 0 is outside 1..1000000",
         "lines[1].sku: must be a non-empty string",
-        "lines[1].unit_price: -1 is out of range",
+        "lines[1].unit_price: -1 is outside 0..1000000000000",
         "lines[1].line_id: 'a' is used twice",
         "shipping_address: required when the delivery method is ship",
     )
@@ -119,7 +119,8 @@ def test_pickup_needs_no_shipping_address() -> None:
 def test_pickup_location_must_be_a_code() -> None:
     pickup = DeliveryMethod(kind=DeliveryKind.PICKUP, pickup_location="Store 1")
     assert problems_of(delivery=pickup) == (
-        "delivery.pickup_location: 'Store 1' is not a code like 'web' or 'dc-milan'",)
+        "delivery.pickup_location: 'Store 1' is not a location code like 'DC01' or "
+        "'dc-milan' (letters, digits, '_', '.', ':', '-')",)
 
 
 @pytest.mark.parametrize("metadata", [{"milan\x00": {}}, {"notes": ["ok", {"x": "a\x00b"}]}])
@@ -142,7 +143,38 @@ def test_an_escaped_backslash_u0000_is_just_text() -> None:
 
 def test_naive_placed_at() -> None:
     assert problems_of(placed_at=datetime(2024, 3, 1, 12)) == (
-        "placed_at: must be timezone-aware",)
+        "placed_at: must be timezone-aware, not the naive 2024-03-01T12:00:00",)
+
+
+# Regression (issue 9, item 10): PostgreSQL stored these as year 10000 or 1 BC, and the
+# order could never be read back.
+@pytest.mark.parametrize("placed_at", [
+    datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-1))),
+    datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))),
+    datetime(3000, 1, 1, tzinfo=UTC),
+    datetime(1899, 12, 31, 23, 59, tzinfo=UTC),
+])
+def test_placed_at_outside_the_sane_range(placed_at: datetime) -> None:
+    (problem,) = problems_of(placed_at=placed_at)
+    assert problem.startswith("placed_at: ")
+    assert problem.endswith("is outside 1900-01-01..3000-01-01 (UTC)")
+
+
+def test_placed_at_at_the_edges_of_the_range() -> None:
+    command(placed_at=datetime(1900, 1, 1, tzinfo=UTC))
+    command(placed_at=datetime(2999, 12, 31, 23, 59, 59, tzinfo=UTC))
+    command(placed_at=datetime(3000, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1))))
+
+
+@pytest.mark.parametrize(("promised", "problem"), [
+    (date(1, 1, 1), "promised_date: 0001-01-01 is outside 1900-01-01..3000-01-01"),
+    (date(9999, 12, 31), "promised_date: 9999-12-31 is outside 1900-01-01..3000-01-01"),
+    (datetime(2026, 1, 1, tzinfo=UTC),
+     "promised_date: must be a date, not datetime.datetime(2026, 1, 1, 0, 0, "
+     "tzinfo=datetime.timezone.utc)"),
+])
+def test_promised_date_must_be_a_sane_date(promised: date, problem: str) -> None:
+    assert problems_of(promised_date=promised) == (problem,)
 
 
 @pytest.mark.parametrize(
@@ -221,3 +253,93 @@ def test_evolve_revalidates() -> None:
     valid = command()
     with pytest.raises(InvalidCommand, match="external_id"):
         attrs.evolve(valid, external_id="")
+
+
+# -- money (issue 9, item 10) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("currency", ["ZZZ", "XXX", "XAU", "eur"])
+def test_currency_must_be_an_iso_4217_code_with_minor_units(currency: str) -> None:
+    assert problems_of(currency=currency) == (
+        f"currency: {currency!r} is not an ISO 4217 currency code such as 'EUR'",)
+
+
+@pytest.mark.parametrize(("currency", "price"), [("JPY", "100.5"), ("EUR", "9.999"),
+                                                 ("BHD", "0.0005")])
+def test_prices_with_more_decimals_than_the_currency_are_refused(currency: str,
+                                                                 price: str) -> None:
+    lines = [NewLine(sku="SKU-1", quantity=1, unit_price=price)]
+    assert problems_of(currency=currency, lines=lines) == (
+        f"lines[0].unit_price: {price} has more decimals than {currency} allows "
+        f"({ {'JPY': 0, 'EUR': 2, 'BHD': 3}[currency]})",)
+
+
+def test_a_price_of_many_trailing_zeros_is_accepted_and_written_short() -> None:
+    # 52 characters, one value: it is stored with the currency's two decimals.
+    from omskit.domain.order import Order
+
+    price = "1." + "0" * 50
+    placed = command(lines=[NewLine(sku="SKU-1", quantity=1, unit_price=price)])
+    order = Order.place(placed, order_id="o-1", at=datetime(2026, 1, 1, tzinfo=UTC))
+    assert str(order.lines[0].unit_price) == "1.00"
+    assert order.total.amount == order.lines[0].unit_price
+
+
+def test_a_one_unit_order_totals_exactly_its_price() -> None:
+    # Regression: 999999999999.999999999999999999 EUR once totalled 1000000000000.000000000000.
+    from omskit.domain.order import Order
+
+    price = "999999999999.99"
+    placed = command(lines=[NewLine(sku="SKU-1", quantity=1, unit_price=price),
+                            NewLine(sku="SKU-2", quantity=3, unit_price=price)])
+    order = Order.place(placed, order_id="o-1", at=datetime(2026, 1, 1, tzinfo=UTC))
+    assert str(order.total.amount) == "3999999999999.96"
+    with pytest.raises(InvalidCommand, match="more decimals than EUR"):
+        command(lines=[NewLine(sku="SKU-1", quantity=3,
+                               unit_price="999999999999.999999999999999999")])
+
+
+# -- metadata depth (issue 9, item 10) -------------------------------------------------------
+
+
+def _nested(levels: int) -> dict[str, object]:
+    root: dict[str, object] = {}
+    node = root
+    for _ in range(levels - 1):
+        child: dict[str, object] = {}
+        node["a"] = child
+        node = child
+    return root
+
+
+def test_deeply_nested_metadata_is_refused_without_recursion() -> None:
+    # Regression: 400 levels (2.8 KB) raised RecursionError from PlaceOrder.
+    (problem,) = problems_of(metadata=_nested(400))
+    assert problem.startswith("metadata: nested deeper than 32 levels")
+    (problem,) = problems_of(metadata=_nested(100_000))
+    assert problem.startswith("metadata: nested deeper than 32 levels")
+    assert command(metadata=_nested(32)).metadata == _nested(32)
+    (problem,) = problems_of(metadata=_nested(33))
+    assert problem == ("metadata: nested deeper than 32 levels (at metadata" + ".a" * 32 + ")")
+
+
+def test_metadata_that_contains_itself_is_refused() -> None:
+    looped: dict[str, object] = {}
+    looped["self"] = looped
+    (problem,) = problems_of(metadata=looped)
+    assert problem.startswith("metadata: nested deeper than 32 levels")
+
+
+@pytest.mark.parametrize(("metadata", "problem"), [
+    ({1: "x"}, "metadata: not JSON-serialisable (key 1 at metadata is not a string)"),
+    ({"a": {"b": b"x"}}, "metadata: not JSON-serialisable (bytes at metadata.a.b)"),
+    ({"a": ["\ud800"]}, "metadata: must be valid Unicode (at metadata.a[0])"),
+    ({"n": 10**5000}, None),
+    ({"list": list(range(100_001))}, "metadata: more than 100000 values"),
+])
+def test_metadata_is_plain_json(metadata: dict[object, object], problem: str | None) -> None:
+    (found,) = problems_of(metadata=metadata)
+    if problem is None:
+        assert found.startswith("metadata: not JSON-serialisable")
+    else:
+        assert found == problem

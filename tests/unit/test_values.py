@@ -9,14 +9,18 @@ from typing import Any
 
 import pytest
 
+from omskit.domain.commands import MAX_LINE_QUANTITY, MAX_LINES
 from omskit.domain.errors import InvalidCommand
 from omskit.domain.values import (
+    MAX_UNIT_PRICE,
+    MONEY_DIGITS,
     Address,
     Coordinates,
     DeliveryKind,
     DeliveryMethod,
     Hold,
     Money,
+    minor_units,
     to_decimal,
 )
 from tests.support import MILAN, ROME
@@ -30,8 +34,8 @@ class TestMoney:
         assert total.amount == Decimal("0.30")
 
     def test_integers_and_decimals_are_accepted(self) -> None:
-        assert Money(7, "USD").amount == Decimal(7)
-        assert Money(Decimal("1.005"), "USD").amount == Decimal("1.005")
+        assert Money(7, "USD").amount == Decimal("7.00")
+        assert Money(Decimal("1.005"), "BHD").amount == Decimal("1.005")
 
     @pytest.mark.parametrize("amount", [0.1, 1.0, float("nan"), True, False])
     def test_floats_and_bools_are_refused(self, amount: Any) -> None:
@@ -52,6 +56,50 @@ class TestMoney:
     def test_currency_must_be_three_capital_letters(self, currency: Any) -> None:
         with pytest.raises(InvalidCommand, match="ISO 4217"):
             Money("1", currency)
+
+    # Regression (issue 9, item 10): "ZZZ" was accepted, like any three capitals.
+    @pytest.mark.parametrize("currency", ["ZZZ", "ABC", "EUX", "XXX", "XAU", "XDR", "XTS"])
+    def test_currency_must_be_in_iso_4217_with_minor_units(self, currency: str) -> None:
+        with pytest.raises(InvalidCommand, match="ISO 4217"):
+            Money("1", currency)
+
+    @pytest.mark.parametrize(("currency", "units"), [
+        ("JPY", 0), ("KRW", 0), ("EUR", 2), ("USD", 2), ("HUF", 2), ("BHD", 3), ("KWD", 3),
+        ("IQD", 3), ("CLF", 4), ("UYW", 4)])
+    def test_minor_units_are_iso_4217_s(self, currency: str, units: int) -> None:
+        # HUF and IQD are where CLDR's digits (babel) differ from ISO 4217's minor units.
+        assert minor_units(currency) == units
+
+    # Regression (issue 9, item 10): 100.5 JPY was accepted.
+    @pytest.mark.parametrize(("amount", "currency"), [
+        ("100.5", "JPY"), ("1.005", "EUR"), ("0.0001", "BHD"), ("1.00001", "CLF")])
+    def test_more_decimals_than_the_currency_has_are_refused(self, amount: str,
+                                                             currency: str) -> None:
+        with pytest.raises(InvalidCommand, match=f"more decimals than {currency} allows"):
+            Money(amount, currency)
+
+    @pytest.mark.parametrize(("amount", "currency", "written"), [
+        ("100", "JPY", "100"), ("100.000", "JPY", "100"), ("1E+3", "JPY", "1000"),
+        ("19.9", "EUR", "19.90"), ("-0", "EUR", "0.00"), ("1.5", "BHD", "1.500")])
+    def test_amounts_are_written_with_the_currency_s_decimals(
+            self, amount: str, currency: str, written: str) -> None:
+        assert str(Money(amount, currency).amount) == written
+
+    def test_largest_order_total_is_exact(self) -> None:
+        # The worst case the limits allow: MAX_LINES lines of MAX_LINE_QUANTITY units at the
+        # highest price with the most decimals any currency has (4). 25 digits: exact.
+        price = MAX_UNIT_PRICE - Decimal("0.0001")
+        total = Money.total("CLF", [(price, MAX_LINE_QUANTITY)] * MAX_LINES)
+        assert total.amount == price * MAX_LINE_QUANTITY * MAX_LINES  # exact in Python ints
+        assert total.amount == Decimal("499999999999999950000.0000")
+        assert len(total.amount.as_tuple().digits) <= MONEY_DIGITS
+
+    # Regression (issue 9, item 10): sums were rounded to 28 significant digits.
+    def test_a_sum_that_would_round_raises_instead(self) -> None:
+        big = Decimal("999999999999999999999999.9999")  # 28 digits
+        with pytest.raises(InvalidCommand, match="exactly"):
+            Money.total("CLF", [(big, 3)])
+        assert Money.total("EUR", [(Decimal("19.99"), 1)]).amount == Decimal("19.99")
 
     def test_adding_different_currencies_is_refused(self) -> None:
         with pytest.raises(InvalidCommand, match="cannot add USD to EUR"):

@@ -58,8 +58,18 @@ def two_items(payload: dict[str, Any]) -> dict[str, Any]:
          "created_at: 'yesterday' is not an ISO 8601 date-time like "
          "'2026-11-25T10:15:00+01:00'"),
         ("created_at", 1764144000, "created_at: must be a string, not 1764144000"),
+        # a PostgreSQL timestamp out of Python's range once this was read back (issue 9)
+        ("created_at", "9999-12-31T23:59:59-01:00",
+         "created_at: '9999-12-31T23:59:59-01:00' is outside 1900-01-01..3000-01-01 (UTC)"),
+        ("created_at", "0001-01-01T00:00:00+01:00",
+         "created_at: '0001-01-01T00:00:00+01:00' is outside 1900-01-01..3000-01-01 (UTC)"),
         ("currency", "eur", "currency: 'eur' is not an ISO 4217 currency code like 'EUR'"),
         ("currency", DELETE, "currency: required"),
+        # ISO 4217 codes only, and prices in the currency's minor units (issue 9, item 10)
+        ("currency", "ZZZ", "currency: 'ZZZ' is not an ISO 4217 currency code like 'EUR'"),
+        ("currency", "XXX", "currency: 'XXX' is not an ISO 4217 currency code like 'EUR'"),
+        ("items[0].unit_price", "19.999",
+         "items[0].unit_price: '19.999' has more decimals than EUR allows (2)"),
         # customer
         ("customer", DELETE, "customer: required"),
         ("customer", [], "customer: must be an object, not an array"),
@@ -108,8 +118,8 @@ def two_items(payload: dict[str, Any]) -> dict[str, Any]:
          "fulfillment.location: unknown field"),
         ("fulfillment", {"type": "pickup"}, "fulfillment.location: required"),
         ("fulfillment", {"type": "pickup", "location": "Milan Duomo"},
-         "fulfillment.location: 'Milan Duomo' is not a code like 'gold' or 'store-milan' "
-         "(lower-case letters, digits, '_', '.', ':' and '-')"),
+         "fulfillment.location: 'Milan Duomo' is not a location code like 'DC01' or "
+         "'store-milan' (letters, digits, '_', '.', ':' and '-')"),
         # items
         ("items", DELETE, "items: required"),
         ("items", [], "items: an order needs at least one item"),
@@ -163,6 +173,20 @@ def two_items(payload: dict[str, Any]) -> dict[str, Any]:
 def test_one_problem(problems_of: Problems, minimal_payload: dict[str, Any], path: str,
                      value: Any, problem: str) -> None:
     assert problems_of(changed(minimal_payload, path, value)) == [problem]
+
+
+def test_prices_are_checked_against_the_currency_s_minor_units(
+        problems_of: Problems, connector: StorefrontConnector,
+        minimal_payload: dict[str, Any]) -> None:
+    # Regression (issue 9, item 10): 100.5 JPY was accepted.
+    payload = two_items(minimal_payload)
+    payload["currency"] = "JPY"
+    payload["items"][0]["unit_price"] = "100.5"
+    payload["items"][1]["unit_price"] = "1500"
+    assert problems_of(payload) == [
+        "items[0].unit_price: '100.5' has more decimals than JPY allows (0)"]
+    payload["items"][0]["unit_price"] = 100
+    assert connector.parse(payload).currency == "JPY"
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -11,84 +10,46 @@ from typing import Any
 
 import attrs
 
+from omskit.domain.checks import (
+    CODE_PATTERN,
+    MAX_ID_LENGTH,
+    MAX_LINE_QUANTITY,
+    MAX_LINES,
+    MAX_TAGS,
+    MAX_TEXT_LENGTH,
+    check_address,
+    check_code,
+    check_date,
+    check_identifier,
+    check_json,
+    check_location_code,
+    check_moment,
+    check_quantity,
+    check_text,
+)
+from omskit.domain.checks import typed as _typed
 from omskit.domain.errors import InvalidCommand
 from omskit.domain.values import (
+    MAX_UNIT_PRICE,
     Address,
     Contact,
-    Coordinates,
     Customer,
     DeliveryKind,
     DeliveryMethod,
+    check_amount,
     check_currency,
     to_decimal,
 )
 
-#: Largest quantity accepted on one line; larger numbers are typing errors or abuse.
-MAX_LINE_QUANTITY = 1_000_000
-#: Most lines accepted on one order.
-MAX_LINES = 500
-#: Longest identifier (external id, SKU, channel, customer id, line id).
-MAX_ID_LENGTH = 128
-#: Longest free-text field (names, address parts, reasons).
-MAX_TEXT_LENGTH = 500
+# The validators moved to omskit.domain.checks; these names stay importable from here.
+__all__ = [
+    "CODE_PATTERN", "MAX_ID_LENGTH", "MAX_LINES", "MAX_LINE_QUANTITY", "MAX_METADATA_BYTES",
+    "MAX_TEXT_LENGTH", "MAX_UNIT_PRICE", "NewLine", "PlaceOrder", "check_code",
+    "check_identifier", "check_quantity", "check_text",
+]
+
 #: Largest metadata document, serialised as JSON.
 MAX_METADATA_BYTES = 64 * 1024
-
-#: Codes (channels, locations, segments) are lower-case words joined by ``_ . : -``.
-CODE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.:-]*$")
-#: Highest unit price accepted on a line.
-MAX_UNIT_PRICE = Decimal("1000000000000")
-
-
-def _has_control(text: str) -> bool:
-    return any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in text)
-
-
-def _encodes(value: str) -> bool:
-    # Lone surrogates (what a lenient JSON decoder makes of a bad escape) cannot be stored.
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def check_identifier(value: object, field: str, problems: list[str]) -> None:
-    """Append a problem unless ``value`` is a non-empty, printable, bounded identifier."""
-    if not isinstance(value, str) or not value.strip():
-        problems.append(f"{field}: must be a non-empty string")
-    elif not _encodes(value):
-        problems.append(f"{field}: must be valid Unicode")
-    elif len(value) > MAX_ID_LENGTH:
-        problems.append(f"{field}: longer than {MAX_ID_LENGTH} characters")
-    elif _has_control(value) or value != value.strip():
-        problems.append(f"{field}: must not contain control characters or edge spaces")
-
-
-def check_code(value: object, field: str, problems: list[str]) -> None:
-    """Append a problem unless ``value`` is a lower-case code such as ``web`` or ``dc-milan``."""
-    if not isinstance(value, str) or not CODE_PATTERN.match(value) or len(value) > MAX_ID_LENGTH:
-        problems.append(f"{field}: {value!r} is not a code like 'web' or 'dc-milan'")
-
-
-def check_text(value: object, field: str, problems: list[str]) -> None:
-    """Append a problem unless ``value`` is a bounded string without control characters."""
-    if not isinstance(value, str):
-        problems.append(f"{field}: must be a string")
-    elif not _encodes(value):
-        problems.append(f"{field}: must be valid Unicode")
-    elif len(value) > MAX_TEXT_LENGTH:
-        problems.append(f"{field}: longer than {MAX_TEXT_LENGTH} characters")
-    elif _has_control(value.replace("\n", " ")):
-        problems.append(f"{field}: must not contain control characters")
-
-
-def check_quantity(value: object, field: str, problems: list[str], *, minimum: int = 1) -> None:
-    """Append a problem unless ``value`` is a whole number in ``minimum .. MAX_LINE_QUANTITY``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        problems.append(f"{field}: must be a whole number, not {value!r}")
-    elif not minimum <= value <= MAX_LINE_QUANTITY:
-        problems.append(f"{field}: {value} is outside {minimum}..{MAX_LINE_QUANTITY}")
 
 
 def _as_price(value: object) -> Decimal:
@@ -121,37 +82,6 @@ def _as_tags(tags: Iterable[str]) -> tuple[str, ...]:
     return _as_tuple(tags, "tags")
 
 
-def _has_nul(value: object) -> bool:
-    """Whether a NUL character hides in any key or string of a JSON-like value."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, Mapping):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
-def _typed(value: object, kind: type, field: str, problems: list[str]) -> bool:
-    """Append a problem unless ``value`` is a ``kind``; say whether it is."""
-    if isinstance(value, kind):
-        return True
-    problems.append(f"{field}: must be a {kind.__name__}, not {type(value).__name__}")
-    return False
-
-
-def _address_problems(address: Address, field: str, problems: list[str]) -> None:
-    if address.coordinates is not None:
-        _typed(address.coordinates, Coordinates, f"{field}.coordinates", problems)
-    for name in ("line1", "city"):
-        value = getattr(address, name)
-        check_text(value, f"{field}.{name}", problems)
-        if isinstance(value, str) and not value.strip():
-            problems.append(f"{field}.{name}: must not be empty")
-    for name in ("line2", "postal_code", "region", "name"):
-        check_text(getattr(address, name), f"{field}.{name}", problems)
-
-
 @attrs.frozen(kw_only=True)
 class PlaceOrder:
     """Place a new order received from a sales channel.
@@ -163,7 +93,7 @@ class PlaceOrder:
 
     channel: str
     external_id: str
-    currency: str = attrs.field(converter=check_currency)
+    currency: str
     customer: Customer
     lines: tuple[NewLine, ...] = attrs.field(converter=_as_lines)
     delivery: DeliveryMethod = attrs.field(factory=DeliveryMethod)
@@ -180,12 +110,15 @@ class PlaceOrder:
     def __attrs_post_init__(self) -> None:
         problems: list[str] = []
         check_code(self.channel, "channel", problems)
+        currency: str | None = None
+        try:
+            currency = check_currency(self.currency)
+        except InvalidCommand as exc:
+            problems.extend(exc.problems)
         if self.cart_id is not None:
             check_identifier(self.cart_id, "cart_id", problems)
-        if self.promised_date is not None and (
-                not isinstance(self.promised_date, date) or isinstance(self.promised_date,
-                                                                        datetime)):
-            problems.append("promised_date: must be a date")
+        if self.promised_date is not None:
+            check_date(self.promised_date, "promised_date", problems)
         check_identifier(self.external_id, "external_id", problems)
         if _typed(self.customer, Customer, "customer", problems):
             check_identifier(self.customer.id, "customer.id", problems)
@@ -205,8 +138,9 @@ class PlaceOrder:
                 continue
             check_identifier(line.sku, f"lines[{i}].sku", problems)
             check_quantity(line.quantity, f"lines[{i}].quantity", problems)
-            if line.unit_price < 0 or line.unit_price > MAX_UNIT_PRICE:
-                problems.append(f"lines[{i}].unit_price: {line.unit_price} is out of range")
+            if currency is not None:
+                check_amount(line.unit_price, currency, f"lines[{i}].unit_price", problems,
+                             maximum=MAX_UNIT_PRICE)
             if line.line_id is not None:
                 check_identifier(line.line_id, f"lines[{i}].line_id", problems)
             # Check the ids the order will really have: a line without one is numbered by
@@ -220,32 +154,33 @@ class PlaceOrder:
             if self.delivery.kind is DeliveryKind.SHIP and self.shipping_address is None:
                 problems.append("shipping_address: required when the delivery method is ship")
             if self.delivery.pickup_location is not None:
-                check_code(self.delivery.pickup_location, "delivery.pickup_location", problems)
+                check_location_code(self.delivery.pickup_location, "delivery.pickup_location",
+                                    problems)
         for field in ("shipping_address", "billing_address"):
             address = getattr(self, field)
             if address is not None and _typed(address, Address, field, problems):
-                _address_problems(address, field, problems)
-        for i, tag in enumerate(self.tags):
+                check_address(address, field, problems)
+        if len(self.tags) > MAX_TAGS:
+            problems.append(f"tags: more than {MAX_TAGS} tags")
+        for i, tag in enumerate(self.tags[:MAX_TAGS]):
             check_identifier(tag, f"tags[{i}]", problems)
-        placed: object = self.placed_at
-        if placed is not None and (not isinstance(placed, datetime) or placed.tzinfo is None):
-            problems.append("placed_at: must be timezone-aware")
+        if self.placed_at is not None:
+            check_moment(self.placed_at, "placed_at", problems)
         metadata: object = self.metadata
         if not isinstance(metadata, Mapping):
             problems.append("metadata: must be a mapping")
             raise InvalidCommand(problems, subject="order")
-        try:
-            # NaN and infinity are not JSON: PostgreSQL's jsonb refuses them, SQLite would
-            # store them, and the two must agree.
-            size = len(json.dumps(dict(self.metadata), ensure_ascii=False,
-                                  allow_nan=False).encode())
-        except (TypeError, ValueError) as exc:
-            problems.append(f"metadata: not JSON-serialisable ({exc})")
-        else:
-            if size > MAX_METADATA_BYTES:
-                problems.append(f"metadata: larger than {MAX_METADATA_BYTES} bytes as JSON")
-            if _has_nul(self.metadata):
-                # PostgreSQL's jsonb cannot store NUL; SQLite would, and the two must agree.
-                problems.append("metadata: must not contain NUL characters")
+        before = len(problems)
+        check_json(metadata, "metadata", problems)
+        if len(problems) == before:
+            # Only a document of bounded depth reaches json.dumps, which recurses.
+            try:
+                size = len(json.dumps(dict(metadata), ensure_ascii=False,
+                                      allow_nan=False).encode())
+            except (TypeError, ValueError) as exc:  # an integer of 4,300 digits, say
+                problems.append(f"metadata: not JSON-serialisable ({exc})")
+            else:
+                if size > MAX_METADATA_BYTES:
+                    problems.append(f"metadata: larger than {MAX_METADATA_BYTES} bytes as JSON")
         if problems:
             raise InvalidCommand(problems, subject="order")

@@ -27,6 +27,19 @@ class InvalidCommand(OmsError, ValueError):
         super().__init__(f"invalid {subject}: " + "; ".join(self.problems))
 
 
+class StockLimitExceeded(InvalidCommand):
+    """A movement would take a stock row above ``MAX_STOCK_UNITS`` (2³¹ − 1) units on hand;
+    nothing changed. The same limit on every database (PostgreSQL's ``integer`` column)."""
+
+    def __init__(self, location: str, sku: str, quantity: int, limit: int) -> None:
+        self.location = location
+        self.sku = sku
+        self.quantity = quantity
+        self.limit = limit
+        super().__init__([f"quantity: adding {quantity} would take {location}/{sku} above "
+                          f"{limit} units on hand"], subject="stock movement")
+
+
 class PayloadError(InvalidCommand):
     """A channel connector could not turn an external payload into an order."""
 

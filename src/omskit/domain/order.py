@@ -42,6 +42,7 @@ from omskit.domain.values import (
     LineQuantity,
     Money,
     Problem,
+    to_minor_units,
 )
 
 F = FulfillmentStatus
@@ -144,7 +145,8 @@ class Order:
                 line_id=new.line_id or str(i + 1),
                 sku=new.sku,
                 quantity=new.quantity,
-                unit_price=new.unit_price,
+                # Written with the currency's decimals: "19.9" and "19.90" are one price.
+                unit_price=to_minor_units(new.unit_price, command.currency),
             )
             for i, new in enumerate(command.lines)
         )
@@ -201,8 +203,7 @@ class Order:
     @property
     def total(self) -> Money:
         """Sum of quantity × unit price over all lines."""
-        return Money(sum((x.unit_price * x.quantity for x in self.lines), Decimal(0)),
-                     self.currency)
+        return Money.total(self.currency, ((x.unit_price, x.quantity) for x in self.lines))
 
     @property
     def events(self) -> tuple[Event, ...]:

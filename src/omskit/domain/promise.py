@@ -14,7 +14,12 @@ from datetime import date, datetime, timedelta
 
 import attrs
 
-from omskit.domain.commands import MAX_LINES, check_code, check_identifier, check_quantity
+from omskit.domain.checks import (
+    MAX_LINES,
+    check_identifier,
+    check_location_code,
+    check_quantity,
+)
 from omskit.domain.values import Coordinates, DeliveryKind, DeliveryMethod
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -75,7 +80,7 @@ def check_delivery(delivery: object, problems: list[str]) -> DeliveryMethod:
         problems.append("delivery: must be a DeliveryMethod")
         return DeliveryMethod()
     if delivery.pickup_location is not None:
-        check_code(delivery.pickup_location, "delivery.pickup_location", problems)
+        check_location_code(delivery.pickup_location, "delivery.pickup_location", problems)
     return delivery
 
 

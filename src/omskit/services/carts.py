@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from omskit.domain.commands import check_code, check_identifier
+from omskit.domain.checks import check_code, check_identifier, check_moment, refuse
 from omskit.domain.errors import CartNotFound, InvalidCommand, LocationNotFound
 from omskit.domain.events import Event, RoutedQuantity, new_id
 from omskit.domain.promise import (
@@ -176,8 +176,10 @@ class CartService:
         Safe to run from several processes at once: each row is expired (and its units
         given back) by exactly one of them. Run it periodically (every minute, say).
         """
-        if now is not None and now.tzinfo is None:
-            raise InvalidCommand(["now: must be timezone-aware"], subject="expiry")
+        if now is not None:
+            problems: list[str] = []
+            check_moment(now, "now", problems)
+            refuse(problems, "expiry")
         total = 0
         while True:
 

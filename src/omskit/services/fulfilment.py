@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from omskit.domain.commands import check_identifier, check_text
+from omskit.domain.checks import check_identifier, check_text
 from omskit.domain.errors import InvalidCommand
 from omskit.domain.events import new_id
 from omskit.domain.inventory import ReservationStatus

@@ -12,7 +12,19 @@ import attrs
 import sqlalchemy as sa
 
 from omskit.domain.availability import StockSummary
-from omskit.domain.commands import check_code, check_identifier, check_quantity, check_text
+from omskit.domain.checks import (
+    MAX_GROUPS,
+    check_address,
+    check_code,
+    check_each,
+    check_identifier,
+    check_location_code,
+    check_moment,
+    check_quantity,
+    check_text,
+    encodes,
+    typed,
+)
 from omskit.domain.errors import InvalidCommand, LocationNotFound, SupplyNotFound
 from omskit.domain.events import (
     Event,
@@ -36,6 +48,7 @@ from omskit.domain.inventory import (
     SupplyKind,
     SupplyStatus,
 )
+from omskit.domain.values import Address, Coordinates, check_decimal
 from omskit.routing.settings import inventory_settings
 from omskit.services.runtime import Runtime
 from omskit.services.sourcing import channel_available
@@ -46,36 +59,15 @@ T = TypeVar("T")
 
 #: Largest page :meth:`InventoryService.stock_view` reads in one query.
 MAX_PAGE_SIZE = 10_000
-
-
-def _check_moment(value: object, problems: list[str], field: str = "eta") -> None:
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        problems.append(f"{field}: must be a timezone-aware datetime, not {value!r}")
+#: Highest handling cost per unit of a location (a routing cost, at most 6 decimals).
+MAX_HANDLING_COST = Decimal(1_000_000)
+#: Longest IANA time-zone name (the column's width; the longest real one has 32).
+MAX_TIMEZONE_LENGTH = 64
 
 
 def _check_key(key: object, problems: list[str]) -> None:
     if key is not None:
         check_identifier(key, "idempotency_key", problems)
-
-
-def _codes(values: Iterable[str] | None, field: str,
-           check: Callable[[object, str, list[str]], None],
-           problems: list[str]) -> list[str] | None:
-    """A filter of SKUs or location codes as a sorted list without repeats (None: no filter)."""
-    if values is None:
-        return None
-    given: object = values
-    if isinstance(given, str | bytes) or not isinstance(given, Iterable):
-        problems.append(f"{field}: must be a collection of strings, not {given!r}")
-        return None
-    found = list(given)
-    before = len(problems)
-    for value in found:
-        check(value, f"{field}[]", problems)
-        if len(problems) - before >= 5:
-            problems.append(f"{field}: further values not checked")
-            return None
-    return None if len(problems) > before else sorted(set(found))
 
 
 def _raise_if(problems: list[str], subject: str) -> None:
@@ -136,14 +128,19 @@ class InventoryService:
     def save_location(self, location: Location) -> Location:
         """Create a location or replace its settings (stock rows are kept)."""
         problems: list[str] = []
-        check_code(location.code, "code", problems)
+        check_location_code(location.code, "code", problems)
         check_text(location.name, "name", problems)
         if location.daily_capacity is not None:
             check_quantity(location.daily_capacity, "daily_capacity", problems, minimum=0)
         # Typed fields, checked anyway: a host may build a Location from untrusted data.
-        cost: object = location.handling_cost
-        if not isinstance(cost, Decimal) or not cost.is_finite() or cost < 0:
-            problems.append(f"handling_cost: must be a finite Decimal ≥ 0, not {cost!r}")
+        check_decimal(location.handling_cost, "handling_cost", problems,
+                      maximum=MAX_HANDLING_COST, places=6)
+        coordinates: object = location.coordinates
+        if coordinates is not None:
+            typed(coordinates, Coordinates, "coordinates", problems)
+        if location.address is not None and typed(location.address, Address, "address",
+                                                  problems):
+            check_address(location.address, "address", problems)
         kind: object = location.kind
         if not isinstance(kind, LocationKind):
             problems.append(f"kind: {kind!r} is not a location kind")
@@ -154,6 +151,8 @@ class InventoryService:
         groups: object = location.groups
         if not isinstance(groups, frozenset | set):
             problems.append("groups: must be a set of group codes")
+        elif len(groups) > MAX_GROUPS:
+            problems.append(f"groups: more than {MAX_GROUPS} groups")
         else:
             for group in sorted(groups, key=repr):
                 check_code(group, "groups[]", problems)
@@ -167,6 +166,8 @@ class InventoryService:
         timezone: object = location.timezone
         if not isinstance(timezone, str):
             problems.append(f"timezone: must be a string, not {timezone!r}")
+        elif len(timezone) > MAX_TIMEZONE_LENGTH or not encodes(timezone):
+            problems.append(f"timezone: {timezone!r} is not an IANA time zone")
         else:
             try:
                 ZoneInfo(timezone)
@@ -195,7 +196,7 @@ class InventoryService:
                 idempotency_key: str | None = None) -> StockItem:
         """Add received goods to on-hand stock (creates the stock row for a new SKU)."""
         problems: list[str] = []
-        check_code(location, "location", problems)
+        check_location_code(location, "location", problems)
         check_identifier(sku, "sku", problems)
         check_quantity(quantity, "quantity", problems)
         check_text(reference, "reference", problems)
@@ -222,7 +223,7 @@ class InventoryService:
         A decrease may not take on-hand below the reserved units: :class:`InsufficientStock`.
         """
         problems: list[str] = []
-        check_code(location, "location", problems)
+        check_location_code(location, "location", problems)
         check_identifier(sku, "sku", problems)
         _check_key(idempotency_key, problems)
         if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
@@ -255,7 +256,7 @@ class InventoryService:
     def set_safety_stock(self, location: str, sku: str, quantity: int) -> StockItem:
         """Keep ``quantity`` units of ``sku`` at ``location`` back from promising."""
         problems: list[str] = []
-        check_code(location, "location", problems)
+        check_location_code(location, "location", problems)
         check_identifier(sku, "sku", problems)
         check_quantity(quantity, "quantity", problems, minimum=0)
         _raise_if(problems, "safety stock")
@@ -284,15 +285,15 @@ class InventoryService:
         source now and is open supply at the destination until :meth:`receive_supply`.
         """
         problems: list[str] = []
-        check_code(from_location, "from_location", problems)
-        check_code(to_location, "to_location", problems)
+        check_location_code(from_location, "from_location", problems)
+        check_location_code(to_location, "to_location", problems)
         check_identifier(sku, "sku", problems)
         check_quantity(quantity, "quantity", problems)
         check_text(reference, "reference", problems)
         if not problems and from_location == to_location:
             problems.append("to_location: must differ from from_location")
         if eta is not None:
-            _check_moment(eta, problems)
+            check_moment(eta, "eta", problems)
         _raise_if(problems, "transfer")
 
         def op(uow: UnitOfWork, at: datetime) -> Supply | None:
@@ -328,11 +329,11 @@ class InventoryService:
                         reference: str = "") -> Supply:
         """Record stock expected at ``location`` by ``eta`` (a purchase order, production)."""
         problems: list[str] = []
-        check_code(location, "location", problems)
+        check_location_code(location, "location", problems)
         check_identifier(sku, "sku", problems)
         check_quantity(quantity, "quantity", problems)
         check_text(reference, "reference", problems)
-        _check_moment(eta, problems)
+        check_moment(eta, "eta", problems)
         supply_kind: object = kind
         if not isinstance(supply_kind, SupplyKind):
             problems.append(f"kind: must be one of {', '.join(k.value for k in SupplyKind)}")
@@ -396,7 +397,7 @@ class InventoryService:
         if not isinstance(name, str):
             problems.append(f"sku: must be a string, not {name!r}")
         if at is not None:
-            _check_moment(at, problems, "at")
+            check_moment(at, "at", problems)
         _raise_if(problems, "availability query")
         if channel is not None:
             places = None if location is None else [location]
@@ -428,8 +429,8 @@ class InventoryService:
                 1 <= size <= MAX_PAGE_SIZE):
             problems.append(f"page_size: must be a whole number from 1 to {MAX_PAGE_SIZE}, "
                             f"not {size!r}")
-        wanted = _codes(skus, "skus", check_identifier, problems)
-        places = _codes(locations, "locations", check_code, problems)
+        wanted = check_each(skus, "skus", check_identifier, problems)
+        places = check_each(locations, "locations", check_location_code, problems)
         if channel is not None:
             check_code(channel, "channel", problems)
         _raise_if(problems, "stock view")

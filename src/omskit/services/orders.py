@@ -8,7 +8,16 @@ from datetime import datetime
 import attrs
 import sqlalchemy as sa
 
-from omskit.domain.commands import PlaceOrder, check_identifier, check_text
+from omskit.domain.checks import (
+    check_code,
+    check_count,
+    check_each,
+    check_identifier,
+    check_moment,
+    check_text,
+    refuse,
+)
+from omskit.domain.commands import PlaceOrder
 from omskit.domain.errors import InvalidCommand, OrderNotFound
 from omskit.domain.events import Event, ReservationReleased, new_id
 from omskit.domain.inventory import ReservationStatus
@@ -24,6 +33,59 @@ from omskit.store.uow import UnitOfWork
 _Change = Callable[[UnitOfWork, Order, datetime], None]
 #: External ids looked up per query by :meth:`OrderService.place_many`.
 _LOOKUP_CHUNK = 500
+#: Largest ``limit`` of a search and ``page_size`` of :meth:`OrderService.iter_all`.
+MAX_PAGE_SIZE = 10_000
+#: Largest ``offset`` of a search (use ``after``, keyset paging, to go further).
+MAX_OFFSET = 1_000_000
+_QUERY_FIELDS = frozenset(f.name for f in attrs.fields(OrderQuery))
+
+
+def order_query(query: object, filters: dict[str, object]) -> OrderQuery:
+    """``query``, or an :class:`OrderQuery` of the keyword ``filters``, checked field by
+    field: :class:`InvalidCommand` lists every problem before anything is read."""
+    problems: list[str] = []
+    if query is not None and filters:
+        refuse(["filters: give a query or keyword filters, not both"], "order query")
+    if query is None:
+        unknown = sorted(set(filters) - _QUERY_FIELDS)
+        refuse([f"{name}: not a filter of OrderQuery" for name in unknown], "order query")
+        given = filters.get("statuses", ())
+        if isinstance(given, list | set | frozenset):
+            filters = {**filters, "statuses": tuple(given)}
+        query = OrderQuery(**filters)  # type: ignore[arg-type]
+    if not isinstance(query, OrderQuery):
+        refuse([f"query: must be an OrderQuery, not {type(query).__name__}"], "order query")
+    assert isinstance(query, OrderQuery)
+    if query.customer_id is not None:
+        check_identifier(query.customer_id, "customer_id", problems)
+    if query.channel is not None:
+        check_code(query.channel, "channel", problems)
+    statuses: object = query.statuses
+    if not isinstance(statuses, tuple):
+        problems.append(f"statuses: must be a tuple of order statuses, not {statuses!r}")
+    else:
+        for i, status in enumerate(statuses):
+            if not isinstance(status, str) or status not in _STATUS_VALUES:
+                problems.append(f"statuses[{i}]: {status!r} is not an order status")
+    for name in ("placed_from", "placed_to"):
+        if getattr(query, name) is not None:
+            check_moment(getattr(query, name), name, problems)
+    check_count(query.limit, "limit", problems, minimum=1, maximum=MAX_PAGE_SIZE)
+    check_count(query.offset, "offset", problems, minimum=0, maximum=MAX_OFFSET)
+    after: object = query.after
+    if after is not None:
+        if not isinstance(after, tuple) or len(after) != 2:
+            problems.append("after: must be (placed_at, order id) of the last order seen")
+        else:
+            check_moment(after[0], "after[0]", problems)
+            check_identifier(after[1], "after[1]", problems)
+    refuse(problems, "order query")
+    return query
+
+
+_STATUS_VALUES = frozenset(s.value for s in OrderStatus)
+#: Most waiting orders one call of :meth:`OrderService.waiting` considers.
+MAX_WAITING = 10_000
 
 
 @attrs.frozen(kw_only=True)
@@ -203,8 +265,12 @@ class OrderService:
             return None if found is None else uow.orders.get(found)
 
     def search(self, query: OrderQuery | None = None, **filters: object) -> list[OrderSummary]:
-        """Orders matching ``query`` (or keyword filters of :class:`OrderQuery`), newest first."""
-        query = query or OrderQuery(**filters)  # type: ignore[arg-type]
+        """Orders matching ``query`` (or keyword filters of :class:`OrderQuery`), newest first.
+
+        Every filter is checked first: :class:`InvalidCommand` (naive or out-of-range
+        datetimes, a ``limit`` outside 1..10,000, an ``offset`` above 1,000,000...).
+        """
+        query = order_query(query, filters)
         with self._rt.uow() as uow:
             return uow.orders.search(query)
 
@@ -214,12 +280,19 @@ class OrderService:
 
         Pages continue after the last order seen (keyset paging), so each page costs the
         same however many came before, and an order placed meanwhile never shifts a page.
+        The arguments are checked at the call, before anything is read (``page_size``
+        1..10,000): :class:`InvalidCommand`.
         """
-        query = attrs.evolve(query or OrderQuery(), limit=page_size, offset=0)
+        problems: list[str] = []
+        check_count(page_size, "page_size", problems, minimum=1, maximum=MAX_PAGE_SIZE)
+        refuse(problems, "order query")
+        return self._pages(attrs.evolve(order_query(query, {}), limit=page_size, offset=0))
+
+    def _pages(self, query: OrderQuery) -> Iterator[OrderSummary]:
         while True:
             page = self.search(query)
             yield from page
-            if len(page) < page_size:
+            if len(page) < query.limit:
                 return
             query = attrs.evolve(query, after=(page[-1].placed_at, page[-1].id))
 
@@ -296,16 +369,41 @@ class OrderService:
         """Orders with backordered demand (for ``skus``), in allocation order.
 
         The order is the scarce-stock priority (``omskit_order_priority``: by default the
-        segment's place in ``settings["routing"]["segment_priority"]``), then age.
+        segment's place in ``settings["routing"]["segment_priority"]``), then age. An order
+        that cannot be read is logged and left out: it never stops the queue.
         """
-        if isinstance(skus, str):
-            raise InvalidCommand([f"skus: give a collection of SKUs, not the string {skus!r}"],
-                                 subject="backorder query")
+        problems: list[str] = []
+        wanted = check_each(skus, "skus", check_identifier, problems)
+        check_count(limit, "limit", problems, minimum=1, maximum=MAX_WAITING)
+        refuse(problems, "backorder query")
         with self._rt.uow() as uow:
-            found = [uow.orders.get(i) for i in uow.orders.waiting_for(skus, limit=limit)]
-        found = [o for o in found if o.backordered() and not o.active_holds]
+            ids = uow.orders.waiting_for(wanted, limit=limit)
+        found = [o for o in self._load_each(ids) if o.backordered() and not o.active_holds]
         rank = {o.id: self._rt.hooks.order_priority(o, self._rt.settings) for o in found}
         return sorted(found, key=lambda o: (rank[o.id], o.placed_at, o.id))
+
+    def _load_each(self, ids: Iterable[str]) -> list[Order]:
+        """The orders with these ids; one that cannot be read is logged and left out.
+
+        One unreadable row (say, a timestamp written by an older version or by hand that the
+        driver cannot convert) must not stop the queue of every other waiting order. After a
+        failure the rest are read in a new transaction: on PostgreSQL a failed statement
+        aborts the one it was in.
+        """
+        pending = list(ids)
+        found: list[Order] = []
+        position = 0
+        while position < len(pending):
+            with self._rt.uow() as uow:
+                while position < len(pending):
+                    order_id = pending[position]
+                    position += 1
+                    try:
+                        found.append(uow.orders.get(order_id))
+                    except Exception:
+                        logger.exception("waiting order %s cannot be read: skipped", order_id)
+                        break
+        return found
 
     def allocate_waiting(self, skus: Iterable[str] | None = None) -> list[Order]:
         """Route waiting backorders (for ``skus``) in priority order; returns those that

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
-from omskit.domain.commands import check_text
+from omskit.domain.checks import check_text
 from omskit.domain.errors import InvalidCommand, OutboxEventNotFound
 from omskit.domain.events import Event
 from omskit.services.runtime import Runtime

@@ -23,7 +23,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
 from omskit.builtin.rules import cheapest_rate
-from omskit.domain.commands import check_code, check_identifier
+from omskit.domain.checks import (
+    check_code,
+    check_identifier,
+    check_location_code,
+    check_moment,
+)
 from omskit.domain.errors import InvalidCommand, LocationNotFound
 from omskit.domain.inventory import Location, StockPosition
 from omskit.domain.promise import (
@@ -103,8 +108,8 @@ class PromiseService:
         wanted = as_cart_lines(lines, problems)
         check_destination(destination, country, problems)
         check_code(channel, "channel", problems)
-        if at is not None and (not isinstance(at, datetime) or at.tzinfo is None):
-            problems.append("at: must be a timezone-aware datetime")
+        if at is not None:
+            check_moment(at, "at", problems)
         stores: list[str] = []
         if pickup_locations is not None:
             given: object = pickup_locations
@@ -114,7 +119,7 @@ class PromiseService:
                 problems.append(f"pickup_locations: more than {MAX_PICKUP_LOCATIONS}")
             else:
                 for i, code in enumerate(given):
-                    check_code(code, f"pickup_locations[{i}]", problems)
+                    check_location_code(code, f"pickup_locations[{i}]", problems)
                 if not problems:
                     stores = list(dict.fromkeys(pickup_locations))
         if cart_id is not None:

@@ -20,7 +20,8 @@ from typing import Any, NoReturn
 import attrs
 
 from omskit.domain.carriers import RateTableCarrier
-from omskit.domain.commands import NewLine, PlaceOrder, check_code, check_identifier
+from omskit.domain.checks import check_code, check_identifier, check_location_code
+from omskit.domain.commands import NewLine, PlaceOrder
 from omskit.domain.errors import InvalidCommand
 from omskit.domain.inventory import Capability, Location, LocationKind
 from omskit.domain.values import Address, Coordinates, Customer, DeliveryMethod, check_currency
@@ -197,6 +198,14 @@ def _code(value: Any, where: _Where) -> str:
     return str(value)
 
 
+def _location_code(value: Any, where: _Where) -> str:
+    problems: list[str] = []
+    check_location_code(value, "", problems)
+    if problems:
+        where.fail(f"must be a location code like 'DC01' or 'dc-milano', got {_show(value)}")
+    return str(value)
+
+
 def _identifier(value: Any, where: _Where) -> str:
     problems: list[str] = []
     check_identifier(value, "", problems)
@@ -303,7 +312,7 @@ def _location(value: Any, where: _Where) -> LocationSpec:
                                     and country.isupper()):
         where.at("country").fail(f"must be an ISO country code like \"IT\", got {_show(country)}")
     return LocationSpec(
-        code=_code(data["code"], where.at("code")),
+        code=_location_code(data["code"], where.at("code")),
         kind=LocationKind(data["kind"]),
         name=_string(data["name"], where.at("name")),
         lat=_latlon(data["lat"], where.at("lat"), 90),

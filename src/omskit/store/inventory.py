@@ -17,7 +17,8 @@ import cattrs
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from omskit.domain.errors import ConcurrencyConflict, InsufficientStock
+from omskit.domain.checks import MAX_STOCK_UNITS
+from omskit.domain.errors import ConcurrencyConflict, InsufficientStock, StockLimitExceeded
 from omskit.domain.inventory import (
     Capability,
     IncomingSupply,
@@ -33,7 +34,7 @@ from omskit.domain.inventory import (
     SupplyStatus,
 )
 from omskit.domain.promise import SoftReservation, SoftReservationStatus
-from omskit.domain.values import Address, Coordinates
+from omskit.domain.values import Address, Coordinates, trimmed
 from omskit.serialization import structure_optional
 from omskit.store.pending import PendingRows
 from omskit.store.statements import Statements
@@ -141,7 +142,8 @@ class InventoryRepository:
             "lon": location.coordinates.lon if location.coordinates else None,
             "address": self._c.unstructure(location.address),
             "capabilities": sorted(c.value for c in location.capabilities),
-            "daily_capacity": location.daily_capacity, "handling_cost": location.handling_cost,
+            "daily_capacity": location.daily_capacity,
+            "handling_cost": trimmed(location.handling_cost),
             "active": location.active, "updated_at": at,
             "groups": sorted(location.groups),
             "cutoff": location.cutoff.strftime("%H:%M") if location.cutoff else None,
@@ -319,24 +321,36 @@ class InventoryRepository:
 
     def add_on_hand(self, location: str, sku: str, quantity: int, kind: MovementKind,
                     reference: str, at: datetime, idempotency_key: str | None = None) -> None:
-        """Add ``quantity`` to on-hand stock, creating the stock row if needed."""
+        """Add ``quantity`` to on-hand stock, creating the stock row if needed.
+
+        :class:`StockLimitExceeded` if the row would hold more than ``MAX_STOCK_UNITS``: the
+        update's condition says so (``on_hand <= limit - quantity``, which cannot itself
+        overflow), so the check costs no statement and no race can pass it.
+        """
         s = self._t.stock_items
         self._forget_stock(sku)
+        room = MAX_STOCK_UNITS - quantity
         insert = _UPSERT_DIALECTS.get(self._conn.dialect.name)
         if insert is not None:
             stmt = insert(s).values(location=location, sku=sku, on_hand=quantity, reserved=0,
                                     safety_stock=0)
-            self._conn.execute(stmt.on_conflict_do_update(
+            # RETURNING, not rowcount: psycopg reports -1 for an upsert that did nothing.
+            added = self._conn.execute(stmt.on_conflict_do_update(
                 index_elements=[s.c.location, s.c.sku],
-                set_={"on_hand": s.c.on_hand + quantity}))
+                set_={"on_hand": s.c.on_hand + quantity}, where=s.c.on_hand <= room)
+                .returning(s.c.on_hand)).first() is not None
         else:  # pragma: no cover - other dialects: update, else insert
             done = self._conn.execute(
-                s.update().where(s.c.location == location, s.c.sku == sku)
+                s.update().where(s.c.location == location, s.c.sku == sku, s.c.on_hand <= room)
                 .values(on_hand=s.c.on_hand + quantity))
-            if done.rowcount == 0:
+            added = done.rowcount == 1
+            if not added and self.stock_item(location, sku) is None:
                 self._conn.execute(s.insert(), [{"location": location, "sku": sku,
                                                  "on_hand": quantity, "reserved": 0,
                                                  "safety_stock": 0}])
+                added = True
+        if not added:
+            raise StockLimitExceeded(location, sku, quantity, MAX_STOCK_UNITS)
         self._log(location, sku, kind, quantity, 0, reference, at, idempotency_key)
 
     def remove_on_hand(self, location: str, sku: str, quantity: int, kind: MovementKind,

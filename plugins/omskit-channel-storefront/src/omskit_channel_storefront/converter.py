@@ -19,9 +19,15 @@ import cattrs
 from cattrs.errors import ClassValidationError, IterableValidationError, IterableValidationNote
 from cattrs.gen import make_dict_structure_fn
 from omskit.domain.commands import MAX_LINES
+from omskit.domain.values import MINOR_UNITS, decimal_places
 
 from omskit_channel_storefront import payload as shape
-from omskit_channel_storefront.fields import FIELD_CHECKS, Identifier, structure_text
+from omskit_channel_storefront.fields import (
+    FIELD_CHECKS,
+    Identifier,
+    structure_amount,
+    structure_text,
+)
 from omskit_channel_storefront.problems import InvalidField, at, show
 
 #: Most tags on one order.
@@ -59,6 +65,27 @@ def _order_checks(raw: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
                     f"missing, so omskit would number the line {effective!r}, which an "
                     "earlier item uses")
             seen.add(effective)
+    yield from _price_checks(raw.get("currency"), items)
+
+
+def _price_checks(currency: object, items: object) -> Iterator[tuple[str, str]]:
+    """Each item's ``unit_price`` has no more decimals than the currency has minor units
+    (no ``"100.5"`` in JPY). Prices or a currency that are malformed are reported by their
+    own fields' checks."""
+    if not isinstance(currency, str) or currency not in MINOR_UNITS:
+        return
+    if not isinstance(items, list | tuple) or len(items) > MAX_LINES:
+        return
+    units = MINOR_UNITS[currency]
+    for i, item in enumerate(items):
+        price = item.get("unit_price") if isinstance(item, Mapping) else None
+        try:
+            amount = structure_amount(price)
+        except InvalidField:
+            continue
+        if decimal_places(amount) > units:
+            yield f"items[{i}].unit_price", (
+                f"{show(price)} has more decimals than {currency} allows ({units})")
 
 
 def _address_checks(raw: Mapping[str, Any]) -> Iterator[tuple[str, str]]:

@@ -23,6 +23,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NewType
 
+from omskit.domain.checks import EARLIEST_MOMENT, LATEST_MOMENT, LOCATION_CODE_PATTERN
 from omskit.domain.commands import (
     CODE_PATTERN,
     MAX_ID_LENGTH,
@@ -30,6 +31,8 @@ from omskit.domain.commands import (
     MAX_TEXT_LENGTH,
     MAX_UNIT_PRICE,
 )
+from omskit.domain.errors import InvalidCommand
+from omskit.domain.values import check_currency
 
 from omskit_channel_storefront.problems import InvalidField, show
 
@@ -54,6 +57,9 @@ Identifier = NewType("Identifier", str)
 ``MAX_ID_LENGTH`` characters, no control characters, no leading or trailing spaces."""
 Code = NewType("Code", str)
 """A lower-case code such as ``gold`` or ``store-milan-duomo``: ``[a-z0-9][a-z0-9_.:-]*``."""
+LocationCode = NewType("LocationCode", str)
+"""A location code as retailers write them (``WA-0000``, ``DC01``, ``store-milan-duomo``):
+omskit's own rule, ``[A-Za-z0-9][A-Za-z0-9_.:-]*``, case kept."""
 Text = NewType("Text", str)
 """One line of free text (address parts), at most ``MAX_TEXT_LENGTH`` characters."""
 RequiredText = NewType("RequiredText", str)
@@ -69,7 +75,8 @@ Phone = NewType("Phone", str)
 Country = NewType("Country", str)
 """An ISO 3166-1 alpha-2 country code in capitals (``IT``)."""
 Currency = NewType("Currency", str)
-"""An ISO 4217 currency code in capitals (``EUR``)."""
+"""An ISO 4217 currency code in capitals (``EUR``), one that omskit prices orders in (the
+codes with minor units: not ``XXX`` or ``XAU``)."""
 Source = NewType("Source", str)
 """Where the order was placed: one of :data:`SOURCES`."""
 Quantity = NewType("Quantity", int)
@@ -85,7 +92,6 @@ _CODE = CODE_PATTERN  # the core's own rule, so the two can never drift apart
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 _PHONE = re.compile(r"\+?[0-9 ().\-/]+")
 _COUNTRY = re.compile(r"[A-Z]{2}")
-_CURRENCY = re.compile(r"[A-Z]{3}")
 # Plain decimal notation only: exponents, "NaN", "Infinity" and signs other than a leading
 # minus are legal for Decimal() but never what a shop meant to send as a price.
 _AMOUNT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
@@ -129,6 +135,15 @@ def structure_code(value: Any, _type: object = None) -> Code:
         raise InvalidField(f"{show(value)} is not a code like 'gold' or 'store-milan' "
                            "(lower-case letters, digits, '_', '.', ':' and '-')")
     return Code(text)
+
+
+def structure_location_code(value: Any, _type: object = None) -> LocationCode:
+    """Admit a :data:`LocationCode`."""
+    text = _string(value)
+    if len(text) > MAX_ID_LENGTH or not LOCATION_CODE_PATTERN.fullmatch(text):
+        raise InvalidField(f"{show(value)} is not a location code like 'DC01' or "
+                           "'store-milan' (letters, digits, '_', '.', ':' and '-')")
+    return LocationCode(text)
 
 
 def structure_text(value: Any, _type: object = None) -> Text:
@@ -185,8 +200,12 @@ def structure_country(value: Any, _type: object = None) -> Country:
 def structure_currency(value: Any, _type: object = None) -> Currency:
     """Admit a :data:`Currency`."""
     text = _string(value)
-    if not _CURRENCY.fullmatch(text):
-        raise InvalidField(f"{show(value)} is not an ISO 4217 currency code like 'EUR'")
+    try:
+        # omskit's own list (ISO 4217), so the two can never disagree.
+        check_currency(text)
+    except InvalidCommand:
+        raise InvalidField(f"{show(value)} is not an ISO 4217 currency code like 'EUR'"
+                           ) from None
     return Currency(text)
 
 
@@ -265,6 +284,9 @@ def structure_timestamp(value: Any, _type: object = None) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise InvalidField(f"{show(value)} has no timezone (end it with Z or an offset "
                            "like +01:00)")
+    if not EARLIEST_MOMENT <= moment < LATEST_MOMENT:  # omskit's range: 1900 to 3000
+        raise InvalidField(f"{show(value)} is outside {EARLIEST_MOMENT:%Y-%m-%d}.."
+                           f"{LATEST_MOMENT:%Y-%m-%d} (UTC)")
     return moment
 
 
@@ -272,6 +294,7 @@ def structure_timestamp(value: Any, _type: object = None) -> datetime:
 FIELD_CHECKS: dict[object, Callable[[Any, Any], Any]] = {
     Identifier: structure_identifier,
     Code: structure_code,
+    LocationCode: structure_location_code,
     Text: structure_text,
     RequiredText: structure_required_text,
     Name: structure_name,

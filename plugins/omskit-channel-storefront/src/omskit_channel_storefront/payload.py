@@ -22,6 +22,7 @@ from omskit_channel_storefront.fields import (
     Email,
     Identifier,
     Latitude,
+    LocationCode,
     Longitude,
     Name,
     Note,
@@ -81,7 +82,7 @@ class PickupFulfillment:
     """``{"type": "pickup", "location": "store-milan-duomo"}``: collect at a location."""
 
     type: Literal["pickup"] = "pickup"
-    location: Code
+    location: LocationCode
 
 
 #: The ``fulfillment`` object, told apart by its ``type``.

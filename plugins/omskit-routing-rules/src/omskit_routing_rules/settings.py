@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 from omskit.domain.carriers import RateTableCarrier
+from omskit.domain.checks import check_location_code
 from omskit.domain.inventory import Location
 
 #: The key of ``bootstrap(settings=...)`` this plugin reads.
@@ -202,6 +203,13 @@ def _ship_to(value: object, path: str, zones: Mapping[str, frozenset[str]],
         if group is not None and not group.strip():
             problems.append(f"{where}: group name missing after 'group:'")
             continue
+        if group is None:
+            # omskit's own rule for location codes (WA-0000, DC01, dc-milan), so that a
+            # key that could never match a location is reported, not silently ignored.
+            before = len(problems)
+            check_location_code(key, where, problems)
+            if len(problems) > before:
+                continue
         names = _names(targets, where, "zones or country codes", problems)
         if names is None:
             continue
