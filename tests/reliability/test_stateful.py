@@ -2,7 +2,8 @@
 stock conservation after every step.
 
 Rules: receipts, adjustments (both signs), safety stock, orders (also for SKUs never received,
-which are held), hold releases, backorder allocation, cancellations, releases, rejections,
+which are held), hold releases, backorder allocation, cancellations, line cancellations, short
+closes, releases, rejections,
 fulfilment steps (accept, pick, pack, ship, deliver), cart holds, cart releases and the clock
 passing so that holds expire. The model keeps, per stock row, what was received, adjusted and
 shipped. After every step, for every stock row of the example:
@@ -169,6 +170,25 @@ class StockLifecycle(RuleBasedStateMachine):
             return
         assert not shipped
         assert after.status is O.CANCELLED
+
+    @rule(order_id=orders, data=st.data())
+    def cancel_lines(self, order_id: str, data: st.DataObject) -> None:
+        self.step("cancel_lines")
+        cancellable = self.oms.orders.get(order_id).cancellable()
+        if not cancellable:
+            return
+        line_id = data.draw(st.sampled_from(sorted(cancellable)))
+        units = data.draw(st.integers(1, cancellable[line_id]))
+        after = self.oms.orders.cancel_lines(order_id, {line_id: units}, reason="fewer")
+        assert after.cancellable().get(line_id, 0) == cancellable[line_id] - units
+        self.tally["lines_cancelled"] += 1
+
+    @rule(order_id=orders)
+    def short_close(self, order_id: str) -> None:
+        self.step("short_close")
+        after = self.oms.orders.short_close(order_id, reason="unfillable")
+        assert after.cancellable() == {}
+        assert after.backordered() == () or after.status is O.CANCELLED
 
     @rule(order_id=orders)
     def release(self, order_id: str) -> None:

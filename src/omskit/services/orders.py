@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 
 import attrs
 import sqlalchemy as sa
 
-from omskit.domain.commands import PlaceOrder, check_identifier, check_text
-from omskit.domain.errors import InvalidCommand, OrderNotFound
-from omskit.domain.events import Event, ReservationReleased, new_id
+from omskit.domain.commands import PlaceOrder, check_identifier, check_quantity, check_text
+from omskit.domain.errors import IdempotencyKeyConflict, InvalidCommand, OrderNotFound
+from omskit.domain.events import (
+    CancelledQuantity,
+    Event,
+    OrderLinesCancelled,
+    ReservationReleased,
+    new_id,
+)
 from omskit.domain.inventory import ReservationStatus
 from omskit.domain.lifecycle import OrderStatus
 from omskit.domain.order import Order
@@ -47,6 +54,39 @@ def release_reservations(uow: UnitOfWork, order_id: str, reason: str, at: dateti
                                      reason=reason))
     uow.inventory.set_reservation_status([r.id for r in found], ReservationStatus.RELEASED)
     return {r.sku for r in found}
+
+
+def release_cancelled(uow: UnitOfWork, order_id: str, released: Iterable[CancelledQuantity],
+                      reason: str, at: datetime) -> set[str]:
+    """Give back the stock that cancelled units held in fulfilment orders (a reservation
+    shrinks, or is released when nothing of it is left); returns the SKUs that became
+    promisable again. Backordered units held nothing."""
+    wanted: dict[tuple[str, str], int] = defaultdict(int)
+    for c in released:
+        if c.fulfillment_order_id is not None:
+            wanted[(c.fulfillment_order_id, c.line_id)] += c.quantity
+    found = [r for fo_id in sorted({fo for fo, _ in wanted})
+             for r in uow.inventory.active_reservations(order_id, fo_id)]
+    ended: list[str] = []
+    freed: set[str] = set()
+    # Stock rows in the one lock order every pass uses: location, then SKU.
+    for r in sorted(found, key=lambda r: (r.location, r.sku, r.id)):
+        key = (str(r.fulfillment_order_id), r.line_id)
+        take = min(wanted.get(key, 0), r.quantity)
+        if not take:
+            continue
+        wanted[key] -= take
+        freed.add(r.sku)
+        uow.inventory.release(r.location, r.sku, take, order_id, at)
+        if take == r.quantity:
+            ended.append(r.id)
+        else:
+            uow.inventory.reduce_reservation(r.id, take)
+        uow.emit(ReservationReleased(order=order_id, occurred_at=at, reservation_id=r.id,
+                                     location=r.location, sku=r.sku, quantity=take,
+                                     reason=reason))
+    uow.inventory.set_reservation_status(ended, ReservationStatus.RELEASED)
+    return freed
 
 
 def require_id(value: object, field: str) -> None:
@@ -355,6 +395,85 @@ class OrderService:
         self._rt.notify_stock_added(freed)
         return cancelled
 
+    def cancel_lines(self, order_id: str, quantities: Mapping[str, int], *, reason: str = "",
+                     idempotency_key: str | None = None) -> Order:
+        """Cancel ``quantities`` (``{line_id: units}``) of the order's lines.
+
+        Units come off what is backordered first, then off fulfilment orders not yet picked
+        (the least progressed and newest first): a fulfilment order left with nothing is
+        cancelled, one left with less shrinks, and their reservations are given back in the
+        same transaction. Picked, packed and shipped units are
+        not cancellable. An order left with nothing is cancelled; otherwise its status
+        follows from what remains (shipped, delivered...). Waiting orders may take the
+        stock given back.
+
+        Raises :class:`InvalidCommand` for malformed arguments, :class:`LineNotFound`,
+        :class:`QuantityAlreadyShipped`, :class:`QuantityNotCancellable`; each changes
+        nothing. With an ``idempotency_key``, a repeat of the same request changes nothing
+        and returns the order; the key with another request raises
+        :class:`IdempotencyKeyConflict`.
+        """
+        problems: list[str] = []
+        wanted: dict[str, int] = {}
+        if not isinstance(quantities, Mapping) or not quantities:
+            problems.append("quantities: give {line_id: units} for at least one line")
+        else:
+            for line_id, units in quantities.items():
+                before = len(problems)
+                check_identifier(line_id, "quantities: line id", problems)
+                check_quantity(units, f"quantities[{line_id!r}]", problems)
+                if len(problems) == before:
+                    wanted[line_id] = units
+        check_text(reason, "reason", problems)
+        if idempotency_key is not None:
+            check_identifier(idempotency_key, "idempotency_key", problems)
+        if problems:
+            raise InvalidCommand(problems, subject="line cancellation")
+
+        freed: set[str] = set()
+
+        def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
+            freed.clear()  # a retried attempt starts over
+            if idempotency_key is not None:
+                previous = _lines_cancelled_with(uow, order.id, idempotency_key)
+                if previous is not None:
+                    asked = {x.line_id: x.quantity for x in previous.lines}
+                    if asked != wanted or previous.reason != reason:
+                        raise IdempotencyKeyConflict(idempotency_key, "line cancellation")
+                    return
+            released = order.cancel_lines(wanted, reason, at, idempotency_key=idempotency_key)
+            freed.update(release_cancelled(uow, order.id, released, "line cancelled", at))
+
+        changed = self.change(order_id, change)
+        self._rt.notify_stock_added(freed)
+        return changed
+
+    def short_close(self, order_id: str, *, reason: str = "") -> Order:
+        """Close the order short: cancel every unit not yet shipped, picked or packed.
+
+        What those units held is given back as by :meth:`cancel_lines`, active holds end
+        (nothing is left to release), and the order completes with what has shipped:
+        ``shipped`` or ``delivered`` (then :meth:`complete`), or ``partially_shipped`` /
+        ``released`` until its picked and packed parts ship. An order that never shipped
+        anything ends ``cancelled``. Closing again, or an order with nothing left to
+        cancel and no hold (a cancelled or completed one), changes nothing.
+        """
+        problems: list[str] = []
+        check_text(reason, "reason", problems)
+        if problems:
+            raise InvalidCommand(problems, subject="short close")
+
+        freed: set[str] = set()
+
+        def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
+            freed.clear()  # a retried attempt starts over
+            released = order.short_close(reason, at)
+            freed.update(release_cancelled(uow, order.id, released, "order short-closed", at))
+
+        closed = self.change(order_id, change)
+        self._rt.notify_stock_added(freed)
+        return closed
+
     def complete(self, order_id: str) -> Order:
         """Close a delivered order. Completing twice changes nothing."""
 
@@ -363,6 +482,20 @@ class OrderService:
                 order.complete(at)
 
         return self.change(order_id, change)
+
+
+def _lines_cancelled_with(uow: UnitOfWork, order_id: str,
+                          key: str) -> OrderLinesCancelled | None:
+    """The line cancellation of the order made with idempotency ``key``, if any.
+
+    The order's events are its history (its timeline), so the key is looked up there; the
+    order row is locked, so no concurrent cancellation can add one meanwhile.
+    """
+    for record in uow.outbox.for_order(order_id):
+        event = record.event
+        if isinstance(event, OrderLinesCancelled) and event.idempotency_key == key:
+            return event
+    return None
 
 
 __all__ = ["OrderNotFound", "OrderQuery", "OrderService", "OrderSummary", "TimelineEntry"]

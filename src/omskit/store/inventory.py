@@ -488,6 +488,19 @@ class InventoryRepository:
         rows = self._conn.execute(stmt.order_by(r.c.location, r.c.sku, r.c.id)).mappings()
         return [self._c.structure(dict(row), Reservation) for row in rows]
 
+    def reduce_reservation(self, reservation_id: str, quantity: int) -> None:
+        """Hold ``quantity`` fewer units in an active reservation (a line cancellation took
+        part of it; the stock itself is given back with :meth:`release`)."""
+        self._pending.flush()
+        r = self._t.reservations
+        done = self._conn.execute(
+            r.update().where(r.c.id == reservation_id,
+                             r.c.status == ReservationStatus.ACTIVE.value,
+                             r.c.quantity > quantity)
+            .values(quantity=r.c.quantity - quantity))
+        if done.rowcount != 1:  # a broken invariant, not a user error
+            raise RuntimeError(f"reservation {reservation_id}: cannot hold {quantity} fewer")
+
     def set_reservation_status(self, ids: Iterable[str], status: ReservationStatus) -> None:
         """Mark reservations consumed or released."""
         ids = list(ids)

@@ -92,6 +92,13 @@ class OrderRepository:
         }
 
     def _child_rows(self, order: Order) -> dict[str, dict[Any, Row]]:
+        lines = {
+            (order.id, x.line_id): {"order_id": order.id, "line_id": x.line_id, "position": i,
+                                    "sku": x.sku, "quantity": x.quantity,
+                                    "unit_price": x.unit_price,
+                                    "cancelled_quantity": x.cancelled_quantity}
+            for i, x in enumerate(order.lines)
+        }
         holds = {
             (order.id, i): {"order_id": order.id, "position": i, "code": h.code,
                             "reason": h.reason, "placed_at": h.placed_at,
@@ -115,7 +122,7 @@ class OrderRepository:
                 fo_lines[(fo.id, line.line_id)] = {
                     "fulfillment_order_id": fo.id, "line_id": line.line_id, "sku": line.sku,
                     "quantity": line.quantity}
-        return {"order_holds": holds, "fulfillment_orders": fos,
+        return {"order_lines": lines, "order_holds": holds, "fulfillment_orders": fos,
                 "fulfillment_order_lines": fo_lines}
 
     # -- writes -------------------------------------------------------------------------------
@@ -124,10 +131,6 @@ class OrderRepository:
         """Insert a new order with all its parts (at the unit of work's next flush)."""
         t = self._t
         self._pending.add(t.orders, (self._order_row(order),))
-        self._pending.add(t.order_lines, (
-            {"order_id": order.id, "line_id": x.line_id, "position": i, "sku": x.sku,
-             "quantity": x.quantity, "unit_price": x.unit_price}
-            for i, x in enumerate(order.lines)))
         children = self._child_rows(order)
         for name, rows in children.items():
             if rows:
@@ -154,12 +157,17 @@ class OrderRepository:
         for name, rows in after.items():
             table = getattr(t, name)
             old = before.get(name, {})
+            pk = [c.name for c in table.primary_key.columns]
+            # Gone: a fulfilment order line a line cancellation took every unit of.
+            for key, r in old.items():
+                if key not in rows:
+                    self._conn.execute(
+                        table.delete().where(*(table.c[name] == r[name] for name in pk)))
             new_rows = [r for key, r in rows.items() if key not in old]
             if new_rows:
                 self._conn.execute(table.insert(), new_rows)
             for key, r in rows.items():
                 if key in old and old[key] != r:
-                    pk = [c.name for c in table.primary_key.columns]
                     self._conn.execute(
                         table.update()
                         .where(*(table.c[name] == r[name] for name in pk))
@@ -246,7 +254,9 @@ class OrderRepository:
             id=row["id"], channel=row["channel"], external_id=row["external_id"],
             currency=row["currency"], customer=structure(row["customer"], Customer),
             lines=tuple(OrderLine(line_id=x["line_id"], sku=x["sku"], quantity=x["quantity"],
-                                  unit_price=x["unit_price"]) for x in lines),
+                                  unit_price=x["unit_price"],
+                                  cancelled_quantity=x["cancelled_quantity"])
+                        for x in lines),
             delivery=structure(row["delivery"], DeliveryMethod),
             shipping_address=structure_optional(self._c, row["shipping_address"], Address),
             billing_address=structure_optional(self._c, row["billing_address"], Address),

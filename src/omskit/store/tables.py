@@ -150,6 +150,8 @@ def build_metadata(
         sa.Column("sku", sa.String(_ID), nullable=False),
         sa.Column("quantity", sa.Integer, nullable=False),
         sa.Column("unit_price", DecimalText, nullable=False),
+        # Added by migration 0005: units cancelled since (line cancellation, short close).
+        sa.Column("cancelled_quantity", sa.Integer, nullable=False, server_default="0"),
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
         schema=schema,
     )
