@@ -84,7 +84,8 @@ class Oms:
         #: Soft reservations: stock held for a cart for a time-to-live.
         self.carts = CartService(rt)
         # Stock that arrives serves waiting backorders first, best-ranked orders first.
-        rt.stock_listener = self.orders.allocate_waiting
+        rt.stock_listener = lambda skus: (self.orders.revalidate_unknown_skus(skus),
+                                          self.orders.allocate_waiting(skus))
 
     # -- plumbing the host may need -----------------------------------------------------------
 

@@ -36,6 +36,7 @@ from omskit.domain.inventory import (
     SupplyStatus,
 )
 from omskit.routing.settings import inventory_settings
+from omskit.services.orders import revalidate_unknown_skus
 from omskit.services.runtime import Runtime
 from omskit.store.availability import AvailabilityQueries
 from omskit.store.uow import UnitOfWork
@@ -369,7 +370,10 @@ class InventoryService:
                                       sku=sku, quantity=quantity, eta=eta))
             return supply
 
-        return self._write(op)
+        supply = self._write(op)
+        # Orders held because nobody stocked or expected the SKU are pre-orders now.
+        revalidate_unknown_skus(self._rt, [sku])
+        return supply
 
     def receive_supply(self, supply_id: str) -> Supply:
         """Expected stock arrived: it becomes on-hand. Receiving it again changes nothing."""

@@ -9,6 +9,7 @@ from datetime import datetime
 import attrs
 import sqlalchemy as sa
 
+from omskit.builtin.validation import UNKNOWN_SKU
 from omskit.domain.commands import PlaceOrder, check_identifier, check_quantity, check_text
 from omskit.domain.errors import IdempotencyKeyConflict, InvalidCommand, OrderNotFound
 from omskit.domain.events import (
@@ -31,6 +32,8 @@ from omskit.store.uow import UnitOfWork
 _Change = Callable[[UnitOfWork, Order, datetime], None]
 #: External ids looked up per query by :meth:`OrderService.place_many`.
 _LOOKUP_CHUNK = 500
+#: Held orders validated again per call of :meth:`OrderService.revalidate_unknown_skus`.
+_REVALIDATE_LIMIT = 10_000
 
 
 @attrs.frozen(kw_only=True)
@@ -87,6 +90,21 @@ def release_cancelled(uow: UnitOfWork, order_id: str, released: Iterable[Cancell
                                      reason=reason))
     uow.inventory.set_reservation_status(ended, ReservationStatus.RELEASED)
     return freed
+
+
+def revalidate_unknown_skus(rt: Runtime, skus: Iterable[str]) -> None:
+    """After committed stock or supply for ``skus``: validate the orders held for
+    ``unknown_sku`` again (:meth:`OrderService.revalidate_unknown_skus`). Never raises: the
+    caller's change is committed; inside a host's transaction nothing is committed yet, so
+    nothing is done (the host calls ``oms.orders.revalidate_unknown_skus`` after its commit).
+    """
+    found = set(skus)
+    if not found or rt.connection is not None:
+        return
+    try:
+        OrderService(rt).revalidate_unknown_skus(found)
+    except Exception:
+        logger.exception("validating orders held for %s again failed", sorted(found))
 
 
 def require_id(value: object, field: str) -> None:
@@ -365,6 +383,64 @@ class OrderService:
             if after.backordered() != before:
                 allocated.append(after)
         return allocated
+
+    def revalidate_unknown_skus(self, skus: Iterable[str]) -> list[Order]:
+        """Validate again the orders held for ``unknown_sku`` that have a line for one of
+        ``skus`` (stock or supply for them was just recorded); returns those whose
+        ``unknown_sku`` hold was released.
+
+        Each order is validated (``omskit_validate_order``) in its own transaction, best
+        ranked first (as :meth:`waiting`). A problem with another code becomes a hold, as at
+        placement; when no validator reports ``unknown_sku`` any more, that hold is released
+        and, if it was the last, the order is routed at once (or backordered, waiting for
+        the supply). An order that fails to validate is logged and stays held; the others
+        still get their turn. Called after every receipt and supply registration; safe to
+        call any time.
+        """
+        if isinstance(skus, str) or not isinstance(skus, Iterable):
+            raise InvalidCommand([f"skus: give a collection of SKUs, not {skus!r}"],
+                                 subject="re-validation")
+        given = list(skus)
+        problems: list[str] = []
+        for sku in given:
+            check_identifier(sku, "skus", problems)
+        if problems:
+            raise InvalidCommand(problems, subject="re-validation")
+        wanted = set(given)
+        if not wanted:
+            return []
+        with self._rt.uow() as uow:
+            held = [uow.orders.get(i) for i in
+                    uow.orders.held_for(UNKNOWN_SKU, wanted, limit=_REVALIDATE_LIMIT)]
+        rank = {o.id: self._rt.hooks.order_priority(o, self._rt.settings) for o in held}
+        released = []
+        for order in sorted(held, key=lambda o: (rank[o.id], o.placed_at, o.id)):
+            try:
+                after = self._revalidate(order.id)
+            except Exception:
+                # One order whose validation fails (a plugin raising) must not keep the
+                # others held.
+                logger.exception("validating order %s again failed", order.id)
+                continue
+            if not any(h.code == UNKNOWN_SKU for h in after.active_holds):
+                released.append(after)
+        return released
+
+    def _revalidate(self, order_id: str) -> Order:
+        rt = self._rt
+
+        def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
+            if not any(h.code == UNKNOWN_SKU for h in order.active_holds):
+                return  # released meanwhile (by an operator, or a concurrent receipt)
+            problems = rt.hooks.validate_order(order, uow.inventory)
+            for problem in problems:
+                if problem.code != UNKNOWN_SKU:
+                    order.place_hold(problem.code, problem.message, at)
+            if all(p.code != UNKNOWN_SKU for p in problems) and order.release_hold(
+                    UNKNOWN_SKU, at):
+                route_remaining(rt, uow, order, at=at)
+
+        return self.change(order_id, change)
 
     def allocate_backorders(self, order_id: str) -> Order:
         """Try again to source the order's backordered quantities (after new stock arrived)."""

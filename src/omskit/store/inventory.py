@@ -198,8 +198,18 @@ class InventoryRepository:
         self._read_stock(sku for sku in skus if isinstance(sku, str))
 
     def known_skus(self, skus: Iterable[str]) -> set[str]:
-        """The subset of ``skus`` that has a stock row at any location."""
-        return {sku for sku in self._read_stock(skus) if self._stock[sku]}
+        """The subset of ``skus`` that has a stock row at any location, or open supply
+        (stock on order or in transit) somewhere: a pre-order for incoming stock is valid."""
+        wanted = self._read_stock(skus)
+        known = {sku for sku in wanted if self._stock[sku]}
+        expected = [sku for sku in wanted if sku not in known]
+        if expected:
+            sp = self._t.supplies
+            known.update(self._conn.execute(
+                sa.select(sp.c.sku).distinct()
+                .where(sp.c.sku.in_(expected), sp.c.status == SupplyStatus.OPEN.value)
+            ).scalars())
+        return known
 
     def candidates(self, skus: Iterable[str]) -> list[tuple[Location, dict[str, int]]]:
         """Active locations with available-to-promise > 0 for any of ``skus``, with that ATP."""

@@ -320,6 +320,20 @@ class OrderRepository:
         stmt = stmt.order_by(o.placed_at, o.id).limit(limit)
         return list(self._conn.execute(stmt).scalars())
 
+    def held_for(self, code: str, skus: Iterable[str], *, limit: int) -> list[str]:
+        """Ids of held orders with an active hold ``code`` and a line for any of ``skus``,
+        oldest first."""
+        self._pending.flush()
+        o, line, hold = self._t.orders.c, self._t.order_lines.c, self._t.order_holds.c
+        stmt = (sa.select(o.id)
+                .where(o.status == OrderStatus.ON_HOLD.value,
+                       sa.exists().where(hold.order_id == o.id, hold.code == code,
+                                         hold.released_at.is_(None)),
+                       sa.exists().where(line.order_id == o.id,
+                                         line.sku.in_(sorted(set(skus)))))
+                .order_by(o.placed_at, o.id).limit(limit))
+        return list(self._conn.execute(stmt).scalars())
+
     def count_by_status(self) -> dict[OrderStatus, int]:
         """How many orders are in each status."""
         self._pending.flush()
