@@ -34,7 +34,8 @@ from omskit.testing import order_command
 F = FulfillmentStatus
 O = OrderStatus  # noqa: E741
 LOCATIONS = ("milan", "rome", "naples")
-HOLDABLE = {O.RECEIVED, O.VALIDATED, O.BACKORDERED, O.ALLOCATED, O.ON_HOLD}
+HOLDABLE = {O.RECEIVED, O.VALIDATED, O.BACKORDERED, O.ALLOCATED, O.ON_HOLD,
+            O.PARTIALLY_SHIPPED}
 #: Statuses in which the order's status must equal what its fulfilment orders make true.
 DERIVED = {O.VALIDATED, O.BACKORDERED, O.ALLOCATED, O.RELEASED, O.PARTIALLY_SHIPPED,
            O.SHIPPED, O.DELIVERED}

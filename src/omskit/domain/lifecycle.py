@@ -69,8 +69,9 @@ ORDER_TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = {
         {_O.ALLOCATED, _O.BACKORDERED, _O.PARTIALLY_SHIPPED, _O.SHIPPED, _O.CANCELLED}
     ),
     # Cancelling the unshipped rest closes the order: shipped, or delivered if the shipped
-    # part already arrived.
-    _O.PARTIALLY_SHIPPED: frozenset({_O.SHIPPED, _O.DELIVERED}),
+    # part already arrived. A hold stops the release of what is still to come (a pickup
+    # store that rejected the rest holds it for an operator).
+    _O.PARTIALLY_SHIPPED: frozenset({_O.SHIPPED, _O.DELIVERED, _O.ON_HOLD}),
     _O.SHIPPED: frozenset({_O.DELIVERED}),
     _O.DELIVERED: frozenset({_O.COMPLETED}),
     _O.COMPLETED: frozenset(),

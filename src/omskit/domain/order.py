@@ -62,7 +62,8 @@ _DERIVED = frozenset(
     {O.VALIDATED, O.BACKORDERED, O.ALLOCATED, O.RELEASED, O.PARTIALLY_SHIPPED, O.SHIPPED,
      O.DELIVERED}
 )
-_HOLDABLE = frozenset({O.RECEIVED, O.VALIDATED, O.BACKORDERED, O.ALLOCATED, O.ON_HOLD})
+_HOLDABLE = frozenset({O.RECEIVED, O.VALIDATED, O.BACKORDERED, O.ALLOCATED, O.ON_HOLD,
+                       O.PARTIALLY_SHIPPED})
 #: Fulfilment statuses that cover order quantities (all but rejected and cancelled).
 _LIVE = frozenset(set(F) - {F.REJECTED, F.CANCELLED})
 #: Which fulfilment orders a line cancellation takes units from first: the least progressed.

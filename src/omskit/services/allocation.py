@@ -164,15 +164,20 @@ def allocate(rt: Runtime, uow: UnitOfWork, order: Order, *, exclude: Iterable[st
     return created
 
 
-def route_remaining(rt: Runtime, uow: UnitOfWork, order: Order, *,
-                    at: datetime) -> list[FulfillmentOrder]:
+def route_remaining(rt: Runtime, uow: UnitOfWork, order: Order, *, at: datetime,
+                    exclude: Iterable[str] = ()) -> list[FulfillmentOrder]:
     """Route whatever the order still lacks, unless it is held or closed.
 
-    Locations that rejected this order before are left out. A held order keeps its demand
-    unallocated until the last hold is released (which calls this again).
+    Locations that rejected this order before are left out, and ``exclude``. A pickup
+    order's pickup location is left out only by ``exclude`` (the re-route right after it
+    rejected): its rejection holds the order (``pickup_rejected``), and an operator who
+    releases that hold asks it again. A held order keeps its demand unallocated until the
+    last hold is released (which calls this again).
     """
     if order.active_holds or order.status not in ORDER_OPEN_FOR_ROUTING or not order.backordered():
         return []
     rejected = {fo.location for fo in order.fulfillment_orders
                 if fo.status is FulfillmentStatus.REJECTED}
-    return allocate(rt, uow, order, exclude=rejected, at=at)
+    if order.delivery.kind is DeliveryKind.PICKUP:
+        rejected.discard(order.delivery.pickup_location or "")
+    return allocate(rt, uow, order, exclude=rejected | set(exclude), at=at)
