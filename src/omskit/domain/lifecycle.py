@@ -97,7 +97,8 @@ ORDER_OPEN_FOR_ROUTING = frozenset(
 )
 #: Fulfilment statuses that still hold stock for the order.
 FULFILLMENT_ACTIVE = frozenset({_F.CREATED, _F.RELEASED, _F.ACCEPTED, _F.PICKED, _F.PACKED})
-#: Fulfilment statuses before picking: a line cancellation may shrink or cancel one.
+#: Fulfilment statuses before picking: a line cancellation may shrink or cancel one, and one
+#: rejected or cancelled gives back its daily-capacity slot.
 FULFILLMENT_BEFORE_PICK = frozenset({_F.CREATED, _F.RELEASED, _F.ACCEPTED})
 #: Fulfilment statuses whose goods are in hand at the location: left to ship by line
 #: cancellations and short closes.

@@ -112,6 +112,10 @@ class FulfillmentOrder:
     updated_at: datetime
     rejection_reason: str = ""
     shipment: Shipment | None = None
+    #: The UTC day whose daily-capacity slot at ``location`` this fulfilment order holds
+    #: (None: the location had no capacity limit, or the slot was given back because the
+    #: fulfilment order was rejected or cancelled before picking).
+    capacity_day: date | None = None
 
     @property
     def active(self) -> bool:
@@ -398,6 +402,10 @@ class Order:
                         fo.status, target)
         previous, fo.status, fo.updated_at = fo.status, target, at
         self.updated_at = at
+        if target in (F.REJECTED, F.CANCELLED) and previous in lifecycle.FULFILLMENT_BEFORE_PICK:
+            # Nobody picked anything: the location did not spend the work, so its
+            # daily-capacity slot is free again (the order service gives it back).
+            fo.capacity_day = None
         self._events.append(FulfillmentOrderStatusChanged(
             order=self.id, occurred_at=at, fulfillment_order_id=fo.id, location=fo.location,
             from_status=previous.value, to_status=target.value))

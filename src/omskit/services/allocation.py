@@ -8,8 +8,8 @@ took in between is planned again.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
 
 import attrs
 
@@ -146,6 +146,10 @@ def allocate(rt: Runtime, uow: UnitOfWork, order: Order, *, exclude: Iterable[st
     allocations = [RoutedQuantity(location=loc, line_id=line, sku=sku, quantity=q)
                    for (loc, line, sku), q in reserved.items()]
     created = order.add_fulfillment_orders(code, allocations, backordered, at)
+    for fo in created:
+        if fo.location in charged:
+            # Remembered so that a rejection or cancellation before picking gives it back.
+            fo.capacity_day = day
     if first_routing and order.promised_date is None and created and not backordered:
         # Fully sourced on its first routing: promise the date the last parcel arrives.
         order.promised_date = max(delivery_date(lanes[fo.location][0], at,
@@ -162,6 +166,16 @@ def allocate(rt: Runtime, uow: UnitOfWork, order: Order, *, exclude: Iterable[st
                                location=r.location, sku=r.sku, quantity=r.quantity,
                                line_id=r.line_id))
     return created
+
+
+def give_back_capacity(uow: UnitOfWork, order: Order,
+                       held: Mapping[str, tuple[str, date]]) -> None:
+    """Give back the daily-capacity slot of each fulfilment order in ``held`` (id: location
+    and day of its slot, read before a change) that holds none any more: it was rejected or
+    cancelled before picking. The slot goes back to the day it was taken on."""
+    for fo_id, (location, day) in sorted(held.items(), key=lambda item: item[1]):
+        if order.fulfillment_order(fo_id).capacity_day is None:
+            uow.routing.give_back_capacity(location, day)
 
 
 def route_remaining(rt: Runtime, uow: UnitOfWork, order: Order, *, at: datetime,

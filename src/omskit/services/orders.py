@@ -23,7 +23,7 @@ from omskit.domain.inventory import ReservationStatus
 from omskit.domain.lifecycle import OrderStatus
 from omskit.domain.order import Order
 from omskit.domain.routing import RoutingDecision
-from omskit.services.allocation import allocate, route_remaining
+from omskit.services.allocation import allocate, give_back_capacity, route_remaining
 from omskit.services.runtime import Runtime, logger
 from omskit.store.orders import OrderQuery, OrderSummary
 from omskit.store.uow import UnitOfWork
@@ -295,6 +295,9 @@ class OrderService:
     def change(self, order_id: str, change: _Change) -> Order:
         """Apply ``change(uow, order, now)`` to the locked order and commit what it did.
 
+        Fulfilment orders the change rejected or cancelled before picking give their
+        location's daily-capacity slot back in the same transaction.
+
         Retried on transient conflicts; a change that appends no event writes nothing.
         Other services build on this; it is public for plugins that add order operations.
         """
@@ -305,7 +308,12 @@ class OrderService:
             with rt.uow() as uow:
                 order = uow.orders.get(order_id, for_update=True)
                 version = order.version
+                slots = {fo.id: (fo.location, fo.capacity_day)
+                         for fo in order.fulfillment_orders if fo.capacity_day is not None}
                 change(uow, order, rt.now())
+                # Fulfilment orders the change rejected or cancelled before picking give
+                # their location's daily-capacity slot back, in this transaction.
+                give_back_capacity(uow, order, slots)
                 if order.events or uow.has_pending_writes():
                     uow.orders.save(order)
                     return order, uow.commit()
@@ -477,11 +485,11 @@ class OrderService:
 
         Units come off what is backordered first, then off fulfilment orders not yet picked
         (the least progressed and newest first): a fulfilment order left with nothing is
-        cancelled, one left with less shrinks, and their reservations are given back in the
-        same transaction. Picked, packed and shipped units are
-        not cancellable. An order left with nothing is cancelled; otherwise its status
-        follows from what remains (shipped, delivered...). Waiting orders may take the
-        stock given back.
+        cancelled, one left with less shrinks, and their reservations (and the
+        daily-capacity slot of a cancelled one) are given back in the same transaction.
+        Picked, packed and shipped units are not cancellable. An order left with nothing is
+        cancelled; otherwise its status follows from what remains (shipped, delivered...).
+        Waiting orders may take the stock given back.
 
         Raises :class:`InvalidCommand` for malformed arguments, :class:`LineNotFound`,
         :class:`QuantityAlreadyShipped`, :class:`QuantityNotCancellable`; each changes

@@ -117,6 +117,7 @@ class OrderRepository:
                 "tracking_number": s.tracking_number if s else None,
                 "shipped_at": s.shipped_at if s else None,
                 "delivered_at": s.delivered_at if s else None,
+                "capacity_day": fo.capacity_day,
             }
             for line in fo.lines:
                 fo_lines[(fo.id, line.line_id)] = {
@@ -248,7 +249,7 @@ class OrderRepository:
                 lines=tuple(sorted(fo_lines[r["id"]], key=lambda x: line_order[x.line_id])),
                 status=FulfillmentStatus(r["status"]), created_at=r["created_at"],
                 updated_at=r["updated_at"], rejection_reason=r["rejection_reason"],
-                shipment=shipment,
+                shipment=shipment, capacity_day=r["capacity_day"],
             ))
         return Order(
             id=row["id"], channel=row["channel"], external_id=row["external_id"],

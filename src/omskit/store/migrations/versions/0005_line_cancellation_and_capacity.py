@@ -1,4 +1,5 @@
-"""Line cancellation and daily-capacity give-back: order lines count their cancelled units.
+"""Line cancellation and daily-capacity give-back: order lines count their cancelled units,
+fulfilment orders remember the day whose capacity slot they hold.
 
 Revision ID: 0005
 Revises: 0003 (the lead chains it after 0004)
@@ -29,9 +30,14 @@ def upgrade() -> None:
     # Existing lines had nothing cancelled.
     op.add_column(f"{P}order_lines", sa.Column("cancelled_quantity", sa.Integer(),
                                                nullable=False, server_default="0"), schema=S)
+    # Fulfilment orders created before hold no slot they could give back.
+    op.add_column(f"{P}fulfillment_orders", sa.Column("capacity_day", sa.Date(),
+                                                      nullable=True), schema=S)
 
 
 def downgrade() -> None:
     P, S = _names()
+    with op.batch_alter_table(f"{P}fulfillment_orders", schema=S) as batch:
+        batch.drop_column("capacity_day")
     with op.batch_alter_table(f"{P}order_lines", schema=S) as batch:
         batch.drop_column("cancelled_quantity")
