@@ -98,6 +98,34 @@ def test_orders_show(omskit_database: TestDatabase, seeded: str) -> None:
     assert "order.placed" in text
 
 
+def test_orders_cancel_lines_and_short_close(omskit_database: TestDatabase,
+                                            seeded: str) -> None:
+    cancelled = run(omskit_database, "orders", "cancel-lines", seeded, "1=1",
+                    "--reason", "customer asked", "--idempotency-key", "k-1", "--json")
+    assert cancelled.exit_code == 0, cancelled.output
+    data = json.loads(cancelled.output)
+    assert (data["status"], data["lines"][0]["cancelled_quantity"]) == ("allocated", 1)
+    again = run(omskit_database, "orders", "cancel-lines", seeded, "1=1",
+                "--reason", "customer asked", "--idempotency-key", "k-1", "--json")
+    assert json.loads(again.output)["lines"][0]["cancelled_quantity"] == 1
+    assert "cancelled" in run(omskit_database, "orders", "show", seeded).output
+    base = ["--db", omskit_database.url, "--no-plugins",
+            *(["--schema", omskit_database.schema] if omskit_database.schema else [])]
+    bad = CliRunner().invoke(cli, [*base, "orders", "cancel-lines", seeded, "1:1"])
+    assert bad.exit_code == 2
+    assert "LINE_ID=UNITS" in bad.output
+    too_many = CliRunner().invoke(cli, [*base, "orders", "cancel-lines", seeded, "1=5"])
+    assert too_many.exit_code != 0
+    assert "only 1 can be cancelled" in str(too_many.exception)
+
+    closed = run(omskit_database, "orders", "short-close", seeded, "--reason", "discontinued")
+    assert closed.exit_code == 0, closed.output
+    assert "cancelled" in closed.output  # nothing had shipped: the whole order is cancelled
+    shown = json.loads(run(omskit_database, "orders", "show", seeded, "--json").output)
+    assert shown["status"] == "cancelled"
+    assert "order.short_closed" in [e["event_type"] for e in shown["timeline"]]
+
+
 def test_unknown_order_is_a_clear_error(omskit_database: TestDatabase, seeded: str) -> None:
     base = ["--db", omskit_database.url, "--no-plugins",
             *(["--schema", omskit_database.schema] if omskit_database.schema else [])]

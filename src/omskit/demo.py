@@ -227,7 +227,8 @@ def run_demo(oms: Oms, clock: SimulatedClock, *, orders: int = 400, skus: int = 
 
     Each order is placed at its time; its fulfilment orders are released, accepted, picked,
     packed, shipped and delivered at fixed delays after that, so late orders end the day
-    part-way through. About 3 % of store fulfilment orders are rejected (and re-routed),
+    part-way through. About 3 % of store fulfilment orders are rejected (and re-routed, or
+    held when the store was the pickup location),
     1 % of orders are cancelled before release, 1 % carry a discontinued SKU and are held.
     """
     rng = random.Random(seed)
@@ -288,7 +289,8 @@ def _advance(oms: Oms, rng: random.Random, order_id: str, step: str) -> tuple[in
 
     Returns (operations done, rejections). At the accept step about 3 % of store fulfilment
     orders are rejected (goods not found on the shelf); their lines are re-routed, and the
-    new fulfilment orders are released and accepted at once so they catch up.
+    new fulfilment orders are released and accepted at once so they catch up. A pickup
+    order its store rejected is held (``pickup_rejected``) instead.
     """
     order = oms.orders.get(order_id)
     if step == "release":
@@ -305,13 +307,16 @@ def _advance(oms: Oms, rng: random.Random, order_id: str, step: str) -> tuple[in
             continue
         operations += 1
         if step == "accept" and fo.location.startswith("store-") and rng.random() < 0.03:
-            oms.fulfilment.reject(fo.id, "goods not found on the shelf")
+            rerouted = oms.fulfilment.reject(fo.id, "goods not found on the shelf")
+            rejections += 1
+            if rerouted.active_holds:
+                # A pickup the store rejected waits for an operator (pickup_rejected).
+                continue
             # Accepting is idempotent, so fulfilment orders this loop reaches later are safe.
             for new in oms.fulfilment.release(order_id).fulfillment_orders:
                 if new.status is FulfillmentStatus.RELEASED:
                     oms.fulfilment.accept(new.id)
                     operations += 1
-            rejections += 1
         elif step == "ship":
             oms.fulfilment.ship(fo.id, carrier=rng.choice(("brt", "gls", "poste")),
                                 tracking_number=f"TRK{rng.randrange(10**9, 10**10)}")

@@ -199,10 +199,13 @@ def omskit_order_priority(order: Order, settings: Mapping[str, Any]) -> int | No
 def omskit_validate_order(order: Order, inventory: InventoryReader) -> Iterable[Problem] | None:
     """Check a newly received order; each returned ``Problem`` becomes a hold on it.
 
-    ``inventory`` reads stock and locations in the placement's own transaction. The builtin
-    validator holds orders for SKUs no location stocks and for unusable pickup locations.
+    Also called again for an order held for ``unknown_sku`` when stock or supply for one of
+    its SKUs is recorded. ``inventory`` reads stock and locations in the caller's transaction.
+    The builtin validator holds orders for SKUs no location stocks or expects and for
+    unusable pickup locations.
 
-    Error policy: an exception propagates and the placement is rolled back (nothing written).
+    Error policy: an exception propagates and the placement is rolled back (nothing written);
+    on re-validation it is logged and the order stays held.
     """
 
 

@@ -4,7 +4,8 @@ consistent, and never trips over its own lifecycle table (no database).
 The operations mirror what the services do: placement routes a validated order;
 ``allocate_backorders`` routes backordered and partially shipped orders; a rejection always
 re-routes (excluding locations that rejected); releasing the last hold of a never-routed order
-routes it; fulfilment steps move one fulfilment order forward.
+routes it; fulfilment steps move one fulfilment order forward; line cancellations take any
+cancellable quantity, and a short close cancels everything still cancellable.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from hypothesis.stateful import (
 )
 
 from omskit.domain import lifecycle
-from omskit.domain.errors import IllegalTransition, OrderOnHold
+from omskit.domain.errors import IllegalTransition, OrderOnHold, QuantityNotCancellable
 from omskit.domain.events import OrderStatusChanged, RoutedQuantity
 from omskit.domain.lifecycle import FulfillmentStatus, OrderStatus
 from omskit.domain.order import FulfillmentOrder, Order, Shipment
@@ -33,7 +34,8 @@ from omskit.testing import order_command
 F = FulfillmentStatus
 O = OrderStatus  # noqa: E741
 LOCATIONS = ("milan", "rome", "naples")
-HOLDABLE = {O.RECEIVED, O.VALIDATED, O.BACKORDERED, O.ALLOCATED, O.ON_HOLD}
+HOLDABLE = {O.RECEIVED, O.VALIDATED, O.BACKORDERED, O.ALLOCATED, O.ON_HOLD,
+            O.PARTIALLY_SHIPPED}
 #: Statuses in which the order's status must equal what its fulfilment orders make true.
 DERIVED = {O.VALIDATED, O.BACKORDERED, O.ALLOCATED, O.RELEASED, O.PARTIALLY_SHIPPED,
            O.SHIPPED, O.DELIVERED}
@@ -50,6 +52,8 @@ class OrderLifecycle(RuleBasedStateMachine):
         self.order.accept_validation([], self.tick())
         self.ordered = {x.line_id: x.quantity for x in self.order.lines}
         self.holds = 0
+        #: Lines of fulfilment orders once picked: cancellations must never touch them.
+        self.in_hand: dict[str, tuple[LineQuantity, ...]] = {}
 
     def tick(self) -> datetime:
         self.now += timedelta(minutes=1)
@@ -193,6 +197,47 @@ class OrderLifecycle(RuleBasedStateMachine):
             return
         raise AssertionError("an order with shipped goods was cancelled")
 
+    @rule(data=st.data())
+    def cancel_some_units(self, data: st.DataObject) -> None:
+        cancellable = self.order.cancellable()
+        if not cancellable:
+            return
+        line_id = data.draw(st.sampled_from(sorted(cancellable)), label="line")
+        units = data.draw(st.integers(1, cancellable[line_id]), label="units")
+        released = self.order.cancel_lines({line_id: units}, "changed mind", self.tick())
+        assert sum(c.quantity for c in released) == units
+        assert self.order.cancellable().get(line_id, 0) == cancellable[line_id] - units
+        if all(x.cancelled_quantity == x.quantity for x in self.order.lines):
+            assert self.order.status is O.CANCELLED
+
+    @rule(data=st.data())
+    def cancel_too_many_units(self, data: st.DataObject) -> None:
+        line_id = data.draw(st.sampled_from(sorted(self.ordered)), label="line")
+        units = self.order.cancellable().get(line_id, 0) + 1
+        before = (self.order.status, [(fo.status, fo.lines) for fo in
+                                      self.order.fulfillment_orders],
+                  [x.cancelled_quantity for x in self.order.lines], self.order.events)
+        try:
+            self.order.cancel_lines({line_id: units}, "too many", self.tick())
+        except QuantityNotCancellable:
+            assert before == (
+                self.order.status, [(fo.status, fo.lines) for fo in
+                                    self.order.fulfillment_orders],
+                [x.cancelled_quantity for x in self.order.lines], self.order.events)
+            return
+        raise AssertionError("more units were cancelled than cancellable()")
+
+    # Like cancelling the order, closing it short ends most of its interesting life.
+    @rule(go=st.integers(0, 7))
+    def short_close(self, go: int) -> None:
+        if go != 7:
+            return
+        self.order.short_close("unfillable", self.tick())
+        assert self.order.cancellable() == {}
+        assert self.order.backordered() == () or self.order.status is O.CANCELLED
+        assert not self.order.active_holds
+        assert not self.fos(F.CREATED, F.RELEASED, F.ACCEPTED)
+
     @precondition(lambda self: self.order.status is O.DELIVERED)
     @rule()
     def complete(self) -> None:
@@ -213,9 +258,17 @@ class OrderLifecycle(RuleBasedStateMachine):
             if fo.status not in (F.REJECTED, F.CANCELLED):
                 for line in fo.lines:
                     covered[line.line_id] += line.quantity
-        assert all(covered[k] <= q for k, q in self.ordered.items())
+        cancelled = {x.line_id: x.cancelled_quantity for x in self.order.lines}
+        assert all(covered[k] + cancelled[k] <= q for k, q in self.ordered.items())
         waiting = {b.line_id: b.quantity for b in self.order.backordered()}
-        assert all(covered[k] + waiting.get(k, 0) == q for k, q in self.ordered.items())
+        assert all(covered[k] + waiting.get(k, 0) + cancelled[k] == q
+                   for k, q in self.ordered.items())
+
+    @invariant()
+    def goods_in_hand_are_never_cancelled(self) -> None:
+        for fo in self.order.fulfillment_orders:
+            if fo.status in (F.PICKED, F.PACKED, F.SHIPPED, F.DELIVERED):
+                assert self.in_hand.setdefault(fo.id, fo.lines) == fo.lines
 
     @invariant()
     def every_status_change_is_in_the_table(self) -> None:

@@ -346,6 +346,32 @@ def test_orders_cancel(shop: Oms, tally: Tally, data: st.DataObject, reason: Any
     tally.attempt(shop, "orders.cancel", lambda: shop.orders.cancel(order_id, reason))
 
 
+# Mostly well-formed, so that calls reach the order (and some succeed).
+line_quantities = maybe(st.dictionaries(text_or(st.sampled_from(["1", "2"]), 8),
+                                       maybe(st.integers(1, 2), 8), min_size=1, max_size=1)
+                       | st.just({"1": 1}), 8)
+
+
+@RELAXED
+@given(data=st.data(), quantities=line_quantities,
+       reason=maybe(st.sampled_from(["customer asked", ""]), 4),
+       key=st.none() | text_or(st.sampled_from(["cancel-1", "cancel-2"]), 4))
+def test_orders_cancel_lines(shop: Oms, tally: Tally, data: st.DataObject, quantities: Any,
+                             reason: Any, key: Any) -> None:
+    order_id = data.draw(ids_of(shop, "orders"))
+    tally.attempt(shop, "orders.cancel_lines", lambda: shop.orders.cancel_lines(
+        order_id, quantities, reason=reason, idempotency_key=key))
+
+
+@RELAXED
+@given(data=st.data(), reason=free_text)
+def test_orders_short_close(shop: Oms, tally: Tally, data: st.DataObject,
+                            reason: Any) -> None:
+    order_id = data.draw(ids_of(shop, "orders"))
+    tally.attempt(shop, "orders.short_close",
+                  lambda: shop.orders.short_close(order_id, reason=reason))
+
+
 @RELAXED
 @given(data=st.data(), reason=free_text)
 def test_fulfilment_reject(shop: Oms, tally: Tally, data: st.DataObject, reason: Any) -> None:

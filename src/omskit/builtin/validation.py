@@ -13,12 +13,17 @@ INVALID_PICKUP_LOCATION = "invalid_pickup_location"
 
 
 class ValidationPlugin:
-    """Unknown SKUs and unusable pickup locations put the order on hold for an operator."""
+    """Unknown SKUs and unusable pickup locations put the order on hold for an operator.
+
+    An order held for ``unknown_sku`` is validated again when stock or supply for one of
+    its SKUs is recorded (``OrderService.revalidate_unknown_skus``).
+    """
 
     @hookimpl
     def omskit_validate_order(self, order: Order, inventory: InventoryReader) -> list[Problem]:
-        """Problems: SKUs with no stock row anywhere; a pickup location that does not exist,
-        is inactive, or does not offer pickup."""
+        """Problems: SKUs that no location stocks or expects (a SKU with open supply is
+        known: a pre-order for incoming stock is valid); a pickup location that does not
+        exist, is inactive, or does not offer pickup."""
         problems = []
         skus = {line.sku for line in order.lines}
         unknown = sorted(skus - inventory.known_skus(skus))

@@ -1,4 +1,4 @@
-"""``omskit orders``: find orders and read one in full."""
+"""``omskit orders``: find orders, read one in full, cancel lines and close short."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from rich.table import Table
 
 from omskit.cli.context import CliState, echo_json, pass_state
 from omskit.domain.lifecycle import OrderStatus
+from omskit.domain.order import Order
 from omskit.store.orders import OrderQuery
 
 _DATE = click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"])
@@ -22,7 +23,7 @@ def _utc(value: datetime | None) -> datetime | None:
 
 @click.group()
 def orders() -> None:
-    """Find and read orders."""
+    """Find and read orders; cancel lines and close orders short."""
 
 
 @orders.command("list")
@@ -88,9 +89,10 @@ def show(state: CliState, order_id: str, as_json: bool) -> None:
                   f"{order.delivery.kind.value}"
                   + (f" at {order.delivery.pickup_location}"
                      if order.delivery.pickup_location else ""))
-    lines = Table("line", "sku", "quantity", "unit price", title="lines")
+    lines = Table("line", "sku", "quantity", "cancelled", "unit price", title="lines")
     for x in order.lines:
-        lines.add_row(x.line_id, x.sku, str(x.quantity), str(x.unit_price))
+        lines.add_row(x.line_id, x.sku, str(x.quantity), str(x.cancelled_quantity),
+                      str(x.unit_price))
     console.print(lines)
     if order.holds:
         holds = Table("code", "reason", "placed", "released", title="holds")
@@ -165,3 +167,63 @@ def explain(state: CliState, order_id: str, as_json: bool) -> None:
             console.print(f"held back by {h.rule}: {h.reason}")
         for note in d.notes:
             console.print(f"note: {note}")
+
+
+def _line_quantity(value: str) -> tuple[str, int]:
+    line_id, sep, units = value.rpartition("=")
+    if not sep or not line_id or not units.isdigit():
+        raise click.BadParameter(f"{value!r} is not LINE_ID=UNITS, such as 1=2")
+    return line_id, int(units)
+
+
+def _print_closure(state: CliState, order: Order, as_json: bool) -> None:
+    """The order's status and what each line has cancelled (after cancel-lines or
+    short-close)."""
+    if as_json:
+        echo_json({
+            "id": order.id, "status": order.status.value,
+            "lines": [{"line_id": x.line_id, "sku": x.sku, "quantity": x.quantity,
+                       "cancelled_quantity": x.cancelled_quantity} for x in order.lines],
+            "backordered": [state.oms().converter.unstructure(b)
+                            for b in order.backordered()],
+            "holds": [h.code for h in order.active_holds],
+        })
+        return
+    lines = Table("line", "sku", "ordered", "cancelled",
+                  title=f"order {order.id}: {order.status.value}")
+    for x in order.lines:
+        lines.add_row(x.line_id, x.sku, str(x.quantity), str(x.cancelled_quantity))
+    state.console.print(lines)
+
+
+@orders.command("cancel-lines")
+@click.argument("order_id")
+@click.argument("quantities", nargs=-1, required=True, metavar="LINE_ID=UNITS...")
+@click.option("--reason", default="", help="Why (kept in the order's timeline).")
+@click.option("--idempotency-key", default=None,
+              help="Run it again with the same key: nothing more is cancelled.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_state
+def cancel_lines(state: CliState, order_id: str, quantities: tuple[str, ...], reason: str,
+                 idempotency_key: str | None, as_json: bool) -> None:
+    """Cancel units of the order's lines: backordered ones first, then units not yet
+    picked; what they held is given back."""
+    wanted: dict[str, int] = {}
+    for value in quantities:
+        line_id, units = _line_quantity(value)
+        wanted[line_id] = wanted.get(line_id, 0) + units
+    order = state.oms().orders.cancel_lines(order_id, wanted, reason=reason,
+                                            idempotency_key=idempotency_key)
+    _print_closure(state, order, as_json)
+
+
+@orders.command("short-close")
+@click.argument("order_id")
+@click.option("--reason", default="", help="Why (kept in the order's timeline).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_state
+def short_close(state: CliState, order_id: str, reason: str, as_json: bool) -> None:
+    """Close the order short: cancel every unit not yet shipped, picked or packed, so it
+    completes with what has shipped."""
+    order = state.oms().orders.short_close(order_id, reason=reason)
+    _print_closure(state, order, as_json)

@@ -199,3 +199,51 @@ class OutboxEventNotFound(NotFound):
     """No parked event has this outbox sequence number."""
 
     kind = "parked outbox event"
+
+
+class LineNotFound(NotFound):
+    """The order has no line with this id."""
+
+    kind = "order line"
+
+    def __init__(self, order_id: str, line_id: str) -> None:
+        self.order_id = order_id
+        self.key = line_id
+        OmsError.__init__(self, f"order {order_id} has no line {line_id!r}")
+
+
+class QuantityNotCancellable(OmsError):
+    """More units of an order line were asked to be cancelled than can be; nothing changed.
+
+    ``cancellable`` is how many can be: units neither cancelled before, shipped, nor in a
+    picked or packed fulfilment order (goods in hand are left to ship).
+    """
+
+    def __init__(self, order_id: str, line_id: str, requested: int, cancellable: int,
+                 why: str = "") -> None:
+        self.order_id = order_id
+        self.line_id = line_id
+        self.requested = requested
+        self.cancellable = cancellable
+        detail = f" ({why})" if why else ""
+        super().__init__(f"order {order_id} line {line_id!r}: cannot cancel {requested}, "
+                         f"only {cancellable} can be cancelled{detail}")
+
+
+class QuantityAlreadyShipped(QuantityNotCancellable):
+    """Part of the units asked to be cancelled have already shipped; nothing changed."""
+
+    def __init__(self, order_id: str, line_id: str, requested: int, cancellable: int,
+                 shipped: int) -> None:
+        self.shipped = shipped
+        super().__init__(order_id, line_id, requested, cancellable,
+                         f"{shipped} already shipped")
+
+
+class IdempotencyKeyConflict(OmsError):
+    """An idempotency key was used again for a different request; nothing changed."""
+
+    def __init__(self, key: str, subject: str) -> None:
+        self.key = key
+        self.subject = subject
+        super().__init__(f"idempotency key {key!r} was already used for a different {subject}")

@@ -120,6 +120,46 @@ class OrderCancelled(OrderEvent):
 
 
 @attrs.frozen(kw_only=True)
+class CancelledQuantity:
+    """Part of a line cancellation: units of a line taken from where they were held."""
+
+    line_id: str
+    sku: str
+    quantity: int
+    #: The fulfilment order that held the units (None: they were backordered, unallocated).
+    fulfillment_order_id: str | None = None
+    #: The location of that fulfilment order (None for backordered units).
+    location: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class OrderLinesCancelled(OrderEvent):
+    """Quantities of order lines were cancelled; what they held was released.
+
+    ``lines`` is how many units of each line were cancelled; ``released`` where they came
+    from: the backorder, or a fulfilment order that shrank (or was cancelled, when nothing
+    of it was left; its status change is a separate event).
+    """
+
+    event_type: ClassVar[str] = "order.lines_cancelled"
+    reason: str
+    lines: tuple[LineQuantity, ...]
+    released: tuple[CancelledQuantity, ...]
+    idempotency_key: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class OrderShortClosed(OrderEvent):
+    """An order was closed short: every unit not yet shipped, picked or packed was
+    cancelled (the ``order.lines_cancelled`` event before this one lists them), and nothing
+    more will be sourced for it."""
+
+    event_type: ClassVar[str] = "order.short_closed"
+    reason: str
+    lines: tuple[LineQuantity, ...]
+
+
+@attrs.frozen(kw_only=True)
 class FulfillmentOrderCreated(OrderEvent):
     """Routing created a fulfilment order for one location."""
 
@@ -284,6 +324,8 @@ CORE_EVENTS: tuple[type[Event], ...] = (
     OrderHoldReleased,
     OrderRouted,
     OrderCancelled,
+    OrderLinesCancelled,
+    OrderShortClosed,
     FulfillmentOrderCreated,
     FulfillmentOrderStatusChanged,
     FulfillmentOrderRejected,

@@ -50,8 +50,11 @@ ORDER_TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = {
     _O.VALIDATED: frozenset({_O.ON_HOLD, _O.ALLOCATED, _O.BACKORDERED, _O.CANCELLED}),
     # Releasing the last hold returns the order to where routing puts it. Holds stop
     # releases, not shipments: a part released before the hold may have shipped meanwhile.
+    # Cancelling the lines a held order still waited for can leave only released or
+    # shipped parts: releasing the hold then lands where they put the order.
     _O.ON_HOLD: frozenset(
-        {_O.VALIDATED, _O.ALLOCATED, _O.BACKORDERED, _O.PARTIALLY_SHIPPED, _O.CANCELLED}
+        {_O.VALIDATED, _O.ALLOCATED, _O.BACKORDERED, _O.RELEASED, _O.PARTIALLY_SHIPPED,
+         _O.SHIPPED, _O.DELIVERED, _O.CANCELLED}
     ),
     _O.BACKORDERED: frozenset(
         {_O.ALLOCATED, _O.RELEASED, _O.PARTIALLY_SHIPPED, _O.ON_HOLD, _O.CANCELLED}
@@ -65,7 +68,10 @@ ORDER_TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = {
     _O.RELEASED: frozenset(
         {_O.ALLOCATED, _O.BACKORDERED, _O.PARTIALLY_SHIPPED, _O.SHIPPED, _O.CANCELLED}
     ),
-    _O.PARTIALLY_SHIPPED: frozenset({_O.SHIPPED}),
+    # Cancelling the unshipped rest closes the order: shipped, or delivered if the shipped
+    # part already arrived. A hold stops the release of what is still to come (a pickup
+    # store that rejected the rest holds it for an operator).
+    _O.PARTIALLY_SHIPPED: frozenset({_O.SHIPPED, _O.DELIVERED, _O.ON_HOLD}),
     _O.SHIPPED: frozenset({_O.DELIVERED}),
     _O.DELIVERED: frozenset({_O.COMPLETED}),
     _O.COMPLETED: frozenset(),
@@ -91,6 +97,12 @@ ORDER_OPEN_FOR_ROUTING = frozenset(
 )
 #: Fulfilment statuses that still hold stock for the order.
 FULFILLMENT_ACTIVE = frozenset({_F.CREATED, _F.RELEASED, _F.ACCEPTED, _F.PICKED, _F.PACKED})
+#: Fulfilment statuses before picking: a line cancellation may shrink or cancel one, and one
+#: rejected or cancelled gives back its daily-capacity slot.
+FULFILLMENT_BEFORE_PICK = frozenset({_F.CREATED, _F.RELEASED, _F.ACCEPTED})
+#: Fulfilment statuses whose goods are in hand at the location: left to ship by line
+#: cancellations and short closes.
+FULFILLMENT_IN_HAND = frozenset({_F.PICKED, _F.PACKED})
 #: Fulfilment statuses whose goods have left the location.
 FULFILLMENT_SHIPPED = frozenset({_F.SHIPPED, _F.DELIVERED})
 

@@ -7,7 +7,7 @@ from them in the same consistency boundary (one version, one optimistic lock).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -16,8 +16,16 @@ import attrs
 
 from omskit.domain import lifecycle
 from omskit.domain.commands import PlaceOrder
-from omskit.domain.errors import FulfillmentOrderNotFound, IllegalTransition, OrderOnHold
+from omskit.domain.errors import (
+    FulfillmentOrderNotFound,
+    IllegalTransition,
+    LineNotFound,
+    OrderOnHold,
+    QuantityAlreadyShipped,
+    QuantityNotCancellable,
+)
 from omskit.domain.events import (
+    CancelledQuantity,
     Event,
     FulfillmentOrderCreated,
     FulfillmentOrderRejected,
@@ -25,8 +33,10 @@ from omskit.domain.events import (
     OrderCancelled,
     OrderHoldPlaced,
     OrderHoldReleased,
+    OrderLinesCancelled,
     OrderPlaced,
     OrderRouted,
+    OrderShortClosed,
     OrderStatusChanged,
     RoutedQuantity,
     ShipmentDelivered,
@@ -53,7 +63,12 @@ _DERIVED = frozenset(
     {O.VALIDATED, O.BACKORDERED, O.ALLOCATED, O.RELEASED, O.PARTIALLY_SHIPPED, O.SHIPPED,
      O.DELIVERED}
 )
-_HOLDABLE = frozenset({O.RECEIVED, O.VALIDATED, O.BACKORDERED, O.ALLOCATED, O.ON_HOLD})
+_HOLDABLE = frozenset({O.RECEIVED, O.VALIDATED, O.BACKORDERED, O.ALLOCATED, O.ON_HOLD,
+                       O.PARTIALLY_SHIPPED})
+#: Fulfilment statuses that cover order quantities (all but rejected and cancelled).
+_LIVE = frozenset(set(F) - {F.REJECTED, F.CANCELLED})
+#: Which fulfilment orders a line cancellation takes units from first: the least progressed.
+_CANCEL_FIRST = {F.CREATED: 0, F.RELEASED: 1, F.ACCEPTED: 2}
 
 
 @attrs.define(kw_only=True)
@@ -64,6 +79,14 @@ class OrderLine:
     sku: str
     quantity: int
     unit_price: Decimal
+    #: Units cancelled since (``Order.cancel_lines``, ``Order.short_close``): never sourced
+    #: again, never shipped.
+    cancelled_quantity: int = 0
+
+    @property
+    def open_quantity(self) -> int:
+        """Units ordered and not cancelled."""
+        return self.quantity - self.cancelled_quantity
 
 
 @attrs.define(kw_only=True)
@@ -90,6 +113,10 @@ class FulfillmentOrder:
     updated_at: datetime
     rejection_reason: str = ""
     shipment: Shipment | None = None
+    #: The UTC day whose daily-capacity slot at ``location`` this fulfilment order holds
+    #: (None: the location had no capacity limit, or the slot was given back because the
+    #: fulfilment order was rejected or cancelled before picking).
+    capacity_day: date | None = None
 
     @property
     def active(self) -> bool:
@@ -229,23 +256,44 @@ class Order:
                 return fo
         raise FulfillmentOrderNotFound(fulfillment_order_id)
 
-    def backordered(self) -> tuple[LineQuantity, ...]:
-        """Quantities of each line that no live fulfilment order covers."""
-        covered: dict[str, int] = defaultdict(int)
+    def _units(self, statuses: Iterable[FulfillmentStatus]) -> dict[str, int]:
+        """Units per line id held by fulfilment orders in ``statuses``."""
+        wanted = frozenset(statuses)
+        units: dict[str, int] = defaultdict(int)
         for fo in self._fulfillment_orders:
-            if fo.status not in (F.REJECTED, F.CANCELLED):
+            if fo.status in wanted:
                 for fl in fo.lines:
-                    covered[fl.line_id] += fl.quantity
+                    units[fl.line_id] += fl.quantity
+        return units
+
+    def backordered(self) -> tuple[LineQuantity, ...]:
+        """Quantities of each line that neither a live fulfilment order covers nor a
+        cancellation removed."""
+        covered = self._units(_LIVE)
         return tuple(
-            LineQuantity(line_id=x.line_id, sku=x.sku, quantity=x.quantity - covered[x.line_id])
+            LineQuantity(line_id=x.line_id, sku=x.sku,
+                         quantity=x.open_quantity - covered[x.line_id])
             for x in self.lines
-            if x.quantity > covered[x.line_id]
+            if x.open_quantity > covered[x.line_id]
         )
+
+    def cancellable(self) -> dict[str, int]:
+        """Units of each line that :meth:`cancel_lines` can still cancel (lines with none
+        are left out): neither cancelled, shipped, nor picked or packed. A cancelled or
+        completed order has none."""
+        if self.status in (O.CANCELLED, O.COMPLETED):
+            return {}
+        fixed = self._units(lifecycle.FULFILLMENT_SHIPPED | lifecycle.FULFILLMENT_IN_HAND)
+        found = {}
+        for x in self.lines:
+            units = x.open_quantity - fixed[x.line_id]
+            if units > 0:
+                found[x.line_id] = units
+        return found
 
     def derived_status(self) -> OrderStatus:
         """The status that the fulfilment orders make true (for a routed order)."""
-        live = [fo for fo in self._fulfillment_orders
-                if fo.status not in (F.REJECTED, F.CANCELLED)]
+        live = [fo for fo in self._fulfillment_orders if fo.status in _LIVE]
         waiting = bool(self.backordered())
         shipped = [fo for fo in live if fo.status in lifecycle.FULFILLMENT_SHIPPED]
         if not live:
@@ -355,6 +403,10 @@ class Order:
                         fo.status, target)
         previous, fo.status, fo.updated_at = fo.status, target, at
         self.updated_at = at
+        if target in (F.REJECTED, F.CANCELLED) and previous in lifecycle.FULFILLMENT_BEFORE_PICK:
+            # Nobody picked anything: the location did not spend the work, so its
+            # daily-capacity slot is free again (the order service gives it back).
+            fo.capacity_day = None
         self._events.append(FulfillmentOrderStatusChanged(
             order=self.id, occurred_at=at, fulfillment_order_id=fo.id, location=fo.location,
             from_status=previous.value, to_status=target.value))
@@ -416,15 +468,155 @@ class Order:
         cancelled = [fo for fo in self._fulfillment_orders if fo.active]
         for fo in cancelled:
             self._move_fulfillment(fo, F.CANCELLED, at)
-        # A cancelled order is nobody's to review any more: its holds end with it.
+        self._close_cancelled(reason, at)
+        return cancelled
+
+    def _end_holds(self, at: datetime) -> None:
         for i, hold in enumerate(self._holds):
             if hold.active:
                 self._holds[i] = attrs.evolve(hold, released_at=at)
                 self._events.append(OrderHoldReleased(order=self.id, occurred_at=at,
                                                       code=hold.code))
+
+    def _close_cancelled(self, reason: str, at: datetime) -> None:
+        # A cancelled order is nobody's to review any more: its holds end with it.
+        self._end_holds(at)
         self._transition(O.CANCELLED, at)
         self._events.append(OrderCancelled(order=self.id, occurred_at=at, reason=reason))
-        return cancelled
+
+    def _refuse_uncancellable(self, quantities: Mapping[str, int]) -> None:
+        """Raise the typed error for the first line ``quantities`` cannot have; changes
+        nothing."""
+        cancellable = self.cancellable()
+        shipped = self._units(lifecycle.FULFILLMENT_SHIPPED)
+        in_hand = self._units(lifecycle.FULFILLMENT_IN_HAND)
+        for line_id, requested in quantities.items():
+            line = next((x for x in self.lines if x.line_id == line_id), None)
+            if line is None:
+                raise LineNotFound(self.id, line_id)
+            can = cancellable.get(line_id, 0)
+            if requested <= can:
+                continue
+            if shipped[line_id] and requested > line.open_quantity - shipped[line_id]:
+                raise QuantityAlreadyShipped(self.id, line_id, requested, can,
+                                             shipped[line_id])
+            if self.status is O.CANCELLED:
+                why = "the order is cancelled"
+            elif in_hand[line_id]:
+                why = f"{in_hand[line_id]} picked or packed, left to ship"
+            elif line.cancelled_quantity:
+                why = f"{line.cancelled_quantity} of {line.quantity} cancelled before"
+            else:
+                why = f"the line has {line.quantity}"
+            raise QuantityNotCancellable(self.id, line_id, requested, can, why)
+
+    def _cancel_quantities(self, quantities: Mapping[str, int], reason: str, at: datetime,
+                           idempotency_key: str | None) -> tuple[CancelledQuantity, ...]:
+        """Take ``quantities`` off their lines: backordered units first, then units of
+        fulfilment orders not yet picked, the least progressed and newest first. A
+        fulfilment order left with nothing is cancelled; one left with less shrinks."""
+        self._refuse_uncancellable(quantities)
+        covered = self._units(_LIVE)
+        # Least progressed first (nobody started on it), then newest first.
+        open_fos = sorted(
+            (fo for fo in reversed(self._fulfillment_orders) if fo.status in _CANCEL_FIRST),
+            key=lambda fo: _CANCEL_FIRST[fo.status])
+        released: list[CancelledQuantity] = []
+        cuts: dict[str, dict[str, int]] = defaultdict(dict)
+        for line_id, requested in quantities.items():
+            line = self.line(line_id)
+            left = requested
+            take = min(left, line.open_quantity - covered[line_id])
+            if take > 0:
+                released.append(CancelledQuantity(line_id=line_id, sku=line.sku, quantity=take))
+                left -= take
+            for fo in open_fos:
+                if not left:
+                    break
+                for fl in fo.lines:
+                    if fl.line_id == line_id:
+                        take = min(left, fl.quantity)
+                        cuts[fo.id][line_id] = take
+                        released.append(CancelledQuantity(
+                            line_id=line_id, sku=line.sku, quantity=take,
+                            fulfillment_order_id=fo.id, location=fo.location))
+                        left -= take
+            assert left == 0, "cancellable() promised these units"
+            line.cancelled_quantity += requested
+        # The cancellation first, then what it did to the fulfilment orders and the order.
+        self._events.append(OrderLinesCancelled(
+            order=self.id, occurred_at=at, reason=reason,
+            lines=tuple(LineQuantity(line_id=k, sku=self.line(k).sku, quantity=v)
+                        for k, v in quantities.items()),
+            released=tuple(released), idempotency_key=idempotency_key))
+        for fo_id, cut in cuts.items():
+            fo = self.fulfillment_order(fo_id)
+            if sum(cut.values()) == fo.units:
+                self._move_fulfillment(fo, F.CANCELLED, at)
+            else:
+                fo.lines = tuple(
+                    LineQuantity(line_id=fl.line_id, sku=fl.sku,
+                                 quantity=fl.quantity - cut.get(fl.line_id, 0))
+                    for fl in fo.lines if fl.quantity > cut.get(fl.line_id, 0))
+                fo.updated_at = at
+        self.updated_at = at
+        return tuple(released)
+
+    @property
+    def fully_cancelled(self) -> bool:
+        """Whether every unit of every line was cancelled."""
+        return all(x.cancelled_quantity == x.quantity for x in self.lines)
+
+    def cancel_lines(self, quantities: Mapping[str, int], reason: str, at: datetime, *,
+                     idempotency_key: str | None = None) -> tuple[CancelledQuantity, ...]:
+        """Cancel ``quantities`` (``{line_id: units}``) of the order's lines.
+
+        Units come off what is backordered first, then off fulfilment orders not yet picked
+        (the least progressed and newest first; one left empty is cancelled, others
+        shrink). Picked, packed and shipped units cannot be cancelled. Returns where the
+        units came from, for the caller to release what they held. An order left with
+        nothing is cancelled; otherwise its status follows from its fulfilment orders (a
+        held order stays held). Raises :class:`LineNotFound`,
+        :class:`QuantityAlreadyShipped` or :class:`QuantityNotCancellable`, changing
+        nothing.
+        """
+        released = self._cancel_quantities(quantities, reason, at, idempotency_key)
+        if self.fully_cancelled:
+            self._close_cancelled(reason, at)
+        else:
+            self.refresh_status(at)
+        return released
+
+    def short_close(self, reason: str, at: datetime) -> tuple[CancelledQuantity, ...]:
+        """Close the order short: cancel every unit that can still be cancelled
+        (:meth:`cancellable`) and end its holds, so that it completes with what has shipped
+        and what is picked or packed (left to ship). An order that never shipped anything
+        ends cancelled.
+
+        Returns where the cancelled units came from. With nothing left to cancel and no
+        active hold (closed already, a cancelled or completed order), nothing happens.
+        """
+        if self.status in (O.CANCELLED, O.COMPLETED):
+            return ()
+        quantities = self.cancellable()
+        if not quantities and not self.active_holds:
+            return ()
+        released = (self._cancel_quantities(quantities, reason, at, None) if quantities
+                    else ())
+        self._events.append(OrderShortClosed(
+            order=self.id, occurred_at=at, reason=reason,
+            lines=tuple(LineQuantity(line_id=k, sku=self.line(k).sku, quantity=v)
+                        for k, v in quantities.items())))
+        if self.fully_cancelled:
+            self._close_cancelled(reason, at)
+            return released
+        # Nothing is left to release to a location, which is all a hold stops.
+        self._end_holds(at)
+        if self.status is O.ON_HOLD:
+            self._transition(self.derived_status(), at)
+        else:
+            self.refresh_status(at)
+        return released
 
     def complete(self, at: datetime) -> None:
         """Close a delivered order (after the return window, say)."""

@@ -8,8 +8,8 @@ took in between is planned again.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
 
 from omskit.domain.events import RoutedQuantity, StockReserved, new_id
 from omskit.domain.inventory import Location, Reservation
@@ -114,6 +114,10 @@ def allocate(rt: Runtime, uow: UnitOfWork, order: Order, *, exclude: Iterable[st
     allocations = [RoutedQuantity(location=loc, line_id=line, sku=sku, quantity=q)
                    for (loc, line, sku), q in reserved.items()]
     created = order.add_fulfillment_orders(sourced.strategy, allocations, backordered, at)
+    for fo in created:
+        if fo.location in charged:
+            # Remembered so that a rejection or cancellation before picking gives it back.
+            fo.capacity_day = day
     if first_routing and order.promised_date is None and created and not backordered:
         # Fully sourced on its first routing: promise the date the last parcel arrives.
         order.promised_date = max(delivery_date(lanes[fo.location][0], at,
@@ -132,15 +136,30 @@ def allocate(rt: Runtime, uow: UnitOfWork, order: Order, *, exclude: Iterable[st
     return created
 
 
-def route_remaining(rt: Runtime, uow: UnitOfWork, order: Order, *,
-                    at: datetime) -> list[FulfillmentOrder]:
+def give_back_capacity(uow: UnitOfWork, order: Order,
+                       held: Mapping[str, tuple[str, date]]) -> None:
+    """Give back the daily-capacity slot of each fulfilment order in ``held`` (id: location
+    and day of its slot, read before a change) that holds none any more: it was rejected or
+    cancelled before picking. The slot goes back to the day it was taken on."""
+    for fo_id, (location, day) in sorted(held.items(), key=lambda item: item[1]):
+        if order.fulfillment_order(fo_id).capacity_day is None:
+            uow.routing.give_back_capacity(location, day)
+
+
+def route_remaining(rt: Runtime, uow: UnitOfWork, order: Order, *, at: datetime,
+                    exclude: Iterable[str] = ()) -> list[FulfillmentOrder]:
     """Route whatever the order still lacks, unless it is held or closed.
 
-    Locations that rejected this order before are left out. A held order keeps its demand
-    unallocated until the last hold is released (which calls this again).
+    Locations that rejected this order before are left out, and ``exclude``. A pickup
+    order's pickup location is left out only by ``exclude`` (the re-route right after it
+    rejected): its rejection holds the order (``pickup_rejected``), and an operator who
+    releases that hold asks it again. A held order keeps its demand unallocated until the
+    last hold is released (which calls this again).
     """
     if order.active_holds or order.status not in ORDER_OPEN_FOR_ROUTING or not order.backordered():
         return []
     rejected = {fo.location for fo in order.fulfillment_orders
                 if fo.status is FulfillmentStatus.REJECTED}
-    return allocate(rt, uow, order, exclude=rejected, at=at)
+    if order.delivery.kind is DeliveryKind.PICKUP:
+        rejected.discard(order.delivery.pickup_location or "")
+    return allocate(rt, uow, order, exclude=rejected | set(exclude), at=at)

@@ -5,18 +5,29 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from omskit.domain.checks import check_identifier, check_text
+from omskit.domain.checks import MAX_TEXT_LENGTH, check_identifier, check_text
 from omskit.domain.errors import InvalidCommand
 from omskit.domain.events import new_id
 from omskit.domain.inventory import ReservationStatus
 from omskit.domain.lifecycle import FulfillmentStatus
 from omskit.domain.order import FulfillmentOrder, Order, Shipment
+from omskit.domain.values import DeliveryKind
 from omskit.services.allocation import route_remaining
 from omskit.services.orders import OrderService, release_reservations, require_id
 from omskit.services.runtime import Runtime
 from omskit.store.uow import UnitOfWork
 
 F = FulfillmentStatus
+#: Hold code of a pickup order whose pickup location rejected its fulfilment order.
+PICKUP_REJECTED = "pickup_rejected"
+
+
+def _clip(text: str) -> str:
+    """``text`` cut to the length a hold reason may have (the rejection reason alone may use
+    all of it)."""
+    if len(text) <= MAX_TEXT_LENGTH:
+        return text
+    return text[:MAX_TEXT_LENGTH - 1] + "…"
 
 
 class FulfilmentService:
@@ -71,6 +82,11 @@ class FulfilmentService:
         Locations that rejected this order before are excluded; what no other location can
         fill is backordered. On a held order the lines wait, unallocated, for the hold's
         release. Returns the order with its new fulfilment orders.
+
+        A pickup order whose pickup location rejected, and that nothing else could source,
+        is held with the code ``pickup_rejected`` (the reason names the location and its
+        reason): an operator sorts it out with the store and releases the hold, which routes
+        the order again, to the pickup location too, or cancels it.
         """
         problems: list[str] = []
         check_text(reason, "reason", problems)
@@ -80,12 +96,21 @@ class FulfilmentService:
         def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
             if order.fulfillment_order(fulfillment_order_id).status is F.REJECTED:
                 return
-            order.reject_fulfillment(fulfillment_order_id, reason, at)
+            fo = order.reject_fulfillment(fulfillment_order_id, reason, at)
             # The rejecting location's units are free again (ReservationReleased's handler
             # offers them to other waiting orders).
             release_reservations(uow, order.id, "fulfilment order rejected", at,
                                  fulfillment_order_id)
-            route_remaining(self._rt, uow, order, at=at)
+            route_remaining(self._rt, uow, order, at=at, exclude=(fo.location,))
+            pickup = order.delivery
+            if (pickup.kind is DeliveryKind.PICKUP and fo.location == pickup.pickup_location
+                    and order.backordered()):
+                # Nobody else can hand it over at that store (ship-to-store is not there
+                # yet): without a hold it would wait for ever, unseen.
+                said = f"pickup location {fo.location} rejected fulfilment order {fo.id}"
+                if reason:
+                    said = f"{said}: {reason}"
+                order.place_hold(PICKUP_REJECTED, _clip(said), at)
 
         return self._orders.change(self._order_of(fulfillment_order_id), change)
 

@@ -21,6 +21,7 @@ from omskit.domain.events import (
     StockReceived,
     StockTransferred,
     SupplyReceived,
+    SupplyRegistered,
 )
 from omskit.plugins import Hooks
 from omskit.services.handle import Services
@@ -46,9 +47,24 @@ def allocate_backorders(event: Event, services: Services) -> None:
     services.orders.allocate_waiting([event.sku])
 
 
+def release_unknown_sku_holds(event: Event, services: Services) -> None:
+    """The event's SKU is stocked or expected now: orders held only because nobody stocked
+    or expected it are validated again (and routed when nothing else holds them),
+    best-ranked first, before the waiting backorders are offered the stock."""
+    if isinstance(event, _ARRIVALS):
+        services.orders.revalidate_unknown_skus([event.sku])
+
+
+#: Events after which a SKU may be stocked or expected where it was not before.
+_ARRIVALS = (StockReceived, StockAdjusted, StockTransferred, SupplyReceived, SupplyRegistered)
+
 #: The core's handlers per event type, run in this order before plugins' handlers.
 CORE_HANDLERS: Mapping[str, Sequence[Handler]] = {
-    event_type.event_type: (allocate_backorders,) for event_type in _STOCK_EVENTS}
+    event_type.event_type: tuple(
+        handler for handler, wanted in ((release_unknown_sku_holds, _ARRIVALS),
+                                        (allocate_backorders, _STOCK_EVENTS))
+        if event_type in wanted)
+    for event_type in (*_STOCK_EVENTS, SupplyRegistered)}
 
 
 class EventDelivery:

@@ -348,6 +348,8 @@ class InventoryService:
                                       sku=sku, quantity=quantity, eta=eta))
             return supply
 
+        # supply.registered's handler validates again the orders held because nobody
+        # stocked or expected the SKU: they are pre-orders now.
         return self._write(op)
 
     def receive_supply(self, supply_id: str) -> Supply:

@@ -2,29 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 
 import attrs
 import sqlalchemy as sa
 
+from omskit.builtin.validation import UNKNOWN_SKU
 from omskit.domain.checks import (
     check_code,
     check_count,
     check_each,
     check_identifier,
     check_moment,
+    check_quantity,
     check_text,
     refuse,
 )
 from omskit.domain.commands import PlaceOrder
-from omskit.domain.errors import InvalidCommand, OrderNotFound
-from omskit.domain.events import Event, ReservationReleased, new_id
+from omskit.domain.errors import IdempotencyKeyConflict, InvalidCommand, OrderNotFound
+from omskit.domain.events import (
+    CancelledQuantity,
+    Event,
+    OrderLinesCancelled,
+    ReservationReleased,
+    new_id,
+)
 from omskit.domain.inventory import ReservationStatus
 from omskit.domain.lifecycle import OrderStatus
 from omskit.domain.order import Order
 from omskit.domain.routing import RoutingDecision
-from omskit.services.allocation import allocate, route_remaining
+from omskit.services.allocation import allocate, give_back_capacity, route_remaining
 from omskit.services.runtime import Runtime, logger
 from omskit.store.orders import OrderQuery, OrderSummary
 from omskit.store.uow import UnitOfWork
@@ -86,6 +95,8 @@ def order_query(query: object, filters: dict[str, object]) -> OrderQuery:
 _STATUS_VALUES = frozenset(s.value for s in OrderStatus)
 #: Most waiting orders one call of :meth:`OrderService.waiting` considers.
 MAX_WAITING = 10_000
+#: Held orders validated again per call of :meth:`OrderService.revalidate_unknown_skus`.
+_REVALIDATE_LIMIT = 10_000
 
 
 @attrs.frozen(kw_only=True)
@@ -109,6 +120,39 @@ def release_reservations(uow: UnitOfWork, order_id: str, reason: str, at: dateti
                                      reason=reason))
     uow.inventory.set_reservation_status([r.id for r in found], ReservationStatus.RELEASED)
     return {r.sku for r in found}
+
+
+def release_cancelled(uow: UnitOfWork, order_id: str, released: Iterable[CancelledQuantity],
+                      reason: str, at: datetime) -> set[str]:
+    """Give back the stock that cancelled units held in fulfilment orders (a reservation
+    shrinks, or is released when nothing of it is left); returns the SKUs that became
+    promisable again. Backordered units held nothing."""
+    wanted: dict[tuple[str, str], int] = defaultdict(int)
+    for c in released:
+        if c.fulfillment_order_id is not None:
+            wanted[(c.fulfillment_order_id, c.line_id)] += c.quantity
+    found = [r for fo_id in sorted({fo for fo, _ in wanted})
+             for r in uow.inventory.active_reservations(order_id, fo_id)]
+    ended: list[str] = []
+    freed: set[str] = set()
+    # Stock rows in the one lock order every pass uses: location, then SKU.
+    for r in sorted(found, key=lambda r: (r.location, r.sku, r.id)):
+        key = (str(r.fulfillment_order_id), r.line_id)
+        take = min(wanted.get(key, 0), r.quantity)
+        if not take:
+            continue
+        wanted[key] -= take
+        freed.add(r.sku)
+        uow.inventory.release(r.location, r.sku, take, order_id, at)
+        if take == r.quantity:
+            ended.append(r.id)
+        else:
+            uow.inventory.reduce_reservation(r.id, take)
+        uow.emit(ReservationReleased(order=order_id, occurred_at=at, reservation_id=r.id,
+                                     location=r.location, sku=r.sku, quantity=take,
+                                     reason=reason))
+    uow.inventory.set_reservation_status(ended, ReservationStatus.RELEASED)
+    return freed
 
 
 def require_id(value: object, field: str) -> None:
@@ -313,6 +357,9 @@ class OrderService:
     def change(self, order_id: str, change: _Change) -> Order:
         """Apply ``change(uow, order, now)`` to the locked order and commit what it did.
 
+        Fulfilment orders the change rejected or cancelled before picking give their
+        location's daily-capacity slot back in the same transaction.
+
         Retried on transient conflicts; a change that appends no event writes nothing.
         Other services build on this; it is public for plugins that add order operations.
         """
@@ -323,7 +370,12 @@ class OrderService:
             with rt.uow() as uow:
                 order = uow.orders.get(order_id, for_update=True)
                 version = order.version
+                slots = {fo.id: (fo.location, fo.capacity_day)
+                         for fo in order.fulfillment_orders if fo.capacity_day is not None}
                 change(uow, order, rt.now())
+                # Fulfilment orders the change rejected or cancelled before picking give
+                # their location's daily-capacity slot back, in this transaction.
+                give_back_capacity(uow, order, slots)
                 if order.events or uow.has_pending_writes():
                     uow.orders.save(order)
                     return order, uow.commit()
@@ -427,6 +479,64 @@ class OrderService:
                 allocated.append(after)
         return allocated
 
+    def revalidate_unknown_skus(self, skus: Iterable[str]) -> list[Order]:
+        """Validate again the orders held for ``unknown_sku`` that have a line for one of
+        ``skus`` (stock or supply for them was just recorded); returns those whose
+        ``unknown_sku`` hold was released.
+
+        Each order is validated (``omskit_validate_order``) in its own transaction, best
+        ranked first (as :meth:`waiting`). A problem with another code becomes a hold, as at
+        placement; when no validator reports ``unknown_sku`` any more, that hold is released
+        and, if it was the last, the order is routed at once (or backordered, waiting for
+        the supply). An order that fails to validate is logged and stays held; the others
+        still get their turn. Called after every receipt and supply registration; safe to
+        call any time.
+        """
+        if isinstance(skus, str) or not isinstance(skus, Iterable):
+            raise InvalidCommand([f"skus: give a collection of SKUs, not {skus!r}"],
+                                 subject="re-validation")
+        given = list(skus)
+        problems: list[str] = []
+        for sku in given:
+            check_identifier(sku, "skus", problems)
+        if problems:
+            raise InvalidCommand(problems, subject="re-validation")
+        wanted = set(given)
+        if not wanted:
+            return []
+        with self._rt.uow() as uow:
+            held = [uow.orders.get(i) for i in
+                    uow.orders.held_for(UNKNOWN_SKU, wanted, limit=_REVALIDATE_LIMIT)]
+        rank = {o.id: self._rt.hooks.order_priority(o, self._rt.settings) for o in held}
+        released = []
+        for order in sorted(held, key=lambda o: (rank[o.id], o.placed_at, o.id)):
+            try:
+                after = self._revalidate(order.id)
+            except Exception:
+                # One order whose validation fails (a plugin raising) must not keep the
+                # others held.
+                logger.exception("validating order %s again failed", order.id)
+                continue
+            if not any(h.code == UNKNOWN_SKU for h in after.active_holds):
+                released.append(after)
+        return released
+
+    def _revalidate(self, order_id: str) -> Order:
+        rt = self._rt
+
+        def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
+            if not any(h.code == UNKNOWN_SKU for h in order.active_holds):
+                return  # released meanwhile (by an operator, or a concurrent receipt)
+            problems = rt.hooks.validate_order(order, uow.inventory)
+            for problem in problems:
+                if problem.code != UNKNOWN_SKU:
+                    order.place_hold(problem.code, problem.message, at)
+            if all(p.code != UNKNOWN_SKU for p in problems) and order.release_hold(
+                    UNKNOWN_SKU, at):
+                route_remaining(rt, uow, order, at=at)
+
+        return self.change(order_id, change)
+
     def allocate_backorders(self, order_id: str) -> Order:
         """Try again to source the order's backordered quantities (after new stock arrived)."""
 
@@ -452,6 +562,77 @@ class OrderService:
 
         return self.change(order_id, change)
 
+    def cancel_lines(self, order_id: str, quantities: Mapping[str, int], *, reason: str = "",
+                     idempotency_key: str | None = None) -> Order:
+        """Cancel ``quantities`` (``{line_id: units}``) of the order's lines.
+
+        Units come off what is backordered first, then off fulfilment orders not yet picked
+        (the least progressed and newest first): a fulfilment order left with nothing is
+        cancelled, one left with less shrinks, and their reservations (and the
+        daily-capacity slot of a cancelled one) are given back in the same transaction.
+        Picked, packed and shipped units are not cancellable. An order left with nothing is
+        cancelled; otherwise its status follows from what remains (shipped, delivered...).
+        Waiting orders may take the stock given back.
+
+        Raises :class:`InvalidCommand` for malformed arguments, :class:`LineNotFound`,
+        :class:`QuantityAlreadyShipped`, :class:`QuantityNotCancellable`; each changes
+        nothing. With an ``idempotency_key``, a repeat of the same request changes nothing
+        and returns the order; the key with another request raises
+        :class:`IdempotencyKeyConflict`.
+        """
+        problems: list[str] = []
+        wanted: dict[str, int] = {}
+        if not isinstance(quantities, Mapping) or not quantities:
+            problems.append("quantities: give {line_id: units} for at least one line")
+        else:
+            for line_id, units in quantities.items():
+                before = len(problems)
+                check_identifier(line_id, "quantities: line id", problems)
+                check_quantity(units, f"quantities[{line_id!r}]", problems)
+                if len(problems) == before:
+                    wanted[line_id] = units
+        check_text(reason, "reason", problems)
+        if idempotency_key is not None:
+            check_identifier(idempotency_key, "idempotency_key", problems)
+        if problems:
+            raise InvalidCommand(problems, subject="line cancellation")
+
+        def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
+            if idempotency_key is not None:
+                previous = _lines_cancelled_with(uow, order.id, idempotency_key)
+                if previous is not None:
+                    asked = {x.line_id: x.quantity for x in previous.lines}
+                    if asked != wanted or previous.reason != reason:
+                        raise IdempotencyKeyConflict(idempotency_key, "line cancellation")
+                    return
+            released = order.cancel_lines(wanted, reason, at, idempotency_key=idempotency_key)
+            # What they held is promisable again (ReservationReleased's handler offers it
+            # to waiting backorders).
+            release_cancelled(uow, order.id, released, "line cancelled", at)
+
+        return self.change(order_id, change)
+
+    def short_close(self, order_id: str, *, reason: str = "") -> Order:
+        """Close the order short: cancel every unit not yet shipped, picked or packed.
+
+        What those units held is given back as by :meth:`cancel_lines`, active holds end
+        (nothing is left to release), and the order completes with what has shipped:
+        ``shipped`` or ``delivered`` (then :meth:`complete`), or ``partially_shipped`` /
+        ``released`` until its picked and packed parts ship. An order that never shipped
+        anything ends ``cancelled``. Closing again, or an order with nothing left to
+        cancel and no hold (a cancelled or completed one), changes nothing.
+        """
+        problems: list[str] = []
+        check_text(reason, "reason", problems)
+        if problems:
+            raise InvalidCommand(problems, subject="short close")
+
+        def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
+            released = order.short_close(reason, at)
+            release_cancelled(uow, order.id, released, "order short-closed", at)
+
+        return self.change(order_id, change)
+
     def complete(self, order_id: str) -> Order:
         """Close a delivered order. Completing twice changes nothing."""
 
@@ -460,6 +641,20 @@ class OrderService:
                 order.complete(at)
 
         return self.change(order_id, change)
+
+
+def _lines_cancelled_with(uow: UnitOfWork, order_id: str,
+                          key: str) -> OrderLinesCancelled | None:
+    """The line cancellation of the order made with idempotency ``key``, if any.
+
+    The order's events are its history (its timeline), so the key is looked up there; the
+    order row is locked, so no concurrent cancellation can add one meanwhile.
+    """
+    for record in uow.outbox.for_order(order_id):
+        event = record.event
+        if isinstance(event, OrderLinesCancelled) and event.idempotency_key == key:
+            return event
+    return None
 
 
 __all__ = ["OrderNotFound", "OrderQuery", "OrderService", "OrderSummary", "TimelineEntry"]

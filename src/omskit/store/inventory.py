@@ -210,8 +210,18 @@ class InventoryRepository:
         self._read_stock(found, lock=lock and self._conn.dialect.name == "postgresql")
 
     def known_skus(self, skus: Iterable[str]) -> set[str]:
-        """The subset of ``skus`` that has a stock row at any location."""
-        return {sku for sku in self._read_stock(skus) if self._stock[sku]}
+        """The subset of ``skus`` that has a stock row at any location, or open supply
+        (stock on order or in transit) somewhere: a pre-order for incoming stock is valid."""
+        wanted = self._read_stock(skus)
+        known = {sku for sku in wanted if self._stock[sku]}
+        expected = [sku for sku in wanted if sku not in known]
+        if expected:
+            sp = self._t.supplies
+            known.update(self._conn.execute(
+                sa.select(sp.c.sku).distinct()
+                .where(sp.c.sku.in_(expected), sp.c.status == SupplyStatus.OPEN.value)
+            ).scalars())
+        return known
 
     def candidates(self, skus: Iterable[str]) -> list[tuple[Location, dict[str, int]]]:
         """Active locations with available-to-promise > 0 for any of ``skus``, with that ATP."""
@@ -511,6 +521,19 @@ class InventoryRepository:
             stmt = stmt.where(r.c.fulfillment_order_id == fulfillment_order_id)
         rows = self._conn.execute(stmt.order_by(r.c.location, r.c.sku, r.c.id)).mappings()
         return [self._c.structure(dict(row), Reservation) for row in rows]
+
+    def reduce_reservation(self, reservation_id: str, quantity: int) -> None:
+        """Hold ``quantity`` fewer units in an active reservation (a line cancellation took
+        part of it; the stock itself is given back with :meth:`release`)."""
+        self._pending.flush()
+        r = self._t.reservations
+        done = self._conn.execute(
+            r.update().where(r.c.id == reservation_id,
+                             r.c.status == ReservationStatus.ACTIVE.value,
+                             r.c.quantity > quantity)
+            .values(quantity=r.c.quantity - quantity))
+        if done.rowcount != 1:  # a broken invariant, not a user error
+            raise RuntimeError(f"reservation {reservation_id}: cannot hold {quantity} fewer")
 
     def set_reservation_status(self, ids: Iterable[str], status: ReservationStatus) -> None:
         """Mark reservations consumed or released."""

@@ -92,6 +92,13 @@ class OrderRepository:
         }
 
     def _child_rows(self, order: Order) -> dict[str, dict[Any, Row]]:
+        lines = {
+            (order.id, x.line_id): {"order_id": order.id, "line_id": x.line_id, "position": i,
+                                    "sku": x.sku, "quantity": x.quantity,
+                                    "unit_price": x.unit_price,
+                                    "cancelled_quantity": x.cancelled_quantity}
+            for i, x in enumerate(order.lines)
+        }
         holds = {
             (order.id, i): {"order_id": order.id, "position": i, "code": h.code,
                             "reason": h.reason, "placed_at": h.placed_at,
@@ -110,12 +117,13 @@ class OrderRepository:
                 "tracking_number": s.tracking_number if s else None,
                 "shipped_at": s.shipped_at if s else None,
                 "delivered_at": s.delivered_at if s else None,
+                "capacity_day": fo.capacity_day,
             }
             for line in fo.lines:
                 fo_lines[(fo.id, line.line_id)] = {
                     "fulfillment_order_id": fo.id, "line_id": line.line_id, "sku": line.sku,
                     "quantity": line.quantity}
-        return {"order_holds": holds, "fulfillment_orders": fos,
+        return {"order_lines": lines, "order_holds": holds, "fulfillment_orders": fos,
                 "fulfillment_order_lines": fo_lines}
 
     # -- writes -------------------------------------------------------------------------------
@@ -124,10 +132,6 @@ class OrderRepository:
         """Insert a new order with all its parts (at the unit of work's next flush)."""
         t = self._t
         self._pending.add(t.orders, (self._order_row(order),))
-        self._pending.add(t.order_lines, (
-            {"order_id": order.id, "line_id": x.line_id, "position": i, "sku": x.sku,
-             "quantity": x.quantity, "unit_price": x.unit_price}
-            for i, x in enumerate(order.lines)))
         children = self._child_rows(order)
         for name, rows in children.items():
             if rows:
@@ -154,12 +158,17 @@ class OrderRepository:
         for name, rows in after.items():
             table = getattr(t, name)
             old = before.get(name, {})
+            pk = [c.name for c in table.primary_key.columns]
+            # Gone: a fulfilment order line a line cancellation took every unit of.
+            for key, r in old.items():
+                if key not in rows:
+                    self._conn.execute(
+                        table.delete().where(*(table.c[name] == r[name] for name in pk)))
             new_rows = [r for key, r in rows.items() if key not in old]
             if new_rows:
                 self._conn.execute(table.insert(), new_rows)
             for key, r in rows.items():
                 if key in old and old[key] != r:
-                    pk = [c.name for c in table.primary_key.columns]
                     self._conn.execute(
                         table.update()
                         .where(*(table.c[name] == r[name] for name in pk))
@@ -240,13 +249,15 @@ class OrderRepository:
                 lines=tuple(sorted(fo_lines[r["id"]], key=lambda x: line_order[x.line_id])),
                 status=FulfillmentStatus(r["status"]), created_at=r["created_at"],
                 updated_at=r["updated_at"], rejection_reason=r["rejection_reason"],
-                shipment=shipment,
+                shipment=shipment, capacity_day=r["capacity_day"],
             ))
         return Order(
             id=row["id"], channel=row["channel"], external_id=row["external_id"],
             currency=row["currency"], customer=structure(row["customer"], Customer),
             lines=tuple(OrderLine(line_id=x["line_id"], sku=x["sku"], quantity=x["quantity"],
-                                  unit_price=x["unit_price"]) for x in lines),
+                                  unit_price=x["unit_price"],
+                                  cancelled_quantity=x["cancelled_quantity"])
+                        for x in lines),
             delivery=structure(row["delivery"], DeliveryMethod),
             shipping_address=structure_optional(self._c, row["shipping_address"], Address),
             billing_address=structure_optional(self._c, row["billing_address"], Address),
@@ -308,6 +319,20 @@ class OrderRepository:
             stmt = stmt.where(sa.exists().where(line.order_id == o.id,
                                                 line.sku.in_(sorted(set(skus)))))
         stmt = stmt.order_by(o.placed_at, o.id).limit(limit)
+        return list(self._conn.execute(stmt).scalars())
+
+    def held_for(self, code: str, skus: Iterable[str], *, limit: int) -> list[str]:
+        """Ids of held orders with an active hold ``code`` and a line for any of ``skus``,
+        oldest first."""
+        self._pending.flush()
+        o, line, hold = self._t.orders.c, self._t.order_lines.c, self._t.order_holds.c
+        stmt = (sa.select(o.id)
+                .where(o.status == OrderStatus.ON_HOLD.value,
+                       sa.exists().where(hold.order_id == o.id, hold.code == code,
+                                         hold.released_at.is_(None)),
+                       sa.exists().where(line.order_id == o.id,
+                                         line.sku.in_(sorted(set(skus)))))
+                .order_by(o.placed_at, o.id).limit(limit))
         return list(self._conn.execute(stmt).scalars())
 
     def count_by_status(self) -> dict[OrderStatus, int]:

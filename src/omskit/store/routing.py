@@ -86,3 +86,12 @@ class RoutingRepository:
                              t.c.fulfillment_orders < capacity)
             .values(fulfillment_orders=t.c.fulfillment_orders + 1))
         return updated.rowcount == 1
+
+    def give_back_capacity(self, location: str, day: date) -> None:
+        """Count one fulfilment order fewer at ``location`` on ``day`` (one that took a slot
+        was rejected or cancelled before picking). Never below zero."""
+        t = self._t.location_load
+        self._conn.execute(
+            t.update().where(t.c.location == location, t.c.day == day,
+                             t.c.fulfillment_orders > 0)
+            .values(fulfillment_orders=t.c.fulfillment_orders - 1))

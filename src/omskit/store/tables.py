@@ -150,6 +150,8 @@ def build_metadata(
         sa.Column("sku", sa.String(_ID), nullable=False),
         sa.Column("quantity", sa.Integer, nullable=False),
         sa.Column("unit_price", DecimalText, nullable=False),
+        # Added by migration 0005: units cancelled since (line cancellation, short close).
+        sa.Column("cancelled_quantity", sa.Integer, nullable=False, server_default="0"),
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
         schema=schema,
     )
@@ -180,6 +182,8 @@ def build_metadata(
         sa.Column("tracking_number", sa.String(_TEXT), nullable=True),
         sa.Column("shipped_at", UTCDateTime, nullable=True),
         sa.Column("delivered_at", UTCDateTime, nullable=True),
+        # Added by migration 0005: the day whose daily-capacity slot it holds, if any.
+        sa.Column("capacity_day", sa.Date, nullable=True),
         sa.Index(f"ix_{prefix}fulfillment_orders_location_status", "location", "status"),
         sa.Index(f"ix_{prefix}fulfillment_orders_order_id", "order_id"),
         schema=schema,
