@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 
 import attrs
@@ -35,6 +35,7 @@ from omskit.domain.order import Order
 from omskit.domain.routing import RoutingDecision
 from omskit.services.allocation import allocate, give_back_capacity, route_remaining
 from omskit.services.runtime import Runtime, logger
+from omskit.store.availability import AvailabilityQueries
 from omskit.store.orders import OrderQuery, OrderSummary
 from omskit.store.uow import UnitOfWork
 
@@ -93,6 +94,8 @@ def order_query(query: object, filters: dict[str, object]) -> OrderQuery:
 
 
 _STATUS_VALUES = frozenset(s.value for s in OrderStatus)
+#: Waiting orders read per batch of queries when the queue is loaded.
+_QUEUE_BATCH = 200
 #: Most waiting orders one call of :meth:`OrderService.waiting` considers.
 MAX_WAITING = 10_000
 #: Held orders validated again per call of :meth:`OrderService.revalidate_unknown_skus`.
@@ -430,9 +433,23 @@ class OrderService:
         refuse(problems, "backorder query")
         with self._rt.uow() as uow:
             ids = uow.orders.waiting_for(wanted, limit=limit)
-        found = [o for o in self._load_each(ids) if o.backordered() and not o.active_holds]
+        found = [o for o in self._load_queue(ids) if o.backordered() and not o.active_holds]
         rank = {o.id: self._rt.hooks.order_priority(o, self._rt.settings) for o in found}
         return sorted(found, key=lambda o: (rank[o.id], o.placed_at, o.id))
+
+    def _load_queue(self, ids: Sequence[str]) -> list[Order]:
+        """The orders with these ids, read in bounded batches (a few queries per
+        :data:`_QUEUE_BATCH` orders); a batch with an unreadable order is read again one by
+        one, so that order alone is left out."""
+        found: list[Order] = []
+        for start in range(0, len(ids), _QUEUE_BATCH):
+            chunk = ids[start:start + _QUEUE_BATCH]
+            try:
+                with self._rt.uow() as uow:
+                    found.extend(uow.orders.get_many(chunk))
+            except Exception:
+                found.extend(self._load_each(chunk))
+        return found
 
     def _load_each(self, ids: Iterable[str]) -> list[Order]:
         """The orders with these ids; one that cannot be read is logged and left out.
@@ -459,15 +476,35 @@ class OrderService:
 
     def allocate_waiting(self, skus: Iterable[str] | None = None) -> list[Order]:
         """Route waiting backorders (for ``skus``) in priority order; returns those that
-        gained an allocation. Called after stock is received; safe to call any time.
+        gained an allocation. The handler of stock events calls it; safe to call any time.
 
         Each order is routed in its own transaction, so a better-ranked order takes the
-        new stock before a worse-ranked one even sees it. An order that fails to route is
+        new stock before a worse-ranked one even sees it. Only while promisable stock is
+        left: an order none of whose backordered SKUs has any available to promise is not
+        routed, and with ``skus`` the queue stops as soon as none of them has any, so a
+        receipt costs what it brings, not what waits. An order that fails to route is
         logged and skipped; the others still get their turn.
         """
+        wanted = None if skus is None else sorted(set(skus))
+        left: dict[str, int] = {}  # available to promise per SKU, read when first needed
+
+        def promisable(sku: str) -> int:
+            if sku not in left:
+                with self._rt.uow() as uow:
+                    left[sku] = AvailabilityQueries(
+                        uow.connection, self._rt.tables).available_to_promise(sku)
+            return left[sku]
+
+        if wanted is not None and not any(promisable(sku) for sku in wanted):
+            return []  # nothing to share out: the queue is not even read
+        queue = self.waiting(wanted)
         allocated = []
-        for order in self.waiting(skus):
+        for order in queue:
+            if wanted is not None and not any(promisable(sku) for sku in wanted):
+                break  # the new stock is gone: nobody further down can get any of it
             before = order.backordered()
+            if not any(promisable(b.sku) for b in before):
+                continue
             try:
                 after = self.allocate_backorders(order.id)
             except Exception:
@@ -477,6 +514,8 @@ class OrderService:
                 continue
             if after.backordered() != before:
                 allocated.append(after)
+                for b in before:
+                    left.pop(b.sku, None)  # it took some: read again when next needed
         return allocated
 
     def revalidate_unknown_skus(self, skus: Iterable[str]) -> list[Order]:
@@ -505,8 +544,8 @@ class OrderService:
         if not wanted:
             return []
         with self._rt.uow() as uow:
-            held = [uow.orders.get(i) for i in
-                    uow.orders.held_for(UNKNOWN_SKU, wanted, limit=_REVALIDATE_LIMIT)]
+            held = uow.orders.get_many(
+                uow.orders.held_for(UNKNOWN_SKU, wanted, limit=_REVALIDATE_LIMIT))
         rank = {o.id: self._rt.hooks.order_priority(o, self._rt.settings) for o in held}
         released = []
         for order in sorted(held, key=lambda o: (rank[o.id], o.placed_at, o.id)):
