@@ -65,6 +65,12 @@ T = TypeVar("T")
 __all__ = ["CartService", "convert_cart", "end_soft_reservations"]
 
 
+def _check_cart_id(cart_id: object) -> None:
+    problems: list[str] = []
+    check_identifier(cart_id, "cart_id", problems)
+    refuse(problems, "cart")
+
+
 def _skus(reservations: Iterable[SoftReservation]) -> set[str]:
     return {r.sku for r in reservations}
 
@@ -176,6 +182,7 @@ class CartService:
         A hold past its expiry that no sweeper has released yet is still shown (it still
         holds the units): run :meth:`expire` periodically.
         """
+        _check_cart_id(cart_id)
         with self._rt.uow() as uow:
             rows = uow.inventory.soft_reservations(cart_id)
         if not rows:
@@ -188,6 +195,7 @@ class CartService:
 
         :class:`CartNotFound` for a cart that never held anything.
         """
+        _check_cart_id(cart_id)
 
         def op(uow: UnitOfWork, at: datetime) -> list[SoftReservation]:
             uow.inventory.lock_cart(cart_id)

@@ -296,6 +296,10 @@ class OrderService:
 
     def find_by_external(self, channel: str, external_id: str) -> Order | None:
         """The order placed as ``(channel, external_id)``, or None."""
+        problems: list[str] = []
+        check_code(channel, "channel", problems)
+        check_identifier(external_id, "external_id", problems)
+        refuse(problems, "lookup")
         with self._rt.uow() as uow:
             found = uow.orders.id_for_external(channel, external_id)
             return None if found is None else uow.orders.get(found)
@@ -353,6 +357,9 @@ class OrderService:
         Other services build on this; it is public for plugins that add order operations.
         """
         require_id(order_id, "order_id")
+        given: object = change
+        if not callable(given):
+            refuse([f"change: must be callable, not {type(given).__name__}"], "order change")
         rt = self._rt
 
         def attempt() -> tuple[Order, list[Event]]:
@@ -385,6 +392,9 @@ class OrderService:
 
     def release_hold(self, order_id: str, code: str) -> Order:
         """Release a hold; when none is left, whatever the order still lacks is routed now."""
+        problems: list[str] = []
+        check_identifier(code, "code", problems)
+        refuse(problems, "hold")
 
         def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
             if order.release_hold(code, at):

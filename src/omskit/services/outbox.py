@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from omskit.domain.checks import check_count, refuse
 from omskit.services.runtime import Runtime
+
+#: Most events one dispatch call leases.
+MAX_DISPATCH_BATCH = 10_000
 
 
 class OutboxService:
@@ -34,6 +38,9 @@ class OutboxService:
         batch are released for the next call. A dispatcher that dies mid-batch leaves a lease
         that expires after ``lease`` and the events go out again: delivery is at least once.
         """
+        problems: list[str] = []
+        check_count(limit, "limit", problems, minimum=1, maximum=MAX_DISPATCH_BATCH)
+        refuse(problems, "dispatch")
         rt = self._rt
         assert rt.oms is not None
         now = rt.now()

@@ -126,6 +126,9 @@ class PromiseService:
                     stores = list(dict.fromkeys(pickup_locations))
         if cart_id is not None:
             check_identifier(cart_id, "cart_id", problems)
+        wanted_ship: object = ship
+        if not isinstance(wanted_ship, bool):
+            problems.append(f"ship: must be True or False, not {wanted_ship!r}")
         if problems:
             raise InvalidCommand(problems, subject="promise quote")
         now = at or self._rt.now()
