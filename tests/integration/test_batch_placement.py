@@ -10,7 +10,7 @@ import pytest
 
 from omskit import Oms
 from omskit.domain.commands import PlaceOrder
-from omskit.domain.errors import InvalidCommand
+from omskit.domain.errors import IdempotencyConflict, InvalidCommand
 from omskit.domain.lifecycle import OrderStatus
 from omskit.domain.order import Order
 from omskit.domain.values import Problem
@@ -113,7 +113,7 @@ def test_re_running_a_batch_writes_nothing_and_returns_the_same_orders(oms: Oms)
     oms.inventory.receive("milan", "Z", 5)
     placed = oms.orders.place(order_command("E-7", {"Z": 1}))
     before = table_contents(oms)
-    mixed = oms.orders.place_many([order_command("E-7", {"Z": 9}), order_command("E-8", {"Z": 1})])
+    mixed = oms.orders.place_many([order_command("E-7", {"Z": 1}), order_command("E-8", {"Z": 1})])
     assert mixed[0].id == placed.id
     assert [x.quantity for x in mixed[0].lines] == [1]
     assert mixed[1].status is O.ALLOCATED
@@ -122,12 +122,25 @@ def test_re_running_a_batch_writes_nothing_and_returns_the_same_orders(oms: Oms)
     assert len(after[orders_table]) == len(before[orders_table]) + 1
 
 
+def test_a_re_delivery_with_other_content_refuses_the_whole_batch(oms: Oms) -> None:
+    # Regression (issue 9, item 10): the first order was returned and the new content lost.
+    stocked(oms)
+    placed = oms.orders.place(order_command("E-7", {"A": 1}))
+    before = table_contents(oms)
+    with pytest.raises(IdempotencyConflict) as caught:
+        oms.orders.place_many([order_command("E-8", {"A": 1}),
+                               order_command("E-7", {"A": 9})])
+    assert (caught.value.channel, caught.value.external_id, caught.value.order_id) == (
+        "web", "E-7", placed.id)
+    assert table_contents(oms) == before
+
+
 def test_duplicates_within_a_batch_return_the_first_commands_order(oms: Oms) -> None:
     stocked(oms)
     orders = oms.orders.place_many([
         order_command("D-1", {"A": 2}),
         order_command("D-2", {"A": 1}),
-        order_command("D-1", {"A": 5}),  # a re-delivery with other content
+        order_command("D-1", {"A": 2}),  # an identical re-delivery
         order_command("D-1", {"A": 2}, channel="shop"),  # another channel: another order
     ])
     assert orders[0] is orders[2]
@@ -135,6 +148,17 @@ def test_duplicates_within_a_batch_return_the_first_commands_order(oms: Oms) -> 
     assert len({o.id for o in orders}) == 3
     assert oms.inventory.available("A") == 9 - 2 - 1 - 2
     assert oms.orders.find_by_external("web", "D-1").id == orders[0].id  # type: ignore[union-attr]
+
+
+def test_duplicates_within_a_batch_with_other_content_are_refused(oms: Oms) -> None:
+    # Regression (issue 9, item 10): the second command was silently dropped.
+    stocked(oms)
+    before = table_contents(oms)
+    with pytest.raises(IdempotencyConflict) as caught:
+        oms.orders.place_many([order_command("D-1", {"A": 2}), order_command("D-2", {"A": 1}),
+                               order_command("D-1", {"A": 5})])
+    assert (caught.value.external_id, caught.value.order_id) == ("D-1", None)
+    assert table_contents(oms) == before
 
 
 def test_a_failing_plugin_mid_batch_rolls_the_whole_batch_back(

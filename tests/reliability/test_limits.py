@@ -19,6 +19,7 @@ from omskit import Oms
 from omskit.domain.checks import MAX_STOCK_UNITS
 from omskit.domain.commands import NewLine
 from omskit.domain.errors import (
+    IdempotencyConflict,
     InvalidCommand,
     InvalidSettings,
     PayloadError,
@@ -27,7 +28,7 @@ from omskit.domain.errors import (
 from omskit.domain.inventory import Capability
 from omskit.domain.lifecycle import OrderStatus
 from omskit.domain.values import Address, DeliveryKind, DeliveryMethod
-from omskit.store.orders import OrderQuery
+from omskit.store.orders import OrderQuery, OrderRepository
 from omskit.testing import location, order_command, table_contents
 from tests.support import MILAN
 
@@ -55,7 +56,7 @@ def refused(oms: Oms, call: Callable[[], Any], error: type[Exception] = InvalidC
 def storefront_payload(external_id: str, **changes: Any) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "id": external_id, "source": "web", "created_at": "2026-11-25T10:15:00+01:00",
-        "currency": "EUR", "customer": {"id": "cus_1"},
+        "currency": "EUR", "customer": {"id": "cus_1", "email": "anna@example.com"},
         "shipping_address": {"line1": "Via Torino 12", "city": "Milano", "country": "IT"},
         "fulfillment": {"type": "ship"},
         "items": [{"sku": "SKU-1", "quantity": 1, "unit_price": "19.90"}]}
@@ -308,3 +309,73 @@ def test_metadata_depth_is_bounded_and_the_deepest_allowed_reads_back(shop: Oms)
     order = shop.orders.place(attrs.evolve(order_command("D-2", {"SKU-1": 1}),
                                            metadata=deepest))
     assert shop.orders.get(order.id).metadata == deepest
+
+
+# -- re-delivery conflicts ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("change", [
+    lambda c: attrs.evolve(c, lines=[NewLine(sku="SKU-2", quantity=1, unit_price="10.00")]),
+    lambda c: attrs.evolve(c, lines=[NewLine(sku="SKU-1", quantity=2, unit_price="10.00")]),
+    lambda c: attrs.evolve(c, lines=[NewLine(sku="SKU-1", quantity=1, unit_price="11.00")]),
+    lambda c: attrs.evolve(c, customer=attrs.evolve(c.customer, id="someone-else")),
+    lambda c: attrs.evolve(c, currency="USD"),
+    lambda c: attrs.evolve(c, metadata={"gift": True}),
+], ids=["sku", "quantity", "price", "customer", "currency", "metadata"])
+def test_a_re_delivery_with_other_content_is_a_conflict(
+        shop: Oms, change: Callable[[Any], Any]) -> None:
+    # Before: the first order came back and the new content was silently lost.
+    first = order_command("C-1", {"SKU-1": 1})
+    placed = shop.orders.place(first)
+    error = refused(shop, lambda: shop.orders.place(change(first)), IdempotencyConflict)
+    assert (error.channel, error.external_id, error.order_id) == ("web", "C-1", placed.id)
+
+
+def test_an_identical_re_delivery_returns_the_first_order(shop: Oms) -> None:
+    moment = datetime(2026, 11, 25, 10, 15, tzinfo=timezone(timedelta(hours=1)))
+    first = attrs.evolve(order_command("C-2", {"SKU-1": 1}, unit_price="19.90"),
+                         placed_at=moment, metadata={"b": 1, "a": [1, 2]})
+    placed = shop.orders.place(first)
+    before = table_contents(shop)
+    # The same command written differently: price decimals, placed_at's offset, key order.
+    again = attrs.evolve(order_command("C-2", {"SKU-1": 1}, unit_price="19.9"),
+                         placed_at=moment.astimezone(UTC), metadata={"a": [1, 2], "b": 1})
+    assert shop.orders.place(again).id == placed.id
+    assert shop.orders.place_many([again, again])[0].id == placed.id
+    assert table_contents(shop) == before
+
+
+def test_a_storefront_re_delivery_with_other_items_is_a_conflict(shop: Oms) -> None:
+    payload = storefront_payload("WEB-1")
+    order = shop.channels.receive("storefront", payload)
+    assert shop.channels.receive("storefront", storefront_payload("WEB-1")).id == order.id
+    payload["items"][0]["quantity"] = 3
+    refused(shop, lambda: shop.channels.receive("storefront", payload), IdempotencyConflict)
+
+
+def test_a_conflict_is_found_when_the_other_delivery_wins_the_race(
+        shop: Oms, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The look-up misses the order a concurrent delivery is committing; the unique index
+    # then refuses the insert, and the stored command is compared after all.
+    placed = shop.orders.place(order_command("C-3", {"SKU-1": 1}))
+    real = OrderRepository.placed_for_external
+    calls: list[int] = []
+
+    def racing(self: OrderRepository, channel: str, external_id: str) -> Any:
+        calls.append(1)
+        return None if len(calls) == 1 else real(self, channel, external_id)
+
+    monkeypatch.setattr(OrderRepository, "placed_for_external", racing)
+    refused(shop, lambda: shop.orders.place(order_command("C-3", {"SKU-1": 2})),
+            IdempotencyConflict)
+    calls.clear()
+    assert shop.orders.place(order_command("C-3", {"SKU-1": 1})).id == placed.id
+
+
+def test_orders_placed_before_fingerprints_accept_any_re_delivery(shop: Oms) -> None:
+    placed = shop.orders.place(order_command("C-4", {"SKU-1": 1}))
+    orders = shop.tables.orders
+    with shop.engine.begin() as conn:
+        conn.execute(sa.update(orders).where(orders.c.id == placed.id)
+                     .values(command_hash=None))
+    assert shop.orders.place(order_command("C-4", {"SKU-1": 2})).id == placed.id

@@ -137,6 +137,25 @@ class InsufficientStock(OmsError):
         )
 
 
+class IdempotencyConflict(OmsError):
+    """An order was delivered again under its ``(channel, external_id)`` with other content
+    (lines, quantities, prices, customer, currency, addresses...); nothing was written.
+
+    An identical re-delivery returns the first order; a different one is a bug or a reused
+    id on the channel's side, and silently returning the first order would lose it.
+    ``order_id`` is the order placed first (None when two commands of one batch disagree).
+    """
+
+    def __init__(self, channel: str, external_id: str, order_id: str | None) -> None:
+        self.channel = channel
+        self.external_id = external_id
+        self.order_id = order_id
+        first = f"order {order_id}" if order_id is not None else "an earlier command of the batch"
+        super().__init__(
+            f"({channel!r}, {external_id!r}) was placed as {first} with other content; "
+            "a re-delivery must be identical (use a new external id for a new order)")
+
+
 class ConcurrencyConflict(OmsError):
     """Someone else changed the aggregate since it was read; retry the whole operation."""
 

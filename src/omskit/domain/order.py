@@ -156,6 +156,9 @@ class Order:
     promised_date: date | None = None
     #: The cart whose held units this order converts when it is first routed.
     cart_id: str | None = None
+    #: :meth:`PlaceOrder.fingerprint` of the command that placed it (None for orders placed
+    #: before omskit stored it): a re-delivery must match.
+    command_hash: str | None = None
     _holds: list[Hold] = attrs.field(factory=list, alias="holds")
     _fulfillment_orders: list[FulfillmentOrder] = attrs.field(
         factory=list, alias="fulfillment_orders"
@@ -165,8 +168,12 @@ class Order:
     # -- creation ---------------------------------------------------------------------------
 
     @classmethod
-    def place(cls, command: PlaceOrder, *, order_id: str, at: datetime) -> Order:
-        """Create an order from a :class:`PlaceOrder` command, in status ``received``."""
+    def place(cls, command: PlaceOrder, *, order_id: str, at: datetime,
+              fingerprint: str | None = None) -> Order:
+        """Create an order from a :class:`PlaceOrder` command, in status ``received``.
+
+        ``fingerprint``: the command's :meth:`~PlaceOrder.fingerprint`, if the caller has
+        it already (else it is computed)."""
         lines = tuple(
             OrderLine(
                 line_id=new.line_id or str(i + 1),
@@ -194,6 +201,7 @@ class Order:
             metadata=dict(command.metadata),
             promised_date=command.promised_date,
             cart_id=command.cart_id,
+            command_hash=fingerprint or command.fingerprint(),
         )
         order._events.append(
             OrderPlaced(

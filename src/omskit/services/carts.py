@@ -59,6 +59,12 @@ T = TypeVar("T")
 __all__ = ["CartService", "convert_cart", "end_soft_reservations"]
 
 
+def _check_cart_id(cart_id: object) -> None:
+    problems: list[str] = []
+    check_identifier(cart_id, "cart_id", problems)
+    refuse(problems, "cart")
+
+
 class CartService:
     """Soft reservations for carts: ``hold``, ``get``, ``release``, ``expire``."""
 
@@ -147,6 +153,7 @@ class CartService:
         A hold past its expiry that no sweeper has released yet is still shown (it still
         holds the units): run :meth:`expire` periodically.
         """
+        _check_cart_id(cart_id)
         with self._rt.uow() as uow:
             rows = uow.inventory.soft_reservations(cart_id)
         if not rows:
@@ -159,6 +166,7 @@ class CartService:
 
         :class:`CartNotFound` for a cart that never held anything.
         """
+        _check_cart_id(cart_id)
 
         def op(uow: UnitOfWork, at: datetime) -> list[SoftReservation]:
             uow.inventory.lock_cart(cart_id)

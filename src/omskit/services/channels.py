@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from omskit.domain.checks import check_identifier, refuse
 from omskit.domain.commands import PlaceOrder
 from omskit.domain.errors import InvalidCommand, PayloadError
 from omskit.domain.order import Order
@@ -25,6 +26,9 @@ class ChannelService:
 
     def parse(self, channel: str, payload: Mapping[str, Any]) -> PlaceOrder:
         """The command a connector makes of ``payload``; :class:`PayloadError` if malformed."""
+        problems: list[str] = []
+        check_identifier(channel, "channel", problems)
+        refuse(problems, "channel payload")
         connector = self._rt.channels.get(channel)
         if not isinstance(payload, Mapping):
             raise PayloadError([f"payload: expected a JSON object, got {type(payload).__name__}"],

@@ -23,9 +23,10 @@ from omskit.domain.checks import (
     check_quantity,
     check_text,
     encodes,
+    refuse,
     typed,
 )
-from omskit.domain.errors import InvalidCommand, LocationNotFound, SupplyNotFound
+from omskit.domain.errors import LocationNotFound, SupplyNotFound
 from omskit.domain.events import (
     Event,
     LocationSaved,
@@ -71,8 +72,15 @@ def _check_key(key: object, problems: list[str]) -> None:
 
 
 def _raise_if(problems: list[str], subject: str) -> None:
-    if problems:
-        raise InvalidCommand(problems, subject=subject)
+    refuse(problems, subject)
+
+
+def _stock_key(location: object, sku: object, subject: str) -> None:
+    """Refuse a malformed (location, SKU) pair before it reaches a query."""
+    problems: list[str] = []
+    check_location_code(location, "location", problems)
+    check_identifier(sku, "sku", problems)
+    refuse(problems, subject)
 
 
 class InventoryService:
@@ -127,6 +135,9 @@ class InventoryService:
 
     def save_location(self, location: Location) -> Location:
         """Create a location or replace its settings (stock rows are kept)."""
+        given: object = location
+        if not isinstance(given, Location):
+            refuse([f"location: must be a Location, not {type(given).__name__}"], "location")
         problems: list[str] = []
         check_location_code(location.code, "code", problems)
         check_text(location.name, "name", problems)
@@ -184,6 +195,9 @@ class InventoryService:
 
     def location(self, code: str) -> Location:
         """The location with this code, or :class:`LocationNotFound`."""
+        problems: list[str] = []
+        check_location_code(code, "code", problems)
+        refuse(problems, "location query")
         return self._read(lambda uow: self._require_location(uow, code))
 
     def locations(self) -> list[Location]:
@@ -354,6 +368,9 @@ class InventoryService:
 
     def receive_supply(self, supply_id: str) -> Supply:
         """Expected stock arrived: it becomes on-hand. Receiving it again changes nothing."""
+        problems: list[str] = []
+        check_identifier(supply_id, "supply_id", problems)
+        refuse(problems, "supply receipt")
         def op(uow: UnitOfWork, at: datetime) -> Supply:
             supply = uow.inventory.supply(supply_id, for_update=True)
             if supply is None:
@@ -375,10 +392,14 @@ class InventoryService:
 
     def stock_item(self, location: str, sku: str) -> StockItem | None:
         """The stock row of ``sku`` at ``location``, or None if it never had any."""
+        _stock_key(location, sku, "stock query")
         return self._read(lambda uow: uow.inventory.stock_item(location, sku))
 
     def stock(self, sku: str) -> GlobalStock:
         """``sku`` across the network: totals and the per-location breakdown with supply."""
+        problems: list[str] = []
+        check_identifier(sku, "sku", problems)
+        refuse(problems, "stock query")
         return self._read(lambda uow: GlobalStock(sku=sku,
                                                   positions=tuple(uow.inventory.positions(sku))))
 
@@ -395,9 +416,11 @@ class InventoryService:
         ``docs/promising.md``).
         """
         problems: list[str] = []
-        name: object = sku
-        if not isinstance(name, str):
-            problems.append(f"sku: must be a string, not {name!r}")
+        check_identifier(sku, "sku", problems)
+        if location is not None:
+            check_location_code(location, "location", problems)
+        if channel is not None:
+            check_code(channel, "channel", problems)
         if at is not None:
             check_moment(at, "at", problems)
         _raise_if(problems, "availability query")
@@ -468,10 +491,14 @@ class InventoryService:
 
     def channel_buffer(self, channel: str) -> int:
         """Units per location and SKU that ``channel`` may not take (0 without a buffer)."""
+        problems: list[str] = []
+        check_code(channel, "channel", problems)
+        refuse(problems, "channel buffer")
         return inventory_settings(self._rt.settings).channel_buffers.get(channel, 0)
 
     def ledger(self, location: str, sku: str) -> list[LedgerEntry]:
         """Every movement of ``sku`` at ``location``, oldest first."""
+        _stock_key(location, sku, "ledger query")
         return self._read(lambda uow: uow.inventory.ledger(location, sku))
 
     def ledger_mismatches(self) -> list[tuple[str, str]]:

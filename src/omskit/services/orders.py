@@ -21,7 +21,12 @@ from omskit.domain.checks import (
     refuse,
 )
 from omskit.domain.commands import PlaceOrder
-from omskit.domain.errors import IdempotencyKeyConflict, InvalidCommand, OrderNotFound
+from omskit.domain.errors import (
+    IdempotencyConflict,
+    IdempotencyKeyConflict,
+    InvalidCommand,
+    OrderNotFound,
+)
 from omskit.domain.events import (
     CancelledQuantity,
     Event,
@@ -102,6 +107,19 @@ MAX_WAITING = 10_000
 _REVALIDATE_LIMIT = 10_000
 
 
+def _same_command(command: PlaceOrder | tuple[str, str], fingerprint: str, order_id: str,
+                  stored: str | None) -> None:
+    """Raise :class:`IdempotencyConflict` unless the order ``order_id`` was placed by a
+    command with this fingerprint. Orders placed before fingerprints were stored, or under
+    another version of them, cannot be compared and are taken as the same."""
+    if stored is None or stored.partition(":")[0] != fingerprint.partition(":")[0]:
+        return
+    if stored != fingerprint:
+        channel, external_id = (command if isinstance(command, tuple)
+                                else (command.channel, command.external_id))
+        raise IdempotencyConflict(channel, external_id, order_id)
+
+
 @attrs.frozen(kw_only=True)
 class TimelineEntry:
     """One event in an order's history."""
@@ -176,28 +194,38 @@ class OrderService:
     def place(self, command: PlaceOrder) -> Order:
         """Receive, validate, route and reserve an order in one transaction.
 
-        Idempotent on ``(channel, external_id)``: if that order exists, it is returned and
-        nothing is written, even when two deliveries race. Validation problems put the order
-        on hold (no stock is reserved); otherwise it ends ``allocated`` or ``backordered``.
+        Idempotent on ``(channel, external_id)``: if that order exists and was placed by an
+        identical command (:meth:`PlaceOrder.fingerprint`), it is returned and nothing is
+        written, even when two deliveries race; if the command differs (other lines,
+        quantities, customer, currency...) :class:`IdempotencyConflict`. Validation problems
+        put the order on hold (no stock is reserved); otherwise it ends ``allocated`` or
+        ``backordered``.
         """
+        given: object = command
+        if not isinstance(given, PlaceOrder):
+            refuse([f"command: expected a PlaceOrder, got {type(given).__name__}"], "order")
         rt = self._rt
+        fingerprint = command.fingerprint()
 
         def attempt() -> tuple[Order, list[Event]]:
             with rt.uow() as uow:
-                existing = uow.orders.id_for_external(command.channel, command.external_id)
+                existing = uow.orders.placed_for_external(command.channel, command.external_id)
                 if existing is not None:
-                    return uow.orders.get(existing), []
-                order = self._create(uow, command)
+                    _same_command(command, fingerprint, *existing)
+                    return uow.orders.get(existing[0]), []
+                order = self._create(uow, command, fingerprint)
                 return order, uow.commit()
 
         try:
             order, events = rt.retrying(attempt)
         except sa.exc.IntegrityError:
             # A concurrent delivery of the same order committed first: return that one.
-            found = self.find_by_external(command.channel, command.external_id)
-            if found is None:
-                raise
-            return found
+            with rt.uow() as uow:
+                existing = uow.orders.placed_for_external(command.channel, command.external_id)
+                if existing is None:
+                    raise
+                _same_command(command, fingerprint, *existing)
+                return uow.orders.get(existing[0])
         rt.dispatch(events)
         return order
 
@@ -214,6 +242,10 @@ class OrderService:
         Retried as a whole on transient conflicts, like :meth:`place`; events are
         dispatched after the commit.
         """
+        given: object = commands
+        if isinstance(given, str | bytes) or not isinstance(given, Iterable):
+            refuse([f"commands: must be a list of PlaceOrder, not {type(given).__name__}"],
+                   "order batch")
         batch = list(commands)
         problems = [f"[{i}]: expected a PlaceOrder, got {type(c).__name__}"
                     for i, c in enumerate(batch) if not isinstance(c, PlaceOrder)]
@@ -222,13 +254,24 @@ class OrderService:
         if not batch:
             return []
         rt = self._rt
-        keys = list(dict.fromkeys((c.channel, c.external_id) for c in batch))
+        # One fingerprint per key: a key repeated with other content is refused before
+        # anything is read or written.
+        fingerprints: dict[tuple[str, str], str] = {}
+        for command in batch:
+            key = (command.channel, command.external_id)
+            fingerprint = command.fingerprint()
+            if fingerprints.setdefault(key, fingerprint) != fingerprint:
+                raise IdempotencyConflict(command.channel, command.external_id, None)
+        keys = list(fingerprints)
 
         existing: set[tuple[str, str]] = set()  # keys placed before the last attempt
 
         def attempt() -> tuple[list[Order], list[Event]]:
             with rt.uow() as uow:
-                ids = self._ids_for_external(uow, keys)
+                placed = self._ids_for_external(uow, keys)
+                for key, (order_id, stored) in placed.items():
+                    _same_command(key, fingerprints[key], order_id, stored)
+                ids = {key: order_id for key, (order_id, _) in placed.items()}
                 existing.clear()
                 existing.update(ids)
                 found: dict[tuple[str, str], Order] = {
@@ -239,15 +282,15 @@ class OrderService:
                 uow.inventory.preload((line.sku for command in batch
                                        if (command.channel, command.external_id) not in ids
                                        for line in command.lines), lock=True)
-                placed: list[Order] = []
+                orders: list[Order] = []
                 for command in batch:
                     key = (command.channel, command.external_id)
                     order = found.get(key)
                     if order is None:
-                        order = self._create(uow, command)
+                        order = self._create(uow, command, fingerprints[key])
                         found[key] = order
-                    placed.append(order)
-                return placed, uow.commit()
+                    orders.append(order)
+                return orders, uow.commit()
 
         while True:
             try:
@@ -266,11 +309,11 @@ class OrderService:
         rt.dispatch(events)
         return orders
 
-    def _create(self, uow: UnitOfWork, command: PlaceOrder) -> Order:
+    def _create(self, uow: UnitOfWork, command: PlaceOrder, fingerprint: str) -> Order:
         """A new order from ``command``: segment, validate, route and reserve, add."""
         rt = self._rt
         at = rt.now()
-        order = Order.place(command, order_id=new_id(), at=at)
+        order = Order.place(command, order_id=new_id(), at=at, fingerprint=fingerprint)
         segment = rt.hooks.customer_segment(order)
         if segment != order.customer.segment:
             order.customer = attrs.evolve(order.customer, segment=segment)
@@ -280,23 +323,24 @@ class OrderService:
         uow.orders.add(order)
         return order
 
-    def _ids_for_external(self, uow: UnitOfWork,
-                          keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
-        """The ids of the orders already placed under ``keys``, in a few queries."""
+    def _ids_for_external(self, uow: UnitOfWork, keys: list[tuple[str, str]]
+                          ) -> dict[tuple[str, str], tuple[str, str | None]]:
+        """``(id, command hash)`` of the orders already placed under ``keys``, in a few
+        queries."""
         uow.flush()
         o = self._rt.tables.orders.c
         by_channel: dict[str, list[str]] = {}
         for channel, external_id in keys:
             by_channel.setdefault(channel, []).append(external_id)
-        found: dict[tuple[str, str], str] = {}
+        found: dict[tuple[str, str], tuple[str, str | None]] = {}
         for channel, external_ids in by_channel.items():
             for start in range(0, len(external_ids), _LOOKUP_CHUNK):
                 chunk = external_ids[start:start + _LOOKUP_CHUNK]
                 for row in uow.connection.execute(
-                    sa.select(o.id, o.external_id)
+                    sa.select(o.id, o.external_id, o.command_hash)
                     .where(o.channel == channel, o.external_id.in_(chunk))
                 ):
-                    found[(channel, row.external_id)] = row.id
+                    found[(channel, row.external_id)] = (row.id, row.command_hash)
         return found
 
     def get(self, order_id: str) -> Order:
@@ -307,6 +351,10 @@ class OrderService:
 
     def find_by_external(self, channel: str, external_id: str) -> Order | None:
         """The order placed as ``(channel, external_id)``, or None."""
+        problems: list[str] = []
+        check_code(channel, "channel", problems)
+        check_identifier(external_id, "external_id", problems)
+        refuse(problems, "lookup")
         with self._rt.uow() as uow:
             found = uow.orders.id_for_external(channel, external_id)
             return None if found is None else uow.orders.get(found)
@@ -367,6 +415,9 @@ class OrderService:
         Other services build on this; it is public for plugins that add order operations.
         """
         require_id(order_id, "order_id")
+        given: object = change
+        if not callable(given):
+            refuse([f"change: must be callable, not {type(given).__name__}"], "order change")
         rt = self._rt
 
         def attempt() -> tuple[Order, list[Event]]:
@@ -404,6 +455,9 @@ class OrderService:
 
     def release_hold(self, order_id: str, code: str) -> Order:
         """Release a hold; when none is left, whatever the order still lacks is routed now."""
+        problems: list[str] = []
+        check_identifier(code, "code", problems)
+        refuse(problems, "hold")
 
         def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
             if order.release_hold(code, at):
@@ -485,7 +539,10 @@ class OrderService:
         receipt costs what it brings, not what waits. An order that fails to route is
         logged and skipped; the others still get their turn.
         """
-        wanted = None if skus is None else sorted(set(skus))
+        problems: list[str] = []
+        given = check_each(skus, "skus", check_identifier, problems)
+        refuse(problems, "backorder query")
+        wanted = None if given is None else sorted(set(given))
         left: dict[str, int] = {}  # available to promise per SKU, read when first needed
 
         def promisable(sku: str) -> int:

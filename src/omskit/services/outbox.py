@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
-from omskit.domain.checks import check_text
+from omskit.domain.checks import check_count, check_text, refuse
 from omskit.domain.errors import InvalidCommand, OutboxEventNotFound
 from omskit.domain.events import Event
 from omskit.services.runtime import Runtime
@@ -24,6 +24,9 @@ def _check_seq(seq: object) -> int:
         raise InvalidCommand([f"seq: must be a positive whole number, not {seq!r}"],
                              subject="outbox event")
     return seq
+
+#: Most events one dispatch call leases.
+MAX_DISPATCH_BATCH = 10_000
 
 
 class OutboxService:
@@ -60,9 +63,9 @@ class OutboxService:
         dispatcher that dies mid-batch leaves a lease that expires after ``lease`` and the
         events go out again: delivery is at least once.
         """
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
-            raise InvalidCommand([f"limit: must be a whole number from 1 to 10000, "
-                                  f"not {limit!r}"], subject="dispatch")
+        problems: list[str] = []
+        check_count(limit, "limit", problems, minimum=1, maximum=MAX_DISPATCH_BATCH)
+        refuse(problems, "dispatch")
         rt = self._rt
         now = rt.now()
         with rt.uow() as uow:

@@ -126,6 +126,9 @@ class PromiseService:
             check_identifier(cart_id, "cart_id", problems)
         if segment is not None:
             check_code(segment, "segment", problems)
+        wanted_ship: object = ship
+        if not isinstance(wanted_ship, bool):
+            problems.append(f"ship: must be True or False, not {wanted_ship!r}")
         if problems:
             raise InvalidCommand(problems, subject="promise quote")
         now = at or self._rt.now()

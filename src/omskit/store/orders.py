@@ -88,7 +88,7 @@ class OrderRepository:
             "tags": list(order.tags), "metadata": order.metadata,
             "placed_at": order.placed_at, "updated_at": order.updated_at,
             "version": order.version, "promised_date": order.promised_date,
-            "cart_id": order.cart_id,
+            "cart_id": order.cart_id, "command_hash": order.command_hash,
         }
 
     def _child_rows(self, order: Order) -> dict[str, dict[Any, Row]]:
@@ -148,7 +148,8 @@ class OrderRepository:
         result = self._conn.execute(
             t.orders.update()
             .where(t.orders.c.id == order.id, t.orders.c.version == order.version)
-            .values({k: v for k, v in row.items() if k not in ("id", "channel", "external_id")})
+            .values({k: v for k, v in row.items()
+                     if k not in ("id", "channel", "external_id", "command_hash")})
         )
         if result.rowcount != 1:
             raise ConcurrencyConflict("order", order.id)
@@ -181,9 +182,17 @@ class OrderRepository:
 
     def id_for_external(self, channel: str, external_id: str) -> str | None:
         """The id of the order placed as ``(channel, external_id)``, if any."""
+        found = self.placed_for_external(channel, external_id)
+        return None if found is None else found[0]
+
+    def placed_for_external(self, channel: str,
+                            external_id: str) -> tuple[str, str | None] | None:
+        """``(id, command hash)`` of the order placed as ``(channel, external_id)``, if any
+        (one query: placement reads both at once)."""
         self._pending.flush()
-        return self._conn.execute(self._s.order_id_for_external,
-                                  {"ch": channel, "ext": external_id}).scalar_one_or_none()
+        row = self._conn.execute(self._s.order_id_for_external,
+                                 {"ch": channel, "ext": external_id}).one_or_none()
+        return None if row is None else (row[0], row[1])
 
     def order_id_for_fulfillment(self, fulfillment_order_id: str) -> str:
         """The id of the order a fulfilment order belongs to."""
@@ -295,6 +304,7 @@ class OrderRepository:
             updated_at=row["updated_at"], tags=tuple(row["tags"]),
             metadata=dict(row["metadata"]), version=row["version"],
             promised_date=row["promised_date"], cart_id=row["cart_id"],
+            command_hash=row["command_hash"],
             holds=[Hold(code=h["code"], reason=h["reason"], placed_at=h["placed_at"],
                         released_at=h["released_at"]) for h in holds],
             fulfillment_orders=fos,

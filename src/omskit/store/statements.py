@@ -91,10 +91,10 @@ class Statements:
 
     @cached_property
     def order_id_for_external(self) -> sa.Executable:
-        """The id of the order placed as (``ch``, ``ext``)."""
+        """The id and command hash of the order placed as (``ch``, ``ext``)."""
         o = self._t.orders.c
-        return sa.select(o.id).where(o.channel == sa.bindparam("ch"),
-                                     o.external_id == sa.bindparam("ext"))
+        return sa.select(o.id, o.command_hash).where(o.channel == sa.bindparam("ch"),
+                                                     o.external_id == sa.bindparam("ext"))
 
     def reserve_unnest(self, dialect: sa.Dialect) -> str:
         """PostgreSQL's driver-level SQL reserving many rows at once: the arrays

@@ -133,6 +133,9 @@ def build_metadata(
         sa.Column("version", sa.Integer, nullable=False),
         sa.Column("promised_date", sa.Date, nullable=True),
         sa.Column("cart_id", sa.String(_ID), nullable=True),
+        # Added by migration 0004: PlaceOrder.fingerprint() of the placing command, so that
+        # a re-delivery with other content is refused (IdempotencyConflict).
+        sa.Column("command_hash", sa.String(72), nullable=True),
         # Idempotent placement: one order per channel and external id.
         sa.UniqueConstraint("channel", "external_id"),
         sa.Index(f"ix_{prefix}orders_customer_id", "customer_id", "placed_at"),

@@ -2,7 +2,7 @@
 fulfilment orders remember the day whose capacity slot they hold.
 
 Revision ID: 0005
-Revises: 0003 (the lead chains it after 0004)
+Revises: 0004
 Create Date: 2026-11-27
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import context, op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
