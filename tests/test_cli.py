@@ -153,7 +153,7 @@ def test_plugins_json_lists_builtins(omskit_database: TestDatabase) -> None:
     plugins = json.loads(run(omskit_database, "plugins", "--json").output)
     builtin = {p["name"]: p for p in plugins if p["builtin"]}
     assert "omskit_validate_order" in builtin["omskit.builtin.validation"]["hooks"]
-    assert "omskit_register_routing_strategies" in builtin["omskit.builtin.routing"]["hooks"]
+    assert "omskit_register_routing_strategies" in builtin["omskit.builtin.strategies"]["hooks"]
 
 
 def test_every_command_is_documented() -> None:

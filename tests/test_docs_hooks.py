@@ -413,7 +413,7 @@ def _validate_transition(ns: dict[str, Any]) -> None:
         stock(oms, "dc-north", 10)
         order = oms.orders.place(order_command("T-1", {"SKU-1": 2}))
         with pytest.raises(TransitionVetoed) as caught:
-            oms.fulfilment.release(order.id)
+            oms.fulfillment.release(order.id)
         assert caught.value.problems == ("dc-north is counting its stock",)
         after = oms.orders.get(order.id)
         assert after.status is OrderStatus.ALLOCATED
@@ -433,11 +433,11 @@ def _handle_event(ns: dict[str, Any]) -> None:
     plugin = ns["plugin"]
     with memory_oms(plugin) as oms:
         stock(oms, "dc-milano", 10)
-        order = oms.fulfilment.release(oms.orders.place(order_command("H-1", {"SKU-1": 2})).id)
+        order = oms.fulfillment.release(oms.orders.place(order_command("H-1", {"SKU-1": 2})).id)
         fo = order.fulfillment_orders[0].id
-        for step in (oms.fulfilment.accept, oms.fulfilment.pick, oms.fulfilment.pack):
+        for step in (oms.fulfillment.accept, oms.fulfillment.pick, oms.fulfillment.pack):
             step(fo)
-        oms.fulfilment.ship(fo, carrier="brt", tracking_number="BRT-1")
+        oms.fulfillment.ship(fo, carrier="brt", tracking_number="BRT-1")
         [message] = plugin.sent.values()
         assert "test@example.com" in message
         assert "BRT-1" in message
@@ -638,7 +638,7 @@ def test_duplicate_contribution_names_both_plugins_as_documented() -> None:
     fast.omskit_register_routing_strategies = omskit_register_routing_strategies  # type: ignore[attr-defined]
     with pytest.raises(DuplicateContribution) as caught:
         omskit.bootstrap("sqlite://", load_entrypoints=False, plugins=[fast])
-    assert caught.value.plugins == ("fast-routing", "omskit.builtin.routing")
+    assert caught.value.plugins == ("fast-routing", "omskit.builtin.strategies")
     samples = [b.code for b in _markdown_or_fail(HOOKS_MD).blocks
                if b.lang == "text" and "DuplicateContribution:" in b.code]
     assert samples, "docs/hooks.md lost its DuplicateContribution sample"

@@ -79,3 +79,25 @@ def test_hook_specs_import_nothing_above_the_domain() -> None:
     graph = module_imports()
     above = {m for m in graph["omskit.hookspecs"] if not m.startswith("omskit.domain")}
     assert above <= {"omskit.ports"}, above
+
+
+def test_the_domain_imports_only_the_standard_library_and_attrs() -> None:
+    """``omskit.domain`` stays readable on its own: no SQLAlchemy, pluggy, NumPy or jinja2.
+    ``iso4217`` is the one exception: the ISO currency table as data (decision 16)."""
+    import sys
+
+    allowed = set(sys.stdlib_module_names) | {"attrs", "iso4217", "omskit"}
+    found: dict[str, set[str]] = {}
+    for path in (SOURCE / "domain").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            for name in names:
+                top = name.split(".")[0]
+                if top not in allowed or (top == "omskit" and not name.startswith(
+                        "omskit.domain")):
+                    found.setdefault(path.name, set()).add(name)
+    assert found == {}

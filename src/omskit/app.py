@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from types import TracebackType
@@ -37,7 +38,7 @@ from omskit.routing.settings import routing_settings
 from omskit.serialization import EventCodec, make_converter
 from omskit.services.carts import CartService
 from omskit.services.channels import ChannelService
-from omskit.services.fulfilment import FulfilmentService
+from omskit.services.fulfillment import FulfillmentService
 from omskit.services.handle import Services
 from omskit.services.handlers import CORE_HANDLERS, EventDelivery
 from omskit.services.inventory import InventoryService
@@ -57,7 +58,7 @@ ENV_DATABASE_URL = "OMSKIT_DATABASE_URL"
 class Oms:
     """One embedded order management system. Build it with :func:`bootstrap`.
 
-    Services: ``inventory``, ``orders``, ``fulfilment``, ``channels``, ``outbox``,
+    Services: ``inventory``, ``orders``, ``fulfillment``, ``channels``, ``outbox``,
     ``promise``, ``carts``; ``router`` runs routing decisions in memory.
     """
 
@@ -72,7 +73,7 @@ class Oms:
         #: Placing, finding, holding, cancelling and completing orders.
         self.orders = OrderService(rt)
         #: Fulfilment orders: release, accept/reject, pick, pack, ship, deliver.
-        self.fulfilment = FulfilmentService(rt, self.orders)
+        self.fulfillment = FulfillmentService(rt, self.orders)
         #: Orders from channel payloads, through connector plugins.
         self.channels = ChannelService(rt, self.orders)
         #: Delivery-date quotes per option (ship, pickup) for lines not yet ordered.
@@ -85,10 +86,17 @@ class Oms:
         self.outbox = OutboxService(rt, delivery)
         #: The services alone: what event handlers and plugins are given, not this object.
         self.services = Services(orders=self.orders, inventory=self.inventory,
-                                 fulfilment=self.fulfilment, channels=self.channels,
+                                 fulfillment=self.fulfillment, channels=self.channels,
                                  outbox=self.outbox, promise=self.promise, carts=self.carts)
         delivery.services = self.services
         rt.drain = self.outbox.dispatch_batch
+
+    @property
+    def fulfilment(self) -> FulfillmentService:
+        """Deprecated spelling of :attr:`fulfillment` (kept for one release)."""
+        warnings.warn("oms.fulfilment is deprecated: use oms.fulfillment", DeprecationWarning,
+                      stacklevel=2)
+        return self.fulfillment
 
     # -- plumbing the host may need -----------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """``omskit demo``: a day of omnichannel orders through a seeded Italian network.
 
 It uses only the public API (``bootstrap``, ``oms.inventory``, ``oms.orders``,
-``oms.fulfilment``): what it does, an integrator's code can do.
+``oms.fulfillment``): what it does, an integrator's code can do.
 """
 
 from __future__ import annotations
@@ -296,7 +296,7 @@ def _advance(oms: Oms, rng: random.Random, order_id: str, step: str) -> tuple[in
     if step == "release":
         if order.active_holds or order.status is OrderStatus.CANCELLED:
             return 0, 0
-        oms.fulfilment.release(order_id)
+        oms.fulfillment.release(order_id)
         return 1, 0
     wanted = {"accept": FulfillmentStatus.RELEASED, "pick": FulfillmentStatus.ACCEPTED,
               "pack": FulfillmentStatus.PICKED, "ship": FulfillmentStatus.PACKED,
@@ -307,21 +307,21 @@ def _advance(oms: Oms, rng: random.Random, order_id: str, step: str) -> tuple[in
             continue
         operations += 1
         if step == "accept" and fo.location.startswith("store-") and rng.random() < 0.03:
-            rerouted = oms.fulfilment.reject(fo.id, "goods not found on the shelf")
+            rerouted = oms.fulfillment.reject(fo.id, "goods not found on the shelf")
             rejections += 1
             if rerouted.active_holds:
                 # A pickup the store rejected waits for an operator (pickup_rejected).
                 continue
             # Accepting is idempotent, so fulfilment orders this loop reaches later are safe.
-            for new in oms.fulfilment.release(order_id).fulfillment_orders:
+            for new in oms.fulfillment.release(order_id).fulfillment_orders:
                 if new.status is FulfillmentStatus.RELEASED:
-                    oms.fulfilment.accept(new.id)
+                    oms.fulfillment.accept(new.id)
                     operations += 1
         elif step == "ship":
-            oms.fulfilment.ship(fo.id, carrier=rng.choice(("brt", "gls", "poste")),
+            oms.fulfillment.ship(fo.id, carrier=rng.choice(("brt", "gls", "poste")),
                                 tracking_number=f"TRK{rng.randrange(10**9, 10**10)}")
         else:
-            getattr(oms.fulfilment, step)(fo.id)
+            getattr(oms.fulfillment, step)(fo.id)
     return operations, rejections
 
 

@@ -120,7 +120,7 @@ def test_malformed_commands_never_reach_the_database(oms: Oms,
         (lambda oms: oms.orders.cancel(oms.orders.search()[0].id, "x" * 501), InvalidCommand),
         (lambda oms: oms.orders.place_hold(oms.orders.search()[0].id, "fraud", "\x00"),
          InvalidCommand),
-        (lambda oms: oms.fulfilment.reject("any", "\x1b"), InvalidCommand),
+        (lambda oms: oms.fulfillment.reject("any", "\x1b"), InvalidCommand),
     ],
     ids=["unknown-location", "float-quantity", "control-char-sku", "unknown-order",
          "overlong-reason", "control-char-reason", "control-char-rejection"],
@@ -221,11 +221,11 @@ def test_a_reroute_that_fails_undoes_the_rejection(make_oms: Callable[..., Oms])
 
     oms = stocked(make_oms(plugins=[FailSecondTime(strategy)]))
     order = oms.orders.place(order_command("E-1", {"A": 4}))
-    oms.fulfilment.release(order.id)
+    oms.fulfillment.release(order.id)
     before = table_contents(oms)
     fo_id = order.fulfillment_orders[0].id
     with pytest.raises(ZeroDivisionError):
-        oms.fulfilment.reject(fo_id, "no staff")
+        oms.fulfillment.reject(fo_id, "no staff")
     assert strategy.calls == 1
     assert table_contents(oms) == before
     assert oms.orders.get(order.id).fulfillment_order(fo_id).status is F.RELEASED

@@ -90,8 +90,8 @@ def test_a_rejected_fulfilment_order_gives_its_slot_back(
         milan_once: tuple[Oms, Clock]) -> None:
     oms, _ = milan_once
     first = place(oms, "E-1")
-    oms.fulfilment.release(first.id)
-    rerouted = oms.fulfilment.reject(first.fulfillment_orders[0].id, "no staff")
+    oms.fulfillment.release(first.id)
+    rerouted = oms.fulfillment.reject(first.fulfillment_orders[0].id, "no staff")
     assert sources(rerouted) == ["milan", "rome"]  # never back to the location that rejected
     assert load(oms) == 0
     assert sources(place(oms, "E-2")) == ["milan"]
@@ -101,16 +101,16 @@ def test_accepted_work_gives_back_but_picked_work_is_spent(
         milan_once: tuple[Oms, Clock]) -> None:
     oms, _ = milan_once
     accepted = place(oms, "E-1")
-    oms.fulfilment.release(accepted.id)
-    oms.fulfilment.accept(accepted.fulfillment_orders[0].id)
+    oms.fulfillment.release(accepted.id)
+    oms.fulfillment.accept(accepted.fulfillment_orders[0].id)
     oms.orders.cancel(accepted.id)
     assert load(oms) == 0
 
     picked = place(oms, "E-2")
     fo_id = picked.fulfillment_orders[0].id
-    oms.fulfilment.release(picked.id)
-    oms.fulfilment.accept(fo_id)
-    oms.fulfilment.pick(fo_id)
+    oms.fulfillment.release(picked.id)
+    oms.fulfillment.accept(fo_id)
+    oms.fulfillment.pick(fo_id)
     cancelled = oms.orders.cancel(picked.id)
     assert cancelled.fulfillment_order(fo_id).capacity_day == DAY_1.date()
     assert load(oms) == 1

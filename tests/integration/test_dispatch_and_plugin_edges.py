@@ -197,13 +197,13 @@ def test_a_rejection_on_a_held_order_waits_for_the_hold(oms: Oms) -> None:
     oms.inventory.receive("milan", "B", 1)
     oms.inventory.set_safety_stock("milan", "B", 1)  # known, but nothing to promise
     order = oms.orders.place(order_command("E-1", {"A": 2, "B": 1}, lat=ROME[0], lon=ROME[1]))
-    order = oms.fulfilment.release(order.id)
+    order = oms.fulfillment.release(order.id)
     (fo,) = order.fulfillment_orders
     assert fo.location == "rome"
     assert order.status is OrderStatus.BACKORDERED
     # Part of the order is in the warehouse's hands; a hold stops further routing.
     order = oms.orders.place_hold(order.id, "fraud_review", "address mismatch")
-    order = oms.fulfilment.reject(fo.id, "damaged")
+    order = oms.fulfillment.reject(fo.id, "damaged")
     assert [f.status for f in order.fulfillment_orders] == [FulfillmentStatus.REJECTED]
     assert oms.inventory.stock_item("milan", "A").reserved == 0  # type: ignore[union-attr]
     order = oms.orders.release_hold(order.id, "fraud_review")
@@ -265,7 +265,7 @@ def test_reentrant_handlers_see_events_in_write_order(make_oms: Callable[..., Om
         def omskit_handle_event(self, event: Event, oms: Oms) -> None:
             seen.append(f"{event.event_type}:{getattr(event, 'to_status', '')}")
             if event.event_type == "order.routed" and event.order_id:
-                oms.fulfilment.release(event.order_id)
+                oms.fulfillment.release(event.order_id)
 
     oms = stocked(make_oms(plugins=[Releaser()]))
     oms.orders.place(order_command("E-1", {"A": 1}))

@@ -41,7 +41,7 @@ def in_milan(oms: Oms, external_id: str, lines: dict[str, int]) -> Order:
 
 
 def ship(oms: Oms, fo_id: str, *, deliver: bool = False) -> None:
-    ff = oms.fulfilment
+    ff = oms.fulfillment
     ff.accept(fo_id)
     ff.pick(fo_id)
     ff.pack(fo_id)
@@ -58,7 +58,7 @@ def test_part_shipped_and_the_rest_unfillable_can_be_closed(network: Oms) -> Non
     # The reported defect: 1 of 3 in stock, shipped and delivered; the other 2 never come.
     network.inventory.receive("milan", "A", 1)
     order = in_milan(network, "E-1", {"A": 3})
-    network.fulfilment.release(order.id)
+    network.fulfillment.release(order.id)
     ship(network, order.fulfillment_orders[0].id, deliver=True)
     assert network.orders.get(order.id).status is O.PARTIALLY_SHIPPED
 
@@ -90,12 +90,12 @@ def test_short_close_ends_shipped_when_the_shipped_part_is_on_its_way(network: O
     network.inventory.receive("milan", "A", 1)
     order = in_milan(network, "E-1", {"A": 2, "B": 1})  # B unknown: held
     order = network.orders.release_hold(order.id, "unknown_sku")
-    network.fulfilment.release(order.id)
+    network.fulfillment.release(order.id)
     ship(network, order.fulfillment_orders[0].id)
     closed = network.orders.short_close(order.id)
     assert closed.status is O.SHIPPED
     assert [(x.line_id, x.cancelled_quantity) for x in closed.lines] == [("1", 1), ("2", 1)]
-    network.fulfilment.deliver(order.fulfillment_orders[0].id)
+    network.fulfillment.deliver(order.fulfillment_orders[0].id)
     assert network.orders.complete(order.id).status is O.COMPLETED
 
 
@@ -150,7 +150,7 @@ def test_a_fulfilment_order_line_taken_whole_is_removed(network: Oms) -> None:
     assert [(x.line_id, x.cancelled_quantity) for x in again.lines] == [("1", 0), ("2", 1)]
     assert active_reservations(network) == {("milan", "A"): 2}
     # The shrunken fulfilment order still ships what is left.
-    network.fulfilment.release(order.id)
+    network.fulfillment.release(order.id)
     ship(network, fo_id, deliver=True)
     assert network.orders.get(order.id).status is O.DELIVERED
     assert stock_rows(network)[("milan", "A")].on_hand == 3
@@ -164,8 +164,8 @@ def test_the_least_progressed_fulfilment_order_gives_first(network: Oms) -> None
     order = in_milan(network, "E-1", {"A": 4})
     milan = next(fo.id for fo in order.fulfillment_orders if fo.location == "milan")
     rome = next(fo.id for fo in order.fulfillment_orders if fo.location == "rome")
-    network.fulfilment.release(order.id)
-    network.fulfilment.accept(milan)  # milan started work; rome has not
+    network.fulfillment.release(order.id)
+    network.fulfillment.accept(milan)  # milan started work; rome has not
     changed = network.orders.cancel_lines(order.id, {"1": 3})
     assert changed.fulfillment_order(rome).status is F.CANCELLED
     assert changed.fulfillment_order(milan).lines[0].quantity == 1
@@ -178,9 +178,9 @@ def test_picked_and_packed_units_are_left_to_ship(network: Oms) -> None:
     network.inventory.receive("milan", "A", 2)
     order = in_milan(network, "E-1", {"A": 5})  # 2 reserved, 3 backordered
     fo_id = order.fulfillment_orders[0].id
-    network.fulfilment.release(order.id)
-    network.fulfilment.accept(fo_id)
-    network.fulfilment.pick(fo_id)
+    network.fulfillment.release(order.id)
+    network.fulfillment.accept(fo_id)
+    network.fulfillment.pick(fo_id)
 
     before = table_contents(network)
     with pytest.raises(QuantityNotCancellable) as caught:
@@ -194,8 +194,8 @@ def test_picked_and_packed_units_are_left_to_ship(network: Oms) -> None:
     assert closed.status is O.RELEASED  # the picked part is still to ship
     assert closed.fulfillment_order(fo_id).status is F.PICKED
     assert closed.lines[0].cancelled_quantity == 3
-    network.fulfilment.pack(fo_id)
-    network.fulfilment.ship(fo_id, carrier="brt", tracking_number="T-1")
+    network.fulfillment.pack(fo_id)
+    network.fulfillment.ship(fo_id, carrier="brt", tracking_number="T-1")
     assert network.orders.get(order.id).status is O.SHIPPED
 
 
@@ -203,7 +203,7 @@ def test_refusals_are_typed_and_change_nothing(network: Oms) -> None:
     network.inventory.receive("milan", "A", 2)
     order = in_milan(network, "E-1", {"A": 3, "B": 1})
     order = network.orders.release_hold(order.id, "unknown_sku")
-    network.fulfilment.release(order.id)
+    network.fulfillment.release(order.id)
     ship(network, order.fulfillment_orders[0].id)  # 2 of A shipped, 1 backordered
     before = table_contents(network)
 
@@ -286,7 +286,7 @@ def test_units_given_back_go_to_waiting_orders(network: Oms) -> None:
 def test_holds_stay_on_a_line_cancellation_and_end_with_a_short_close(network: Oms) -> None:
     network.inventory.receive("milan", "A", 1)
     order = in_milan(network, "E-1", {"A": 3})
-    network.fulfilment.release(order.id)
+    network.fulfillment.release(order.id)
     # Held while backordered; the released part ships anyway (holds stop releases only).
     held = network.orders.place_hold(order.id, "fraud", "check")
     assert held.status is O.ON_HOLD
@@ -305,7 +305,7 @@ def test_holds_stay_on_a_line_cancellation_and_end_with_a_short_close(network: O
 def test_a_held_order_whose_wait_was_cancelled_lands_where_its_parts_are(network: Oms) -> None:
     network.inventory.receive("milan", "A", 1)
     order = in_milan(network, "E-1", {"A": 2})
-    network.fulfilment.release(order.id)
+    network.fulfillment.release(order.id)
     network.orders.place_hold(order.id, "fraud", "check")
     ship(network, order.fulfillment_orders[0].id)
     network.orders.cancel_lines(order.id, {"1": 1})

@@ -177,7 +177,7 @@ def test_releasing_the_hold_of_a_still_unknown_sku_backorders(network: Oms) -> N
 def test_hold_on_a_released_order_is_refused(network: Oms) -> None:
     network.inventory.receive("rome", "A", 10)
     order = network.orders.place(in_rome("E-1", {"A": 1}))
-    network.fulfilment.release(order.id)
+    network.fulfillment.release(order.id)
     before = table_contents(network)
     with pytest.raises(IllegalTransition):
         network.orders.place_hold(order.id, "fraud", "late")

@@ -15,7 +15,7 @@ from omskit.domain.errors import IllegalTransition
 from omskit.domain.inventory import Capability, LocationKind
 from omskit.domain.lifecycle import FulfillmentStatus, OrderStatus
 from omskit.domain.order import Order
-from omskit.services.fulfilment import PICKUP_REJECTED
+from omskit.services.fulfillment import PICKUP_REJECTED
 from omskit.testing import location, order_command
 from tests.support import MILAN, ROME, active_reservations, stock_rows
 
@@ -39,7 +39,7 @@ def pickup(oms: Oms, external_id: str, lines: dict[str, int]) -> Order:
 
 
 def released_fo(oms: Oms, order_id: str) -> str:
-    order = oms.fulfilment.release(order_id)
+    order = oms.fulfillment.release(order_id)
     (found,) = [fo.id for fo in order.fulfillment_orders if fo.status is F.RELEASED]
     return found
 
@@ -49,7 +49,7 @@ def test_a_rejected_pickup_is_held_for_an_operator(network: Oms) -> None:
     order = pickup(network, "P-1", {"A": 1})
     fo_id = released_fo(network, order.id)
 
-    held = network.fulfilment.reject(fo_id, "item damaged")
+    held = network.fulfillment.reject(fo_id, "item damaged")
     assert held.status is O.ON_HOLD
     [hold] = held.active_holds
     assert hold.code == PICKUP_REJECTED
@@ -84,7 +84,7 @@ def test_a_rejected_pickup_is_held_for_an_operator(network: Oms) -> None:
 def test_released_with_the_store_empty_it_waits_for_the_store(network: Oms) -> None:
     network.inventory.receive("store-rome", "A", 1)
     order = pickup(network, "P-1", {"A": 1})
-    network.fulfilment.reject(released_fo(network, order.id), "stock missing at count")
+    network.fulfillment.reject(released_fo(network, order.id), "stock missing at count")
     network.inventory.adjust("store-rome", "A", -1, reason="count")
     waiting = network.orders.release_hold(order.id, PICKUP_REJECTED)
     assert waiting.status is O.BACKORDERED
@@ -99,9 +99,9 @@ def test_released_with_the_store_empty_it_waits_for_the_store(network: Oms) -> N
 def test_a_second_rejection_holds_it_again(network: Oms) -> None:
     network.inventory.receive("store-rome", "A", 5)
     order = pickup(network, "P-1", {"A": 1})
-    network.fulfilment.reject(released_fo(network, order.id), "no staff")
+    network.fulfillment.reject(released_fo(network, order.id), "no staff")
     network.orders.release_hold(order.id, PICKUP_REJECTED)
-    again = network.fulfilment.reject(released_fo(network, order.id), "no staff again")
+    again = network.fulfillment.reject(released_fo(network, order.id), "no staff again")
     assert [h.code for h in again.active_holds] == [PICKUP_REJECTED]
     assert [h.code for h in again.holds] == [PICKUP_REJECTED, PICKUP_REJECTED]
     assert again.active_holds[0].reason.endswith("no staff again")
@@ -115,13 +115,13 @@ def test_a_partly_collected_pickup_is_held_too(network: Oms) -> None:
     network.inventory.receive("store-rome", "A", 1)
     order = pickup(network, "P-1", {"A": 2})  # 1 at the store, 1 backordered
     first = released_fo(network, order.id)
-    for step in (network.fulfilment.accept, network.fulfilment.pick, network.fulfilment.pack):
+    for step in (network.fulfillment.accept, network.fulfillment.pick, network.fulfillment.pack):
         step(first)
-    network.fulfilment.ship(first, carrier="counter", tracking_number="handed-over")
+    network.fulfillment.ship(first, carrier="counter", tracking_number="handed-over")
     network.inventory.receive("store-rome", "A", 1)  # the backorder is allocated there
     assert network.orders.get(order.id).status is O.PARTIALLY_SHIPPED
     second = released_fo(network, order.id)
-    held = network.fulfilment.reject(second, "wrong size delivered")
+    held = network.fulfillment.reject(second, "wrong size delivered")
     assert held.status is O.ON_HOLD
     assert [h.code for h in held.active_holds] == [PICKUP_REJECTED]
     # Releasing lands where the fulfilment orders are: the store still has the unit.
@@ -129,7 +129,7 @@ def test_a_partly_collected_pickup_is_held_too(network: Oms) -> None:
     assert released.status is O.PARTIALLY_SHIPPED
     assert released.backordered() == ()
     # Or closing short: the customer keeps what was collected.
-    network.fulfilment.reject(released_fo(network, order.id), "gave up")
+    network.fulfillment.reject(released_fo(network, order.id), "gave up")
     closed = network.orders.short_close(order.id, reason="store cannot serve the rest")
     assert closed.status is O.SHIPPED
     assert closed.active_holds == ()
@@ -138,7 +138,7 @@ def test_a_partly_collected_pickup_is_held_too(network: Oms) -> None:
 def test_a_long_rejection_reason_fits_the_hold(network: Oms) -> None:
     network.inventory.receive("store-rome", "A", 1)
     order = pickup(network, "P-1", {"A": 1})
-    held = network.fulfilment.reject(released_fo(network, order.id), "x" * 500)
+    held = network.fulfillment.reject(released_fo(network, order.id), "x" * 500)
     [hold] = network.orders.get(order.id).active_holds
     assert len(hold.reason) == 500
     assert hold.reason.endswith("x…")
@@ -149,7 +149,7 @@ def test_a_shipped_order_rejected_elsewhere_is_not_held(network: Oms) -> None:
     network.inventory.receive("store-rome", "A", 1)
     order = network.orders.place(order_command("S-1", {"A": 1}, lat=ROME[0], lon=ROME[1]))
     assert order.fulfillment_orders[0].location == "store-rome"
-    rerouted = network.fulfilment.reject(released_fo(network, order.id), "no staff")
+    rerouted = network.fulfillment.reject(released_fo(network, order.id), "no staff")
     assert rerouted.active_holds == ()
     assert rerouted.status is O.ALLOCATED
     assert [fo.location for fo in rerouted.fulfillment_orders] == ["store-rome", "milan"]

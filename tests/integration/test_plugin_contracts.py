@@ -141,7 +141,7 @@ def test_plugins_report_what_each_contributed(make_oms: Callable[..., Oms],
     by_name = {p.name: p for p in oms.plugins()}
     assert by_name["tests.integration.test_plugin_contracts.Channels"].contributions == {
         "channel": ("megamart",)}
-    assert by_name["omskit.builtin.routing"].contributions["routing strategy"] == (
+    assert by_name["omskit.builtin.strategies"].contributions["routing strategy"] == (
         "fewest-shipments", "nearest", "optimal")
     assert "order.placed" in by_name["omskit.builtin.defaults"].contributions["event type"]
     result = CliRunner().invoke(cli, ["--db", omskit_database.url, "--no-plugins",
@@ -150,7 +150,7 @@ def test_plugins_report_what_each_contributed(make_oms: Callable[..., Oms],
                                       "plugins", "--json"])
     assert result.exit_code == 0, result.output
     listed = {p["name"]: p for p in json.loads(result.output)}
-    assert listed["omskit.builtin.routing"]["contributions"]["routing strategy"] == [
+    assert listed["omskit.builtin.strategies"]["contributions"]["routing strategy"] == [
         "fewest-shipments", "nearest", "optimal"]
 
 

@@ -29,7 +29,7 @@ from tests.support import MILAN, ROME, active_reservations
 
 O = OrderStatus  # noqa: E741
 F = FulfillmentStatus
-BUILTINS = ["omskit.builtin.defaults", "omskit.builtin.routing", "omskit.builtin.rules",
+BUILTINS = ["omskit.builtin.defaults", "omskit.builtin.rules", "omskit.builtin.strategies",
             "omskit.builtin.validation"]
 
 
@@ -105,14 +105,14 @@ def test_vetoed_release_changes_nothing(make_oms: Callable[..., Oms]) -> None:
     assert ("order", "received", "validated") in veto.asked
     before = table_contents(oms)
     with pytest.raises(TransitionVetoed) as caught:
-        oms.fulfilment.release(order.id)
+        oms.fulfillment.release(order.id)
     error = caught.value
     assert (error.aggregate, error.target, error.problems) == (
         "fulfillment_order", "released", ("released is not allowed today",))
     assert error.key == order.fulfillment_orders[0].id
     assert table_contents(oms) == before
     veto.active = False
-    assert oms.fulfilment.release(order.id).status is O.RELEASED
+    assert oms.fulfillment.release(order.id).status is O.RELEASED
 
 
 def test_vetoed_cancel_keeps_the_reservations(make_oms: Callable[..., Oms]) -> None:
@@ -151,7 +151,7 @@ def test_after_transition_observes_every_change(make_oms: Callable[..., Oms]) ->
     observer = Observer()
     oms = stocked(make_oms(plugins=[observer]))
     order = oms.orders.place(order_command("E-1", {"A": 2}))
-    oms.fulfilment.release(order.id)
+    oms.fulfillment.release(order.id)
     assert observer.seen == [
         ("order", "received", "validated"), ("order", "validated", "allocated"),
         ("fulfillment_order", "created", "released"), ("order", "allocated", "released")]
@@ -162,7 +162,7 @@ def test_failing_observer_rolls_the_operation_back(make_oms: Callable[..., Oms])
     order = oms.orders.place(order_command("E-1", {"A": 2}))
     before = table_contents(oms)
     with pytest.raises(RuntimeError, match="audit table unavailable"):
-        oms.fulfilment.release(order.id)
+        oms.fulfillment.release(order.id)
     assert table_contents(oms) == before
 
 
@@ -262,8 +262,8 @@ def test_duplicate_contribution_names_both_plugins(make_oms: Callable[..., Oms])
         make_oms(plugins=[NamedStrategyPlugin("acme_routing", "nearest")])
     error = caught.value
     assert (error.registry, error.code) == ("routing strategy", "nearest")
-    assert set(error.plugins) == {"omskit.builtin.routing", "acme_routing"}
-    assert "omskit.builtin.routing" in str(error)
+    assert set(error.plugins) == {"omskit.builtin.strategies", "acme_routing"}
+    assert "omskit.builtin.strategies" in str(error)
     assert "acme_routing" in str(error)
 
     with pytest.raises(DuplicateContribution) as between_plugins:

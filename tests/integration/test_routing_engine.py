@@ -149,8 +149,8 @@ def test_rejection_reroutes_elsewhere_and_the_explanation_says_why(
     order = oms.orders.place(order_command("E-1", {"A": 2}))
     (fo,) = order.fulfillment_orders
     assert fo.location == "dc-milano"
-    oms.fulfilment.release(order.id)
-    rerouted = oms.fulfilment.reject(fo.id, "damaged stock")
+    oms.fulfillment.release(order.id)
+    rerouted = oms.fulfillment.reject(fo.id, "damaged stock")
     live = [f for f in rerouted.fulfillment_orders if f.id != fo.id]
     assert [f.location for f in live] == ["dc-roma"]
     first, second = oms.orders.explain(order.id)

@@ -139,17 +139,17 @@ class InventoryConservation(RuleBasedStateMachine):
         order = self.oms.orders.get(order_id)
         if order.active_holds or order.status is O.CANCELLED:
             return
-        order = self.oms.fulfilment.release(order_id)
+        order = self.oms.fulfillment.release(order_id)
         released = [fo for fo in order.fulfillment_orders if fo.status is F.RELEASED]
         if released:
-            self.oms.fulfilment.reject(released[0].id, "cannot fulfil")
+            self.oms.fulfillment.reject(released[0].id, "cannot fulfil")
 
     @rule(order_id=orders)
     def ship_everything(self, order_id: str) -> None:
         order = self.oms.orders.get(order_id)
         if order.active_holds or order.status is O.CANCELLED:
             return
-        ff = self.oms.fulfilment
+        ff = self.oms.fulfillment
         order = ff.release(order_id)
         for fo in order.fulfillment_orders:
             if fo.status not in FULFILLMENT_ACTIVE:

@@ -143,7 +143,7 @@ def shop(make_oms: Callable[..., Oms]) -> Oms:
             oms.inventory.receive(loc, sku, 50)
     first = oms.orders.place(order_command("BAD-1", {"SKU-1": 2}))
     second = oms.orders.place(order_command("BAD-2", {"SKU-2": 1}))
-    oms.fulfilment.release(second.id)
+    oms.fulfillment.release(second.id)
     oms.bad_input_ids = {  # type: ignore[attr-defined]
         "orders": [first.id, second.id],
         "fulfilment_orders": [fo.id for o in (first, second)
@@ -376,7 +376,7 @@ def test_orders_short_close(shop: Oms, tally: Tally, data: st.DataObject,
 @given(data=st.data(), reason=free_text)
 def test_fulfilment_reject(shop: Oms, tally: Tally, data: st.DataObject, reason: Any) -> None:
     fo_id = data.draw(ids_of(shop, "fulfilment_orders"))
-    tally.attempt(shop, "fulfilment.reject", lambda: shop.fulfilment.reject(fo_id, reason))
+    tally.attempt(shop, "fulfilment.reject", lambda: shop.fulfillment.reject(fo_id, reason))
 
 
 @RELAXED
@@ -384,7 +384,7 @@ def test_fulfilment_reject(shop: Oms, tally: Tally, data: st.DataObject, reason:
 def test_fulfilment_ship(shop: Oms, tally: Tally, data: st.DataObject, carrier: Any,
                          tracking: Any) -> None:
     fo_id = data.draw(ids_of(shop, "fulfilment_orders"))
-    tally.attempt(shop, "fulfilment.ship", lambda: shop.fulfilment.ship(
+    tally.attempt(shop, "fulfilment.ship", lambda: shop.fulfillment.ship(
         fo_id, carrier=carrier, tracking_number=tracking))
 
 

@@ -70,9 +70,9 @@ def _calls() -> dict[str, Callable[[Oms, str, str], Any]]:
             lambda o, _, __: o.inventory.register_supply({}, "SKU-1", 1, ETA),
         "place_hold-order-id-dict": lambda o, _, __: o.orders.place_hold({}, "x", "y"),
         "cancel-order-id-list": lambda o, _, __: o.orders.cancel([], "y"),
-        "reject-fo-id-dict": lambda o, _, __: o.fulfilment.reject({}, "y"),
+        "reject-fo-id-dict": lambda o, _, __: o.fulfillment.reject({}, "y"),
         "ship-fo-id-dict":
-            lambda o, _, __: o.fulfilment.ship({}, carrier="b", tracking_number="t"),
+            lambda o, _, __: o.fulfillment.ship({}, carrier="b", tracking_number="t"),
         # 2. unhashable channel code
         "channels.receive-code-list": lambda o, _, __: o.channels.receive([], {}),
         "channels.receive-code-dict": lambda o, _, __: o.channels.receive({}, {}),

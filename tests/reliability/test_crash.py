@@ -65,7 +65,7 @@ def placer(url: str, schema: str | None, checkpoints: str, ready: Any) -> None:
         if n % 4 == 0:
             oms.orders.cancel(order.id, "crash test")
         elif n % 4 == 1 and order.fulfillment_orders and not order.active_holds:
-            oms.fulfilment.release(order.id)
+            oms.fulfillment.release(order.id)
         os.write(fd, f"c-{n}\t{order.id}\n".encode())
     os.close(fd)
     oms.close()

@@ -1,4 +1,4 @@
-"""Every public method of ``oms.orders``, ``oms.inventory``, ``oms.fulfilment``, ``oms.carts``,
+"""Every public method of ``oms.orders``, ``oms.inventory``, ``oms.fulfillment``, ``oms.carts``,
 ``oms.promise``, ``oms.outbox`` and ``oms.channels``, called with hostile arguments one at a
 time (the others valid): wrong types, control characters and NUL, empty and huge strings,
 lone surrogates, naive and out-of-range datetimes, zero, negative, fractional and huge sizes.
@@ -159,20 +159,20 @@ METHODS: list[Method] = [
     Method("inventory", "ledger", {"location": "milan", "sku": "SKU-1"},
            {"location": LOCATIONS, "sku": IDS}),
     Method("inventory", "ledger_mismatches", {}, {}),
-    # -- oms.fulfilment
-    Method("fulfilment", "release", {"order_id": ORDER}, {"order_id": IDS}),
-    Method("fulfilment", "accept", {"fulfillment_order_id": FULFILMENT_ORDER},
+    # -- oms.fulfillment
+    Method("fulfillment", "release", {"order_id": ORDER}, {"order_id": IDS}),
+    Method("fulfillment", "accept", {"fulfillment_order_id": FULFILMENT_ORDER},
            {"fulfillment_order_id": IDS}),
-    Method("fulfilment", "pick", {"fulfillment_order_id": FULFILMENT_ORDER},
+    Method("fulfillment", "pick", {"fulfillment_order_id": FULFILMENT_ORDER},
            {"fulfillment_order_id": IDS}),
-    Method("fulfilment", "pack", {"fulfillment_order_id": FULFILMENT_ORDER},
+    Method("fulfillment", "pack", {"fulfillment_order_id": FULFILMENT_ORDER},
            {"fulfillment_order_id": IDS}),
-    Method("fulfilment", "reject", {"fulfillment_order_id": FULFILMENT_ORDER, "reason": "x"},
+    Method("fulfillment", "reject", {"fulfillment_order_id": FULFILMENT_ORDER, "reason": "x"},
            {"fulfillment_order_id": IDS, "reason": TEXTS}),
-    Method("fulfilment", "ship",
+    Method("fulfillment", "ship",
            {"fulfillment_order_id": FULFILMENT_ORDER, "carrier": "brt", "tracking_number": "T"},
            {"fulfillment_order_id": IDS, "carrier": IDS, "tracking_number": TEXTS}),
-    Method("fulfilment", "deliver", {"fulfillment_order_id": FULFILMENT_ORDER},
+    Method("fulfillment", "deliver", {"fulfillment_order_id": FULFILMENT_ORDER},
            {"fulfillment_order_id": IDS}),
     # -- oms.carts
     Method("carts", "hold",
@@ -213,7 +213,7 @@ METHODS: list[Method] = [
            {"channel": IDS, "payload": [None, 5, "{}", [], {}, {"id": "\x00"}]}),
 ]
 
-SERVICES = ("orders", "inventory", "fulfilment", "carts", "promise", "outbox", "channels")
+SERVICES = ("orders", "inventory", "fulfillment", "carts", "promise", "outbox", "channels")
 
 
 @pytest.fixture

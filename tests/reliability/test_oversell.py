@@ -64,12 +64,12 @@ def work(url: str, schema: str, worker: int, barrier: Any, results: Any) -> None
             counts["placed"] += 1
             roll = rng.random()
             if roll < 0.35 and order.fulfillment_orders:
-                oms.fulfilment.release(order.id)
+                oms.fulfillment.release(order.id)
                 for fo in order.fulfillment_orders:
-                    oms.fulfilment.accept(fo.id)
-                    oms.fulfilment.pick(fo.id)
-                    oms.fulfilment.pack(fo.id)
-                    oms.fulfilment.ship(fo.id, carrier="brt", tracking_number=f"T-{fo.id}")
+                    oms.fulfillment.accept(fo.id)
+                    oms.fulfillment.pick(fo.id)
+                    oms.fulfillment.pack(fo.id)
+                    oms.fulfillment.ship(fo.id, carrier="brt", tracking_number=f"T-{fo.id}")
                     counts["fulfilment orders shipped"] += 1
             elif roll < 0.55:
                 oms.orders.cancel(order.id, "customer changed their mind")

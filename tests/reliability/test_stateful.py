@@ -200,7 +200,7 @@ class StockLifecycle(RuleBasedStateMachine):
                                                   for fo in order.fulfillment_orders):
             return
         try:
-            self.oms.fulfilment.release(order_id)
+            self.oms.fulfillment.release(order_id)
         except OrderOnHold:
             assert order.active_holds
 
@@ -211,7 +211,7 @@ class StockLifecycle(RuleBasedStateMachine):
                     if fo.status is F.RELEASED]
         if released:
             fo = data.draw(st.sampled_from(released))
-            self.oms.fulfilment.reject(fo.id, "shelf empty")
+            self.oms.fulfillment.reject(fo.id, "shelf empty")
 
     @rule(order_id=orders, data=st.data(), steps=st.integers(1, 5))
     def advance(self, order_id: str, data: st.DataObject, steps: int) -> None:
@@ -221,12 +221,12 @@ class StockLifecycle(RuleBasedStateMachine):
         order = self.oms.orders.get(order_id)
         if any(fo.status is F.CREATED for fo in order.fulfillment_orders) \
                 and not order.active_holds and order.status is not O.CANCELLED:
-            order = self.oms.fulfilment.release(order_id)
+            order = self.oms.fulfillment.release(order_id)
         movable = [fo for fo in order.fulfillment_orders if fo.status in NEXT]
         if not movable:
             return
         fo = data.draw(st.sampled_from(movable))
-        service = self.oms.fulfilment
+        service = self.oms.fulfillment
         status = fo.status
         for _ in range(steps):
             target = NEXT.get(status)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from omskit.builtin.routing import NearestLocationStrategy
+from omskit.builtin.strategies import NearestLocationStrategy
 from omskit.domain.events import RoutedQuantity
 from omskit.domain.inventory import Capability
 from omskit.domain.routing import Candidate, RoutingRequest

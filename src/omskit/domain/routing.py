@@ -19,7 +19,6 @@ from datetime import date, datetime
 from typing import Any
 
 import attrs
-import numpy as np
 
 from omskit.domain.events import RoutedQuantity
 from omskit.domain.inventory import Location
@@ -151,36 +150,6 @@ class Candidate:
         for d in demand:
             need[d.sku] += d.quantity
         return all(self.available.get(sku, 0) >= q for sku, q in need.items())
-
-
-class PricedCandidates(tuple[Candidate, ...]):
-    """The eligible, priced candidates of one decision, as the engine hands them to a
-    strategy: a plain tuple, plus the same data as arrays (built once, on first use)."""
-
-    def arrays(self, skus: Sequence[str]) -> CandidateArrays:
-        """Availability, unit costs (candidate × SKU) and fixed costs, for ``skus``."""
-        key = tuple(skus)
-        cached: CandidateArrays | None = self.__dict__.get("_arrays")
-        if cached is None or cached.skus != key:
-            cached = CandidateArrays(
-                skus=key,
-                available=np.array([[c.available.get(s, 0) for s in key] for c in self],
-                                   dtype=float).reshape(len(self), len(key)),
-                unit=np.array([[c.unit_cost.get(s, 0.0) for s in key] for c in self],
-                              dtype=float).reshape(len(self), len(key)),
-                fixed=np.array([c.fixed_cost for c in self], dtype=float))
-            self.__dict__["_arrays"] = cached
-        return cached
-
-
-@attrs.frozen(kw_only=True, eq=False)
-class CandidateArrays:
-    """Candidates as NumPy arrays: rows in candidate order, columns in ``skus`` order."""
-
-    skus: tuple[str, ...]
-    available: np.ndarray
-    unit: np.ndarray
-    fixed: np.ndarray
 
 
 @attrs.frozen(kw_only=True)

@@ -28,7 +28,6 @@ from omskit.domain.routing import (
     Exclusion,
     Holdback,
     PlanCost,
-    PricedCandidates,
     RoutingDecision,
     RoutingPlan,
     RoutingPolicy,
@@ -38,6 +37,7 @@ from omskit.domain.routing import (
 from omskit.plugins import Hooks
 from omskit.ports import Carrier, RoutingStrategy
 from omskit.registries import Registry
+from omskit.routing.candidates import PricedCandidates
 from omskit.routing.settings import RoutingSettings
 
 #: Excluded locations an explanation names one by one; beyond that they are counted per rule.

@@ -36,8 +36,9 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_array
 
 from omskit.domain.events import RoutedQuantity
-from omskit.domain.routing import Candidate, PricedCandidates, RoutingPlan, RoutingRequest
+from omskit.domain.routing import Candidate, RoutingPlan, RoutingRequest
 from omskit.domain.values import LineQuantity
+from omskit.routing.candidates import PricedCandidates
 
 #: At most this many surviving locations are solved by trying every subset.
 ENUMERATION_LIMIT = 7

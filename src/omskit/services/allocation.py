@@ -11,11 +11,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 
+from omskit.domain.delivery_dates import delivery_date
 from omskit.domain.events import RoutedQuantity, StockReserved, new_id
 from omskit.domain.inventory import Location, Reservation
 from omskit.domain.lifecycle import ORDER_OPEN_FOR_ROUTING, FulfillmentStatus, OrderStatus
 from omskit.domain.order import FulfillmentOrder, Order
-from omskit.domain.promising import delivery_date
 from omskit.domain.routing import RoutingRequest
 from omskit.domain.values import Coordinates, DeliveryKind, LineQuantity
 from omskit.routing.engine import Decision

@@ -6,7 +6,7 @@ import attrs
 
 from omskit.services.carts import CartService
 from omskit.services.channels import ChannelService
-from omskit.services.fulfilment import FulfilmentService
+from omskit.services.fulfillment import FulfillmentService
 from omskit.services.inventory import InventoryService
 from omskit.services.orders import OrderService
 from omskit.services.outbox import OutboxService
@@ -24,7 +24,7 @@ class Services:
     #: Locations, stock movements, supply and availability.
     inventory: InventoryService
     #: Fulfilment orders: release, accept/reject, pick, pack, ship, deliver.
-    fulfilment: FulfilmentService
+    fulfillment: FulfillmentService
     #: Orders from channel payloads, through connector plugins.
     channels: ChannelService
     #: Pending and parked events.

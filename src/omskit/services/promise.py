@@ -4,7 +4,7 @@ A quote reads stock, open supply and locations in one read-only transaction and 
 nothing. It follows the same rules as routing (``omskit_routing_rules``: inactive locations,
 delivery capabilities, channel buffers and any plugin rule) and the same carrier choice (the
 cheapest lane, :func:`omskit.builtin.rules.cheapest_rate`); dates come from
-:mod:`omskit.domain.promising` (cut-off, processing days, the location's time zone).
+:mod:`omskit.domain.delivery_dates` (cut-off, processing days, the location's time zone).
 
 - **ready time** at a location: now if its available-to-promise (less holdbacks) covers the
   quantity, else the ETA of the open supply that makes it cover it (in ETA order), else never;
@@ -29,6 +29,7 @@ from omskit.domain.checks import (
     check_location_code,
     check_moment,
 )
+from omskit.domain.delivery_dates import delivery_date, ship_date
 from omskit.domain.errors import InvalidCommand, LocationNotFound
 from omskit.domain.inventory import Location, StockPosition
 from omskit.domain.promise import (
@@ -40,7 +41,6 @@ from omskit.domain.promise import (
     check_destination,
     units_of,
 )
-from omskit.domain.promising import delivery_date, ship_date
 from omskit.domain.routing import Candidate, Exclusion, Holdback, RoutingRequest
 from omskit.domain.values import (
     Coordinates,

@@ -23,9 +23,9 @@ import attrs
 
 from omskit.app import Oms, bootstrap
 from omskit.domain.carriers import CarrierRate
+from omskit.domain.delivery_dates import delivery_date
 from omskit.domain.inventory import Location
 from omskit.domain.order import Order
-from omskit.domain.promising import delivery_date
 from omskit.domain.routing import RoutingDecision
 from omskit.domain.values import Coordinates
 from omskit.hookspecs import hookimpl

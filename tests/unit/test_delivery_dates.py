@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import attrs
 import pytest
 
+from omskit.domain.delivery_dates import delivery_date, ship_date
 from omskit.domain.inventory import IncomingSupply, LocationKind, StockPosition
 from omskit.domain.promise import (
     CartLine,
@@ -19,7 +20,6 @@ from omskit.domain.promise import (
     check_ttl,
     units_of,
 )
-from omskit.domain.promising import delivery_date, ship_date
 from omskit.domain.values import DeliveryKind, DeliveryMethod
 from omskit.services.promise import ready_at
 from omskit.testing import location

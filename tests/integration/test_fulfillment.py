@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from omskit import Oms
@@ -43,7 +45,7 @@ def test_the_whole_path(network: Oms) -> None:
     network.inventory.receive("rome", "B", 5)
     order = place_in_rome(network, "E-1", {"A": 3, "B": 2})
     fo_id = fo_at(order, "rome")
-    ff = network.fulfilment
+    ff = network.fulfillment
 
     assert ff.release(order.id).status is O.RELEASED
     assert ff.accept(fo_id).status is F.ACCEPTED
@@ -75,7 +77,7 @@ def test_every_step_is_idempotent(network: Oms) -> None:
     network.inventory.receive("rome", "A", 10)
     order = place_in_rome(network, "E-1", {"A": 3})
     fo_id = fo_at(order, "rome")
-    ff = network.fulfilment
+    ff = network.fulfillment
     steps = [
         lambda: ff.release(order.id),
         lambda: ff.accept(fo_id),
@@ -101,11 +103,11 @@ def test_steps_out_of_order_are_refused(network: Oms) -> None:
     fo_id = fo_at(order, "rome")
     before = table_contents(network)
     with pytest.raises(IllegalTransition):
-        network.fulfilment.pick(fo_id)  # not released, not accepted
+        network.fulfillment.pick(fo_id)  # not released, not accepted
     with pytest.raises(IllegalTransition):
-        network.fulfilment.ship(fo_id, carrier="brt", tracking_number="T")
+        network.fulfillment.ship(fo_id, carrier="brt", tracking_number="T")
     with pytest.raises(IllegalTransition):
-        network.fulfilment.deliver(fo_id)
+        network.fulfillment.deliver(fo_id)
     assert table_contents(network) == before
 
 
@@ -115,18 +117,18 @@ def test_a_held_order_is_not_released(network: Oms) -> None:
     network.orders.place_hold(order.id, "fraud", "check")
     before = table_contents(network)
     with pytest.raises(OrderOnHold):
-        network.fulfilment.release(order.id)
+        network.fulfillment.release(order.id)
     assert table_contents(network) == before
 
 
 def test_unknown_fulfilment_order(network: Oms) -> None:
     with pytest.raises(FulfillmentOrderNotFound):
-        network.fulfilment.accept("nope")
+        network.fulfillment.accept("nope")
 
 
 def test_shipment_needs_a_carrier(network: Oms) -> None:
     with pytest.raises(InvalidCommand, match="carrier"):
-        network.fulfilment.ship("whatever", carrier="", tracking_number="T")
+        network.fulfillment.ship("whatever", carrier="", tracking_number="T")
 
 
 def test_reject_reroutes_elsewhere(network: Oms) -> None:
@@ -134,8 +136,8 @@ def test_reject_reroutes_elsewhere(network: Oms) -> None:
     network.inventory.receive("naples", "A", 5)
     order = place_in_rome(network, "E-1", {"A": 3})
     rome_fo = fo_at(order, "rome")
-    network.fulfilment.release(order.id)
-    after = network.fulfilment.reject(rome_fo, "shelf is empty")
+    network.fulfillment.release(order.id)
+    after = network.fulfillment.reject(rome_fo, "shelf is empty")
     assert after.status is O.ALLOCATED
     rejected = after.fulfillment_order(rome_fo)
     assert (rejected.status, rejected.rejection_reason) == (F.REJECTED, "shelf is empty")
@@ -146,7 +148,7 @@ def test_reject_reroutes_elsewhere(network: Oms) -> None:
     assert stock_rows(network)[("rome", "A")].reserved == 0
     # Rejecting twice changes nothing.
     before = table_contents(network)
-    network.fulfilment.reject(rome_fo, "shelf is empty")
+    network.fulfillment.reject(rome_fo, "shelf is empty")
     assert table_contents(network) == before
 
 
@@ -154,10 +156,10 @@ def test_reject_excludes_every_location_that_rejected(network: Oms) -> None:
     network.inventory.receive("rome", "A", 5)
     network.inventory.receive("naples", "A", 5)
     order = place_in_rome(network, "E-1", {"A": 3})
-    network.fulfilment.release(order.id)
-    order = network.fulfilment.reject(fo_at(order, "rome"), "closed")
-    network.fulfilment.release(order.id)
-    order = network.fulfilment.reject(fo_at(order, "naples"), "closed too")
+    network.fulfillment.release(order.id)
+    order = network.fulfillment.reject(fo_at(order, "rome"), "closed")
+    network.fulfillment.release(order.id)
+    order = network.fulfillment.reject(fo_at(order, "naples"), "closed too")
     # rome has stock again (its reservation was released) but it already refused.
     assert order.status is O.BACKORDERED
     assert order.backordered() == (LineQuantity(line_id="1", sku="A", quantity=3),)
@@ -175,7 +177,7 @@ def test_partial_shipment_then_the_rest(network: Oms) -> None:
     network.inventory.receive("rome", "A", 2)
     network.inventory.receive("naples", "B", 2)
     order = place_in_rome(network, "E-1", {"A": 2, "B": 2})
-    ff = network.fulfilment
+    ff = network.fulfillment
     ff.release(order.id)
     for loc in ("rome", "naples"):
         fo_id = fo_at(order, loc)
@@ -202,7 +204,7 @@ def test_ship_after_a_rejection_was_rerouted(network: Oms) -> None:
     network.inventory.receive("naples", "B", 2)
     order = network.orders.place(order_command("E-1", {"A": 2, "B": 2}, lat=44.5, lon=11.3))
     assert sorted(fo.location for fo in order.fulfillment_orders) == ["milan", "rome"]
-    ff = network.fulfilment
+    ff = network.fulfillment
     ff.release(order.id)
     rome = fo_at(order, "rome")
     ff.accept(rome)
@@ -225,7 +227,7 @@ def test_backordered_part_ships_then_the_rest_is_allocated(network: Oms) -> None
     network.inventory.receive("rome", "A", 1)
     order = place_in_rome(network, "E-1", {"A": 3})
     assert order.status is O.BACKORDERED
-    ff = network.fulfilment
+    ff = network.fulfillment
     ff.release(order.id)
     first = fo_at(order, "rome")
     for step in (ff.accept, ff.pick, ff.pack):
@@ -247,7 +249,7 @@ def test_backordered_part_ships_then_the_rest_is_allocated(network: Oms) -> None
 def test_released_part_ships_after_the_backorder_was_allocated(network: Oms) -> None:
     network.inventory.receive("rome", "A", 1)
     order = place_in_rome(network, "E-1", {"A": 3})
-    ff = network.fulfilment
+    ff = network.fulfillment
     ff.release(order.id)
     first = fo_at(order, "rome")
     ff.accept(first)
@@ -258,3 +260,9 @@ def test_released_part_ships_after_the_backorder_was_allocated(network: Oms) -> 
     ff.ship(first, carrier="brt", tracking_number="1")
     assert network.orders.get(order.id).status is O.PARTIALLY_SHIPPED
     assert active_reservations(network) == {("naples", "A"): 2}
+
+
+def test_the_old_spelling_is_a_deprecated_alias(make_oms: Callable[..., Oms]) -> None:
+    oms = make_oms()
+    with pytest.warns(DeprecationWarning, match="oms.fulfillment"):
+        assert oms.fulfilment is oms.fulfillment

@@ -30,8 +30,8 @@ def _clip(text: str) -> str:
     return text[:MAX_TEXT_LENGTH - 1] + "…"
 
 
-class FulfilmentService:
-    """The fulfilment side of the public API (``oms.fulfilment``).
+class FulfillmentService:
+    """The fulfilment side of the public API (``oms.fulfillment``).
 
     Every step is idempotent: asking for the status a fulfilment order already has returns it
     unchanged, so a retried call from a warehouse system is harmless.
