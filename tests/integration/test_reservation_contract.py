@@ -119,9 +119,9 @@ def logged_in(conn: sa.Connection, oms: Oms, reference: str) -> dict[tuple[str, 
 def expected_reserved(items: Sequence[Item], answers: Sequence[bool]
                       ) -> dict[tuple[str, str], int]:
     taken: dict[tuple[str, str], int] = {}
-    for (location, sku, quantity), ok in zip(items, answers, strict=True):
+    for (where, sku, quantity), ok in zip(items, answers, strict=True):
         if ok:
-            taken[(location, sku)] = taken.get((location, sku), 0) + quantity
+            taken[(where, sku)] = taken.get((where, sku), 0) + quantity
     return taken
 
 
