@@ -65,7 +65,8 @@ class InventoryReader(Protocol):
     """Read-only stock queries in the caller's transaction (given to validators)."""
 
     def known_skus(self, skus: Iterable[str]) -> set[str]:
-        """The subset of ``skus`` that has a stock row at any location."""
+        """The subset of ``skus`` that has a stock row at any location or open supply (stock
+        on order or in transit) somewhere: a pre-order for incoming stock is valid."""
         ...
 
     def location(self, code: str) -> Location | None:

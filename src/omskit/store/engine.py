@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.pool import StaticPool
+
+from omskit.store.backends import backend_for
+from omskit.store.jsontext import json_dumps
 
 #: The embedded default: a SQLite file in the working directory.
 DEFAULT_URL = "sqlite:///omskit.db"
-
-
-#: orjson leaves these to ``json_dumps``'s fallback, so a value the standard library would
-#: refuse (a datetime in metadata) is still refused rather than silently stringified.
-_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-
-
-def json_dumps(value: Any) -> str:
-    """Serialise a JSON column's value: orjson, several times faster than the standard
-    library on the documents every placement writes (order parts, events, explanations);
-    anything orjson will not take (an integer beyond 64 bits, a non-string key) goes to
-    ``json.dumps``, so what is accepted and how it reads back do not change."""
-    try:
-        return orjson.dumps(value, option=_ORJSON_OPTIONS).decode()
-    except TypeError:
-        return json.dumps(value)
 
 
 def normalise_url(url: str | sa.URL) -> sa.URL:
@@ -39,38 +22,18 @@ def normalise_url(url: str | sa.URL) -> sa.URL:
 
 
 def create_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
-    """Create an engine tuned for omskit.
+    """Create an engine tuned for omskit by the database's backend
+    (:mod:`omskit.store.backends`).
 
     SQLite gets WAL journaling, enforced foreign keys, a busy timeout and ``BEGIN IMMEDIATE``
     transactions: a transaction takes the write lock when it starts, so two writers queue
     instead of failing when one tries to upgrade a read lock. An in-memory database uses one
-    shared connection so every unit of work sees the same data.
+    shared connection so every unit of work sees the same data. PostgreSQL's pool checks a
+    connection before handing it out.
     """
     parsed = normalise_url(url)
     kwargs.setdefault("json_serializer", json_dumps)
-    if parsed.get_backend_name() != "sqlite":
-        kwargs.setdefault("pool_pre_ping", True)
-        return sa.create_engine(parsed, **kwargs)
-    memory = parsed.database in (None, "", ":memory:")
-    if memory:
-        kwargs.setdefault("poolclass", StaticPool)
-        kwargs.setdefault("connect_args", {"check_same_thread": False})
-    engine = sa.create_engine(parsed, **kwargs)
+    return backend_for(parsed.get_backend_name()).create_engine(parsed, kwargs)
 
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Take transaction control from pysqlite so that BEGIN is ours (see below).
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        if not memory:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
+__all__ = ["DEFAULT_URL", "create_engine", "json_dumps", "normalise_url"]

@@ -15,10 +15,9 @@ from typing import Any
 
 import cattrs
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from omskit.domain.checks import MAX_STOCK_UNITS
-from omskit.domain.errors import ConcurrencyConflict, InsufficientStock, StockLimitExceeded
+from omskit.domain.errors import InsufficientStock, StockLimitExceeded
 from omskit.domain.inventory import (
     Capability,
     IncomingSupply,
@@ -36,12 +35,11 @@ from omskit.domain.inventory import (
 from omskit.domain.promise import SoftReservation, SoftReservationStatus
 from omskit.domain.values import Address, Coordinates, trimmed
 from omskit.serialization import structure_optional
+from omskit.store.backends import RowDemand, StoreBackend, backend_for
 from omskit.store.pending import PendingRows
 from omskit.store.statements import Statements
+from omskit.store.stock_cache import StockCache
 from omskit.store.tables import Tables
-
-#: Dialects whose ``INSERT`` has ``ON CONFLICT DO UPDATE`` (typed loosely: two unrelated classes).
-_UPSERT_DIALECTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 #: Ledger kinds of a cart's soft reservations; their reference is ``cart:<id>``.
 SOFT_RESERVE = MovementKind.SOFT_RESERVE
@@ -82,21 +80,23 @@ class InventoryRepository:
     def __init__(self, conn: sa.Connection, tables: Tables, converter: cattrs.Converter,
                  shared_locations: LocationCache | None = None,
                  statements: Statements | None = None,
-                 pending: PendingRows | None = None) -> None:
+                 pending: PendingRows | None = None,
+                 backend: StoreBackend | None = None) -> None:
         self._conn = conn
         self._t = tables
         self._c = converter
         self._s = statements or Statements(tables)
-        self._pending = pending if pending is not None else PendingRows(conn, self._s)
+        self._backend = backend or backend_for(conn.dialect)
+        self._pending = (pending if pending is not None
+                         else PendingRows(conn, self._s, self._backend))
         self._locations: dict[str, Location] = {}
         self._shared = shared_locations or LocationCache()
-        # Stock rows read in this transaction, per SKU then location: [on_hand, reserved,
-        # safety_stock]. Validation and every routing round of a batch read the same rows;
-        # a successful reservation updates its row here, any other movement of a SKU (or
-        # a reservation that failed, which means the rows were stale) drops the SKU so the
-        # next read goes to the database.
-        self._stock: dict[str, dict[str, list[int]]] = {}
-        self._versions: dict[str, tuple[object, bool]] = {}
+        self._stock = StockCache()
+
+    @property
+    def stock_cache(self) -> StockCache:
+        """The stock rows this transaction has read (read it, do not change it)."""
+        return self._stock
 
     # -- locations ------------------------------------------------------------------------------
 
@@ -153,7 +153,6 @@ class InventoryRepository:
         self._shared.forget(location.code)
         # Cached stock rows carry the location's version and whether it is active.
         self._stock.clear()
-        self._versions.clear()
         updated = self._conn.execute(t.update().where(t.c.code == location.code).values(row))
         if updated.rowcount == 1:
             return False
@@ -182,38 +181,30 @@ class InventoryRepository:
         for those not read yet; with ``lock``, all of them read again under row locks);
         returns the SKUs, deduplicated and sorted."""
         wanted = sorted(set(skus))
-        missing = wanted if lock else [sku for sku in wanted if sku not in self._stock]
+        missing = wanted if lock else self._stock.missing(wanted)
         if missing:
-            for sku in missing:
-                self._stock[sku] = {}
             statement = self._s.stock_of_skus_locked if lock else self._s.stock_of_skus
-            rows = self._conn.execute(statement, {"skus": missing})
-            for location, sku, on_hand, reserved, safety, updated_at, active in rows:
-                self._stock[sku][location] = [on_hand, reserved, safety]
-                self._versions[location] = (updated_at, bool(active))
+            self._stock.fill(missing, self._conn.execute(statement, {"skus": missing}))
         return wanted
-
-    def _forget_stock(self, sku: str) -> None:
-        self._stock.pop(sku, None)
 
     def preload(self, skus: Iterable[str], *, lock: bool = False) -> None:
         """Read the stock rows of ``skus`` now, in one query, for the reads that follow in
         this transaction (a batch of orders reads its SKUs once, not once per order).
 
-        ``lock`` also locks every one of those rows, in (location, SKU) order, on
-        PostgreSQL: a transaction that will reserve many rows in an order it cannot know
-        in advance (a batch of orders, each routed in turn) takes all its locks in the one
-        global order first, so two such transactions queue instead of deadlocking. SQLite's
-        write transactions already exclude each other.
+        ``lock`` also locks every one of those rows, in (location, SKU) order, where writers
+        are kept apart by row locks (PostgreSQL): a transaction that will reserve many rows
+        in an order it cannot know in advance (a batch of orders, each routed in turn) takes
+        all its locks in the one global order first, so two such transactions queue instead
+        of deadlocking. SQLite's write transactions already exclude each other.
         """
         found = (sku for sku in skus if isinstance(sku, str))
-        self._read_stock(found, lock=lock and self._conn.dialect.name == "postgresql")
+        self._read_stock(found, lock=lock and self._backend.row_locks)
 
     def known_skus(self, skus: Iterable[str]) -> set[str]:
         """The subset of ``skus`` that has a stock row at any location, or open supply
         (stock on order or in transit) somewhere: a pre-order for incoming stock is valid."""
         wanted = self._read_stock(skus)
-        known = {sku for sku in wanted if self._stock[sku]}
+        known = {sku for sku in wanted if self._stock.known(sku)}
         expected = [sku for sku in wanted if sku not in known]
         if expected:
             sp = self._t.supplies
@@ -227,12 +218,10 @@ class InventoryRepository:
         """Active locations with available-to-promise > 0 for any of ``skus``, with that ATP."""
         stock: dict[str, dict[str, int]] = {}
         for sku in self._read_stock(skus):
-            for code, (on_hand, reserved, safety) in self._stock[sku].items():
-                units = on_hand - reserved - safety
-                if units > 0 and self._versions[code][1]:
-                    stock.setdefault(code, {})[sku] = units
+            for code, units in self._stock.promisable(sku):
+                stock.setdefault(code, {})[sku] = units
         # The locations themselves come from the shared cache, checked by version.
-        versions = {code: self._versions[code][0] for code in stock}
+        versions = {code: self._stock.location_version(code) for code in stock}
         loc = self._t.locations
         locations = {code: self._shared.get(code, at) for code, at in versions.items()}
         stale = sorted(code for code, found in locations.items() if found is None)
@@ -337,28 +326,9 @@ class InventoryRepository:
         update's condition says so (``on_hand <= limit - quantity``, which cannot itself
         overflow), so the check costs no statement and no race can pass it.
         """
-        s = self._t.stock_items
-        self._forget_stock(sku)
-        room = MAX_STOCK_UNITS - quantity
-        insert = _UPSERT_DIALECTS.get(self._conn.dialect.name)
-        if insert is not None:
-            stmt = insert(s).values(location=location, sku=sku, on_hand=quantity, reserved=0,
-                                    safety_stock=0)
-            # RETURNING, not rowcount: psycopg reports -1 for an upsert that did nothing.
-            added = self._conn.execute(stmt.on_conflict_do_update(
-                index_elements=[s.c.location, s.c.sku],
-                set_={"on_hand": s.c.on_hand + quantity}, where=s.c.on_hand <= room)
-                .returning(s.c.on_hand)).first() is not None
-        else:  # pragma: no cover - other dialects: update, else insert
-            done = self._conn.execute(
-                s.update().where(s.c.location == location, s.c.sku == sku, s.c.on_hand <= room)
-                .values(on_hand=s.c.on_hand + quantity))
-            added = done.rowcount == 1
-            if not added and self.stock_item(location, sku) is None:
-                self._conn.execute(s.insert(), [{"location": location, "sku": sku,
-                                                 "on_hand": quantity, "reserved": 0,
-                                                 "safety_stock": 0}])
-                added = True
+        self._stock.forget(sku)
+        added = self._backend.add_on_hand(self._conn, self._t.stock_items, location, sku,
+                                          quantity, MAX_STOCK_UNITS)
         if not added:
             raise StockLimitExceeded(location, sku, quantity, MAX_STOCK_UNITS)
         self._log(location, sku, kind, quantity, 0, reference, at, idempotency_key)
@@ -367,7 +337,7 @@ class InventoryRepository:
                        reference: str, at: datetime, idempotency_key: str | None = None) -> None:
         """Take ``quantity`` out of on-hand stock without touching reserved units."""
         s = self._t.stock_items
-        self._forget_stock(sku)
+        self._stock.forget(sku)
         done = self._conn.execute(
             s.update()
             .where(s.c.location == location, s.c.sku == sku,
@@ -393,99 +363,58 @@ class InventoryRepository:
     def set_safety_stock(self, location: str, sku: str, safety_stock: int) -> None:
         """Set the units kept back from promising at ``location``."""
         s = self._t.stock_items
-        self._forget_stock(sku)
+        self._stock.forget(sku)
         self._conn.execute(s.update().where(s.c.location == location, s.c.sku == sku)
                            .values(safety_stock=safety_stock))
 
     def reserve(self, location: str, sku: str, quantity: int, reference: str,
                 at: datetime) -> bool:
-        """Reserve ``quantity`` if that much is available to promise; False if not."""
-        if not self._take(location, sku, quantity):
+        """Reserve ``quantity`` if that much is available to promise; False if not (the
+        reservation contract, ``StoreBackend``, for one item)."""
+        if not self._take([(location, sku, quantity)]):
             return False
         self._log(location, sku, MovementKind.RESERVE, 0, quantity, reference, at)
         return True
 
     def reserve_many(self, items: Sequence[tuple[str, str, int]], reference: str,
                      at: datetime) -> list[bool]:
-        """Reserve each (location, SKU, quantity) in ``items``, in the order given (sort it:
-        a fixed lock order keeps concurrent placements from deadlocking); returns which
-        succeeded, like :meth:`reserve` for each.
+        """Reserve each (location, SKU, quantity) of ``items`` in one statement; returns
+        which were reserved, item by item.
 
-        On SQLite the transaction holds the database's write lock, so the stock rows read in
-        it are exact: when they show every item available, the conditional updates go out
-        as one executemany, and a row count short of the items means the rows were read
-        outside this write transaction (a host's engine without ``BEGIN IMMEDIATE``), which
-        :class:`ConcurrencyConflict` retries. Elsewhere each item is its own update.
+        The reservation contract (``StoreBackend``): items on the same stock row are
+        reserved together, all or none, if the row has their total available to promise
+        when the statement runs; rows are independent; a short, unknown or concurrently
+        changed row answers False for its items and never raises. Rows are locked in
+        (location, SKU) order whatever the order of ``items``.
         """
-        if self._conn.dialect.name == "sqlite" and len(items) > 1 and self._covers(items):
-            done = self._conn.execute(self._s.reserve, [
-                {"loc": location, "item": sku, "q": quantity}
-                for location, sku, quantity in items])
-            if done.rowcount != len(items):
-                for _, sku, _ in items:
-                    self._forget_stock(sku)
-                raise ConcurrencyConflict("stock", ",".join(sorted({i[1] for i in items})))
-            for location, sku, quantity in items:
-                self._stock[sku][location][1] += quantity
-                self._log(location, sku, MovementKind.RESERVE, 0, quantity, reference, at)
-            return [True] * len(items)
-        if self._conn.dialect.name == "postgresql" and len(items) > 1:
-            return self._reserve_in_one_statement(items, reference, at)
-        return [self.reserve(location, sku, quantity, reference, at)
-                for location, sku, quantity in items]
-
-    def _reserve_in_one_statement(self, items: Sequence[tuple[str, str, int]], reference: str,
-                                  at: datetime) -> list[bool]:
-        """PostgreSQL: the items' conditional updates as one ``UPDATE ... FROM unnest(...)
-        RETURNING``, one round trip. Items on the same stock row are reserved together (an
-        update touches a row once), so they succeed or fail together."""
-        groups: dict[tuple[str, str], int] = {}
+        totals: dict[tuple[str, str], int] = {}
         for location, sku, quantity in items:
-            groups[(location, sku)] = groups.get((location, sku), 0) + quantity
-        keys = list(groups)
-        taken = {keys[n - 1] for (n,) in self._conn.exec_driver_sql(
-            self._s.reserve_unnest(self._conn.dialect), {
-            "locations": [k[0] for k in keys], "skus": [k[1] for k in keys],
-            "quantities": list(groups.values())})}
-        for (location, sku), quantity in groups.items():
-            row = self._stock.get(sku, {}).get(location)
-            if (location, sku) not in taken:
-                self._forget_stock(sku)
-            elif row is not None:
-                row[1] += quantity
+            totals[(location, sku)] = totals.get((location, sku), 0) + quantity
+        taken = self._take([(location, sku, total)
+                            for (location, sku), total in sorted(totals.items())])
         done = [(location, sku) in taken for location, sku, _ in items]
         for (location, sku, quantity), ok in zip(items, done, strict=True):
             if ok:
                 self._log(location, sku, MovementKind.RESERVE, 0, quantity, reference, at)
         return done
 
-    def _covers(self, items: Sequence[tuple[str, str, int]]) -> bool:
-        """Whether the cached stock rows have every item available, together."""
-        wanted: dict[tuple[str, str], int] = defaultdict(int)
-        for location, sku, quantity in items:
-            wanted[(location, sku)] += quantity
-        for (location, sku), quantity in wanted.items():
-            row = self._stock.get(sku, {}).get(location)
-            if row is None or row[0] - row[1] - row[2] < quantity:
-                return False
-        return True
-
-    def _take(self, location: str, sku: str, quantity: int) -> bool:
-        """The conditional update of a (soft) reservation, kept in step with the cache."""
-        done = self._conn.execute(self._s.reserve,
-                                  {"loc": location, "item": sku, "q": quantity})
-        if done.rowcount != 1:
-            # The cached rows promised units that are not there (another transaction took
-            # them, or they were never cached): read the SKU again next time.
-            self._forget_stock(sku)
-            return False
-        row = self._stock.get(sku, {}).get(location)
-        if row is not None:
-            row[1] += quantity
-        return True
+    def _take(self, rows: Sequence[RowDemand]) -> set[tuple[str, str]]:
+        """Reserve from distinct stock rows, in (location, SKU) order, through the backend;
+        the rows reserved. The cache notes each row taken and forgets the SKU of each row
+        refused (its rows were stale, or never read)."""
+        # No row holds more than MAX_STOCK_UNITS: a larger total is short without asking
+        # (and would overflow PostgreSQL's integer columns).
+        wanted = [row for row in rows if row[2] <= MAX_STOCK_UNITS]
+        taken = self._backend.reserve_rows(self._conn, self._s, wanted) if wanted else set()
+        for location, sku, quantity in rows:
+            if (location, sku) in taken:
+                self._stock.note_reserved(location, sku, quantity)
+            else:
+                self._stock.forget(sku)
+        return taken
 
     def _unreserve(self, location: str, sku: str, quantity: int, ship: bool) -> None:
-        self._forget_stock(sku)
+        self._stock.forget(sku)
         done = self._conn.execute(self._s.consume if ship else self._s.unreserve,
                                   {"loc": location, "item": sku, "q": quantity})
         if done.rowcount != 1:  # a broken invariant, not a user error
@@ -554,12 +483,9 @@ class InventoryRepository:
         advisory lock on a hash of the table and cart; SQLite needs nothing, every write
         transaction already holds the database's write lock (``BEGIN IMMEDIATE``).
         """
-        if self._conn.dialect.name != "postgresql":
-            return
         digest = hashlib.blake2b(f"{self._t.soft_reservations.fullname}\0{cart_id}".encode(),
                                  digest_size=8).digest()
-        key = int.from_bytes(digest, "big", signed=True)
-        self._conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+        self._backend.lock_key(self._conn, int.from_bytes(digest, "big", signed=True))
 
     def soft_reserve(self, location: str, sku: str, quantity: int, cart_id: str,
                      at: datetime) -> bool:
@@ -567,7 +493,7 @@ class InventoryRepository:
 
         The same conditional update as an order's reservation: the units count as reserved.
         """
-        if not self._take(location, sku, quantity):
+        if not self._take([(location, sku, quantity)]):
             return False
         self._log(location, sku, SOFT_RESERVE, 0, quantity, cart_reference(cart_id), at)
         return True

@@ -8,22 +8,21 @@ from typing import Any
 
 import cattrs
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from omskit.domain.routing import RoutingDecision
+from omskit.store.backends import StoreBackend, backend_for
 from omskit.store.pending import PendingRows
 from omskit.store.tables import Tables
-
-#: Dialects with ``INSERT ... ON CONFLICT DO NOTHING`` (two unrelated classes, typed loosely).
-_INSERT_DIALECTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 class RoutingRepository:
     """Explanations and daily location load, in the unit of work's transaction."""
 
     def __init__(self, connection: sa.Connection, tables: Tables,
-                 converter: cattrs.Converter, pending: PendingRows) -> None:
+                 converter: cattrs.Converter, pending: PendingRows,
+                 backend: StoreBackend | None = None) -> None:
         self._conn = connection
+        self._backend = backend or backend_for(connection.dialect)
         self._t = tables
         self._c = converter
         self._pending = pending
@@ -68,19 +67,11 @@ class RoutingRepository:
         if capacity <= 0:
             return False
         t = self._t.location_load
-        insert = _INSERT_DIALECTS.get(self._conn.dialect.name)
-        if insert is not None:
-            # The day's row first (a no-op if it exists, also when a concurrent placement
-            # inserts it first), then the conditional increment on it.
-            self._conn.execute(insert(t).values(location=location, day=day,
-                                                fulfillment_orders=0)
-                               .on_conflict_do_nothing(index_elements=[t.c.location, t.c.day]))
-        else:  # pragma: no cover - other dialects: a concurrent first insert is retried
-            exists = self._conn.execute(sa.select(t.c.day).where(
-                t.c.location == location, t.c.day == day)).first()
-            if exists is None:
-                self._conn.execute(t.insert().values(location=location, day=day,
-                                                     fulfillment_orders=0))
+        # The day's row first (a no-op if it exists, also when a concurrent placement
+        # inserts it first), then the conditional increment on it.
+        self._backend.insert_missing(
+            self._conn, t, {"location": location, "day": day, "fulfillment_orders": 0},
+            (t.c.location, t.c.day))
         updated = self._conn.execute(
             t.update().where(t.c.location == location, t.c.day == day,
                              t.c.fulfillment_orders < capacity)

@@ -7,6 +7,7 @@ uses these prebuilt statements with bound parameters instead (see decision 14).
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from functools import cached_property
 from typing import Any
 
@@ -21,15 +22,17 @@ class Statements:
     def __init__(self, tables: Tables) -> None:
         self._t = tables
         self._inserts: dict[str, sa.Insert] = {}
-        self._reserve_unnest: str | None = None
-        #: PostgreSQL's insert-everything statements by shape (tables and their columns),
-        #: built by ``omskit.store.pending``; a deployment has a handful.
-        self.insert_ctes: dict[Any, tuple[str, list[frozenset[str]]]] = {}
-        #: SQLite's driver-level inserts and their columns' bind processors, by table and
-        #: columns, built by ``omskit.store.pending``.
-        self.driver_inserts: dict[Any, tuple[str, list[tuple[int, Any, bool]]]] = {}
+        #: Driver-level SQL a database's backend (``omskit.store.backends``) builds on first
+        #: use, by a key of the backend's choosing: insert statements per shape of rows, the
+        #: reservation of several stock rows. A deployment has a handful.
+        self.driver_sql: dict[Hashable, Any] = {}
         #: Each table's place in dependency order (parents first), for flushing inserts.
         self.rank: dict[str, int] = {t.name: i for i, t in enumerate(tables.all())}
+
+    @property
+    def tables(self) -> Tables:
+        """The tables these statements work on."""
+        return self._t
 
     def insert(self, table: sa.Table) -> sa.Insert:
         """``INSERT INTO table`` (the columns come from each executemany's rows)."""
@@ -96,17 +99,3 @@ class Statements:
         return sa.select(o.id, o.command_hash).where(o.channel == sa.bindparam("ch"),
                                                      o.external_id == sa.bindparam("ext"))
 
-    def reserve_unnest(self, dialect: sa.Dialect) -> str:
-        """PostgreSQL's driver-level SQL reserving many rows at once: the arrays
-        ``locations``, ``skus`` and ``quantities`` in lock order; returns the 1-based
-        positions that were reserved."""
-        if self._reserve_unnest is None:
-            # Only the table name is interpolated, quoted by the dialect's preparer.
-            name = dialect.identifier_preparer.format_table(self._t.stock_items)
-            self._reserve_unnest = (
-                f"UPDATE {name} AS s SET reserved = s.reserved + w.q "
-                "FROM unnest(CAST(%(locations)s AS text[]), CAST(%(skus)s AS text[]), "
-                "CAST(%(quantities)s AS integer[])) WITH ORDINALITY AS w(location, sku, q, n) "
-                "WHERE s.location = w.location AND s.sku = w.sku "
-                "AND s.on_hand - s.reserved - s.safety_stock >= w.q RETURNING w.n")
-        return self._reserve_unnest

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from omskit.domain.events import Event, FulfillmentOrderStatusChanged, OrderStatusChanged
 from omskit.serialization import EventCodec
+from omskit.store.backends import backend_for
 from omskit.store.inventory import InventoryRepository, LocationCache
 from omskit.store.orders import OrderRepository
 from omskit.store.outbox import OutboxRepository
@@ -57,17 +58,19 @@ class UnitOfWork:
         else:
             self.connection = self._engine.connect()
             self._tx = self.connection.begin()
+        #: What this database does its own way, chosen once per transaction.
+        self.backend = backend_for(self.connection.dialect)
         #: New rows of every repository, inserted table by table at flush.
-        self.pending = PendingRows(self.connection, self._statements)
+        self.pending = PendingRows(self.connection, self._statements, self.backend)
         self.orders = OrderRepository(self.connection, self._tables, self._converter,
                                       self._statements, self.pending)
         self.inventory = InventoryRepository(self.connection, self._tables, self._converter,
                                              self._location_cache, self._statements,
-                                             self.pending)
+                                             self.pending, self.backend)
         self.outbox = OutboxRepository(self.connection, self._tables, self._codec,
                                        self.pending)
         self.routing = RoutingRepository(self.connection, self._tables, self._converter,
-                                         self.pending)
+                                         self.pending, self.backend)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

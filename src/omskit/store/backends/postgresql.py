@@ -1,0 +1,127 @@
+"""PostgreSQL: the production database and the scale-out path.
+
+Writers exclude each other only by row locks, taken in one global order, and round trips cost
+more than anything else: a placement's inserts go out as one statement, a plan's reservations
+as another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from omskit.store.backends.base import PortableBackend, Row, RowDemand, upsert_on_hand
+from omskit.store.jsontext import json_dumps
+from omskit.store.statements import Statements
+
+#: Naive datetimes never reach here (the domain's are aware); OPT_NAIVE_UTC makes the text
+#: unambiguous anyway.
+_ROW_OPTIONS = orjson.OPT_NAIVE_UTC
+
+
+class PostgreSQLBackend(PortableBackend):
+    """PostgreSQL through psycopg 3."""
+
+    name: ClassVar[str] = "postgresql"
+    row_locks: ClassVar[bool] = True
+
+    def create_engine(self, url: sa.URL, options: dict[str, Any]) -> sa.Engine:
+        """A pool that checks a connection before handing it out."""
+        options.setdefault("pool_pre_ping", True)
+        return sa.create_engine(url, **options)
+
+    def insert_rows(self, conn: sa.Connection, ordered: Sequence[tuple[sa.Table, list[Row]]],
+                    statements: Statements) -> None:
+        """Every row in one statement, one round trip: each table's rows travel as one
+        ``jsonb`` array and are inserted by a data-modifying CTE, in the order given
+        (``WITH ORDINALITY``: sequence-numbered rows such as the outbox keep write order).
+        Foreign keys are checked at the end of the statement, so parents and children may
+        arrive together. JSON columns travel as their serialised text and are cast back, so
+        ``None`` is stored as JSON ``null`` exactly as an ordinary insert stores it."""
+        shape = ("pg-insert", *((table.name, tuple(rows[0])) for table, rows in ordered))
+        found: tuple[str, list[frozenset[str]]] | None = statements.driver_sql.get(shape)
+        if found is None:
+            found = statements.driver_sql[shape] = _insert_cte(
+                conn.dialect, [(table, tuple(rows[0])) for table, rows in ordered])
+        sql, json_columns = found
+        params: dict[str, str] = {}
+        for i, ((_, rows), serialised) in enumerate(zip(ordered, json_columns, strict=True)):
+            if serialised:
+                rows = [{k: (json_dumps(v) if k in serialised else v) for k, v in r.items()}
+                        for r in rows]
+            params[f"p{i}"] = orjson.dumps(rows, default=_decimal, option=_ROW_OPTIONS).decode()
+        conn.exec_driver_sql(sql, params)
+
+    def add_on_hand(self, conn: sa.Connection, stock_items: sa.Table, location: str,
+                    sku: str, quantity: int, limit: int) -> bool:
+        """``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` the row stays within ``limit``."""
+        return upsert_on_hand(postgresql.insert, conn, stock_items, location, sku, quantity,
+                              limit)
+
+    def insert_missing(self, conn: sa.Connection, table: sa.Table, values: Row,
+                       keys: Sequence[sa.Column[Any]]) -> None:
+        """``INSERT ... ON CONFLICT DO NOTHING``."""
+        conn.execute(postgresql.insert(table).values(values)
+                     .on_conflict_do_nothing(index_elements=list(keys)))
+
+    def reserve_rows(self, conn: sa.Connection, statements: Statements,
+                     rows: Sequence[RowDemand]) -> set[tuple[str, str]]:
+        """Several rows: one ``UPDATE ... FROM unnest(...) ... RETURNING``, conditional per
+        row, naming the rows reserved; one row: its conditional update."""
+        if len(rows) < 2:
+            return super().reserve_rows(conn, statements, rows)
+        sql = statements.driver_sql.get("pg-reserve")
+        if sql is None:
+            # Only the table name is interpolated, quoted by the dialect's preparer.
+            name = conn.dialect.identifier_preparer.format_table(statements.tables.stock_items)
+            sql = statements.driver_sql["pg-reserve"] = (
+                f"UPDATE {name} AS s SET reserved = s.reserved + w.q "
+                "FROM unnest(CAST(%(locations)s AS text[]), CAST(%(skus)s AS text[]), "
+                "CAST(%(quantities)s AS bigint[])) AS w(location, sku, q) "
+                "WHERE s.location = w.location AND s.sku = w.sku "
+                "AND s.on_hand - s.reserved - s.safety_stock >= w.q "
+                "RETURNING s.location, s.sku")
+        found = conn.exec_driver_sql(sql, {
+            "locations": [r[0] for r in rows], "skus": [r[1] for r in rows],
+            "quantities": [r[2] for r in rows]})
+        return {(location, sku) for location, sku in found}
+
+    def lock_key(self, conn: sa.Connection, key: int) -> None:
+        """A transaction-scoped advisory lock (``pg_advisory_xact_lock``)."""
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+
+
+def _decimal(value: object) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _insert_cte(dialect: sa.Dialect, shape: Sequence[tuple[sa.Table, tuple[str, ...]]]
+                ) -> tuple[str, list[frozenset[str]]]:
+    """The statement inserting rows of ``shape`` from one ``jsonb`` parameter per table,
+    and each table's JSON columns."""
+    preparer = dialect.identifier_preparer
+    parts: list[str] = []
+    json_columns: list[frozenset[str]] = []
+    for i, (table, names) in enumerate(shape):
+        columns = [table.c[n] for n in names]
+        serialised = frozenset(c.name for c in columns
+                               if isinstance(c.type.dialect_impl(dialect), sa.JSON))
+        json_columns.append(serialised)
+        quoted = [preparer.quote(n) for n in names]
+        definitions = ", ".join(
+            f"{q} {'text' if c.name in serialised else c.type.compile(dialect)}"
+            for q, c in zip(quoted, columns, strict=True))
+        values = ", ".join(f"CAST(x.{q} AS jsonb)" if c.name in serialised else f"x.{q}"
+                           for q, c in zip(quoted, columns, strict=True))
+        parts.append(
+            f"i{i} AS (INSERT INTO {preparer.format_table(table)} ({', '.join(quoted)}) "
+            f"SELECT {values} FROM ROWS FROM (jsonb_to_recordset(CAST(%(p{i})s AS jsonb)) "
+            f"AS ({definitions})) WITH ORDINALITY AS x({', '.join(quoted)}, n) ORDER BY x.n)")
+    return "WITH " + ", ".join(parts) + " SELECT 1", json_columns
