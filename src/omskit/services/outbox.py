@@ -12,6 +12,7 @@ from omskit.domain.errors import InvalidCommand, OutboxEventNotFound
 from omskit.domain.events import Event
 from omskit.services.runtime import Runtime
 from omskit.store.outbox import OutboxRecord
+from omskit.store.uow import UnitOfWork
 
 logger = logging.getLogger("omskit.outbox")
 
@@ -135,17 +136,7 @@ class OutboxService:
         now. Returns the event as it stands afterwards: delivered, pending, or parked
         again if it failed every attempt. :class:`OutboxEventNotFound` unless parked."""
         seq = _check_seq(seq)
-
-        def attempt() -> OutboxRecord:
-            with self._rt.uow() as uow:
-                self._parked(uow.outbox.get(seq, for_update=True), seq)
-                uow.outbox.unpark(seq)
-                uow.commit()
-                found = uow.outbox.get(seq)
-                assert found is not None
-                return found
-
-        record = self._rt.retrying(attempt)
+        record = self._settle_parked(seq, lambda uow: uow.outbox.unpark(seq))
         logger.info("outbox event %s (%s) retried by an operator", seq,
                     record.event.event_type)
         if self._rt.drains_inline():
@@ -168,16 +159,8 @@ class OutboxService:
         if problems:
             raise InvalidCommand(problems, subject="skip")
 
-        def attempt() -> OutboxRecord:
-            with self._rt.uow() as uow:
-                self._parked(uow.outbox.get(seq, for_update=True), seq)
-                uow.outbox.skip(seq, self._rt.now(), reason)
-                uow.commit()
-                found = uow.outbox.get(seq)
-                assert found is not None
-                return found
-
-        record = self._rt.retrying(attempt)
+        record = self._settle_parked(
+            seq, lambda uow: uow.outbox.skip(seq, self._rt.now(), reason))
         logger.warning("outbox event %s (%s) skipped by an operator: %s", seq,
                        record.event.event_type, reason)
         # The order's later events were waiting behind this one: in inline mode, with a
@@ -185,8 +168,20 @@ class OutboxService:
         self._rt.dispatch([record.event])
         return record
 
-    @staticmethod
-    def _parked(record: OutboxRecord | None, seq: int) -> OutboxRecord:
-        if record is None or not record.parked:
-            raise OutboxEventNotFound(str(seq))
-        return record
+    def _settle_parked(self, seq: int,
+                       change: Callable[[UnitOfWork], None]) -> OutboxRecord:
+        """Apply ``change`` to the parked event ``seq`` under its row lock and return the
+        event as it then stands; :class:`OutboxEventNotFound` unless it is parked."""
+
+        def attempt() -> OutboxRecord:
+            with self._rt.uow() as uow:
+                found = uow.outbox.get(seq, for_update=True)
+                if found is None or not found.parked:
+                    raise OutboxEventNotFound(str(seq))
+                change(uow)
+                uow.commit()
+                after = uow.outbox.get(seq)
+                assert after is not None
+                return after
+
+        return self._rt.retrying(attempt)

@@ -7,7 +7,9 @@ Create Date: 2026-11-26
 
 from __future__ import annotations
 
-from alembic import context, op
+from alembic import op
+
+from omskit.store.migrations import names
 
 revision = "0003"
 down_revision = "0002"
@@ -15,16 +17,8 @@ branch_labels = None
 depends_on = None
 
 
-def _names() -> tuple[str, str | None]:
-    """(prefix, schema)."""
-    attributes = context.config.attributes
-    prefix: str = attributes.get("table_prefix", "omskit_")
-    schema: str | None = attributes.get("schema")
-    return prefix, schema
-
-
 def upgrade() -> None:
-    P, S = _names()
+    P, S = names()
     # Keyset paging (oms.orders.iter_all) compares (placed_at, id) rows: with the id in the
     # index every page is one range scan, however many pages came before.
     op.drop_index(f"ix_{P}orders_placed_at", table_name=f"{P}orders", schema=S)
@@ -33,7 +27,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    P, S = _names()
+    P, S = names()
     op.drop_index(f"ix_{P}orders_placed_at", table_name=f"{P}orders", schema=S)
     op.create_index(f"ix_{P}orders_placed_at", f"{P}orders", ["placed_at"], unique=False,
                     schema=S)

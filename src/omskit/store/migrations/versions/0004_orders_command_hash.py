@@ -12,7 +12,9 @@ Create Date: 2026-11-27
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import context, op
+from alembic import op
+
+from omskit.store.migrations import names
 
 revision = "0004"
 down_revision = "0003"
@@ -20,22 +22,14 @@ branch_labels = None
 depends_on = None
 
 
-def _names() -> tuple[str, str | None]:
-    """(prefix, schema)."""
-    attributes = context.config.attributes
-    prefix: str = attributes.get("table_prefix", "omskit_")
-    schema: str | None = attributes.get("schema")
-    return prefix, schema
-
-
 def upgrade() -> None:
-    P, S = _names()
+    P, S = names()
     op.add_column(f"{P}orders", sa.Column("command_hash", sa.String(length=72), nullable=True),
                   schema=S)
 
 
 def downgrade() -> None:
-    P, S = _names()
+    P, S = names()
     # batch mode: SQLite before 3.35 cannot drop a column in place.
     with op.batch_alter_table(f"{P}orders", schema=S) as batch:
         batch.drop_column("command_hash")

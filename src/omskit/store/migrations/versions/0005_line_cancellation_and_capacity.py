@@ -9,7 +9,9 @@ Create Date: 2026-11-27
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import context, op
+from alembic import op
+
+from omskit.store.migrations import names
 
 revision = "0005"
 down_revision = "0004"
@@ -17,16 +19,8 @@ branch_labels = None
 depends_on = None
 
 
-def _names() -> tuple[str, str | None]:
-    """(prefix, schema)."""
-    attributes = context.config.attributes
-    prefix: str = attributes.get("table_prefix", "omskit_")
-    schema: str | None = attributes.get("schema")
-    return prefix, schema
-
-
 def upgrade() -> None:
-    P, S = _names()
+    P, S = names()
     # Existing lines had nothing cancelled.
     op.add_column(f"{P}order_lines", sa.Column("cancelled_quantity", sa.Integer(),
                                                nullable=False, server_default="0"), schema=S)
@@ -36,7 +30,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    P, S = _names()
+    P, S = names()
     with op.batch_alter_table(f"{P}fulfillment_orders", schema=S) as batch:
         batch.drop_column("capacity_day")
     with op.batch_alter_table(f"{P}order_lines", schema=S) as batch:

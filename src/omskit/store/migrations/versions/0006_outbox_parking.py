@@ -8,8 +8,9 @@ Create Date: 2026-12-03
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import context, op
+from alembic import op
 
+from omskit.store.migrations import names
 from omskit.store.types import UTCDateTime
 
 revision = "0006"
@@ -18,16 +19,8 @@ branch_labels = None
 depends_on = None
 
 
-def _names() -> tuple[str, str | None]:
-    """(prefix, schema)."""
-    attributes = context.config.attributes
-    prefix: str = attributes.get("table_prefix", "omskit_")
-    schema: str | None = attributes.get("schema")
-    return prefix, schema
-
-
 def upgrade() -> None:
-    P, S = _names()
+    P, S = names()
     op.add_column(f"{P}outbox", sa.Column("parked_at", UTCDateTime(timezone=True), nullable=True),
                   schema=S)
     # Dispatch asks "is an earlier event of this order still undelivered?" per candidate
@@ -38,7 +31,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    P, S = _names()
+    P, S = names()
     op.drop_index(f"ix_{P}outbox_order_id", table_name=f"{P}outbox", schema=S)
     op.create_index(f"ix_{P}outbox_order_id", f"{P}outbox", ["order_id"], unique=False,
                     schema=S)
