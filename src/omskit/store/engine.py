@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 #: The embedded default: a SQLite file in the working directory.
 DEFAULT_URL = "sqlite:///omskit.db"
@@ -38,13 +39,56 @@ def normalise_url(url: str | sa.URL) -> sa.URL:
     return parsed
 
 
+class SerialisedStaticPool(StaticPool):
+    """The one shared connection of an in-memory SQLite database, lent to one thread at a
+    time.
+
+    Every unit of work of every thread gets the same connection: lent to several threads at
+    once, their transactions interleave on it (a commit by one commits another's half-done
+    writes, a rollback undoes orders ``place()`` had returned). A thread that asks for it
+    while another holds it waits until it is given back, as writers queue on a file
+    database. The holder is a thread, not a count: SQLAlchemy gives a shared connection
+    back once however many times one thread took it, so a thread that already holds it gets
+    it again at once, and it is free again when it is given back.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._free = threading.Condition()
+        self._holder: int | None = None
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        me = threading.get_ident()
+        with self._free:
+            while self._holder not in (None, me):
+                self._free.wait()
+            self._holder = me
+        try:
+            return super()._do_get()
+        except BaseException:
+            self._give_back()
+            raise
+
+    def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
+        try:
+            super()._do_return_conn(record)
+        finally:
+            self._give_back()
+
+    def _give_back(self) -> None:
+        with self._free:
+            self._holder = None
+            self._free.notify()
+
+
 def create_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
     """Create an engine tuned for omskit.
 
     SQLite gets WAL journaling, enforced foreign keys, a busy timeout and ``BEGIN IMMEDIATE``
     transactions: a transaction takes the write lock when it starts, so two writers queue
     instead of failing when one tries to upgrade a read lock. An in-memory database uses one
-    shared connection so every unit of work sees the same data.
+    shared connection so every unit of work sees the same data, and that connection is lent
+    to one thread at a time (:class:`SerialisedStaticPool`).
     """
     parsed = normalise_url(url)
     kwargs.setdefault("json_serializer", json_dumps)
@@ -53,7 +97,7 @@ def create_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
         return sa.create_engine(parsed, **kwargs)
     memory = parsed.database in (None, "", ":memory:")
     if memory:
-        kwargs.setdefault("poolclass", StaticPool)
+        kwargs.setdefault("poolclass", SerialisedStaticPool)
         kwargs.setdefault("connect_args", {"check_same_thread": False})
     engine = sa.create_engine(parsed, **kwargs)
 
