@@ -11,6 +11,7 @@ import pytest
 from omskit import Oms
 from omskit.domain.commands import NewLine, PlaceOrder
 from omskit.domain.errors import (
+    IdempotencyConflict,
     InvalidCommand,
     LocationNotFound,
     OrderNotFound,
@@ -46,10 +47,9 @@ def test_placing_the_same_order_twice_returns_the_first(oms: Oms) -> None:
     again = oms.orders.place(order_command("E-1", {"A": 2}))
     assert again.id == first.id
     assert table_contents(oms) == before
-    # Same channel and external id with other content: still the first order, no write.
-    other = oms.orders.place(order_command("E-1", {"A": 9, "B": 1}))
-    assert other.id == first.id
-    assert [x.quantity for x in other.lines] == [2]
+    # Same channel and external id with other content: refused, no write (issue 9).
+    with pytest.raises(IdempotencyConflict):
+        oms.orders.place(order_command("E-1", {"A": 9, "B": 1}))
     assert table_contents(oms) == before
     # The same external id on another channel is another order.
     assert oms.orders.place(order_command("E-1", {"A": 1}, channel="shop")).id != first.id
