@@ -47,10 +47,9 @@ def test_placing_the_same_order_twice_returns_the_first(oms: Oms) -> None:
     again = oms.orders.place(order_command("E-1", {"A": 2}))
     assert again.id == first.id
     assert table_contents(oms) == before
-    # Same channel and external id with other content: a typed conflict, no write.
+    # Same channel and external id with other content: refused, no write (issue 9).
     with pytest.raises(IdempotencyConflict):
         oms.orders.place(order_command("E-1", {"A": 9, "B": 1}))
-    assert [x.quantity for x in oms.orders.get(first.id).lines] == [2]
     assert table_contents(oms) == before
     # The same external id on another channel is another order.
     assert oms.orders.place(order_command("E-1", {"A": 1}, channel="shop")).id != first.id

@@ -201,5 +201,5 @@ def test_a_later_routing_does_not_invent_a_promised_date(make_oms: Callable[...,
 
 def test_waiting_refuses_a_bare_string(make_oms: Callable[..., Oms]) -> None:
     oms = make_oms()
-    with pytest.raises(InvalidCommand, match="must be a collection of strings, not 'SKU-1'"):
+    with pytest.raises(InvalidCommand, match="skus: must be a collection of strings, not 'SKU-1'"):
         oms.orders.waiting("SKU-1")

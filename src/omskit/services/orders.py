@@ -235,9 +235,11 @@ class OrderService:
         Each order goes through exactly what :meth:`place` does (segment, validation hooks,
         routing, conditional reservations, fulfilment orders, outbox rows), in the order
         given, so a later order sees the stock an earlier one reserved. Idempotent per
-        ``(channel, external_id)``: an order placed before is returned unchanged and writes
-        nothing; a key repeated within the batch gets the first command's order (the same
-        object). All or nothing: any error rolls the whole batch back. Anything but a
+        ``(channel, external_id)``: an order placed before by an identical command is
+        returned unchanged and writes nothing; a key repeated within the batch with an
+        identical command gets the first command's order (the same object); other content
+        under a key placed before or repeated is :class:`IdempotencyConflict`. All or
+        nothing: any error rolls the whole batch back. Anything but a
         ``PlaceOrder`` raises :class:`InvalidCommand` before a transaction is opened.
         Retried as a whole on transient conflicts, like :meth:`place`; events are
         dispatched after the commit.

@@ -28,7 +28,8 @@ def create_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
     SQLite gets WAL journaling, enforced foreign keys, a busy timeout and ``BEGIN IMMEDIATE``
     transactions: a transaction takes the write lock when it starts, so two writers queue
     instead of failing when one tries to upgrade a read lock. An in-memory database uses one
-    shared connection so every unit of work sees the same data. PostgreSQL's pool checks a
+    shared connection so every unit of work sees the same data, lent to one thread at a time
+    (:class:`~omskit.store.pools.SerialisedStaticPool`). PostgreSQL's pool checks a
     connection before handing it out.
     """
     parsed = normalise_url(url)

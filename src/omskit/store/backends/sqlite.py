@@ -14,9 +14,9 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.pool import StaticPool
 
 from omskit.store.backends.base import PortableBackend, Row, RowDemand, upsert_on_hand
+from omskit.store.pools import SerialisedStaticPool
 from omskit.store.statements import Statements
 from omskit.store.types import UTCDateTime
 
@@ -29,10 +29,12 @@ class SQLiteBackend(PortableBackend):
 
     def create_engine(self, url: sa.URL, options: dict[str, Any]) -> sa.Engine:
         """WAL journaling, enforced foreign keys, a busy timeout and ``BEGIN IMMEDIATE``; an
-        in-memory database shares one connection so every unit of work sees the same data."""
+        in-memory database shares one connection so every unit of work sees the same data,
+        lent to one thread at a time (threads that shared it at once interleaved their
+        transactions on it)."""
         memory = url.database in (None, "", ":memory:")
         if memory:
-            options.setdefault("poolclass", StaticPool)
+            options.setdefault("poolclass", SerialisedStaticPool)
             options.setdefault("connect_args", {"check_same_thread": False})
         engine = sa.create_engine(url, **options)
 
