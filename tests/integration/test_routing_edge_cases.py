@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -99,21 +99,21 @@ def test_capacity_is_taken_only_where_units_were_reserved(
     oms = make_oms()
     _site(oms, "dc-near", MILANO, {"A": 1}, daily_capacity=1)
     _site(oms, "dc-far", ROMA, {"A": 5})
-    real_reserve = InventoryRepository.reserve
+    real_reserve_many = InventoryRepository.reserve_many
     lost = []
 
-    def reserve_losing_once(self: InventoryRepository, location_code: str, sku: str,
-                            quantity: int, reference: str, at: datetime) -> bool:
+    def reserve_many_losing_once(self: InventoryRepository,
+                                 items: Sequence[tuple[str, str, int]], reference: str,
+                                 at: datetime) -> list[bool]:
         # A concurrent order takes dc-near's unit between planning and reserving.
-        if location_code == "dc-near" and not lost:
+        if not lost and any(location_code == "dc-near" for location_code, _, _ in items):
             lost.append(True)
             stock = oms.tables.stock_items
             self._conn.execute(stock.update().where(stock.c.location == "dc-near")
                                .values(on_hand=stock.c.on_hand - 1))
-            return False
-        return real_reserve(self, location_code, sku, quantity, reference, at)
+        return real_reserve_many(self, items, reference, at)
 
-    monkeypatch.setattr(InventoryRepository, "reserve", reserve_losing_once)
+    monkeypatch.setattr(InventoryRepository, "reserve_many", reserve_many_losing_once)
     first = oms.orders.place(order_command("o1", {"A": 1}))
     assert [fo.location for fo in first.fulfillment_orders] == ["dc-far"]
     with oms.engine.connect() as conn:
