@@ -2,8 +2,10 @@
 
 Fixtures:
 
-- ``omskit_database``: each test runs once per database backend. SQLite (a WAL file) always;
-  PostgreSQL from ``OMSKIT_TEST_POSTGRES_URL``, each test in a fresh schema dropped after it.
+- ``omskit_database``: each test runs once per database backend. SQLite (a WAL file in the
+  test's ``tmp_path``) always; PostgreSQL from ``OMSKIT_TEST_POSTGRES_URL``, each test in a
+  fresh schema dropped after it. Nothing is shared between tests, so ``pytest -n auto``
+  (pytest-xdist) runs them in parallel on one PostgreSQL database.
   ``OMSKIT_TEST_DATABASES`` (``sqlite,postgresql`` by default) narrows the list; asking for
   PostgreSQL without a URL fails the test instead of skipping it.
 - ``make_oms``: builds an ``Oms`` on that database with its tables created (entry points off
@@ -82,6 +84,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("omskit_backend", backends, indirect=False)
 
 
+def _worker_prefix() -> str:
+    """``gw3_`` under pytest-xdist's worker ``gw3``, else nothing.
+
+    Schema names are already unique per test; the worker's name shows whose schema a leftover
+    one was, should a killed run leave some behind.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return f"{worker}_" if worker.isidentifier() else ""
+
+
 @pytest.fixture
 def omskit_database(omskit_backend: str, tmp_path: Path) -> Iterator[TestDatabase]:
     """A clean database for one test (see the module docstring)."""
@@ -92,7 +104,7 @@ def omskit_database(omskit_backend: str, tmp_path: Path) -> Iterator[TestDatabas
     if not url:
         pytest.fail(f"PostgreSQL tests need {ENV_POSTGRES_URL} "
                     f"(or set {ENV_DATABASES}=sqlite to run on SQLite only)")
-    schema = f"omskit_test_{uuid.uuid4().hex[:12]}"
+    schema = f"omskit_test_{_worker_prefix()}{uuid.uuid4().hex[:12]}"
     db = TestDatabase(backend="postgresql", url=url, schema=schema)
     engine = db.engine(poolclass=sa.pool.NullPool)
     with engine.begin() as conn:
