@@ -29,17 +29,23 @@ import attrs
 import pytest
 import sqlalchemy as sa
 
-from omskit.app import Oms, bootstrap
-from omskit.domain.commands import NewLine, PlaceOrder
-from omskit.domain.errors import PayloadError
-from omskit.domain.inventory import Capability, Location, LocationKind
-from omskit.domain.values import (
+# Only public names: the plugin is written like a host's or a plugin's own test helpers.
+from omskit import (
     Address,
+    Capability,
     Contact,
     Coordinates,
     Customer,
     DeliveryKind,
     DeliveryMethod,
+    Location,
+    LocationKind,
+    NewLine,
+    Oms,
+    PayloadError,
+    PlaceOrder,
+    bootstrap,
+    create_engine,
 )
 
 ENV_POSTGRES_URL = "OMSKIT_TEST_POSTGRES_URL"
@@ -69,8 +75,6 @@ class TestDatabase:
 
     def engine(self, **kwargs: Any) -> sa.Engine:
         """A new engine on this database (the caller disposes of it)."""
-        from omskit.store.engine import create_engine
-
         return create_engine(self.url, **kwargs)
 
 

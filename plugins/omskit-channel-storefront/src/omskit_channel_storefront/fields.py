@@ -23,13 +23,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NewType
 
-from omskit.domain.commands import (
-    CODE_PATTERN,
-    MAX_ID_LENGTH,
-    MAX_LINE_QUANTITY,
-    MAX_TEXT_LENGTH,
-    MAX_UNIT_PRICE,
-)
+from omskit import CODE_PATTERN, MAX_ID_LENGTH, MAX_LINE_QUANTITY, MAX_TEXT_LENGTH, MAX_UNIT_PRICE
 
 from omskit_channel_storefront.problems import InvalidField, show
 

@@ -21,15 +21,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
-from omskit import hookimpl
-from omskit.domain.carriers import Carrier
-from omskit.domain.routing import (
+from omskit import (
     Candidate,
+    Carrier,
     CostTerm,
     Exclusion,
     Holdback,
     RoutingPolicy,
     RoutingRequest,
+    hookimpl,
 )
 
 from omskit_routing_rules import rules

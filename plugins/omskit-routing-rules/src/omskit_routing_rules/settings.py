@@ -15,8 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-from omskit.domain.carriers import RateTableCarrier
-from omskit.domain.inventory import Location
+from omskit import Location, RateTableCarrier
 
 #: The key of ``bootstrap(settings=...)`` this plugin reads.
 SETTINGS_KEY = "routing_rules"
