@@ -3,8 +3,9 @@
 Hosts and plugins import from ``omskit`` (and the public modules ``omskit.testing`` and
 ``omskit.simulate``); every other module is internal and may move (docs/api.md). This test
 fails when code under ``plugins/`` or ``examples/``, or a ```python block of README.md,
-``docs/`` or a plugin's markdown, imports omskit from anywhere else; and when a public name
-does not resolve, lacks a docstring, or ``__all__`` is unsorted.
+``docs/`` or a plugin's markdown, imports omskit from anywhere else; when a public name does
+not resolve or lacks a docstring; when ``__all__`` is unsorted, incomplete or disagrees with
+docs/api.md; and when a plugin distribution does not bound the omskit versions it works with.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import re
 import subprocess
 import sys
+import textwrap
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,7 +34,7 @@ PUBLIC_MODULES = frozenset({"omskit", "omskit.testing", "omskit.simulate"})
 CODE_DIRS = ("plugins", "examples")
 #: Never scanned: virtual environments and build output inside a plugin's folder.
 SKIPPED_PARTS = frozenset({".venv", ".tox", "build", "dist", "__pycache__"})
-FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```", re.S | re.M)
+FENCE = re.compile(r"^[ \t]*```python[ \t]*\n(.*?)^[ \t]*```", re.S | re.M)
 #: Import statements found line by line in blocks that are not valid Python on their own
 #: (signature listings such as ``def omskit_x(...) -> T`` with no body).
 IMPORT_LINE = re.compile(
@@ -61,7 +63,7 @@ def code_units() -> Iterator[tuple[str, int, str]]:
         text = path.read_text(encoding="utf-8")
         for match in FENCE.finditer(text):
             line = text.count("\n", 0, match.start(1)) + 1
-            yield str(path.relative_to(ROOT)), line, match.group(1)
+            yield str(path.relative_to(ROOT)), line, textwrap.dedent(match.group(1))
 
 
 def omskit_imports(code: str) -> Iterator[tuple[int, str, tuple[str, ...]]]:
