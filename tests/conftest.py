@@ -2,7 +2,14 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-pytest_plugins = ["omskit.testing"]
+# tests.xdist_groups: `-n auto` keeps the xdist_group marks; tests.reliability.figures: the fault
+# suite's figures, printed by the controller; pytester: tests/test_parallel.py runs pytest.
+pytest_plugins = [
+    "omskit.testing",
+    "pytester",
+    "tests.reliability.figures",
+    "tests.xdist_groups",
+]
 
 # Hypothesis profiles: "default" keeps the whole suite fast on a small machine; "thorough"
 # (HYPOTHESIS_PROFILE=thorough) explores much further for a nightly or pre-release run.
@@ -16,3 +23,4 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+

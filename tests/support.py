@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
+import pytest
 import sqlalchemy as sa
 
 from omskit import Oms, hookimpl
@@ -17,6 +18,12 @@ from omskit.domain.inventory import ReservationStatus
 
 #: ``spawn``: child processes start clean, with no inherited connection or lock.
 CTX = multiprocessing.get_context("spawn")
+
+#: Marks a test that races several spawned processes. Under ``pytest -n auto --dist loadgroup``
+#: these tests run one after another on one worker while the other workers run the rest: two of
+#: them at once would put 16 busy processes on a small machine and push their barriers and
+#: result queues towards their timeouts. Without pytest-xdist the mark changes nothing.
+SPAWNS_PROCESSES = pytest.mark.xdist_group("processes")
 
 #: Coordinates used across the suite (decimal degrees).
 MILAN = (45.4642, 9.19)

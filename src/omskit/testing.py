@@ -2,8 +2,10 @@
 
 Fixtures:
 
-- ``omskit_database``: each test runs once per database backend. SQLite (a WAL file) always;
-  PostgreSQL from ``OMSKIT_TEST_POSTGRES_URL``, each test in a fresh schema dropped after it.
+- ``omskit_database``: each test runs once per database backend. SQLite (a WAL file in the
+  test's ``tmp_path``) always; PostgreSQL from ``OMSKIT_TEST_POSTGRES_URL``, each test in a
+  fresh schema dropped after it. Nothing is shared between tests, so ``pytest -n auto``
+  (pytest-xdist) runs them in parallel on one PostgreSQL database.
   ``OMSKIT_TEST_DATABASES`` (``sqlite,postgresql`` by default) narrows the list; asking for
   PostgreSQL without a URL fails the test instead of skipping it.
 - ``make_oms``: builds an ``Oms`` on that database with its tables created (entry points off
@@ -27,17 +29,23 @@ import attrs
 import pytest
 import sqlalchemy as sa
 
-from omskit.app import Oms, bootstrap
-from omskit.domain.commands import NewLine, PlaceOrder
-from omskit.domain.errors import PayloadError
-from omskit.domain.inventory import Capability, Location, LocationKind
-from omskit.domain.values import (
+# Only public names: the plugin is written like a host's or a plugin's own test helpers.
+from omskit import (
     Address,
+    Capability,
     Contact,
     Coordinates,
     Customer,
     DeliveryKind,
     DeliveryMethod,
+    Location,
+    LocationKind,
+    NewLine,
+    Oms,
+    PayloadError,
+    PlaceOrder,
+    bootstrap,
+    create_engine,
 )
 
 ENV_POSTGRES_URL = "OMSKIT_TEST_POSTGRES_URL"
@@ -67,8 +75,6 @@ class TestDatabase:
 
     def engine(self, **kwargs: Any) -> sa.Engine:
         """A new engine on this database (the caller disposes of it)."""
-        from omskit.store.engine import create_engine
-
         return create_engine(self.url, **kwargs)
 
 
@@ -82,6 +88,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("omskit_backend", backends, indirect=False)
 
 
+def _worker_prefix() -> str:
+    """``gw3_`` under pytest-xdist's worker ``gw3``, else nothing.
+
+    Schema names are already unique per test; the worker's name shows whose schema a leftover
+    one was, should a killed run leave some behind.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return f"{worker}_" if worker.isidentifier() else ""
+
+
 @pytest.fixture
 def omskit_database(omskit_backend: str, tmp_path: Path) -> Iterator[TestDatabase]:
     """A clean database for one test (see the module docstring)."""
@@ -92,7 +108,7 @@ def omskit_database(omskit_backend: str, tmp_path: Path) -> Iterator[TestDatabas
     if not url:
         pytest.fail(f"PostgreSQL tests need {ENV_POSTGRES_URL} "
                     f"(or set {ENV_DATABASES}=sqlite to run on SQLite only)")
-    schema = f"omskit_test_{uuid.uuid4().hex[:12]}"
+    schema = f"omskit_test_{_worker_prefix()}{uuid.uuid4().hex[:12]}"
     db = TestDatabase(backend="postgresql", url=url, schema=schema)
     engine = db.engine(poolclass=sa.pool.NullPool)
     with engine.begin() as conn:

@@ -15,7 +15,7 @@ import pytest
 
 from omskit import Oms, bootstrap
 from omskit.testing import TestDatabase, location, order_command
-from tests.support import CTX, MILAN, ROME, run_processes
+from tests.support import CTX, MILAN, ROME, SPAWNS_PROCESSES, run_processes
 
 WORKERS = 4
 ORDERS_PER_WORKER = 10
@@ -37,6 +37,7 @@ def place_orders(url: str, schema: str, worker: int, barrier: Any, results: Any)
 
 
 @pytest.mark.postgres_only
+@SPAWNS_PROCESSES
 def test_daily_capacity_holds_across_processes(oms: Oms,
                                                omskit_database: TestDatabase) -> None:
     assert omskit_database.schema is not None

@@ -18,7 +18,15 @@ import sqlalchemy as sa
 from omskit import Oms, bootstrap
 from omskit.domain.lifecycle import OrderStatus
 from omskit.testing import TestDatabase, location, order_command
-from tests.support import CTX, MILAN, ROME, active_reservations, run_processes, stock_rows
+from tests.support import (
+    CTX,
+    MILAN,
+    ROME,
+    SPAWNS_PROCESSES,
+    active_reservations,
+    run_processes,
+    stock_rows,
+)
 
 WORKERS = 8
 ORDERS_PER_WORKER = 25
@@ -48,6 +56,7 @@ def place_orders(url: str, schema: str, worker: int, barrier: Any, results: Any)
 
 
 @pytest.mark.postgres_only
+@SPAWNS_PROCESSES
 def test_no_oversell_across_processes(oms: Oms, omskit_database: TestDatabase) -> None:
     assert omskit_database.schema is not None
     for code, (lat, lon) in (("milan", MILAN), ("rome", ROME)):

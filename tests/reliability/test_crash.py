@@ -37,7 +37,15 @@ from omskit.domain.events import Event
 from omskit.domain.lifecycle import OrderStatus
 from omskit.testing import TestDatabase, location, order_command
 from tests.reliability.conftest import scaled
-from tests.support import CTX, MILAN, ROME, active_reservations, outbox_rows, stock_rows
+from tests.support import (
+    CTX,
+    MILAN,
+    ROME,
+    SPAWNS_PROCESSES,
+    active_reservations,
+    outbox_rows,
+    stock_rows,
+)
 
 ORDERS = scaled(200)
 KILLS = scaled(14)
@@ -95,6 +103,7 @@ def dispatcher(url: str, schema: str | None, consumed: str, ready: Any) -> None:
             time.sleep(0.01)
 
 
+@SPAWNS_PROCESSES
 def test_sigkilled_placer_and_dispatcher_lose_nothing(
         oms: Oms, omskit_database: TestDatabase, tmp_path: Path,
         figures: dict[str, Any]) -> None:

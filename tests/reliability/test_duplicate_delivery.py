@@ -29,6 +29,7 @@ from tests.support import (
     CTX,
     MILAN,
     ROME,
+    SPAWNS_PROCESSES,
     active_reservations,
     outbox_rows,
     run_processes,
@@ -154,6 +155,7 @@ def deliver_all(url: str, schema: str, worker: int, sent: list[dict[str, Any]],
 
 
 @pytest.mark.postgres_only
+@SPAWNS_PROCESSES
 def test_concurrent_redelivery_from_processes(oms: Oms, omskit_database: TestDatabase,
                                               figures: dict[str, Any]) -> None:
     assert omskit_database.schema is not None

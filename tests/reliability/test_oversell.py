@@ -30,6 +30,7 @@ from tests.support import (
     MILAN,
     NAPLES,
     ROME,
+    SPAWNS_PROCESSES,
     active_reservations,
     run_processes,
     stock_rows,
@@ -81,6 +82,7 @@ def work(url: str, schema: str, worker: int, barrier: Any, results: Any) -> None
 
 
 @pytest.mark.postgres_only
+@SPAWNS_PROCESSES
 @pytest.mark.slow
 def test_no_oversell_while_placing_shipping_and_cancelling(
         oms: Oms, omskit_database: TestDatabase, figures: dict[str, Any]) -> None:

@@ -15,6 +15,11 @@ from omskit.cli import cli
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "simulation"
 
+#: Marks the tests that read ``example_run``. The session fixture runs once per process, so
+#: under ``pytest -n auto --dist loadgroup`` these tests share one worker and one run of the
+#: simulation instead of repeating it on every worker.
+USES_EXAMPLE_RUN = pytest.mark.xdist_group("simulate-example")
+
 
 @attrs.frozen
 class ExampleRun:

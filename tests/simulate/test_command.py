@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from omskit.cli import cli
 from omskit.simulate import report
 
-from .conftest import ExampleRun
+from .conftest import USES_EXAMPLE_RUN, ExampleRun
 
 NETWORK = {
     "currency": "EUR", "backorder_penalty": 40.0,
@@ -53,6 +53,7 @@ def run(*args: Any) -> Result:
     return CliRunner().invoke(cli, ["simulate", *map(str, args)], catch_exceptions=False)
 
 
+@USES_EXAMPLE_RUN
 def test_the_documented_command_prints_a_kpi_table(example_run: ExampleRun) -> None:
     # The session fixture ran the command of docs/simulate.md with --json; this is its KPIs.
     assert [k["strategy"] for k in example_run.kpis] == ["optimal", "nearest",

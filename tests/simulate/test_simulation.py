@@ -14,7 +14,10 @@ import pytest
 from omskit.simulate import kpis, load_network, load_orders, simulate
 from omskit.simulate.runner import DEFAULT_STRATEGIES
 
-from .conftest import ExampleRun
+from .conftest import USES_EXAMPLE_RUN, ExampleRun
+
+# Nearly every test here reads the example run.
+pytestmark = USES_EXAMPLE_RUN
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from omskit.domain.errors import PayloadError
+from omskit import PayloadError
 
 from omskit_channel_storefront import StorefrontConnector
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
-from omskit.domain.errors import PayloadError
+from omskit import PayloadError
 
 from omskit_channel_storefront import StorefrontConnector
 from omskit_channel_storefront.problems import UnexpectedStructuringError, problems_from

@@ -9,8 +9,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from omskit.domain.commands import PlaceOrder
-from omskit.domain.errors import PayloadError
+from omskit import PayloadError, PlaceOrder
 
 from omskit_channel_storefront import StorefrontConnector
 

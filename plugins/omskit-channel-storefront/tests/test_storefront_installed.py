@@ -13,10 +13,14 @@ from importlib.metadata import version
 from typing import Any
 
 import pytest
-from omskit import Oms, bootstrap
-from omskit.domain.errors import UnknownChannel
-from omskit.domain.values import Coordinates
-from omskit.plugins import ENV_DISABLE_AUTOLOAD, ENV_DISABLED_PLUGINS
+from omskit import (
+    ENV_DISABLE_AUTOLOAD,
+    ENV_DISABLED_PLUGINS,
+    Coordinates,
+    Oms,
+    UnknownChannel,
+    bootstrap,
+)
 from omskit.testing import location
 
 DISTRIBUTION = "omskit-channel-storefront"

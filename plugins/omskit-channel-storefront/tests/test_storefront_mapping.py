@@ -8,14 +8,15 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from omskit.domain.commands import NewLine, PlaceOrder
-from omskit.domain.values import (
+from omskit import (
     Address,
     Contact,
     Coordinates,
     Customer,
     DeliveryKind,
     DeliveryMethod,
+    NewLine,
+    PlaceOrder,
 )
 
 from omskit_channel_storefront import StorefrontConnector

@@ -11,12 +11,18 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
-from omskit import Oms
-from omskit.domain.commands import PlaceOrder
-from omskit.domain.inventory import Capability, Location, LocationKind
-from omskit.domain.order import Order
-from omskit.domain.routing import CandidateExplanation, RoutingDecision
-from omskit.domain.values import Address, Coordinates
+from omskit import (
+    Address,
+    CandidateExplanation,
+    Capability,
+    Coordinates,
+    Location,
+    LocationKind,
+    Oms,
+    Order,
+    PlaceOrder,
+    RoutingDecision,
+)
 from omskit.testing import location, order_command
 
 #: Where the test customers live.

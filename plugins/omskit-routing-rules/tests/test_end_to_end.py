@@ -12,12 +12,16 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
-from omskit import Oms, hookimpl
-from omskit.domain.carriers import RateTableCarrier
-from omskit.domain.inventory import Capability, LocationKind
-from omskit.domain.routing import Holdback
-from omskit.domain.values import Coordinates
-from omskit.ports import Carrier
+from omskit import (
+    Capability,
+    Carrier,
+    Coordinates,
+    Holdback,
+    LocationKind,
+    Oms,
+    RateTableCarrier,
+    hookimpl,
+)
 from omskit.testing import order_command
 
 import omskit_routing_rules

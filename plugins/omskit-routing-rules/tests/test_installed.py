@@ -12,9 +12,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-from omskit import bootstrap
-from omskit.domain.errors import InvalidSettings
-from omskit.plugins import ENV_DISABLE_AUTOLOAD, ENV_DISABLED_PLUGINS
+from omskit import ENV_DISABLE_AUTOLOAD, ENV_DISABLED_PLUGINS, InvalidSettings, bootstrap
 
 import omskit_routing_rules
 

@@ -11,9 +11,18 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
-from omskit.domain.inventory import Capability, Location, LocationKind
-from omskit.domain.routing import Candidate, Exclusion, Holdback, RoutingRequest
-from omskit.domain.values import DeliveryKind, DeliveryMethod, LineQuantity
+from omskit import (
+    Candidate,
+    Capability,
+    DeliveryKind,
+    DeliveryMethod,
+    Exclusion,
+    Holdback,
+    LineQuantity,
+    Location,
+    LocationKind,
+    RoutingRequest,
+)
 
 import omskit_routing_rules
 from omskit_routing_rules.settings import GROUP_PREFIX, validate

@@ -8,17 +8,20 @@ from typing import Any
 
 import attrs
 import pytest
-from omskit.domain.carriers import RateTableCarrier
-from omskit.domain.inventory import Capability, LocationKind
-from omskit.domain.routing import (
+from omskit import (
     Candidate,
+    Capability,
     CostTerm,
+    DeliveryKind,
+    DeliveryMethod,
     Exclusion,
     Holdback,
+    LineQuantity,
+    LocationKind,
+    RateTableCarrier,
     RoutingPolicy,
     RoutingRequest,
 )
-from omskit.domain.values import DeliveryKind, DeliveryMethod, LineQuantity
 
 import omskit_routing_rules
 from omskit_routing_rules import rules

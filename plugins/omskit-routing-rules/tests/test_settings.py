@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from omskit import bootstrap
-from omskit.domain.errors import InvalidSettings
+from omskit import InvalidSettings, bootstrap
 
 import omskit_routing_rules
 from omskit_routing_rules.settings import (

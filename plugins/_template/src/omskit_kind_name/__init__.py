@@ -10,10 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from omskit import hookimpl
-from omskit.domain.order import Order
-from omskit.domain.values import Problem
-from omskit.ports import InventoryReader
+from omskit import InventoryReader, Order, Problem, hookimpl
 
 #: Orders whose total (in the order's own currency) is above this are held for review.
 REVIEW_ABOVE = Decimal("5000")

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from omskit import hookimpl
-from omskit.ports import ChannelConnector
+from omskit import ChannelConnector, hookimpl
 
 from omskit_channel_storefront.connector import CHANNEL_CODE, StorefrontConnector
 from omskit_channel_storefront.payload import OrderPayload

@@ -8,8 +8,7 @@ from typing import Any
 import attrs
 import cattrs
 from cattrs.errors import BaseValidationError
-from omskit.domain.commands import PlaceOrder
-from omskit.domain.errors import InvalidCommand, PayloadError
+from omskit import InvalidCommand, PayloadError, PlaceOrder
 
 from omskit_channel_storefront.converter import make_payload_converter
 from omskit_channel_storefront.mapping import to_place_order

@@ -18,8 +18,7 @@ import attrs
 import cattrs
 from cattrs.errors import ClassValidationError, IterableValidationError, IterableValidationNote
 from cattrs.gen import make_dict_structure_fn
-from omskit.domain.commands import MAX_LINES
-from omskit.domain.values import MINOR_UNITS, decimal_places
+from omskit import MAX_LINES, MINOR_UNITS, decimal_places
 
 from omskit_channel_storefront import payload as shape
 from omskit_channel_storefront.fields import (

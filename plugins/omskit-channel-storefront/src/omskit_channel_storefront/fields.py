@@ -23,16 +23,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NewType
 
-from omskit.domain.checks import EARLIEST_MOMENT, LATEST_MOMENT, LOCATION_CODE_PATTERN
-from omskit.domain.commands import (
+from omskit import (
     CODE_PATTERN,
+    EARLIEST_MOMENT,
+    LATEST_MOMENT,
+    LOCATION_CODE_PATTERN,
     MAX_ID_LENGTH,
     MAX_LINE_QUANTITY,
     MAX_TEXT_LENGTH,
     MAX_UNIT_PRICE,
+    InvalidCommand,
+    check_currency,
 )
-from omskit.domain.errors import InvalidCommand
-from omskit.domain.values import check_currency
 
 from omskit_channel_storefront.problems import InvalidField, show
 

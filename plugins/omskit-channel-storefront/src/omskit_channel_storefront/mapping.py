@@ -15,14 +15,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from omskit.domain.commands import NewLine, PlaceOrder
-from omskit.domain.values import (
+from omskit import (
     Address,
     Contact,
     Coordinates,
     Customer,
     DeliveryKind,
     DeliveryMethod,
+    NewLine,
+    PlaceOrder,
 )
 
 from omskit_channel_storefront.payload import (

@@ -21,16 +21,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
-from omskit import hookimpl
-from omskit.domain.routing import (
+from omskit import (
     Candidate,
+    Carrier,
     CostTerm,
     Exclusion,
     Holdback,
     RoutingPolicy,
     RoutingRequest,
+    hookimpl,
 )
-from omskit.ports import Carrier
 
 from omskit_routing_rules import rules
 from omskit_routing_rules.settings import (

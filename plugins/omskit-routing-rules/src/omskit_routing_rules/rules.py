@@ -13,10 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from omskit.domain.inventory import Capability, LocationKind
-from omskit.domain.routing import Candidate, CostTerm, Exclusion, Holdback, RoutingRequest
-from omskit.domain.values import DeliveryKind
-from omskit.ports import Carrier
+from omskit import (
+    Candidate,
+    Capability,
+    Carrier,
+    CostTerm,
+    DeliveryKind,
+    Exclusion,
+    Holdback,
+    LocationKind,
+    RoutingRequest,
+)
 
 from omskit_routing_rules.settings import RulesConfig
 

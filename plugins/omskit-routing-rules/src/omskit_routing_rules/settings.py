@@ -15,9 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-from omskit.domain.carriers import RateTableCarrier
-from omskit.domain.checks import check_location_code
-from omskit.domain.inventory import Location
+from omskit import Location, RateTableCarrier, check_location_code
 
 #: The key of ``bootstrap(settings=...)`` this plugin reads.
 SETTINGS_KEY = "routing_rules"
