@@ -69,11 +69,13 @@ def execute(services: Services, command: c.Command) -> Any:
     return handler(services, command)
 
 
-def _as_is(value: Any, _type: type) -> Any:
+def _as_is(value: Any, type_: type) -> Any:
     # Strings and whole numbers are passed on unchanged: the command's own checks then say
     # what is wrong ("quantity: must be a whole number, not '5'") instead of str(42) or
-    # int(1.5) quietly making something valid of them.
-    return value
+    # int(1.5) quietly making something valid of them. Enums are built from their values.
+    if type_ is str or type_ is int:
+        return value
+    return type_(value)
 
 
 def _strict_bool(value: Any, _type: type) -> bool:
@@ -87,11 +89,12 @@ def command_converter(converter: cattrs.Converter) -> cattrs.Converter:
     included), plus unknown keys refused, no coercion of strings, numbers or booleans,
     times of day as ISO strings (``"14:30"``) and durations as seconds."""
     found = converter.copy(forbid_extra_keys=True)
+    found.register_structure_hook(time, _time)
+    found.register_structure_hook(timedelta, _seconds)
+    # Also reached by subclasses (string and integer enums), which are built as before.
     found.register_structure_hook(str, _as_is)
     found.register_structure_hook(int, _as_is)
     found.register_structure_hook(bool, _strict_bool)
-    found.register_structure_hook(time, _time)
-    found.register_structure_hook(timedelta, _seconds)
     return found
 
 
@@ -145,6 +148,9 @@ def structure(converter: cattrs.Converter, name: object, payload: object) -> c.C
     except InvalidCommand:
         raise  # the command's own checks: already every problem, named
     except cattrs.BaseValidationError as exc:
+        own = [e for e in exc.exceptions if isinstance(e, InvalidCommand)]
+        if own and len(own) == len(exc.exceptions):
+            raise own[0] from None  # every field structured; the command's checks refused
         problems = cattrs.transform_error(exc, path="", format_exception=_problem)
         raise InvalidCommand([_tidy(p) for p in problems], subject=cls.subject) from None
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
