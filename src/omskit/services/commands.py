@@ -148,9 +148,12 @@ def structure(converter: cattrs.Converter, name: object, payload: object) -> c.C
     except InvalidCommand:
         raise  # the command's own checks: already every problem, named
     except cattrs.BaseValidationError as exc:
-        own = [e for e in exc.exceptions if isinstance(e, InvalidCommand)]
+        # An InvalidCommand without cattrs' note naming a field came from the command's own
+        # checks (every field structured): it names its fields already.
+        own = [e for e in exc.exceptions
+               if isinstance(e, InvalidCommand) and not getattr(e, "__notes__", None)]
         if own and len(own) == len(exc.exceptions):
-            raise own[0] from None  # every field structured; the command's checks refused
+            raise own[0] from None
         problems = cattrs.transform_error(exc, path="", format_exception=_problem)
         raise InvalidCommand([_tidy(p) for p in problems], subject=cls.subject) from None
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
