@@ -154,3 +154,17 @@ def test_malformed_payloads_are_invalid_commands_and_write_nothing(
     assert any(p.startswith(field) or f"{field}:" in p or f"'{field}'" in p
                for p in caught.value.problems), caught.value.problems
     assert table_contents(shop) == before
+
+
+def test_a_supply_registered_with_an_idempotency_key_is_registered_once(shop: Oms) -> None:
+    eta = datetime(2030, 1, 2, tzinfo=UTC)
+    first = shop.inventory.register_supply("DC2", "SKU-1", 6, eta, idempotency_key="po-1")
+    again = shop.execute(shop.command("register_supply", {
+        "location": "DC2", "sku": "SKU-1", "quantity": 6, "eta": "2030-01-02T00:00:00Z",
+        "idempotency_key": "po-1"}))
+    assert again == first
+    other = shop.inventory.register_supply("DC2", "SKU-1", 6, eta, idempotency_key="po-2")
+    assert other.id != first.id
+    incoming = [i.quantity for p in shop.inventory.stock("SKU-1").positions
+                for i in p.incoming]
+    assert incoming == [6, 6]  # po-1 once, po-2 once

@@ -62,6 +62,8 @@ T = TypeVar("T")
 MAX_PAGE_SIZE = 10_000
 #: Namespace of the ids of in-transit supply made by a transfer with an idempotency key.
 _TRANSFER_IDS = uuid.UUID("5b0c1d2e-8f0a-4c55-9a51-6c7e0f1d2a3b")
+#: Namespace of the ids of supply registered with an idempotency key.
+_SUPPLY_IDS = uuid.UUID("9d4f6a1c-3e2b-4f7d-8c15-2a6b0e9f4d71")
 
 
 def _raise_if(problems: list[str], subject: str) -> None:
@@ -284,16 +286,31 @@ class InventoryService:
 
     def register_supply(self, location: str, sku: str, quantity: int, eta: datetime, *,
                         kind: SupplyKind = SupplyKind.PURCHASE_ORDER,
-                        reference: str = "") -> Supply:
-        """Record stock expected at ``location`` by ``eta`` (a purchase order, production)."""
+                        reference: str = "", idempotency_key: str | None = None) -> Supply:
+        """Record stock expected at ``location`` by ``eta`` (a purchase order, production).
+
+        With an ``idempotency_key``, a repeat (same key, location and SKU) registers nothing
+        and returns the first supply.
+        """
         return self._register_supply(RegisterSupply(location=location, sku=sku,
                                                     quantity=quantity, eta=eta, kind=kind,
-                                                    reference=reference))
+                                                    reference=reference,
+                                                    idempotency_key=idempotency_key))
 
     def _register_supply(self, c: RegisterSupply) -> Supply:
+        key = c.idempotency_key
+        # With a key the id follows from it: the supplies' primary key makes a repeat (or a
+        # concurrent twin) find the first instead of adding another.
+        supply_id = (new_id() if key is None
+                     else uuid.uuid5(_SUPPLY_IDS, f"{c.location}\x1f{c.sku}\x1f{key}").hex)
+
         def op(uow: UnitOfWork, at: datetime) -> Supply:
             self._require_location(uow, c.location)
-            supply = Supply(id=new_id(), location=c.location, sku=c.sku, quantity=c.quantity,
+            if key is not None:
+                found = uow.inventory.supply(supply_id)
+                if found is not None:
+                    return found
+            supply = Supply(id=supply_id, location=c.location, sku=c.sku, quantity=c.quantity,
                             eta=c.eta, kind=c.kind, reference=c.reference, created_at=at)
             uow.inventory.add_supply(supply)
             uow.emit(SupplyRegistered(occurred_at=at, supply_id=supply.id, location=c.location,
@@ -302,7 +319,7 @@ class InventoryService:
 
         # supply.registered's handler validates again the orders held because nobody
         # stocked or expected the SKU: they are pre-orders now.
-        return self._write(op)
+        return self._write(op, idempotency_key=key)
 
     def receive_supply(self, supply_id: str) -> Supply:
         """Expected stock arrived: it becomes on-hand. Receiving it again changes nothing."""

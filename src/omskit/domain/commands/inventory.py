@@ -183,7 +183,10 @@ class TransferStock(Command):
 
 @attrs.frozen(kw_only=True)
 class RegisterSupply(Command):
-    """Record stock expected at ``location`` by ``eta`` (a purchase order, production)."""
+    """Record stock expected at ``location`` by ``eta`` (a purchase order, production).
+
+    With an ``idempotency_key``, a repeat at the same location and SKU registers nothing and
+    returns the first supply (its id follows from the key)."""
 
     name = "register_supply"
     subject = "supply"
@@ -194,6 +197,7 @@ class RegisterSupply(Command):
     eta: datetime = moment()  # noqa: RUF009
     kind: SupplyKind = checked(check_supply_kind, default=SupplyKind.PURCHASE_ORDER)  # noqa: RUF009
     reference: str = text()
+    idempotency_key: str | None = idempotency_key()
 
 
 @attrs.frozen(kw_only=True)
