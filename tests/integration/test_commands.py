@@ -168,3 +168,25 @@ def test_a_supply_registered_with_an_idempotency_key_is_registered_once(shop: Om
     incoming = [i.quantity for p in shop.inventory.stock("SKU-1").positions
                 for i in p.incoming]
     assert incoming == [6, 6]  # po-1 once, po-2 once
+
+
+def test_an_order_placed_from_json(shop: Oms) -> None:
+    payload = {
+        "channel": "web", "external_id": "J-1", "currency": "EUR",
+        "customer": {"id": "c-1", "contact": {"name": "Ada", "email": "ada@example.com"}},
+        "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price": "9.90"}],
+        "shipping_address": {"line1": "Via Roma 1", "city": "Milano", "country": "IT",
+                             "coordinates": {"lat": MILAN[0], "lon": MILAN[1]}},
+        "placed_at": "2026-01-01T10:00:00+01:00", "metadata": {"basket": [1, 2]},
+    }
+    command = shop.command("place_order", payload)
+    assert command == shop.command("place_order", dict(payload))
+    order = shop.execute(command)
+    assert order.status is OrderStatus.ALLOCATED
+    assert shop.execute(command).id == order.id  # idempotent on (channel, external_id)
+    before = table_contents(shop)
+    with pytest.raises(InvalidCommand, match="unit_price"):
+        shop.command("place_order", {**payload, "external_id": "J-2",
+                                     "lines": [{"sku": "SKU-1", "quantity": 1,
+                                                "unit_price": "cheap"}]})
+    assert table_contents(shop) == before
