@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from omskit import kinds
 from omskit.builtin import builtin_plugins
+from omskit.domain.commands import Command
 from omskit.domain.errors import (
     InvalidSettings,
     UnknownRoutingStrategy,
@@ -36,6 +37,7 @@ from omskit.registries import Registries
 from omskit.routing.engine import RoutingEngine
 from omskit.routing.settings import routing_settings
 from omskit.serialization import EventCodec, make_converter
+from omskit.services import commands
 from omskit.services.carts import CartService
 from omskit.services.channels import ChannelService
 from omskit.services.fulfillment import FulfillmentService
@@ -90,6 +92,25 @@ class Oms:
                                  outbox=self.outbox, promise=self.promise, carts=self.carts)
         delivery.services = self.services
         rt.drain = self.outbox.dispatch_batch
+
+    # -- commands -----------------------------------------------------------------------------
+
+    def execute(self, command: Command) -> Any:
+        """Run a command (``ReceiveStock``, ``CancelOrder``...: every write is one) and return
+        what the matching service method returns. See ``docs/embedding.md``, "Commands"."""
+        return commands.execute(self.services, command)
+
+    def command(self, name: str, payload: Mapping[str, Any]) -> Command:
+        """The command called ``name`` (``"receive_stock"``) built from a JSON object with
+        this instance's converter: datetimes as ISO 8601 with an offset, decimals as
+        strings, enums as their values. Any problem is an :class:`InvalidCommand` naming
+        the fields; nothing is run."""
+        return commands.structure(self._command_converter, name, payload)
+
+    @functools.cached_property
+    def _command_converter(self) -> cattrs.Converter:
+        # Built at first use, so hooks a host adds to oms.converter after bootstrap count.
+        return commands.command_converter(self._rt.converter)
 
     @property
     def fulfilment(self) -> FulfillmentService:

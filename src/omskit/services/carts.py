@@ -22,18 +22,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from omskit.domain.checks import check_code, check_identifier, check_moment, refuse
-from omskit.domain.errors import CartNotFound, InvalidCommand, LocationNotFound
+from omskit.domain.checks import check_identifier, refuse
+from omskit.domain.commands.carts import MAX_TTL, MIN_TTL, ExpireCarts, HoldCart, ReleaseCart
+from omskit.domain.errors import CartNotFound, LocationNotFound
 from omskit.domain.events import Event, RoutedQuantity, new_id
 from omskit.domain.promise import (
     CartHold,
     CartLine,
     SoftReservation,
     SoftReservationStatus,
-    as_cart_lines,
-    check_delivery,
-    check_destination,
-    check_ttl,
 )
 from omskit.domain.routing import RoutingRequest
 from omskit.domain.values import (
@@ -48,15 +45,12 @@ from omskit.services.soft_reservations import convert_cart, end_soft_reservation
 from omskit.services.sourcing import source_in_rounds
 from omskit.store.uow import UnitOfWork
 
-#: Shortest and longest time-to-live of a hold.
-MIN_TTL = timedelta(minutes=1)
-MAX_TTL = timedelta(days=7)
 #: Soft reservations one sweeper transaction expires; ``expire`` loops until none is left.
 EXPIRE_BATCH = 500
 
 T = TypeVar("T")
 
-__all__ = ["CartService", "convert_cart", "end_soft_reservations"]
+__all__ = ["MAX_TTL", "MIN_TTL", "CartService", "convert_cart", "end_soft_reservations"]
 
 
 def _check_cart_id(cart_id: object) -> None:
@@ -84,17 +78,14 @@ class CartService:
         reported in ``CartHold.short``. ``InvalidCommand`` lists every bad argument, and
         nothing is written.
         """
-        problems: list[str] = []
-        check_identifier(cart_id, "cart_id", problems)
-        check_code(channel, "channel", problems)
-        wanted = as_cart_lines(lines, problems)
-        check_ttl(ttl, MIN_TTL, MAX_TTL, problems)
-        check_destination(destination, country, problems)
-        if segment is not None:
-            check_code(segment, "segment", problems)
-        method = check_delivery(delivery, problems)
-        if problems:
-            raise InvalidCommand(problems, subject="cart hold")
+        return self._hold(HoldCart(cart_id=cart_id, lines=lines,
+                                   ttl=ttl, channel=channel, destination=destination,
+                                   country=country, delivery=delivery, segment=segment))
+
+    def _hold(self, c: HoldCart) -> CartHold:
+        cart_id, channel, ttl, destination, country, segment = (
+            c.cart_id, c.channel, c.ttl, c.destination, c.country, c.segment)
+        wanted, method = c.lines, c.method
         rt = self._rt
 
         def op(uow: UnitOfWork, at: datetime) -> CartHold:
@@ -166,7 +157,10 @@ class CartService:
 
         :class:`CartNotFound` for a cart that never held anything.
         """
-        _check_cart_id(cart_id)
+        return self._release(ReleaseCart(cart_id=cart_id))
+
+    def _release(self, c: ReleaseCart) -> int:
+        cart_id = c.cart_id
 
         def op(uow: UnitOfWork, at: datetime) -> list[SoftReservation]:
             uow.inventory.lock_cart(cart_id)
@@ -184,10 +178,10 @@ class CartService:
         Safe to run from several processes at once: each row is expired (and its units
         given back) by exactly one of them. Run it periodically (every minute, say).
         """
-        if now is not None:
-            problems: list[str] = []
-            check_moment(now, "now", problems)
-            refuse(problems, "expiry")
+        return self._expire(ExpireCarts(now=now))
+
+    def _expire(self, c: ExpireCarts) -> int:
+        now = c.now
         total = 0
         while True:
 

@@ -5,8 +5,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from omskit.domain.checks import MAX_TEXT_LENGTH, check_identifier, check_text
-from omskit.domain.errors import InvalidCommand
+from omskit.domain.checks import MAX_TEXT_LENGTH
+from omskit.domain.commands import (
+    AcceptFulfillmentOrder,
+    DeliverFulfillmentOrder,
+    PackFulfillmentOrder,
+    PickFulfillmentOrder,
+    RejectFulfillmentOrder,
+    ReleaseOrder,
+    ShipFulfillmentOrder,
+)
 from omskit.domain.events import new_id
 from omskit.domain.inventory import ReservationStatus
 from omskit.domain.lifecycle import FulfillmentStatus
@@ -56,25 +64,36 @@ class FulfillmentService:
 
     def release(self, order_id: str) -> Order:
         """Send every new fulfilment order of the order to its location."""
+        return self._release(ReleaseOrder(order_id=order_id))
 
+    def _release(self, c: ReleaseOrder) -> Order:
         def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
             for fo in order.fulfillment_orders:
                 if fo.status is F.CREATED:
                     order.advance_fulfillment(fo.id, F.RELEASED, at)
 
-        return self._orders.change(order_id, change)
+        return self._orders.change(c.order_id, change)
 
     def accept(self, fulfillment_order_id: str) -> FulfillmentOrder:
         """The location agrees to fulfil it."""
-        return self._step(fulfillment_order_id, F.ACCEPTED)
+        return self._accept(AcceptFulfillmentOrder(fulfillment_order_id=fulfillment_order_id))
+
+    def _accept(self, c: AcceptFulfillmentOrder) -> FulfillmentOrder:
+        return self._step(c.fulfillment_order_id, F.ACCEPTED)
 
     def pick(self, fulfillment_order_id: str) -> FulfillmentOrder:
         """The goods were picked from the shelves."""
-        return self._step(fulfillment_order_id, F.PICKED)
+        return self._pick(PickFulfillmentOrder(fulfillment_order_id=fulfillment_order_id))
+
+    def _pick(self, c: PickFulfillmentOrder) -> FulfillmentOrder:
+        return self._step(c.fulfillment_order_id, F.PICKED)
 
     def pack(self, fulfillment_order_id: str) -> FulfillmentOrder:
         """The goods were packed."""
-        return self._step(fulfillment_order_id, F.PACKED)
+        return self._pack(PackFulfillmentOrder(fulfillment_order_id=fulfillment_order_id))
+
+    def _pack(self, c: PackFulfillmentOrder) -> FulfillmentOrder:
+        return self._step(c.fulfillment_order_id, F.PACKED)
 
     def reject(self, fulfillment_order_id: str, reason: str) -> Order:
         """The location refuses: release its reservations and route the lines elsewhere.
@@ -88,10 +107,11 @@ class FulfillmentService:
         reason): an operator sorts it out with the store and releases the hold, which routes
         the order again, to the pickup location too, or cancels it.
         """
-        problems: list[str] = []
-        check_text(reason, "reason", problems)
-        if problems:
-            raise InvalidCommand(problems, subject="rejection")
+        return self._reject(RejectFulfillmentOrder(fulfillment_order_id=fulfillment_order_id,
+                                                   reason=reason))
+
+    def _reject(self, c: RejectFulfillmentOrder) -> Order:
+        fulfillment_order_id, reason = c.fulfillment_order_id, c.reason
 
         def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
             if order.fulfillment_order(fulfillment_order_id).status is F.REJECTED:
@@ -117,18 +137,20 @@ class FulfillmentService:
     def ship(self, fulfillment_order_id: str, *, carrier: str,
              tracking_number: str) -> FulfillmentOrder:
         """The goods left: reserved stock is consumed from on-hand and reserved."""
-        problems: list[str] = []
-        check_identifier(carrier, "carrier", problems)
-        check_text(tracking_number, "tracking_number", problems)
-        if problems:
-            raise InvalidCommand(problems, subject="shipment")
+        return self._ship(ShipFulfillmentOrder(fulfillment_order_id=fulfillment_order_id,
+                                               carrier=carrier,
+                                               tracking_number=tracking_number))
+
+    def _ship(self, c: ShipFulfillmentOrder) -> FulfillmentOrder:
+        fulfillment_order_id = c.fulfillment_order_id
 
         def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
             fo = order.fulfillment_order(fulfillment_order_id)
             if fo.status in (F.SHIPPED, F.DELIVERED):
                 return
             order.ship_fulfillment(fulfillment_order_id, Shipment(
-                id=new_id(), carrier=carrier, tracking_number=tracking_number, shipped_at=at))
+                id=new_id(), carrier=c.carrier, tracking_number=c.tracking_number,
+                shipped_at=at))
             found = uow.inventory.active_reservations(order.id, fulfillment_order_id)
             for r in found:
                 uow.inventory.consume(r.location, r.sku, r.quantity, order.id, at)
@@ -140,6 +162,10 @@ class FulfillmentService:
 
     def deliver(self, fulfillment_order_id: str) -> FulfillmentOrder:
         """The shipment reached the customer."""
+        return self._deliver(DeliverFulfillmentOrder(fulfillment_order_id=fulfillment_order_id))
+
+    def _deliver(self, c: DeliverFulfillmentOrder) -> FulfillmentOrder:
+        fulfillment_order_id = c.fulfillment_order_id
 
         def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
             if order.fulfillment_order(fulfillment_order_id).status is not F.DELIVERED:

@@ -2,30 +2,33 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, time
-from decimal import Decimal
+from datetime import datetime
 from typing import TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 import sqlalchemy as sa
 
 from omskit.domain.availability import StockSummary
 from omskit.domain.checks import (
-    MAX_GROUPS,
-    check_address,
     check_code,
     check_each,
     check_identifier,
     check_location_code,
     check_moment,
-    check_quantity,
-    check_text,
-    encodes,
     refuse,
-    typed,
 )
+from omskit.domain.commands import (
+    AdjustStock,
+    ReceiveStock,
+    ReceiveSupply,
+    RegisterSupply,
+    SaveLocation,
+    SetSafetyStock,
+    TransferStock,
+)
+from omskit.domain.commands.inventory import MAX_HANDLING_COST, MAX_TIMEZONE_LENGTH
 from omskit.domain.errors import LocationNotFound, SupplyNotFound
 from omskit.domain.events import (
     Event,
@@ -38,18 +41,15 @@ from omskit.domain.events import (
     new_id,
 )
 from omskit.domain.inventory import (
-    Capability,
     GlobalStock,
     LedgerEntry,
     Location,
-    LocationKind,
     MovementKind,
     StockItem,
     Supply,
     SupplyKind,
     SupplyStatus,
 )
-from omskit.domain.values import Address, Coordinates, check_decimal
 from omskit.routing.settings import inventory_settings
 from omskit.services.runtime import Runtime
 from omskit.services.sourcing import channel_available
@@ -60,15 +60,10 @@ T = TypeVar("T")
 
 #: Largest page :meth:`InventoryService.stock_view` reads in one query.
 MAX_PAGE_SIZE = 10_000
-#: Highest handling cost per unit of a location (a routing cost, at most 6 decimals).
-MAX_HANDLING_COST = Decimal(1_000_000)
-#: Longest IANA time-zone name (the column's width; the longest real one has 32).
-MAX_TIMEZONE_LENGTH = 64
-
-
-def _check_key(key: object, problems: list[str]) -> None:
-    if key is not None:
-        check_identifier(key, "idempotency_key", problems)
+#: Namespace of the ids of in-transit supply made by a transfer with an idempotency key.
+_TRANSFER_IDS = uuid.UUID("5b0c1d2e-8f0a-4c55-9a51-6c7e0f1d2a3b")
+#: Namespace of the ids of supply registered with an idempotency key.
+_SUPPLY_IDS = uuid.UUID("9d4f6a1c-3e2b-4f7d-8c15-2a6b0e9f4d71")
 
 
 def _raise_if(problems: list[str], subject: str) -> None:
@@ -135,56 +130,10 @@ class InventoryService:
 
     def save_location(self, location: Location) -> Location:
         """Create a location or replace its settings (stock rows are kept)."""
-        given: object = location
-        if not isinstance(given, Location):
-            refuse([f"location: must be a Location, not {type(given).__name__}"], "location")
-        problems: list[str] = []
-        check_location_code(location.code, "code", problems)
-        check_text(location.name, "name", problems)
-        if location.daily_capacity is not None:
-            check_quantity(location.daily_capacity, "daily_capacity", problems, minimum=0)
-        # Typed fields, checked anyway: a host may build a Location from untrusted data.
-        check_decimal(location.handling_cost, "handling_cost", problems,
-                      maximum=MAX_HANDLING_COST, places=6)
-        coordinates: object = location.coordinates
-        if coordinates is not None:
-            typed(coordinates, Coordinates, "coordinates", problems)
-        if location.address is not None and typed(location.address, Address, "address",
-                                                  problems):
-            check_address(location.address, "address", problems)
-        kind: object = location.kind
-        if not isinstance(kind, LocationKind):
-            problems.append(f"kind: {kind!r} is not a location kind")
-        capabilities: object = location.capabilities
-        if not isinstance(capabilities, frozenset | set) or not all(
-                isinstance(c, Capability) for c in capabilities):
-            problems.append("capabilities: must be a set of Capability values")
-        groups: object = location.groups
-        if not isinstance(groups, frozenset | set):
-            problems.append("groups: must be a set of group codes")
-        elif len(groups) > MAX_GROUPS:
-            problems.append(f"groups: more than {MAX_GROUPS} groups")
-        else:
-            for group in sorted(groups, key=repr):
-                check_code(group, "groups[]", problems)
-        if (isinstance(location.processing_days, bool)
-                or not isinstance(location.processing_days, int)
-                or not 0 <= location.processing_days <= 60):
-            problems.append("processing_days: must be a whole number of days from 0 to 60")
-        if location.cutoff is not None and (not isinstance(location.cutoff, time)
-                                            or location.cutoff.second or location.cutoff.tzinfo):
-            problems.append("cutoff: must be a local time in whole minutes, without a zone")
-        timezone: object = location.timezone
-        if not isinstance(timezone, str):
-            problems.append(f"timezone: must be a string, not {timezone!r}")
-        elif len(timezone) > MAX_TIMEZONE_LENGTH or not encodes(timezone):
-            problems.append(f"timezone: {timezone!r} is not an IANA time zone")
-        else:
-            try:
-                ZoneInfo(timezone)
-            except (ValueError, ZoneInfoNotFoundError):
-                problems.append(f"timezone: {timezone!r} is not an IANA time zone")
-        _raise_if(problems, "location")
+        return self._save_location(SaveLocation(location=location))
+
+    def _save_location(self, command: SaveLocation) -> Location:
+        location = command.location
 
         def op(uow: UnitOfWork, at: datetime) -> Location:
             created = uow.inventory.save_location(location, at)
@@ -209,26 +158,23 @@ class InventoryService:
     def receive(self, location: str, sku: str, quantity: int, *, reference: str = "",
                 idempotency_key: str | None = None) -> StockItem:
         """Add received goods to on-hand stock (creates the stock row for a new SKU)."""
-        problems: list[str] = []
-        check_location_code(location, "location", problems)
-        check_identifier(sku, "sku", problems)
-        check_quantity(quantity, "quantity", problems)
-        check_text(reference, "reference", problems)
-        _check_key(idempotency_key, problems)
-        _raise_if(problems, "receipt")
+        return self._receive(ReceiveStock(location=location, sku=sku, quantity=quantity,
+                                          reference=reference,
+                                          idempotency_key=idempotency_key))
 
+    def _receive(self, c: ReceiveStock) -> StockItem:
         def op(uow: UnitOfWork, at: datetime) -> StockItem:
-            self._require_location(uow, location)
-            if not self._seen(uow, location, sku, MovementKind.RECEIVE, idempotency_key):
-                uow.inventory.add_on_hand(location, sku, quantity, MovementKind.RECEIVE,
-                                          reference, at, idempotency_key)
-                uow.emit(StockReceived(occurred_at=at, location=location, sku=sku,
-                                       quantity=quantity, reference=reference))
-            item = uow.inventory.stock_item(location, sku)
+            self._require_location(uow, c.location)
+            if not self._seen(uow, c.location, c.sku, MovementKind.RECEIVE, c.idempotency_key):
+                uow.inventory.add_on_hand(c.location, c.sku, c.quantity, MovementKind.RECEIVE,
+                                          c.reference, at, c.idempotency_key)
+                uow.emit(StockReceived(occurred_at=at, location=c.location, sku=c.sku,
+                                       quantity=c.quantity, reference=c.reference))
+            item = uow.inventory.stock_item(c.location, c.sku)
             assert item is not None
             return item
 
-        return self._write(op, idempotency_key=idempotency_key)
+        return self._write(op, idempotency_key=c.idempotency_key)
 
     def adjust(self, location: str, sku: str, delta: int, *, reason: str,
                idempotency_key: str | None = None) -> StockItem:
@@ -236,26 +182,21 @@ class InventoryService:
 
         A decrease may not take on-hand below the reserved units: :class:`InsufficientStock`.
         """
-        problems: list[str] = []
-        check_location_code(location, "location", problems)
-        check_identifier(sku, "sku", problems)
-        _check_key(idempotency_key, problems)
-        if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
-            problems.append(f"delta: must be a non-zero whole number, not {delta!r}")
-        else:
-            check_quantity(abs(delta), "delta", problems)
-        check_text(reason, "reason", problems)
-        _raise_if(problems, "adjustment")
+        return self._adjust(AdjustStock(location=location, sku=sku, delta=delta, reason=reason,
+                                        idempotency_key=idempotency_key))
+
+    def _adjust(self, c: AdjustStock) -> StockItem:
+        location, sku, delta, reason = c.location, c.sku, c.delta, c.reason
 
         def op(uow: UnitOfWork, at: datetime) -> StockItem:
             self._require_location(uow, location)
-            if not self._seen(uow, location, sku, MovementKind.ADJUST, idempotency_key):
+            if not self._seen(uow, location, sku, MovementKind.ADJUST, c.idempotency_key):
                 if delta > 0:
                     uow.inventory.add_on_hand(location, sku, delta, MovementKind.ADJUST,
-                                              reason, at, idempotency_key)
+                                              reason, at, c.idempotency_key)
                 else:
                     uow.inventory.remove_on_hand(location, sku, -delta, MovementKind.ADJUST,
-                                                 reason, at, idempotency_key)
+                                                 reason, at, c.idempotency_key)
                 item = uow.inventory.stock_item(location, sku)
                 assert item is not None
                 uow.emit(StockAdjusted(occurred_at=at, location=location, sku=sku,
@@ -265,15 +206,15 @@ class InventoryService:
             assert item is not None
             return item
 
-        return self._write(op, idempotency_key=idempotency_key)
+        return self._write(op, idempotency_key=c.idempotency_key)
 
     def set_safety_stock(self, location: str, sku: str, quantity: int) -> StockItem:
         """Keep ``quantity`` units of ``sku`` at ``location`` back from promising."""
-        problems: list[str] = []
-        check_location_code(location, "location", problems)
-        check_identifier(sku, "sku", problems)
-        check_quantity(quantity, "quantity", problems, minimum=0)
-        _raise_if(problems, "safety stock")
+        return self._set_safety_stock(SetSafetyStock(location=location, sku=sku,
+                                                     quantity=quantity))
+
+    def _set_safety_stock(self, c: SetSafetyStock) -> StockItem:
+        location, sku, quantity = c.location, c.sku, c.quantity
 
         def op(uow: UnitOfWork, at: datetime) -> StockItem:
             self._require_location(uow, location)
@@ -292,39 +233,44 @@ class InventoryService:
         return self._write(op)
 
     def transfer(self, sku: str, from_location: str, to_location: str, quantity: int, *,
-                 eta: datetime | None = None, reference: str = "") -> Supply | None:
+                 eta: datetime | None = None, reference: str = "",
+                 idempotency_key: str | None = None) -> Supply | None:
         """Move unreserved stock between locations.
 
         Without ``eta`` it arrives at once. With an ``eta`` it is in transit: it leaves the
         source now and is open supply at the destination until :meth:`receive_supply`.
+        With an ``idempotency_key``, a repeat (same key, source and SKU) moves nothing
+        and returns what the first call returned.
         """
-        problems: list[str] = []
-        check_location_code(from_location, "from_location", problems)
-        check_location_code(to_location, "to_location", problems)
-        check_identifier(sku, "sku", problems)
-        check_quantity(quantity, "quantity", problems)
-        check_text(reference, "reference", problems)
-        if not problems and from_location == to_location:
-            problems.append("to_location: must differ from from_location")
-        if eta is not None:
-            check_moment(eta, "eta", problems)
-        _raise_if(problems, "transfer")
+        return self._transfer(TransferStock(
+            sku=sku, from_location=from_location, to_location=to_location, quantity=quantity,
+            eta=eta, reference=reference, idempotency_key=idempotency_key))
+
+    def _transfer(self, c: TransferStock) -> Supply | None:
+        sku, from_location, to_location, quantity = (c.sku, c.from_location, c.to_location,
+                                                     c.quantity)
+        eta, key = c.eta, c.idempotency_key
+        # With a key the in-transit supply's id follows from it, so a repeat can return it.
+        supply_id = (new_id() if key is None
+                     else uuid.uuid5(_TRANSFER_IDS, f"{from_location}\x1f{sku}\x1f{key}").hex)
 
         def op(uow: UnitOfWork, at: datetime) -> Supply | None:
             self._require_location(uow, from_location)
             self._require_location(uow, to_location)
-            ref = reference or f"transfer {from_location}->{to_location}"
+            if self._seen(uow, from_location, sku, MovementKind.TRANSFER_OUT, key):
+                return None if eta is None else uow.inventory.supply(supply_id)
+            ref = c.reference or f"transfer {from_location}->{to_location}"
             uow.inventory.lock_rows([(from_location, sku), (to_location, sku)])
             uow.inventory.remove_on_hand(from_location, sku, quantity,
-                                         MovementKind.TRANSFER_OUT, ref, at)
+                                         MovementKind.TRANSFER_OUT, ref, at, key)
             supply = None
             if eta is None:
                 uow.inventory.add_on_hand(to_location, sku, quantity, MovementKind.TRANSFER_IN,
-                                          ref, at)
+                                          ref, at, key)
             else:
-                supply = Supply(id=new_id(), location=to_location, sku=sku, quantity=quantity,
-                                eta=eta, kind=SupplyKind.TRANSFER, reference=ref,
-                                created_at=at)
+                supply = Supply(id=supply_id, location=to_location, sku=sku,
+                                quantity=quantity, eta=eta, kind=SupplyKind.TRANSFER,
+                                reference=ref, created_at=at)
                 uow.inventory.add_supply(supply)
                 uow.emit(SupplyRegistered(occurred_at=at, supply_id=supply.id,
                                           location=to_location, sku=sku, quantity=quantity,
@@ -334,43 +280,54 @@ class InventoryService:
                                       supply_id=supply.id if supply else None))
             return supply
 
-        return self._write(op)
+        return self._write(op, idempotency_key=key)
 
     # -- supply ---------------------------------------------------------------------------------
 
     def register_supply(self, location: str, sku: str, quantity: int, eta: datetime, *,
                         kind: SupplyKind = SupplyKind.PURCHASE_ORDER,
-                        reference: str = "") -> Supply:
-        """Record stock expected at ``location`` by ``eta`` (a purchase order, production)."""
-        problems: list[str] = []
-        check_location_code(location, "location", problems)
-        check_identifier(sku, "sku", problems)
-        check_quantity(quantity, "quantity", problems)
-        check_text(reference, "reference", problems)
-        check_moment(eta, "eta", problems)
-        supply_kind: object = kind
-        if not isinstance(supply_kind, SupplyKind):
-            problems.append(f"kind: must be one of {', '.join(k.value for k in SupplyKind)}")
-        _raise_if(problems, "supply")
+                        reference: str = "", idempotency_key: str | None = None) -> Supply:
+        """Record stock expected at ``location`` by ``eta`` (a purchase order, production).
+
+        With an ``idempotency_key``, a repeat (same key, location and SKU) registers nothing
+        and returns the first supply.
+        """
+        return self._register_supply(RegisterSupply(location=location, sku=sku,
+                                                    quantity=quantity, eta=eta, kind=kind,
+                                                    reference=reference,
+                                                    idempotency_key=idempotency_key))
+
+    def _register_supply(self, c: RegisterSupply) -> Supply:
+        key = c.idempotency_key
+        # With a key the id follows from it: the supplies' primary key makes a repeat (or a
+        # concurrent twin) find the first instead of adding another.
+        supply_id = (new_id() if key is None
+                     else uuid.uuid5(_SUPPLY_IDS, f"{c.location}\x1f{c.sku}\x1f{key}").hex)
 
         def op(uow: UnitOfWork, at: datetime) -> Supply:
-            self._require_location(uow, location)
-            supply = Supply(id=new_id(), location=location, sku=sku, quantity=quantity,
-                            eta=eta, kind=kind, reference=reference, created_at=at)
+            self._require_location(uow, c.location)
+            if key is not None:
+                found = uow.inventory.supply(supply_id)
+                if found is not None:
+                    return found
+            supply = Supply(id=supply_id, location=c.location, sku=c.sku, quantity=c.quantity,
+                            eta=c.eta, kind=c.kind, reference=c.reference, created_at=at)
             uow.inventory.add_supply(supply)
-            uow.emit(SupplyRegistered(occurred_at=at, supply_id=supply.id, location=location,
-                                      sku=sku, quantity=quantity, eta=eta))
+            uow.emit(SupplyRegistered(occurred_at=at, supply_id=supply.id, location=c.location,
+                                      sku=c.sku, quantity=c.quantity, eta=c.eta))
             return supply
 
         # supply.registered's handler validates again the orders held because nobody
         # stocked or expected the SKU: they are pre-orders now.
-        return self._write(op)
+        return self._write(op, idempotency_key=key)
 
     def receive_supply(self, supply_id: str) -> Supply:
         """Expected stock arrived: it becomes on-hand. Receiving it again changes nothing."""
-        problems: list[str] = []
-        check_identifier(supply_id, "supply_id", problems)
-        refuse(problems, "supply receipt")
+        return self._receive_supply(ReceiveSupply(supply_id=supply_id))
+
+    def _receive_supply(self, c: ReceiveSupply) -> Supply:
+        supply_id = c.supply_id
+
         def op(uow: UnitOfWork, at: datetime) -> Supply:
             supply = uow.inventory.supply(supply_id, for_update=True)
             if supply is None:
@@ -506,4 +463,4 @@ class InventoryService:
         return self._read(lambda uow: uow.inventory.ledger_mismatches())
 
 
-__all__ = ["InventoryService"]
+__all__ = ["MAX_HANDLING_COST", "MAX_TIMEZONE_LENGTH", "InventoryService"]

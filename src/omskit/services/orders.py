@@ -16,11 +16,18 @@ from omskit.domain.checks import (
     check_each,
     check_identifier,
     check_moment,
-    check_quantity,
-    check_text,
     refuse,
 )
-from omskit.domain.commands import PlaceOrder
+from omskit.domain.commands import (
+    AllocateBackorders,
+    CancelLines,
+    CancelOrder,
+    CompleteOrder,
+    PlaceHold,
+    PlaceOrder,
+    ReleaseHold,
+    ShortClose,
+)
 from omskit.domain.errors import (
     IdempotencyConflict,
     IdempotencyKeyConflict,
@@ -444,28 +451,24 @@ class OrderService:
 
     def place_hold(self, order_id: str, code: str, reason: str) -> Order:
         """Put a hold on the order (fraud review, payment check...). Idempotent per code."""
-        problems: list[str] = []
-        check_identifier(code, "code", problems)
-        check_text(reason, "reason", problems)
-        if problems:
-            raise InvalidCommand(problems, subject="hold")
+        return self._place_hold(PlaceHold(order_id=order_id, code=code, reason=reason))
 
+    def _place_hold(self, c: PlaceHold) -> Order:
         def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
-            order.place_hold(code, reason, at)
+            order.place_hold(c.code, c.reason, at)
 
-        return self.change(order_id, change)
+        return self.change(c.order_id, change)
 
     def release_hold(self, order_id: str, code: str) -> Order:
         """Release a hold; when none is left, whatever the order still lacks is routed now."""
-        problems: list[str] = []
-        check_identifier(code, "code", problems)
-        refuse(problems, "hold")
+        return self._release_hold(ReleaseHold(order_id=order_id, code=code))
 
+    def _release_hold(self, c: ReleaseHold) -> Order:
         def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
-            if order.release_hold(code, at):
+            if order.release_hold(c.code, at):
                 route_remaining(self._rt, uow, order, at=at)
 
-        return self.change(order_id, change)
+        return self.change(c.order_id, change)
 
     def explain(self, order_id: str) -> list[RoutingDecision]:
         """Every routing decision made for the order, oldest first: the candidates
@@ -637,28 +640,28 @@ class OrderService:
 
     def allocate_backorders(self, order_id: str) -> Order:
         """Try again to source the order's backordered quantities (after new stock arrived)."""
+        return self._allocate_backorders(AllocateBackorders(order_id=order_id))
 
+    def _allocate_backorders(self, c: AllocateBackorders) -> Order:
         def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
             route_remaining(self._rt, uow, order, at=at)
 
-        return self.change(order_id, change)
+        return self.change(c.order_id, change)
 
     def cancel(self, order_id: str, reason: str = "") -> Order:
         """Cancel the order and release every reservation. Cancelling twice changes nothing."""
-        problems: list[str] = []
-        check_text(reason, "reason", problems)
-        if problems:
-            raise InvalidCommand(problems, subject="cancellation")
+        return self._cancel(CancelOrder(order_id=order_id, reason=reason))
 
+    def _cancel(self, c: CancelOrder) -> Order:
         def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
             if order.status is OrderStatus.CANCELLED:
                 return
-            order.cancel(reason, at)
+            order.cancel(c.reason, at)
             # Released units are promisable again (ReservationReleased's handler offers
             # them to waiting backorders).
             release_reservations(uow, order.id, "order cancelled", at)
 
-        return self.change(order_id, change)
+        return self.change(c.order_id, change)
 
     def cancel_lines(self, order_id: str, quantities: Mapping[str, int], *, reason: str = "",
                      idempotency_key: str | None = None) -> Order:
@@ -678,22 +681,11 @@ class OrderService:
         and returns the order; the key with another request raises
         :class:`IdempotencyKeyConflict`.
         """
-        problems: list[str] = []
-        wanted: dict[str, int] = {}
-        if not isinstance(quantities, Mapping) or not quantities:
-            problems.append("quantities: give {line_id: units} for at least one line")
-        else:
-            for line_id, units in quantities.items():
-                before = len(problems)
-                check_identifier(line_id, "quantities: line id", problems)
-                check_quantity(units, f"quantities[{line_id!r}]", problems)
-                if len(problems) == before:
-                    wanted[line_id] = units
-        check_text(reason, "reason", problems)
-        if idempotency_key is not None:
-            check_identifier(idempotency_key, "idempotency_key", problems)
-        if problems:
-            raise InvalidCommand(problems, subject="line cancellation")
+        return self._cancel_lines(CancelLines(order_id=order_id, quantities=quantities,
+                                              reason=reason, idempotency_key=idempotency_key))
+
+    def _cancel_lines(self, c: CancelLines) -> Order:
+        wanted, reason, idempotency_key = c.wanted, c.reason, c.idempotency_key
 
         def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
             if idempotency_key is not None:
@@ -708,7 +700,7 @@ class OrderService:
             # to waiting backorders).
             release_cancelled(uow, order.id, released, "line cancelled", at)
 
-        return self.change(order_id, change)
+        return self.change(c.order_id, change)
 
     def short_close(self, order_id: str, *, reason: str = "") -> Order:
         """Close the order short: cancel every unit not yet shipped, picked or packed.
@@ -720,25 +712,25 @@ class OrderService:
         anything ends ``cancelled``. Closing again, or an order with nothing left to
         cancel and no hold (a cancelled or completed one), changes nothing.
         """
-        problems: list[str] = []
-        check_text(reason, "reason", problems)
-        if problems:
-            raise InvalidCommand(problems, subject="short close")
+        return self._short_close(ShortClose(order_id=order_id, reason=reason))
 
+    def _short_close(self, c: ShortClose) -> Order:
         def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
-            released = order.short_close(reason, at)
+            released = order.short_close(c.reason, at)
             release_cancelled(uow, order.id, released, "order short-closed", at)
 
-        return self.change(order_id, change)
+        return self.change(c.order_id, change)
 
     def complete(self, order_id: str) -> Order:
         """Close a delivered order. Completing twice changes nothing."""
+        return self._complete(CompleteOrder(order_id=order_id))
 
+    def _complete(self, c: CompleteOrder) -> Order:
         def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
             if order.status is not OrderStatus.COMPLETED:
                 order.complete(at)
 
-        return self.change(order_id, change)
+        return self.change(c.order_id, change)
 
 
 def _lines_cancelled_with(uow: UnitOfWork, order_id: str,

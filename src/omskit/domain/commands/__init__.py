@@ -1,4 +1,9 @@
-"""Commands: what a caller asks omskit to do, checked for shape before anything is written."""
+"""Commands: what a caller asks omskit to do, checked for shape before anything is written.
+
+Every write is a command (:class:`Command`): built, it is well-formed; ``oms.execute(command)``
+runs it and ``oms.command(name, payload)`` builds one from JSON by its name in
+:data:`COMMANDS`. See ``docs/embedding.md``, "Commands".
+"""
 
 from __future__ import annotations
 
@@ -29,6 +34,35 @@ from omskit.domain.checks import (
     check_text,
 )
 from omskit.domain.checks import typed as _typed
+from omskit.domain.commands.base import Command
+from omskit.domain.commands.carts import ExpireCarts, HoldCart, ReleaseCart
+from omskit.domain.commands.fulfillment import (
+    AcceptFulfillmentOrder,
+    DeliverFulfillmentOrder,
+    PackFulfillmentOrder,
+    PickFulfillmentOrder,
+    RejectFulfillmentOrder,
+    ReleaseOrder,
+    ShipFulfillmentOrder,
+)
+from omskit.domain.commands.inventory import (
+    AdjustStock,
+    ReceiveStock,
+    ReceiveSupply,
+    RegisterSupply,
+    SaveLocation,
+    SetSafetyStock,
+    TransferStock,
+)
+from omskit.domain.commands.orders import (
+    AllocateBackorders,
+    CancelLines,
+    CancelOrder,
+    CompleteOrder,
+    PlaceHold,
+    ReleaseHold,
+    ShortClose,
+)
 from omskit.domain.errors import InvalidCommand
 from omskit.domain.values import (
     MAX_UNIT_PRICE,
@@ -45,9 +79,15 @@ from omskit.domain.values import (
 
 # The validators moved to omskit.domain.checks; these names stay importable from here.
 __all__ = [
-    "CODE_PATTERN", "MAX_ID_LENGTH", "MAX_LINES", "MAX_LINE_QUANTITY", "MAX_METADATA_BYTES",
-    "MAX_TEXT_LENGTH", "MAX_UNIT_PRICE", "NewLine", "PlaceOrder", "check_code",
-    "check_identifier", "check_quantity", "check_text",
+    "CODE_PATTERN", "COMMANDS", "MAX_ID_LENGTH", "MAX_LINES", "MAX_LINE_QUANTITY",
+    "MAX_METADATA_BYTES", "MAX_TEXT_LENGTH", "MAX_UNIT_PRICE", "AcceptFulfillmentOrder",
+    "AdjustStock", "AllocateBackorders", "CancelLines", "CancelOrder", "Command",
+    "CompleteOrder", "DeliverFulfillmentOrder", "ExpireCarts", "HoldCart", "NewLine",
+    "PackFulfillmentOrder", "PickFulfillmentOrder", "PlaceHold", "PlaceOrder",
+    "ReceiveStock", "ReceiveSupply", "RegisterSupply", "RejectFulfillmentOrder",
+    "ReleaseCart", "ReleaseHold", "ReleaseOrder", "SaveLocation", "SetSafetyStock",
+    "ShipFulfillmentOrder", "ShortClose", "TransferStock", "check_code", "check_identifier",
+    "check_quantity", "check_text",
 ]
 
 #: Version of :meth:`PlaceOrder.fingerprint`'s canonical form, the prefix of each
@@ -89,13 +129,16 @@ def _as_tags(tags: Iterable[str]) -> tuple[str, ...]:
 
 
 @attrs.frozen(kw_only=True)
-class PlaceOrder:
+class PlaceOrder(Command):
     """Place a new order received from a sales channel.
 
     Placement is idempotent on ``(channel, external_id)``: placing the same pair again returns
     the first order and writes nothing. Constructing the command checks every field and raises
-    :class:`InvalidCommand` listing all problems.
+    :class:`InvalidCommand` listing all problems (its own checks, richer than the fields').
     """
+
+    name = "place_order"
+    subject = "order"
 
     channel: str
     external_id: str
@@ -230,3 +273,12 @@ class PlaceOrder:
                     problems.append(f"metadata: larger than {MAX_METADATA_BYTES} bytes as JSON")
         if problems:
             raise InvalidCommand(problems, subject="order")
+
+
+#: Every command by its name, for ``oms.command(name, payload)``.
+COMMANDS: dict[str, type[Command]] = {cls.name: cls for cls in (
+    PlaceOrder, SaveLocation, ReceiveStock, AdjustStock, SetSafetyStock, TransferStock,
+    RegisterSupply, ReceiveSupply, PlaceHold, ReleaseHold, CancelOrder, CancelLines,
+    ShortClose, CompleteOrder, AllocateBackorders, ReleaseOrder, AcceptFulfillmentOrder,
+    RejectFulfillmentOrder, PickFulfillmentOrder, PackFulfillmentOrder, ShipFulfillmentOrder,
+    DeliverFulfillmentOrder, HoldCart, ReleaseCart, ExpireCarts)}
