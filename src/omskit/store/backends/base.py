@@ -148,13 +148,30 @@ class PortableBackend:
         that has it."""
 
 
-def upsert_on_hand(insert: Any, conn: sa.Connection, s: sa.Table, location: str, sku: str,
-                    quantity: int, limit: int) -> bool:
-    """The insert-or-add of SQLite and PostgreSQL (``insert`` is the dialect's own)."""
-    stmt = insert(s).values(location=location, sku=sku, on_hand=quantity, reserved=0,
-                            safety_stock=0)
-    # RETURNING, not rowcount: psycopg reports -1 for an upsert that did nothing.
-    return conn.execute(stmt.on_conflict_do_update(
-        index_elements=[s.c.location, s.c.sku],
-        set_={"on_hand": s.c.on_hand + quantity}, where=s.c.on_hand <= limit - quantity)
-        .returning(s.c.on_hand)).first() is not None
+class UpsertBackend(PortableBackend):
+    """A backend whose dialect has ``INSERT ... ON CONFLICT`` (SQLite, PostgreSQL): the
+    receipt and the first insert of a row are one statement each. Subclasses name their
+    dialect's ``insert``."""
+
+    def dialect_insert(self, table: sa.Table) -> Any:
+        """The dialect's ``INSERT`` construct for ``table``, which has ``on_conflict_do_*``."""
+        raise NotImplementedError
+
+    def add_on_hand(self, conn: sa.Connection, stock_items: sa.Table, location: str,
+                    sku: str, quantity: int, limit: int) -> bool:
+        """``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` the row stays within ``limit``."""
+        s = stock_items
+        stmt = self.dialect_insert(s).values(location=location, sku=sku,
+                                                   on_hand=quantity, reserved=0,
+                                                   safety_stock=0)
+        # RETURNING, not rowcount: psycopg reports -1 for an upsert that did nothing.
+        return conn.execute(stmt.on_conflict_do_update(
+            index_elements=[s.c.location, s.c.sku],
+            set_={"on_hand": s.c.on_hand + quantity}, where=s.c.on_hand <= limit - quantity)
+            .returning(s.c.on_hand)).first() is not None
+
+    def insert_missing(self, conn: sa.Connection, table: sa.Table, values: Row,
+                       keys: Sequence[sa.Column[Any]]) -> None:
+        """``INSERT ... ON CONFLICT DO NOTHING``."""
+        conn.execute(self.dialect_insert(table).values(values)
+                     .on_conflict_do_nothing(index_elements=list(keys)))

@@ -15,7 +15,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from omskit.store.backends.base import PortableBackend, Row, RowDemand, upsert_on_hand
+from omskit.store.backends.base import Row, RowDemand, UpsertBackend
 from omskit.store.jsontext import json_dumps
 from omskit.store.statements import Statements
 
@@ -24,8 +24,12 @@ from omskit.store.statements import Statements
 _ROW_OPTIONS = orjson.OPT_NAIVE_UTC
 
 
-class PostgreSQLBackend(PortableBackend):
+class PostgreSQLBackend(UpsertBackend):
     """PostgreSQL through psycopg 3."""
+
+    def dialect_insert(self, table: sa.Table) -> Any:
+        """``sqlalchemy.dialects.postgresql.insert``."""
+        return postgresql.insert(table)
 
     name: ClassVar[str] = "postgresql"
     row_locks: ClassVar[bool] = True
@@ -56,18 +60,6 @@ class PostgreSQLBackend(PortableBackend):
                         for r in rows]
             params[f"p{i}"] = orjson.dumps(rows, default=_decimal, option=_ROW_OPTIONS).decode()
         conn.exec_driver_sql(sql, params)
-
-    def add_on_hand(self, conn: sa.Connection, stock_items: sa.Table, location: str,
-                    sku: str, quantity: int, limit: int) -> bool:
-        """``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` the row stays within ``limit``."""
-        return upsert_on_hand(postgresql.insert, conn, stock_items, location, sku, quantity,
-                              limit)
-
-    def insert_missing(self, conn: sa.Connection, table: sa.Table, values: Row,
-                       keys: Sequence[sa.Column[Any]]) -> None:
-        """``INSERT ... ON CONFLICT DO NOTHING``."""
-        conn.execute(postgresql.insert(table).values(values)
-                     .on_conflict_do_nothing(index_elements=list(keys)))
 
     def reserve_rows(self, conn: sa.Connection, statements: Statements,
                      rows: Sequence[RowDemand]) -> set[tuple[str, str]]:

@@ -15,14 +15,18 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import sqlite
 
-from omskit.store.backends.base import PortableBackend, Row, RowDemand, upsert_on_hand
+from omskit.store.backends.base import Row, RowDemand, UpsertBackend
 from omskit.store.pools import SerialisedStaticPool
 from omskit.store.statements import Statements
 from omskit.store.types import UTCDateTime
 
 
-class SQLiteBackend(PortableBackend):
+class SQLiteBackend(UpsertBackend):
     """SQLite 3.35 or later (``RETURNING``, ``UPDATE ... FROM``, JSON functions)."""
+
+    def dialect_insert(self, table: sa.Table) -> Any:
+        """``sqlalchemy.dialects.sqlite.insert``."""
+        return sqlite.insert(table)
 
     name: ClassVar[str] = "sqlite"
     row_locks: ClassVar[bool] = False
@@ -101,18 +105,6 @@ class SQLiteBackend(PortableBackend):
                     converters.append((i, processor, isinstance(column_type, UTCDateTime)))
             found = statements.driver_sql[key] = (sql, converters)
         return found
-
-    def add_on_hand(self, conn: sa.Connection, stock_items: sa.Table, location: str,
-                    sku: str, quantity: int, limit: int) -> bool:
-        """``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` the row stays within ``limit``."""
-        return upsert_on_hand(sqlite.insert, conn, stock_items, location, sku, quantity,
-                               limit)
-
-    def insert_missing(self, conn: sa.Connection, table: sa.Table, values: Row,
-                       keys: Sequence[sa.Column[Any]]) -> None:
-        """``INSERT ... ON CONFLICT DO NOTHING``."""
-        conn.execute(sqlite.insert(table).values(values)
-                     .on_conflict_do_nothing(index_elements=list(keys)))
 
     def reserve_rows(self, conn: sa.Connection, statements: Statements,
                      rows: Sequence[RowDemand]) -> set[tuple[str, str]]:
