@@ -1,0 +1,200 @@
+"""omskit's pytest plugin, opt-in with ``pytest_plugins = ["omskit.testing"]``.
+
+Fixtures:
+
+- ``omskit_database``: each test runs once per database backend. SQLite (a WAL file in the
+  test's ``tmp_path``) always; PostgreSQL from ``OMSKIT_TEST_POSTGRES_URL``, each test in a
+  fresh schema dropped after it. Nothing is shared between tests, so ``pytest -n auto``
+  (pytest-xdist) runs them in parallel on one PostgreSQL database.
+  ``OMSKIT_TEST_DATABASES`` (``sqlite,postgresql`` by default) narrows the list; asking for
+  PostgreSQL without a URL fails the test instead of skipping it.
+- ``make_oms``: builds an ``Oms`` on that database with its tables created (entry points off
+  unless asked for); ``oms`` is ``make_oms()``.
+- ``hook_calls``: records every hook call of an ``Oms``.
+
+Builders (plain functions): :func:`location`, :func:`order_command`.
+Conformance suites: :class:`ChannelConformance`.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+import sqlalchemy as sa
+
+# Only public names: the plugin is written like a host's or a plugin's own test helpers.
+from omskit import Oms, bootstrap, create_engine
+
+ENV_POSTGRES_URL = "OMSKIT_TEST_POSTGRES_URL"
+ENV_DATABASES = "OMSKIT_TEST_DATABASES"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def selected_backends() -> list[str]:
+    """Backends named by ``OMSKIT_TEST_DATABASES`` (default: all)."""
+    raw = os.environ.get(ENV_DATABASES, ",".join(BACKENDS))
+    chosen = [b.strip() for b in raw.split(",") if b.strip()]
+    unknown = set(chosen) - set(BACKENDS)
+    if unknown:
+        raise pytest.UsageError(f"{ENV_DATABASES}: unknown backends {sorted(unknown)}")
+    return chosen
+
+
+@attrs.frozen(kw_only=True)
+class TestDatabase:
+    """Where one test's omskit lives."""
+
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+
+    backend: str
+    url: str
+    schema: str | None = None
+
+    def engine(self, **kwargs: Any) -> sa.Engine:
+        """A new engine on this database (the caller disposes of it)."""
+        return create_engine(self.url, **kwargs)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrise every test that uses ``omskit_database`` over the selected backends."""
+    if "omskit_database" in metafunc.fixturenames:
+        backends = selected_backends()
+        marker = metafunc.definition.get_closest_marker("postgres_only")
+        if marker is not None:
+            backends = [b for b in backends if b == "postgresql"]
+        metafunc.parametrize("omskit_backend", backends, indirect=False)
+
+
+def _worker_prefix() -> str:
+    """``gw3_`` under pytest-xdist's worker ``gw3``, else nothing.
+
+    Schema names are already unique per test; the worker's name shows whose schema a leftover
+    one was, should a killed run leave some behind.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return f"{worker}_" if worker.isidentifier() else ""
+
+
+@pytest.fixture
+def omskit_database(omskit_backend: str, tmp_path: Path) -> Iterator[TestDatabase]:
+    """A clean database for one test (see the module docstring)."""
+    if omskit_backend == "sqlite":
+        yield TestDatabase(backend="sqlite", url=f"sqlite:///{tmp_path / 'omskit.db'}")
+        return
+    url = os.environ.get(ENV_POSTGRES_URL)
+    if not url:
+        pytest.fail(f"PostgreSQL tests need {ENV_POSTGRES_URL} "
+                    f"(or set {ENV_DATABASES}=sqlite to run on SQLite only)")
+    schema = f"omskit_test_{_worker_prefix()}{uuid.uuid4().hex[:12]}"
+    db = TestDatabase(backend="postgresql", url=url, schema=schema)
+    engine = db.engine(poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield db
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        engine.dispose()
+
+
+@pytest.fixture
+def make_oms(omskit_database: TestDatabase) -> Iterator[Callable[..., Oms]]:
+    """Factory: ``make_oms(plugins=[...], **bootstrap_kwargs)`` with tables created."""
+    made: list[Oms] = []
+
+    def factory(**kwargs: Any) -> Oms:
+        kwargs.setdefault("load_entrypoints", False)
+        kwargs.setdefault("schema", omskit_database.schema)
+        oms = bootstrap(omskit_database.url, **kwargs)
+        made.append(oms)
+        oms.create_schema()
+        return oms
+
+    yield factory
+    for oms in made:
+        oms.close()
+
+
+@pytest.fixture
+def oms(make_oms: Callable[..., Oms]) -> Oms:
+    """An ``Oms`` with no external plugins on a clean database of the current backend."""
+    return make_oms()
+
+
+@attrs.define
+class HookCall:
+    """One recorded hook call."""
+
+    name: str
+    kwargs: dict[str, Any]
+
+
+@attrs.define
+class HookRecorder:
+    """Hook calls seen since :meth:`start`; ``names()`` lists them in order."""
+
+    calls: list[HookCall] = attrs.field(factory=list)
+
+    def names(self) -> list[str]:
+        """Names of the hooks called, in call order."""
+        return [c.name for c in self.calls]
+
+    def of(self, name: str) -> list[HookCall]:
+        """Calls of one hook."""
+        return [c for c in self.calls if c.name == name]
+
+
+@pytest.fixture
+def hook_calls() -> Iterator[Callable[[Oms], HookRecorder]]:
+    """``recorder = hook_calls(oms)`` records every hook call of ``oms`` until the test ends."""
+    undo: list[Callable[[], None]] = []
+
+    def start(oms: Oms) -> HookRecorder:
+        recorder = HookRecorder()
+
+        def before(name: str, _impls: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+            recorder.calls.append(HookCall(name=name, kwargs=dict(kwargs)))
+
+        def after(*_args: Any) -> None:
+            return None
+
+        undo.append(oms.plugin_manager.add_hookcall_monitoring(before, after))
+        return recorder
+
+    yield start
+    for stop in undo:
+        stop()
+
+
+# Builders and conformance kits live in their own modules; these names are the public ones.
+from omskit.testing.builders import (  # noqa: E402
+    location,
+    order_command,
+    table_contents,
+    table_counts,
+)
+from omskit.testing.channels import ChannelConformance  # noqa: E402
+
+__all__ = [
+    "BACKENDS",
+    "ChannelConformance",
+    "HookCall",
+    "HookRecorder",
+    "TestDatabase",
+    "hook_calls",
+    "location",
+    "make_oms",
+    "oms",
+    "omskit_database",
+    "order_command",
+    "selected_backends",
+    "table_contents",
+    "table_counts",
+]
