@@ -17,6 +17,7 @@ from decimal import Decimal
 import attrs
 
 from omskit.app import Oms
+from omskit.domain.carriers import RateTableCarrier
 from omskit.domain.commands import NewLine, PlaceOrder
 from omskit.domain.inventory import Capability, Location, LocationKind, SupplyKind
 from omskit.domain.lifecycle import FulfillmentStatus, OrderStatus
@@ -28,6 +29,32 @@ from omskit.domain.values import (
     DeliveryKind,
     DeliveryMethod,
 )
+from omskit.hookspecs import hookimpl
+from omskit.ports import Carrier
+
+#: The demo's carriers: Italian parcel rate cards (EUR per parcel, per km, per unit) that
+#: routing prices each candidate location with, and the promise adds transit days from.
+CARRIERS: tuple[RateTableCarrier, ...] = (
+    RateTableCarrier(code="brt", base=5.90, per_km=0.0020, per_unit=0.10,
+                     transit_days_base=1, km_per_day=700, countries=frozenset({"IT"})),
+    RateTableCarrier(code="gls", base=5.40, per_km=0.0030, per_unit=0.15,
+                     transit_days_base=1, km_per_day=600, countries=frozenset({"IT"})),
+    RateTableCarrier(code="poste", base=4.50, per_km=0.0015, per_unit=0.20,
+                     transit_days_base=2, km_per_day=500, countries=frozenset({"IT"})),
+)
+#: The strategy the demo routes with: the exact optimum of shipping, handling and splits.
+STRATEGY = "optimal"
+
+
+class DemoCarriers:
+    """The plugin that contributes :data:`CARRIERS` (``omskit_register_carriers``)."""
+
+    @hookimpl
+    def omskit_register_carriers(self, register: Callable[[Carrier], None]) -> None:
+        """Register the demo's three carriers."""
+        for carrier in CARRIERS:
+            register(carrier)
+
 
 C = Capability
 #: (code, name, kind, city, lat, lon, capabilities, handling cost per unit, daily capacity)

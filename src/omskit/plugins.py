@@ -7,6 +7,7 @@ spelt as a string outside this module.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -87,6 +88,28 @@ def autoload_from_environment(default: bool) -> bool:
     return default and not os.environ.get(ENV_DISABLE_AUTOLOAD)
 
 
+def _import_entry_points(pm: pluggy.PluginManager) -> None:
+    """Import every enabled ``omskit`` entry point, naming the one that fails.
+
+    pluggy's loader raises the import error alone; a user then cannot tell which installed
+    distribution broke, nor how to go on without it. Modules imported here are cached, so
+    pluggy's own loading afterwards costs nothing more.
+    """
+    for dist in importlib.metadata.distributions():
+        for ep in dist.entry_points:
+            if ep.group != ENTRY_POINT_GROUP or pm.is_blocked(ep.name):
+                continue
+            try:
+                ep.load()
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin {ep.name!r} (distribution {dist.metadata['Name']}) failed to "
+                    f"import: {type(exc).__name__}: {exc}. Disable it with "
+                    f"{ENV_DISABLED_PLUGINS}={ep.name}, or every installed plugin with "
+                    f"{ENV_DISABLE_AUTOLOAD}=1 (--no-plugins on the command line), or "
+                    "uninstall it") from exc
+
+
 def build_plugin_manager(
     *,
     builtins: Sequence[tuple[str, object]],
@@ -124,6 +147,7 @@ def build_plugin_manager(
         if not pm.is_blocked(name):  # a disabled name stays disabled, never renamed
             register(plugin, name)
     if load_entrypoints:
+        _import_entry_points(pm)
         try:
             pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
         except Exception as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from omskit.cli.context import CliState, pass_state
+from omskit.cli.opening import NoDatabase
 from omskit.store import migrate
 
 
@@ -18,7 +19,7 @@ def db() -> None:
 @pass_state
 def upgrade(state: CliState, revision: str) -> None:
     """Create or upgrade omskit's tables (Alembic, version table <prefix>alembic_version)."""
-    oms = state.oms()
+    oms = state.oms("create")
     oms.upgrade(revision)
     now = migrate.current(oms.engine, prefix=oms.tables.prefix,
                           schema=oms.tables.locations.schema)
@@ -28,8 +29,13 @@ def upgrade(state: CliState, revision: str) -> None:
 @db.command()
 @pass_state
 def current(state: CliState) -> None:
-    """Print the revision the database is at ('none' before the first upgrade)."""
-    oms = state.oms()
+    """Print the revision the database is at ('none' before the first upgrade, or when
+    the database does not exist yet: it is not created)."""
+    try:
+        oms = state.oms("database")
+    except NoDatabase:
+        click.echo("none")
+        return
     found = migrate.current(oms.engine, prefix=oms.tables.prefix,
                             schema=oms.tables.locations.schema)
     click.echo(found or "none")

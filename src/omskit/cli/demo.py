@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import click
-import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from omskit.app import bootstrap
+from omskit.app import Oms, bootstrap
 from omskit.cli.context import CliState, echo_json, pass_state
-from omskit.demo import DemoSummary, SimulatedClock, demo_day, run_demo
-
-DEMO_URL = "sqlite:///omskit-demo.db"
-
-
-def _remove_sqlite_file(url: sa.URL) -> None:
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        for suffix in ("", "-wal", "-shm"):
-            path = Path(f"{url.database}{suffix}")
-            if path.exists():
-                path.unlink()
+from omskit.cli.opening import resolve_url, shown
+from omskit.demo import STRATEGY, DemoCarriers, DemoSummary, SimulatedClock, demo_day, run_demo
+from omskit.domain.lifecycle import OrderStatus
 
 
 @click.command()
@@ -39,25 +27,26 @@ def demo(state: CliState, order_count: int, skus: int, seed: int, reset: bool,
          as_json: bool) -> None:
     """Seed an Italian network and run a day of omnichannel orders through their life.
 
-    Without --db it uses a fresh ./omskit-demo.db each run. It places orders from web,
-    mobile, call centre and stores; routes and reserves them; releases, ships and delivers
-    them through the day; and prints orders by status, split and backorder rates and units
-    per location.
+    It writes to the database every other command reads (--db, else ./omskit.db), so
+    `omskit orders list` shows its orders next. It places orders from web, mobile, call
+    centre and stores; routes them with the optimal strategy over three carriers' rate
+    cards; releases, ships and delivers them through the day; and prints orders by status,
+    split and backorder rates, units per location, and commands to try on its orders.
     """
-    explicit = state.database_url or os.environ.get("OMSKIT_DATABASE_URL")
-    url = sa.make_url(explicit or DEMO_URL)
-    if explicit is None:
-        _remove_sqlite_file(url)
+    url = resolve_url(state.database_url)
     clock = SimulatedClock(demo_day())
     oms = bootstrap(url, clock=clock, load_entrypoints=state.load_plugins,
-                    schema=state.schema, table_prefix=state.table_prefix)
+                    schema=state.schema, table_prefix=state.table_prefix,
+                    settings=state.settings, routing_strategy=STRATEGY,
+                    plugins=[DemoCarriers()])
     try:
         if reset:
             oms.drop_schema()
         oms.upgrade()
         if oms.orders.search(limit=1):
-            raise click.ClickException(f"{url.render_as_string()} already holds orders; "
-                                       "use --reset to start again")
+            raise click.ClickException(f"{shown(url)} already holds orders; use "
+                                       "`omskit demo --reset` to start again (it deletes "
+                                       "them)")
         console = state.console if not as_json else Console(stderr=True)
         with Progress("[progress.description]{task.description}", BarColumn(),
                       MofNCompleteColumn(), TimeElapsedColumn(), console=console,
@@ -65,12 +54,13 @@ def demo(state: CliState, order_count: int, skus: int, seed: int, reset: bool,
             task = bar.add_task("placing and fulfilling orders", total=order_count)
             summary = run_demo(oms, clock, orders=order_count, skus=skus, seed=seed,
                                progress=lambda done, _total: bar.update(task, completed=done))
+        tries = _commands_to_try(oms, state.database_url)
     finally:
         oms.close()
     if as_json:
         echo_json(_as_dict(summary))
     else:
-        _print(state.console, summary, url.render_as_string())
+        _print(state.console, summary, shown(url), tries)
 
 
 def _as_dict(s: DemoSummary) -> dict[str, object]:
@@ -89,7 +79,38 @@ def _as_dict(s: DemoSummary) -> dict[str, object]:
     }
 
 
-def _print(console: Console, s: DemoSummary, where: str) -> None:
+def _commands_to_try(oms: Oms, database_url: str | None) -> list[str]:
+    """Commands that show the demo's own orders: a split one explained, a delivered one in
+    full, a backordered or held one, and the stock of a SKU it shipped."""
+    prefix = "omskit" if database_url is None else f"omskit --db {database_url}"
+    tries = [f"{prefix} orders list --status delivered"]
+    split = delivered = waiting = None
+    for summary in oms.orders.iter_all():
+        if summary.status is OrderStatus.DELIVERED and delivered is None:
+            delivered = summary.id
+        if (summary.status in (OrderStatus.BACKORDERED, OrderStatus.ON_HOLD)
+                and waiting is None):
+            waiting = summary.id
+        if split is None and summary.status is not OrderStatus.ON_HOLD:
+            order = oms.orders.get(summary.id)
+            if len({fo.location for fo in order.fulfillment_orders}) > 1:
+                split = order
+        if split is not None and delivered is not None and waiting is not None:
+            break
+    if split is not None:
+        tries.append(f"{prefix} orders explain {split.id}   # split over "
+                     f"{len({fo.location for fo in split.fulfillment_orders})} locations")
+        tries.append(f"{prefix} inventory show {split.lines[0].sku}")
+    if delivered is not None:
+        if split is None:
+            tries.append(f"{prefix} orders explain {delivered}")
+        tries.append(f"{prefix} orders show {delivered}")
+    if waiting is not None:
+        tries.append(f"{prefix} orders show {waiting}   # waiting for stock or an operator")
+    return tries
+
+
+def _print(console: Console, s: DemoSummary, where: str, tries: list[str]) -> None:
     statuses = Table("status", "orders", title="orders by status")
     for status, count in sorted(s.by_status.items(), key=lambda kv: -kv[1]):
         statuses.add_row(status, str(count))
@@ -113,4 +134,6 @@ def _print(console: Console, s: DemoSummary, where: str) -> None:
                  f"({s.operations_per_second:.0f}/s)")
     for table in (kpis, statuses, channels, locations):
         console.print(table)
-    console.print(f"database: {where}  ·  try: omskit --db {where} orders list")
+    console.print(f"database: {where}\ntry:")
+    for line in tries:
+        console.print(f"  {line}", highlight=False, soft_wrap=True)

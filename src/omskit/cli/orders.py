@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 import click
 from rich.table import Table
 
+from omskit.app import Oms
 from omskit.cli.context import CliState, echo_json, pass_state
+from omskit.domain.errors import OrderNotFound
 from omskit.domain.lifecycle import OrderStatus
 from omskit.domain.order import Order
 from omskit.store.orders import OrderQuery
@@ -26,10 +28,37 @@ def orders() -> None:
     """Find and read orders; cancel lines and close orders short."""
 
 
+def resolve(oms: Oms, reference: str) -> str:
+    """The id of the order ``reference`` names: its omskit id, its channel's own id
+    (``W-1``), or both as ``CHANNEL/EXTERNAL_ID`` (``web/W-1``) when several channels use
+    that external id.
+    """
+    try:
+        return oms.orders.get(reference).id
+    except OrderNotFound:
+        pass
+    channel, slash, external = reference.partition("/")
+    if slash and channel and external:
+        found = oms.orders.find_by_external(channel, external)
+        if found is not None:
+            return found.id
+    matches = oms.orders.search(OrderQuery(external_id=reference, limit=20))
+    if len(matches) == 1:
+        return matches[0].id
+    if matches:
+        choices = ", ".join(f"{m.channel}/{m.external_id}" for m in matches)
+        raise click.ClickException(
+            f"{reference!r} is the external id of orders from several channels; name one as "
+            f"CHANNEL/EXTERNAL_ID: {choices}")
+    raise click.ClickException(
+        f"no order has the id or external id {reference!r} (see `omskit orders list`)")
+
+
 @orders.command("list")
 @click.option("--status", "statuses", multiple=True,
               type=click.Choice([s.value for s in OrderStatus]), help="Repeatable.")
 @click.option("--channel", default=None)
+@click.option("--external-id", default=None, help="The channel's own id of the order.")
 @click.option("--customer", "customer_id", default=None, help="Customer id.")
 @click.option("--since", type=_DATE, default=None, help="Placed at or after (UTC).")
 @click.option("--until", type=_DATE, default=None, help="Placed before (UTC).")
@@ -37,19 +66,23 @@ def orders() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @pass_state
 def list_orders(state: CliState, statuses: tuple[str, ...], channel: str | None,
-                customer_id: str | None, since: datetime | None, until: datetime | None,
-                limit: int, as_json: bool) -> None:
+                external_id: str | None, customer_id: str | None, since: datetime | None,
+                until: datetime | None, limit: int, as_json: bool) -> None:
     """Orders matching every filter given, newest first."""
     oms = state.oms()
     found = oms.orders.search(OrderQuery(
-        customer_id=customer_id, channel=channel,
+        customer_id=customer_id, channel=channel, external_id=external_id,
         statuses=tuple(OrderStatus(s) for s in statuses),
         placed_from=_utc(since), placed_to=_utc(until), limit=limit))
     if as_json:
         echo_json([oms.converter.unstructure(s) for s in found])
         return
-    table = Table("id", "channel", "external id", "status", "customer", "total", "placed at",
-                  title=f"{len(found)} orders")
+    table = Table(title=f"{len(found)} orders")
+    # Ids are never cut short: `orders show` must find what `orders list` prints.
+    table.add_column("id", no_wrap=True, overflow="fold",
+                     min_width=max((len(s.id) for s in found), default=2))
+    for heading in ("channel", "external id", "status", "customer", "total", "placed at"):
+        table.add_column(heading)
     for s in found:
         table.add_row(s.id, s.channel, s.external_id, s.status.value, s.customer_id,
                       f"{s.total} {s.currency}", f"{s.placed_at:%Y-%m-%d %H:%M}")
@@ -61,8 +94,10 @@ def list_orders(state: CliState, statuses: tuple[str, ...], channel: str | None,
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 @pass_state
 def show(state: CliState, order_id: str, as_json: bool) -> None:
-    """One order: lines, holds, fulfilment orders and its timeline."""
+    """One order: lines, holds, fulfilment orders and its timeline. ORDER_ID may also be
+    the channel's own id (W-1, or web/W-1)."""
     oms = state.oms()
+    order_id = resolve(oms, order_id)
     order = oms.orders.get(order_id)
     timeline = oms.orders.timeline(order_id)
     if as_json:
@@ -124,6 +159,7 @@ def explain(state: CliState, order_id: str, as_json: bool) -> None:
     """Why the order was routed as it was: every routing decision, its candidates, plan
     and cost breakdown."""
     oms = state.oms()
+    order_id = resolve(oms, order_id)
     decisions = oms.orders.explain(order_id)
     if as_json:
         echo_json([oms.converter.unstructure(d) for d in decisions])
@@ -212,7 +248,8 @@ def cancel_lines(state: CliState, order_id: str, quantities: tuple[str, ...], re
     for value in quantities:
         line_id, units = _line_quantity(value)
         wanted[line_id] = wanted.get(line_id, 0) + units
-    order = state.oms().orders.cancel_lines(order_id, wanted, reason=reason,
+    oms = state.oms()
+    order = oms.orders.cancel_lines(resolve(oms, order_id), wanted, reason=reason,
                                             idempotency_key=idempotency_key)
     _print_closure(state, order, as_json)
 
@@ -225,5 +262,6 @@ def cancel_lines(state: CliState, order_id: str, quantities: tuple[str, ...], re
 def short_close(state: CliState, order_id: str, reason: str, as_json: bool) -> None:
     """Close the order short: cancel every unit not yet shipped, picked or packed, so it
     completes with what has shipped."""
-    order = state.oms().orders.short_close(order_id, reason=reason)
+    oms = state.oms()
+    order = oms.orders.short_close(resolve(oms, order_id), reason=reason)
     _print_closure(state, order, as_json)

@@ -14,7 +14,7 @@ from omskit.cli.context import CliState, echo_json, pass_state
 def plugins(state: CliState, as_json: bool) -> None:
     """List registered plugins: distribution, version, hooks, and what each contributed
     (channels, routing strategies, carriers, event types)."""
-    oms = state.oms()
+    oms = state.oms("none")
     infos = oms.plugins()
     if as_json:
         echo_json([oms.converter.unstructure(info) for info in infos])

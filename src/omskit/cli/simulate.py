@@ -79,7 +79,7 @@ def simulate(state: CliState, network_file: Path, orders_file: Path,
 
         try:
             runs = run_simulation(network, orders, chosen, load_entrypoints=use_plugins,
-                                  progress=progress)
+                                  settings=state.settings, progress=progress)
         except UnknownRoutingStrategy as exc:
             raise click.BadParameter(str(exc), param_hint="'--strategy'") from exc
     results = [kpis(run) for run in runs]

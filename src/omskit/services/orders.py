@@ -82,6 +82,8 @@ def order_query(query: object, filters: dict[str, object]) -> OrderQuery:
         check_identifier(query.customer_id, "customer_id", problems)
     if query.channel is not None:
         check_code(query.channel, "channel", problems)
+    if query.external_id is not None:
+        check_identifier(query.external_id, "external_id", problems)
     statuses: object = query.statuses
     if not isinstance(statuses, tuple):
         problems.append(f"statuses: must be a tuple of order statuses, not {statuses!r}")

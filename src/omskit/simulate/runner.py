@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -186,12 +186,19 @@ def _merge(pairs: Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
 
 
 def _bootstrap(url: str, network: Network, *, strategy: str, clock: SimulationClock,
-               plugins: Sequence[object], load_entrypoints: bool) -> Oms:
-    settings = {"routing": {"backorder_penalty": network.backorder_penalty,
-                            "split_penalty": 0,
-                            "explain_limit": max(20, len(network.locations))}}
+               plugins: Sequence[object], load_entrypoints: bool,
+               settings: Mapping[str, Any] | None = None) -> Oms:
+    # The network's routing figures, then the caller's settings on top, plugin by plugin.
+    merged: dict[str, Any] = {"routing": {"backorder_penalty": network.backorder_penalty,
+                                          "split_penalty": 0,
+                                          "explain_limit": max(20, len(network.locations))}}
+    for key, value in (settings or {}).items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
     carriers = NetworkCarriers(network_carriers(network))
-    return bootstrap(url, routing_strategy=strategy, settings=settings,
+    return bootstrap(url, routing_strategy=strategy, settings=merged,
                      plugins=[carriers, *plugins], load_entrypoints=load_entrypoints,
                      disabled_plugins=(VALIDATION_PLUGIN,), clock=clock)
 
@@ -244,11 +251,12 @@ def _outcome(oms: Oms, spec: OrderSpec, locations: dict[str, Location],
 def run_strategy(network: Network, orders: Sequence[OrderSpec], strategy: str, *,
                  database: Path, plugins: Sequence[object] = (),
                  load_entrypoints: bool = False,
+                 settings: Mapping[str, Any] | None = None,
                  progress: Progress | None = None) -> StrategyRun:
     """Place every order on the seeded SQLite file ``database`` with ``strategy``."""
     clock = SimulationClock(orders[0].placed_at if orders else datetime.now(UTC))
     oms = _bootstrap(f"sqlite:///{database}", network, strategy=strategy, clock=clock,
-                     plugins=plugins, load_entrypoints=load_entrypoints)
+                     plugins=plugins, load_entrypoints=load_entrypoints, settings=settings)
     locations = {spec.code: spec.location() for spec in network.locations}
     carriers = network_carriers(network)
     outcomes: list[OrderOutcome] = []
@@ -271,9 +279,13 @@ def run_strategy(network: Network, orders: Sequence[OrderSpec], strategy: str, *
 def simulate(network: Network, orders: Sequence[OrderSpec],
              strategies: Sequence[str] = DEFAULT_STRATEGIES, *,
              plugins: Sequence[object] = (), load_entrypoints: bool = False,
+             settings: Mapping[str, Any] | None = None,
              progress: Progress | None = None,
              workdir: str | Path | None = None) -> list[StrategyRun]:
     """Run ``orders`` through ``network`` once per strategy; one :class:`StrategyRun` each.
+
+    ``settings`` (keyed by plugin, as ``bootstrap`` takes them) go to every run, over the
+    network file's routing figures.
 
     The databases live in ``workdir`` (default: a temporary directory removed afterwards).
     Unknown strategy codes raise :class:`~omskit.domain.errors.UnknownRoutingStrategy`
@@ -287,9 +299,10 @@ def simulate(network: Network, orders: Sequence[OrderSpec],
         for strategy in strategies:
             # Fail fast on an unknown strategy, before seeding anything.
             _bootstrap("sqlite://", network, strategy=strategy, clock=clock,
-                       plugins=plugins, load_entrypoints=load_entrypoints).close()
+                       plugins=plugins, load_entrypoints=load_entrypoints,
+                       settings=settings).close()
         oms = _bootstrap(f"sqlite:///{base}", network, strategy=strategies[0], clock=clock,
-                         plugins=plugins, load_entrypoints=load_entrypoints)
+                         plugins=plugins, load_entrypoints=load_entrypoints, settings=settings)
         try:
             seed(oms, network)
         finally:
@@ -300,7 +313,7 @@ def simulate(network: Network, orders: Sequence[OrderSpec],
             _copy_database(base, database)
             runs.append(run_strategy(network, orders, strategy, database=database,
                                      plugins=plugins, load_entrypoints=load_entrypoints,
-                                     progress=progress))
+                                     settings=settings, progress=progress))
         return runs
 
 

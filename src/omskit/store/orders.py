@@ -29,6 +29,8 @@ class OrderQuery:
 
     customer_id: str | None = None
     channel: str | None = None
+    #: The channel's own id of the order (with ``channel``, at most one order matches).
+    external_id: str | None = None
     statuses: tuple[OrderStatus, ...] = ()
     placed_from: datetime | None = None  # inclusive
     placed_to: datetime | None = None  # exclusive
@@ -324,6 +326,8 @@ class OrderRepository:
             stmt = stmt.where(o.customer_id == query.customer_id)
         if query.channel is not None:
             stmt = stmt.where(o.channel == query.channel)
+        if query.external_id is not None:
+            stmt = stmt.where(o.external_id == query.external_id)
         if query.statuses:
             stmt = stmt.where(o.status.in_([OrderStatus(s).value for s in query.statuses]))
         if query.placed_from is not None:
