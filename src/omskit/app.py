@@ -40,6 +40,8 @@ from omskit.serialization import EventCodec, make_converter
 from omskit.services import commands
 from omskit.services.carts import CartService
 from omskit.services.channels import ChannelService
+from omskit.services.database import Database
+from omskit.services.dispatch import DispatchMode, EventDispatcher
 from omskit.services.fulfillment import FulfillmentService
 from omskit.services.handle import Services
 from omskit.services.handlers import CORE_HANDLERS, EventDelivery
@@ -47,7 +49,6 @@ from omskit.services.inventory import InventoryService
 from omskit.services.orders import OrderService
 from omskit.services.outbox import OutboxService
 from omskit.services.promise import PromiseService
-from omskit.services.runtime import DispatchMode, Runtime
 from omskit.store import migrate
 from omskit.store.engine import DEFAULT_URL, create_engine
 from omskit.store.tables import Tables, build_metadata
@@ -64,34 +65,52 @@ class Oms:
     ``promise``, ``carts``; ``router`` runs routing decisions in memory.
     """
 
-    def __init__(self, rt: Runtime, pm: pluggy.PluginManager, builtin_names: Iterable[str],
-                 *, owns_engine: bool) -> None:
-        self._rt = rt
-        self._pm = pm
+    def __init__(self, *, db: Database, dispatcher: EventDispatcher,
+                 clock: Callable[[], datetime], hooks: Hooks, router: RoutingEngine,
+                 settings: Mapping[str, Any], registries: Registries,
+                 plugin_tables: tuple[sa.Table, ...], plugin_manager: pluggy.PluginManager,
+                 builtin_names: Iterable[str], owns_engine: bool) -> None:
+        # Only what the facade itself needs is kept; each service gets exactly the
+        # collaborators it uses (decision 28).
+        self._db = db
+        self._dispatcher = dispatcher
+        self._clock = clock
+        self._hooks = hooks
+        self._router = router
+        self._settings = settings
+        self._registries = registries
+        self._plugin_tables = plugin_tables
+        self._pm = plugin_manager
         self._builtin_names = tuple(builtin_names)
         self._owns_engine = owns_engine
         #: Locations, stock movements, supply and availability.
-        self.inventory = InventoryService(rt)
+        self.inventory = InventoryService(db=db, dispatcher=dispatcher, clock=clock,
+                                          router=router, settings=settings)
         #: Placing, finding, holding, cancelling and completing orders.
-        self.orders = OrderService(rt)
+        self.orders = OrderService(db=db, dispatcher=dispatcher, clock=clock, hooks=hooks,
+                                   router=router, settings=settings)
         #: Fulfilment orders: release, accept/reject, pick, pack, ship, deliver.
-        self.fulfillment = FulfillmentService(rt, self.orders)
+        self.fulfillment = FulfillmentService(db=db, orders=self.orders, hooks=hooks,
+                                              router=router)
         #: Orders from channel payloads, through connector plugins.
-        self.channels = ChannelService(rt, self.orders)
+        self.channels = ChannelService(channels=registries[kinds.CHANNEL], orders=self.orders)
         #: Delivery-date quotes per option (ship, pickup) for lines not yet ordered.
-        self.promise = PromiseService(rt)
+        self.promise = PromiseService(db=db, clock=clock, router=router)
         #: Soft reservations: stock held for a cart for a time-to-live.
-        self.carts = CartService(rt)
-        delivery = EventDelivery(rt.hooks)
+        self.carts = CartService(db=db, dispatcher=dispatcher, clock=clock, hooks=hooks,
+                                 router=router)
+        delivery = EventDelivery(hooks)
         #: Relaying stored events to the core's handlers and ``omskit_handle_event``;
         #: parked events for operators.
-        self.outbox = OutboxService(rt, delivery)
+        self.outbox = OutboxService(db=db, dispatcher=dispatcher, clock=clock,
+                                    deliver=delivery)
         #: The services alone: what event handlers and plugins are given, not this object.
         self.services = Services(orders=self.orders, inventory=self.inventory,
                                  fulfillment=self.fulfillment, channels=self.channels,
                                  outbox=self.outbox, promise=self.promise, carts=self.carts)
         delivery.services = self.services
-        rt.drain = self.outbox.dispatch_batch
+        # Inline dispatch drains the outbox through this instance's outbox service.
+        dispatcher.drain = self.outbox.dispatch_batch
 
     # -- commands -----------------------------------------------------------------------------
 
@@ -110,7 +129,7 @@ class Oms:
     @functools.cached_property
     def _command_converter(self) -> cattrs.Converter:
         # Built at first use, so hooks a host adds to oms.converter after bootstrap count.
-        return commands.command_converter(self._rt.converter)
+        return commands.command_converter(self._db.converter)
 
     @property
     def fulfilment(self) -> FulfillmentService:
@@ -124,22 +143,22 @@ class Oms:
     @property
     def engine(self) -> sa.Engine:
         """The engine omskit writes through (the host's own, if it passed one)."""
-        return self._rt.engine
+        return self._db.engine
 
     @property
     def tables(self) -> Tables:
         """omskit's tables (prefixed and in the chosen schema)."""
-        return self._rt.tables
+        return self._db.tables
 
     @property
     def metadata(self) -> sa.MetaData:
         """The ``MetaData`` holding omskit's tables and those plugins added."""
-        return self._rt.tables.metadata
+        return self._db.tables.metadata
 
     @property
     def converter(self) -> cattrs.Converter:
         """This instance's cattrs converter."""
-        return self._rt.converter
+        return self._db.converter
 
     @property
     def plugin_manager(self) -> pluggy.PluginManager:
@@ -149,75 +168,75 @@ class Oms:
     @property
     def hooks(self) -> Hooks:
         """Typed access to the hooks (for plugins that call other plugins)."""
-        return self._rt.hooks
+        return self._hooks
 
     def unit_of_work(self) -> UnitOfWork:
         """A unit of work for code that needs several repositories in one transaction."""
-        return self._rt.uow()
+        return self._db.uow()
 
     # -- introspection ------------------------------------------------------------------------
 
     def plugins(self) -> list[PluginInfo]:
         """Every registered plugin with its distribution, version and hooks (builtins first)."""
         return describe_plugins(self._pm, self._builtin_names,
-                                self._rt.registries.by_plugin())
+                                self._registries.by_plugin())
 
     def channel(self, code: str) -> ChannelConnector:
         """The installed channel connector with this code, or :class:`UnknownChannel`."""
-        return self._rt.channels.get(code)
+        return self._registries[kinds.CHANNEL].get(code)
 
     def routing_strategy(self, code: str) -> RoutingStrategy:
         """The routing strategy with this code, or :class:`UnknownRoutingStrategy`."""
-        return self._rt.strategies.get(code)
+        return self._registries[kinds.ROUTING_STRATEGY].get(code)
 
     @property
     def router(self) -> RoutingEngine:
         """The routing engine: ``oms.router.decide(request, candidates, strategy, at=...)``
         runs one decision in memory, exactly as placement does (simulations, what-ifs)."""
-        return self._rt.router
+        return self._router
 
     def routing_strategies(self) -> list[str]:
         """Codes of every installed routing strategy."""
-        return list(self._rt.strategies)
+        return list(self._registries[kinds.ROUTING_STRATEGY])
 
     def carriers(self) -> list[str]:
         """Codes of every installed carrier."""
-        return list(self._rt.carriers)
+        return list(self._registries[kinds.CARRIER])
 
     @property
     def settings(self) -> Mapping[str, Any]:
         """The settings given to ``bootstrap``."""
-        return self._rt.settings
+        return self._settings
 
     def event_types(self) -> list[str]:
         """Every registered event type string."""
-        return list(self._rt.event_types)
+        return list(self._registries[kinds.EVENT_TYPE])
 
     # -- schema -------------------------------------------------------------------------------
 
     def upgrade(self, revision: str = "head") -> None:
         """Run omskit's Alembic migrations (version table ``<prefix>alembic_version``)."""
-        migrate.upgrade(self._rt.engine, prefix=self._rt.tables.prefix,
+        migrate.upgrade(self._db.engine, prefix=self._db.tables.prefix,
                         schema=self._schema, revision=revision)
 
     def create_schema(self) -> None:
         """Create every table directly from ``metadata`` (tests and throwaway databases)."""
-        self.metadata.create_all(self._rt.engine, tables=self._owned_tables())
+        self.metadata.create_all(self._db.engine, tables=self._owned_tables())
 
     def drop_schema(self) -> None:
         """Drop every omskit table and the migration version table (destroys the data)."""
-        self.metadata.drop_all(self._rt.engine, tables=self._owned_tables())
-        version = sa.Table(migrate.version_table(self._rt.tables.prefix), sa.MetaData(),
+        self.metadata.drop_all(self._db.engine, tables=self._owned_tables())
+        version = sa.Table(migrate.version_table(self._db.tables.prefix), sa.MetaData(),
                            schema=self._schema)
-        version.drop(self._rt.engine, checkfirst=True)
+        version.drop(self._db.engine, checkfirst=True)
 
     def _owned_tables(self) -> list[sa.Table]:
         # Only omskit's and its plugins' tables: the MetaData may be the host's own.
-        return [*self._rt.tables.all(), *self._rt.plugin_tables]
+        return [*self._db.tables.all(), *self._plugin_tables]
 
     @property
     def _schema(self) -> str | None:
-        return self._rt.tables.locations.schema
+        return self._db.tables.locations.schema
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -240,13 +259,20 @@ class Oms:
                     "would commit on release; create the host engine with "
                     "omskit.store.engine.create_engine(url) or apply SQLAlchemy's pysqlite "
                     "transaction recipe")
-        return Oms(attrs.evolve(self._rt, connection=connection), self._pm,
-                   self._builtin_names, owns_engine=False)
+        # A dispatcher that leaves events pending, and a database on the host's connection
+        # that settles nothing on write; the rest is shared with this instance.
+        dispatcher = attrs.evolve(self._dispatcher, in_host_transaction=True, drain=None)
+        db = attrs.evolve(self._db, connection=connection,
+                          settle_policy=dispatcher.settled_on_write)
+        return Oms(db=db, dispatcher=dispatcher, clock=self._clock, hooks=self._hooks,
+                   router=self._router, settings=self._settings, registries=self._registries,
+                   plugin_tables=self._plugin_tables, plugin_manager=self._pm,
+                   builtin_names=self._builtin_names, owns_engine=False)
 
     def close(self) -> None:
         """Dispose of the engine if omskit created it; a host's engine is left alone."""
         if self._owns_engine:
-            self._rt.engine.dispose()
+            self._db.engine.dispose()
 
     def __enter__(self) -> Oms:
         return self
@@ -305,8 +331,7 @@ def bootstrap(
     registries = Registries()
     for kind in registries.kinds:
         hooks.contribute(kind, functools.partial(registries.add, kind))
-    channels, strategies = registries[kinds.CHANNEL], registries[kinds.ROUTING_STRATEGY]
-    carriers, event_types = registries[kinds.CARRIER], registries[kinds.EVENT_TYPE]
+    strategies, carriers = registries[kinds.ROUTING_STRATEGY], registries[kinds.CARRIER]
     if routing_strategy not in strategies:
         raise UnknownRoutingStrategy(routing_strategy)
     settings = dict(settings or {})
@@ -322,11 +347,12 @@ def bootstrap(
     plugin_tables = tuple(t for key, t in tables.metadata.tables.items() if key not in before)
 
     router = RoutingEngine(hooks, strategies, carriers, settings, routing_settings(settings))
-    rt = Runtime(engine=engine, tables=tables, converter=converter,
-                 codec=EventCodec(converter, event_types), hooks=hooks, channels=channels,
-                 strategies=strategies, carriers=carriers, settings=settings,
-                 router=router,
-                 event_types=event_types, registries=registries, clock=clock,
-                 dispatch_mode=dispatch, plugin_tables=plugin_tables,
-                 handled_types=frozenset(CORE_HANDLERS))
-    return Oms(rt, pm, [name for name, _ in builtins], owns_engine=owns_engine)
+    dispatcher = EventDispatcher(hooks=hooks, mode=dispatch,
+                                 handled_types=frozenset(CORE_HANDLERS))
+    db = Database(engine=engine, tables=tables, converter=converter,
+                  codec=EventCodec(converter, registries[kinds.EVENT_TYPE]), hooks=hooks,
+                  settle_policy=dispatcher.settled_on_write)
+    return Oms(db=db, dispatcher=dispatcher, clock=clock, hooks=hooks, router=router,
+               settings=settings, registries=registries, plugin_tables=plugin_tables,
+               plugin_manager=pm, builtin_names=[name for name, _ in builtins],
+               owns_engine=owns_engine)

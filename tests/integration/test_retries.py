@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from omskit import Oms
 from omskit.domain.errors import ConcurrencyConflict
-from omskit.services.runtime import MAX_ATTEMPTS
+from omskit.services.database import MAX_ATTEMPTS
 
 
 class Deadlock(Exception):
@@ -25,7 +25,7 @@ def test_retries_that_run_out_raise_concurrency_conflict(oms: Oms,
         raise sa.exc.OperationalError("UPDATE ...", {}, Deadlock("deadlock detected"))
 
     with pytest.raises(ConcurrencyConflict) as caught:
-        oms._rt.retrying(deadlocks)
+        oms._db.retrying(deadlocks)
     assert len(calls) == MAX_ATTEMPTS
     assert "gave up after 8 attempts" in str(caught.value)
     assert isinstance(caught.value.__cause__, sa.exc.OperationalError)
@@ -42,7 +42,7 @@ def test_a_conflict_that_clears_is_retried_silently(oms: Oms,
             raise ConcurrencyConflict("order", "o-1")
         return "done"
 
-    assert oms._rt.retrying(once) == "done"
+    assert oms._db.retrying(once) == "done"
     assert len(calls) == 3
 
 
@@ -54,5 +54,5 @@ def test_other_errors_are_not_retried(oms: Oms) -> None:
         raise sa.exc.OperationalError("SELECT", {}, Exception("no such table"))
 
     with pytest.raises(sa.exc.OperationalError):
-        oms._rt.retrying(broken)
+        oms._db.retrying(broken)
     assert calls == [1]

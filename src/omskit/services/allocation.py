@@ -18,8 +18,8 @@ from omskit.domain.lifecycle import ORDER_OPEN_FOR_ROUTING, FulfillmentStatus, O
 from omskit.domain.order import FulfillmentOrder, Order
 from omskit.domain.routing import RoutingRequest
 from omskit.domain.values import Coordinates, DeliveryKind, LineQuantity
-from omskit.routing.engine import Decision
-from omskit.services.runtime import Runtime
+from omskit.plugins import Hooks
+from omskit.routing.engine import Decision, RoutingEngine
 from omskit.services.soft_reservations import convert_cart
 from omskit.services.sourcing import source_in_rounds
 from omskit.store.uow import UnitOfWork
@@ -48,9 +48,11 @@ def order_request(order: Order, uow: UnitOfWork, *, exclude: Iterable[str] = (),
     )
 
 
-def allocate(rt: Runtime, uow: UnitOfWork, order: Order, *, exclude: Iterable[str] = (),
-             at: datetime) -> list[FulfillmentOrder]:
+def allocate(router: RoutingEngine, hooks: Hooks, uow: UnitOfWork, order: Order, *,
+             exclude: Iterable[str] = (), at: datetime) -> list[FulfillmentOrder]:
     """Route what is still unallocated on ``order``, reserve it, create fulfilment orders.
+
+    ``router`` decides with the strategy ``hooks`` choose (``omskit_choose_routing_strategy``).
 
     Whatever no location can fill stays backordered on the order. Every decision's
     explanation is stored with the order. A location's daily capacity is taken with a
@@ -102,8 +104,8 @@ def allocate(rt: Runtime, uow: UnitOfWork, order: Order, *, exclude: Iterable[st
                 missed.append(LineQuantity(line_id=a.line_id, sku=a.sku, quantity=a.quantity))
         return [a for items in took.values() for a in items], missed
 
-    sourced = source_in_rounds(rt.router, uow, request,
-                               rt.hooks.choose_routing_strategy(request), reserve, at=at)
+    sourced = source_in_rounds(router, uow, request,
+                               hooks.choose_routing_strategy(request), reserve, at=at)
     reserved: dict[tuple[str, str, str], int] = defaultdict(int)
     for a in sourced.taken:
         reserved[(a.location, a.line_id, a.sku)] += a.quantity
@@ -146,8 +148,8 @@ def give_back_capacity(uow: UnitOfWork, order: Order,
             uow.routing.give_back_capacity(location, day)
 
 
-def route_remaining(rt: Runtime, uow: UnitOfWork, order: Order, *, at: datetime,
-                    exclude: Iterable[str] = ()) -> list[FulfillmentOrder]:
+def route_remaining(router: RoutingEngine, hooks: Hooks, uow: UnitOfWork, order: Order, *,
+                    at: datetime, exclude: Iterable[str] = ()) -> list[FulfillmentOrder]:
     """Route whatever the order still lacks, unless it is held or closed.
 
     Locations that rejected this order before are left out, and ``exclude``. A pickup
@@ -162,4 +164,4 @@ def route_remaining(rt: Runtime, uow: UnitOfWork, order: Order, *, at: datetime,
                 if fo.status is FulfillmentStatus.REJECTED}
     if order.delivery.kind is DeliveryKind.PICKUP:
         rejected.discard(order.delivery.pickup_location or "")
-    return allocate(rt, uow, order, exclude=rejected | set(exclude), at=at)
+    return allocate(router, hooks, uow, order, exclude=rejected | set(exclude), at=at)

@@ -39,8 +39,10 @@ from omskit.domain.values import (
     DeliveryMethod,
     LineQuantity,
 )
-from omskit.routing.engine import Decision
-from omskit.services.runtime import Runtime
+from omskit.plugins import Hooks
+from omskit.routing.engine import Decision, RoutingEngine
+from omskit.services.database import Database
+from omskit.services.dispatch import EventDispatcher
 from omskit.services.soft_reservations import convert_cart, end_soft_reservations
 from omskit.services.sourcing import source_in_rounds
 from omskit.store.uow import UnitOfWork
@@ -62,8 +64,13 @@ def _check_cart_id(cart_id: object) -> None:
 class CartService:
     """Soft reservations for carts: ``hold``, ``get``, ``release``, ``expire``."""
 
-    def __init__(self, rt: Runtime) -> None:
-        self._rt = rt
+    def __init__(self, *, db: Database, dispatcher: EventDispatcher,
+                 clock: Callable[[], datetime], hooks: Hooks, router: RoutingEngine) -> None:
+        self._db = db
+        self._dispatcher = dispatcher
+        self._clock = clock
+        self._hooks = hooks
+        self._router = router
 
     # -- holding ---------------------------------------------------------------------------------
 
@@ -86,7 +93,6 @@ class CartService:
         cart_id, channel, ttl, destination, country, segment = (
             c.cart_id, c.channel, c.ttl, c.destination, c.country, c.segment)
         wanted, method = c.lines, c.method
-        rt = self._rt
 
         def op(uow: UnitOfWork, at: datetime) -> CartHold:
             uow.inventory.lock_cart(cart_id)  # one hold of a cart at a time
@@ -118,8 +124,8 @@ class CartService:
                                                    quantity=a.quantity))
                 return got, missed
 
-            sourced = source_in_rounds(rt.router, uow, request,
-                                       rt.hooks.choose_routing_strategy(request), hold_softly,
+            sourced = source_in_rounds(self._router, uow, request,
+                                       self._hooks.choose_routing_strategy(request), hold_softly,
                                        at=at)
             held: dict[tuple[str, str], int] = defaultdict(int)
             for a in sourced.taken:
@@ -145,7 +151,7 @@ class CartService:
         holds the units): run :meth:`expire` periodically.
         """
         _check_cart_id(cart_id)
-        with self._rt.uow() as uow:
+        with self._db.uow() as uow:
             rows = uow.inventory.soft_reservations(cart_id)
         if not rows:
             raise CartNotFound(cart_id)
@@ -201,13 +207,12 @@ class CartService:
     def _run(self, operation: Callable[[UnitOfWork, datetime], T]) -> T:
         """Run ``operation`` in a unit of work, committed, again on transient conflicts, then
         dispatch its events (a hold that ended offers its units to waiting backorders)."""
-        rt = self._rt
 
         def attempt() -> tuple[T, list[Event]]:
-            with rt.uow() as uow:
-                result = operation(uow, rt.now())
+            with self._db.uow() as uow:
+                result = operation(uow, self._clock())
                 return result, uow.commit()
 
-        result, events = rt.retrying(attempt)
-        rt.dispatch(events)
+        result, events = self._db.retrying(attempt)
+        self._dispatcher.dispatch(events)
         return result

@@ -9,27 +9,28 @@ from omskit.domain.checks import check_identifier, refuse
 from omskit.domain.commands import PlaceOrder
 from omskit.domain.errors import InvalidCommand, PayloadError
 from omskit.domain.order import Order
+from omskit.ports import ChannelConnector
+from omskit.registries import Registry
 from omskit.services.orders import OrderService
-from omskit.services.runtime import Runtime
 
 
 class ChannelService:
     """Parses channel payloads with the contributed connectors and places the orders."""
 
-    def __init__(self, rt: Runtime, orders: OrderService) -> None:
-        self._rt = rt
+    def __init__(self, *, channels: Registry[ChannelConnector], orders: OrderService) -> None:
+        self._channels = channels
         self._orders = orders
 
     def codes(self) -> list[str]:
         """Codes of the installed channel connectors."""
-        return list(self._rt.channels)
+        return list(self._channels)
 
     def parse(self, channel: str, payload: Mapping[str, Any]) -> PlaceOrder:
         """The command a connector makes of ``payload``; :class:`PayloadError` if malformed."""
         problems: list[str] = []
         check_identifier(channel, "channel", problems)
         refuse(problems, "channel payload")
-        connector = self._rt.channels.get(channel)
+        connector = self._channels.get(channel)
         if not isinstance(payload, Mapping):
             raise PayloadError([f"payload: expected a JSON object, got {type(payload).__name__}"],
                                channel=channel)

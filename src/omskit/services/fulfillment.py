@@ -20,9 +20,11 @@ from omskit.domain.inventory import ReservationStatus
 from omskit.domain.lifecycle import FulfillmentStatus
 from omskit.domain.order import FulfillmentOrder, Order, Shipment
 from omskit.domain.values import DeliveryKind
+from omskit.plugins import Hooks
+from omskit.routing.engine import RoutingEngine
 from omskit.services.allocation import route_remaining
+from omskit.services.database import Database
 from omskit.services.orders import OrderService, release_reservations, require_id
-from omskit.services.runtime import Runtime
 from omskit.store.uow import UnitOfWork
 
 F = FulfillmentStatus
@@ -45,13 +47,16 @@ class FulfillmentService:
     unchanged, so a retried call from a warehouse system is harmless.
     """
 
-    def __init__(self, rt: Runtime, orders: OrderService) -> None:
-        self._rt = rt
+    def __init__(self, *, db: Database, orders: OrderService, hooks: Hooks,
+                 router: RoutingEngine) -> None:
+        self._db = db
         self._orders = orders
+        self._hooks = hooks
+        self._router = router
 
     def _order_of(self, fulfillment_order_id: str) -> str:
         require_id(fulfillment_order_id, "fulfillment_order_id")
-        with self._rt.uow() as uow:
+        with self._db.uow() as uow:
             return uow.orders.order_id_for_fulfillment(fulfillment_order_id)
 
     def _step(self, fulfillment_order_id: str, target: FulfillmentStatus) -> FulfillmentOrder:
@@ -121,7 +126,7 @@ class FulfillmentService:
             # offers them to other waiting orders).
             release_reservations(uow, order.id, "fulfilment order rejected", at,
                                  fulfillment_order_id)
-            route_remaining(self._rt, uow, order, at=at, exclude=(fo.location,))
+            route_remaining(self._router, self._hooks, uow, order, at=at, exclude=(fo.location,))
             pickup = order.delivery
             if (pickup.kind is DeliveryKind.PICKUP and fo.location == pickup.pickup_location
                     and order.backordered()):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import attrs
 import sqlalchemy as sa
@@ -50,8 +50,10 @@ from omskit.domain.inventory import (
     SupplyKind,
     SupplyStatus,
 )
+from omskit.routing.engine import RoutingEngine
 from omskit.routing.settings import inventory_settings
-from omskit.services.runtime import Runtime
+from omskit.services.database import Database
+from omskit.services.dispatch import EventDispatcher
 from omskit.services.sourcing import channel_available
 from omskit.store.availability import AvailabilityQueries
 from omskit.store.uow import UnitOfWork
@@ -85,33 +87,38 @@ class InventoryService:
     same key at the same location and SKU changes nothing.
     """
 
-    def __init__(self, rt: Runtime) -> None:
-        self._rt = rt
+    def __init__(self, *, db: Database, dispatcher: EventDispatcher,
+                 clock: Callable[[], datetime], router: RoutingEngine,
+                 settings: Mapping[str, Any]) -> None:
+        self._db = db
+        self._dispatcher = dispatcher
+        self._clock = clock
+        self._router = router
+        self._settings = settings
 
     def _write(self, operation: Callable[[UnitOfWork, datetime], T], *,
                idempotency_key: str | None = None) -> T:
         """Run ``operation`` in a committed unit of work (again on transient conflicts) and
         dispatch its events (their handlers offer new stock to waiting backorders)."""
-        rt = self._rt
 
         def attempt() -> tuple[T, list[Event]]:
-            with rt.uow() as uow:
-                result = operation(uow, rt.now())
+            with self._db.uow() as uow:
+                result = operation(uow, self._clock())
                 return result, uow.commit()
 
         try:
-            result, events = rt.retrying(attempt)
+            result, events = self._db.retrying(attempt)
         except sa.exc.IntegrityError:
             # A concurrent call with the same key committed first (unique ledger index);
             # running again finds its movement and changes nothing.
-            if idempotency_key is None or rt.connection is not None:
+            if idempotency_key is None or self._db.in_host_transaction:
                 raise
-            result, events = rt.retrying(attempt)
-        rt.dispatch(events)
+            result, events = self._db.retrying(attempt)
+        self._dispatcher.dispatch(events)
         return result
 
     def _read(self, operation: Callable[[UnitOfWork], T]) -> T:
-        with self._rt.uow() as uow:
+        with self._db.uow() as uow:
             return operation(uow)
 
     @staticmethod
@@ -384,9 +391,9 @@ class InventoryService:
         if channel is not None:
             places = None if location is None else [location]
             return self._read(lambda uow: channel_available(
-                self._rt.router, uow, channel, [sku], locations=places, at=at)[sku])
+                self._router, uow, channel, [sku], locations=places, at=at)[sku])
         # One aggregate query: no per-location rows reach Python (1,000 locations included).
-        return self._read(lambda uow: AvailabilityQueries(uow.connection, self._rt.tables)
+        return self._read(lambda uow: AvailabilityQueries(uow.connection, self._db.tables)
                           .available_to_promise(sku, location=location, at=at))
 
     def stock_view(self, *, skus: Iterable[str] | None = None,
@@ -422,12 +429,12 @@ class InventoryService:
                      channel: str | None, page_size: int) -> Iterator[StockSummary]:
         def read(uow: UnitOfWork, after: str | None,
                  chunk: list[str] | None) -> list[StockSummary]:
-            found = AvailabilityQueries(uow.connection, self._rt.tables).summaries(
+            found = AvailabilityQueries(uow.connection, self._db.tables).summaries(
                 after=after, limit=page_size, skus=chunk, locations=locations)
             if channel is None or not found:
                 return found
             # What the channel's rules let it use, per SKU, in the page's transaction.
-            usable = channel_available(self._rt.router, uow, channel,
+            usable = channel_available(self._router, uow, channel,
                                        [s.sku for s in found], locations=locations)
             return [attrs.evolve(s, available=usable[s.sku]) for s in found]
 
@@ -451,7 +458,7 @@ class InventoryService:
         problems: list[str] = []
         check_code(channel, "channel", problems)
         refuse(problems, "channel buffer")
-        return inventory_settings(self._rt.settings).channel_buffers.get(channel, 0)
+        return inventory_settings(self._settings).channel_buffers.get(channel, 0)
 
     def ledger(self, location: str, sku: str) -> list[LedgerEntry]:
         """Every movement of ``sku`` at ``location``, oldest first."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 import attrs
 import sqlalchemy as sa
@@ -45,8 +47,11 @@ from omskit.domain.inventory import ReservationStatus
 from omskit.domain.lifecycle import OrderStatus
 from omskit.domain.order import Order
 from omskit.domain.routing import RoutingDecision
+from omskit.plugins import Hooks
+from omskit.routing.engine import RoutingEngine
 from omskit.services.allocation import allocate, give_back_capacity, route_remaining
-from omskit.services.runtime import Runtime, logger
+from omskit.services.database import Database
+from omskit.services.dispatch import EventDispatcher
 from omskit.store.availability import AvailabilityQueries
 from omskit.store.orders import OrderQuery, OrderSummary
 from omskit.store.uow import UnitOfWork
@@ -60,6 +65,7 @@ MAX_PAGE_SIZE = 10_000
 #: Largest ``offset`` of a search (use ``after``, keyset paging, to go further).
 MAX_OFFSET = 1_000_000
 _QUERY_FIELDS = frozenset(f.name for f in attrs.fields(OrderQuery))
+logger = logging.getLogger("omskit")
 
 
 def order_query(query: object, filters: dict[str, object]) -> OrderQuery:
@@ -197,8 +203,15 @@ def require_id(value: object, field: str) -> None:
 class OrderService:
     """The order side of the public API (``oms.orders``)."""
 
-    def __init__(self, rt: Runtime) -> None:
-        self._rt = rt
+    def __init__(self, *, db: Database, dispatcher: EventDispatcher,
+                 clock: Callable[[], datetime], hooks: Hooks, router: RoutingEngine,
+                 settings: Mapping[str, Any]) -> None:
+        self._db = db
+        self._dispatcher = dispatcher
+        self._clock = clock
+        self._hooks = hooks
+        self._router = router
+        self._settings = settings
 
     def place(self, command: PlaceOrder) -> Order:
         """Receive, validate, route and reserve an order in one transaction.
@@ -213,11 +226,10 @@ class OrderService:
         given: object = command
         if not isinstance(given, PlaceOrder):
             refuse([f"command: expected a PlaceOrder, got {type(given).__name__}"], "order")
-        rt = self._rt
         fingerprint = command.fingerprint()
 
         def attempt() -> tuple[Order, list[Event]]:
-            with rt.uow() as uow:
+            with self._db.uow() as uow:
                 existing = uow.orders.placed_for_external(command.channel, command.external_id)
                 if existing is not None:
                     _same_command(command, fingerprint, *existing)
@@ -226,16 +238,16 @@ class OrderService:
                 return order, uow.commit()
 
         try:
-            order, events = rt.retrying(attempt)
+            order, events = self._db.retrying(attempt)
         except sa.exc.IntegrityError:
             # A concurrent delivery of the same order committed first: return that one.
-            with rt.uow() as uow:
+            with self._db.uow() as uow:
                 existing = uow.orders.placed_for_external(command.channel, command.external_id)
                 if existing is None:
                     raise
                 _same_command(command, fingerprint, *existing)
                 return uow.orders.get(existing[0])
-        rt.dispatch(events)
+        self._dispatcher.dispatch(events)
         return order
 
     def place_many(self, commands: Iterable[PlaceOrder]) -> list[Order]:
@@ -264,7 +276,6 @@ class OrderService:
             raise InvalidCommand(problems, subject="order batch")
         if not batch:
             return []
-        rt = self._rt
         # One fingerprint per key: a key repeated with other content is refused before
         # anything is read or written.
         fingerprints: dict[tuple[str, str], str] = {}
@@ -278,7 +289,7 @@ class OrderService:
         existing: set[tuple[str, str]] = set()  # keys placed before the last attempt
 
         def attempt() -> tuple[list[Order], list[Event]]:
-            with rt.uow() as uow:
+            with self._db.uow() as uow:
                 placed = self._ids_for_external(uow, keys)
                 for key, (order_id, stored) in placed.items():
                     _same_command(key, fingerprints[key], order_id, stored)
@@ -305,32 +316,31 @@ class OrderService:
 
         while True:
             try:
-                orders, events = rt.retrying(attempt)
+                orders, events = self._db.retrying(attempt)
                 break
             except sa.exc.IntegrityError:
                 # A concurrent delivery of some of these orders committed first: run the
                 # batch again, which finds and returns those orders. Only while that is so
                 # (each round then finds at least one more): otherwise the constraint failed
                 # for another reason.
-                if rt.connection is not None:
+                if self._db.in_host_transaction:
                     raise
-                with rt.uow() as uow:
+                with self._db.uow() as uow:
                     if set(self._ids_for_external(uow, keys)) <= existing:
                         raise
-        rt.dispatch(events)
+        self._dispatcher.dispatch(events)
         return orders
 
     def _create(self, uow: UnitOfWork, command: PlaceOrder, fingerprint: str) -> Order:
         """A new order from ``command``: segment, validate, route and reserve, add."""
-        rt = self._rt
-        at = rt.now()
+        at = self._clock()
         order = Order.place(command, order_id=new_id(), at=at, fingerprint=fingerprint)
-        segment = rt.hooks.customer_segment(order)
+        segment = self._hooks.customer_segment(order)
         if segment != order.customer.segment:
             order.customer = attrs.evolve(order.customer, segment=segment)
-        order.accept_validation(rt.hooks.validate_order(order, uow.inventory), at)
+        order.accept_validation(self._hooks.validate_order(order, uow.inventory), at)
         if order.status is OrderStatus.VALIDATED:
-            allocate(rt, uow, order, at=at)
+            allocate(self._router, self._hooks, uow, order, at=at)
         uow.orders.add(order)
         return order
 
@@ -339,7 +349,7 @@ class OrderService:
         """``(id, command hash)`` of the orders already placed under ``keys``, in a few
         queries."""
         uow.flush()
-        o = self._rt.tables.orders.c
+        o = self._db.tables.orders.c
         by_channel: dict[str, list[str]] = {}
         for channel, external_id in keys:
             by_channel.setdefault(channel, []).append(external_id)
@@ -357,7 +367,7 @@ class OrderService:
     def get(self, order_id: str) -> Order:
         """The order with this id, or :class:`OrderNotFound`."""
         require_id(order_id, "order_id")
-        with self._rt.uow() as uow:
+        with self._db.uow() as uow:
             return uow.orders.get(order_id)
 
     def find_by_external(self, channel: str, external_id: str) -> Order | None:
@@ -366,7 +376,7 @@ class OrderService:
         check_code(channel, "channel", problems)
         check_identifier(external_id, "external_id", problems)
         refuse(problems, "lookup")
-        with self._rt.uow() as uow:
+        with self._db.uow() as uow:
             found = uow.orders.id_for_external(channel, external_id)
             return None if found is None else uow.orders.get(found)
 
@@ -377,7 +387,7 @@ class OrderService:
         datetimes, a ``limit`` outside 1..10,000, an ``offset`` above 1,000,000...).
         """
         query = order_query(query, filters)
-        with self._rt.uow() as uow:
+        with self._db.uow() as uow:
             return uow.orders.search(query)
 
     def iter_all(self, query: OrderQuery | None = None,
@@ -404,13 +414,13 @@ class OrderService:
 
     def count_by_status(self) -> dict[OrderStatus, int]:
         """How many orders are in each status."""
-        with self._rt.uow() as uow:
+        with self._db.uow() as uow:
             return uow.orders.count_by_status()
 
     def timeline(self, order_id: str) -> list[TimelineEntry]:
         """Everything that happened to the order, oldest first, from its stored events."""
         require_id(order_id, "order_id")
-        with self._rt.uow() as uow:
+        with self._db.uow() as uow:
             uow.orders.get(order_id)  # OrderNotFound for an unknown id
             return [TimelineEntry(occurred_at=r.event.occurred_at,
                                   event_type=r.event.event_type, event=r.event)
@@ -429,15 +439,14 @@ class OrderService:
         given: object = change
         if not callable(given):
             refuse([f"change: must be callable, not {type(given).__name__}"], "order change")
-        rt = self._rt
 
         def attempt() -> tuple[Order, list[Event]]:
-            with rt.uow() as uow:
+            with self._db.uow() as uow:
                 order = uow.orders.get(order_id, for_update=True)
                 version = order.version
                 slots = {fo.id: (fo.location, fo.capacity_day)
                          for fo in order.fulfillment_orders if fo.capacity_day is not None}
-                change(uow, order, rt.now())
+                change(uow, order, self._clock())
                 # Fulfilment orders the change rejected or cancelled before picking give
                 # their location's daily-capacity slot back, in this transaction.
                 give_back_capacity(uow, order, slots)
@@ -447,8 +456,8 @@ class OrderService:
                 assert order.version == version
                 return order, []
 
-        order, events = rt.retrying(attempt)
-        rt.dispatch(events)
+        order, events = self._db.retrying(attempt)
+        self._dispatcher.dispatch(events)
         return order
 
     def place_hold(self, order_id: str, code: str, reason: str) -> Order:
@@ -468,7 +477,7 @@ class OrderService:
     def _release_hold(self, c: ReleaseHold) -> Order:
         def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
             if order.release_hold(c.code, at):
-                route_remaining(self._rt, uow, order, at=at)
+                route_remaining(self._router, self._hooks, uow, order, at=at)
 
         return self.change(c.order_id, change)
 
@@ -476,7 +485,7 @@ class OrderService:
         """Every routing decision made for the order, oldest first: the candidates
         considered, why each was excluded or ranked, the plan and its cost by term."""
         require_id(order_id, "order_id")
-        with self._rt.uow() as uow:
+        with self._db.uow() as uow:
             uow.orders.get(order_id)  # OrderNotFound for an unknown id
             return uow.routing.decisions(order_id)
 
@@ -492,10 +501,10 @@ class OrderService:
         wanted = check_each(skus, "skus", check_identifier, problems)
         check_count(limit, "limit", problems, minimum=1, maximum=MAX_WAITING)
         refuse(problems, "backorder query")
-        with self._rt.uow() as uow:
+        with self._db.uow() as uow:
             ids = uow.orders.waiting_for(wanted, limit=limit)
         found = [o for o in self._load_queue(ids) if o.backordered() and not o.active_holds]
-        rank = {o.id: self._rt.hooks.order_priority(o, self._rt.settings) for o in found}
+        rank = {o.id: self._hooks.order_priority(o, self._settings) for o in found}
         return sorted(found, key=lambda o: (rank[o.id], o.placed_at, o.id))
 
     def _load_queue(self, ids: Sequence[str]) -> list[Order]:
@@ -506,7 +515,7 @@ class OrderService:
         for start in range(0, len(ids), _QUEUE_BATCH):
             chunk = ids[start:start + _QUEUE_BATCH]
             try:
-                with self._rt.uow() as uow:
+                with self._db.uow() as uow:
                     found.extend(uow.orders.get_many(chunk))
             except Exception:
                 found.extend(self._load_each(chunk))
@@ -524,7 +533,7 @@ class OrderService:
         found: list[Order] = []
         position = 0
         while position < len(pending):
-            with self._rt.uow() as uow:
+            with self._db.uow() as uow:
                 while position < len(pending):
                     order_id = pending[position]
                     position += 1
@@ -554,9 +563,9 @@ class OrderService:
 
         def promisable(sku: str) -> int:
             if sku not in left:
-                with self._rt.uow() as uow:
+                with self._db.uow() as uow:
                     left[sku] = AvailabilityQueries(
-                        uow.connection, self._rt.tables).available_to_promise(sku)
+                        uow.connection, self._db.tables).available_to_promise(sku)
             return left[sku]
 
         if wanted is not None and not any(promisable(sku) for sku in wanted):
@@ -607,10 +616,10 @@ class OrderService:
         wanted = set(given)
         if not wanted:
             return []
-        with self._rt.uow() as uow:
+        with self._db.uow() as uow:
             held = uow.orders.get_many(
                 uow.orders.held_for(UNKNOWN_SKU, wanted, limit=_REVALIDATE_LIMIT))
-        rank = {o.id: self._rt.hooks.order_priority(o, self._rt.settings) for o in held}
+        rank = {o.id: self._hooks.order_priority(o, self._settings) for o in held}
         released = []
         for order in sorted(held, key=lambda o: (rank[o.id], o.placed_at, o.id)):
             try:
@@ -625,18 +634,16 @@ class OrderService:
         return released
 
     def _revalidate(self, order_id: str) -> Order:
-        rt = self._rt
-
         def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
             if not any(h.code == UNKNOWN_SKU for h in order.active_holds):
                 return  # released meanwhile (by an operator, or a concurrent receipt)
-            problems = rt.hooks.validate_order(order, uow.inventory)
+            problems = self._hooks.validate_order(order, uow.inventory)
             for problem in problems:
                 if problem.code != UNKNOWN_SKU:
                     order.place_hold(problem.code, problem.message, at)
             if all(p.code != UNKNOWN_SKU for p in problems) and order.release_hold(
                     UNKNOWN_SKU, at):
-                route_remaining(rt, uow, order, at=at)
+                route_remaining(self._router, self._hooks, uow, order, at=at)
 
         return self.change(order_id, change)
 
@@ -646,7 +653,7 @@ class OrderService:
 
     def _allocate_backorders(self, c: AllocateBackorders) -> Order:
         def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
-            route_remaining(self._rt, uow, order, at=at)
+            route_remaining(self._router, self._hooks, uow, order, at=at)
 
         return self.change(c.order_id, change)
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from omskit.domain.checks import check_count, check_text, refuse
 from omskit.domain.errors import InvalidCommand, OutboxEventNotFound
 from omskit.domain.events import Event
-from omskit.services.runtime import Runtime
+from omskit.services.database import Database
+from omskit.services.dispatch import EventDispatcher
 from omskit.store.outbox import OutboxRecord
 from omskit.store.uow import UnitOfWork
 
@@ -41,8 +42,11 @@ class OutboxService:
     #: Failed deliveries after which an event is parked.
     max_attempts = 5
 
-    def __init__(self, rt: Runtime, deliver: Callable[[Event], None]) -> None:
-        self._rt = rt
+    def __init__(self, *, db: Database, dispatcher: EventDispatcher,
+                 clock: Callable[[], datetime], deliver: Callable[[Event], None]) -> None:
+        self._db = db
+        self._dispatcher = dispatcher
+        self._clock = clock
         self._deliver = deliver
 
     def dispatch_pending(self, limit: int = 500) -> int:
@@ -67,9 +71,8 @@ class OutboxService:
         problems: list[str] = []
         check_count(limit, "limit", problems, minimum=1, maximum=MAX_DISPATCH_BATCH)
         refuse(problems, "dispatch")
-        rt = self._rt
-        now = rt.now()
-        with rt.uow() as uow:
+        now = self._clock()
+        with self._db.uow() as uow:
             records = uow.outbox.claim_pending(limit, now, now + self.lease)
             uow.commit()
         delivered: list[int] = []
@@ -95,8 +98,8 @@ class OutboxService:
                 continue
             delivered.append(record.seq)
         if records:
-            with rt.uow() as uow:
-                done = rt.now()
+            with self._db.uow() as uow:
+                done = self._clock()
                 uow.outbox.mark_dispatched(delivered, done)
                 for record, error, park in failures:
                     uow.outbox.record_failure(record.seq, error,
@@ -107,12 +110,12 @@ class OutboxService:
 
     def pending_count(self) -> int:
         """How many events wait for dispatch (parked ones not counted)."""
-        with self._rt.uow() as uow:
+        with self._db.uow() as uow:
             return uow.outbox.pending_count()
 
     def parked_count(self) -> int:
         """How many events are parked, waiting for an operator."""
-        with self._rt.uow() as uow:
+        with self._db.uow() as uow:
             return uow.outbox.parked_count()
 
     # -- operators --------------------------------------------------------------------------
@@ -128,7 +131,7 @@ class OutboxService:
             problems.append(f"after: must be a whole number, not {after!r}")
         if problems:
             raise InvalidCommand(problems, subject="parked events")
-        with self._rt.uow() as uow:
+        with self._db.uow() as uow:
             return uow.outbox.parked(limit, after)
 
     def retry(self, seq: int) -> OutboxRecord:
@@ -139,9 +142,9 @@ class OutboxService:
         record = self._settle_parked(seq, lambda uow: uow.outbox.unpark(seq))
         logger.info("outbox event %s (%s) retried by an operator", seq,
                     record.event.event_type)
-        if self._rt.drains_inline():
-            self._rt.dispatch([record.event])
-            with self._rt.uow() as uow:
+        if self._dispatcher.drains_inline():
+            self._dispatcher.dispatch([record.event])
+            with self._db.uow() as uow:
                 found = uow.outbox.get(seq)
                 assert found is not None
                 return found
@@ -160,12 +163,12 @@ class OutboxService:
             raise InvalidCommand(problems, subject="skip")
 
         record = self._settle_parked(
-            seq, lambda uow: uow.outbox.skip(seq, self._rt.now(), reason))
+            seq, lambda uow: uow.outbox.skip(seq, self._clock(), reason))
         logger.warning("outbox event %s (%s) skipped by an operator: %s", seq,
                        record.event.event_type, reason)
         # The order's later events were waiting behind this one: in inline mode, with a
         # handler here to receive them, they go now.
-        self._rt.dispatch([record.event])
+        self._dispatcher.dispatch([record.event])
         return record
 
     def _settle_parked(self, seq: int,
@@ -174,7 +177,7 @@ class OutboxService:
         event as it then stands; :class:`OutboxEventNotFound` unless it is parked."""
 
         def attempt() -> OutboxRecord:
-            with self._rt.uow() as uow:
+            with self._db.uow() as uow:
                 found = uow.outbox.get(seq, for_update=True)
                 if found is None or not found.parked:
                     raise OutboxEventNotFound(str(seq))
@@ -184,4 +187,4 @@ class OutboxService:
                 assert after is not None
                 return after
 
-        return self._rt.retrying(attempt)
+        return self._db.retrying(attempt)

@@ -19,7 +19,7 @@ cheapest lane, :func:`omskit.builtin.rules.cheapest_rate`); dates come from
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
 from omskit.builtin.rules import cheapest_rate
@@ -49,8 +49,8 @@ from omskit.domain.values import (
     LineQuantity,
 )
 from omskit.ports import Carrier
-from omskit.routing.engine import holdback_of
-from omskit.services.runtime import Runtime
+from omskit.routing.engine import RoutingEngine, holdback_of
+from omskit.services.database import Database
 from omskit.store.uow import UnitOfWork
 
 #: Most pickup locations one quote may ask about.
@@ -81,8 +81,11 @@ def ready_at(position: StockPosition | None, need: int, *, at: datetime, holdbac
 class PromiseService:
     """Quotes delivery dates for lines not yet ordered (a product page, a cart, checkout)."""
 
-    def __init__(self, rt: Runtime) -> None:
-        self._rt = rt
+    def __init__(self, *, db: Database, clock: Callable[[], datetime],
+                 router: RoutingEngine) -> None:
+        self._db = db
+        self._clock = clock
+        self._router = router
 
     def quote(self, lines: Mapping[str, int] | Iterable[CartLine], *,
               destination: Coordinates | None = None, country: str | None = None,
@@ -131,12 +134,12 @@ class PromiseService:
             problems.append(f"ship: must be True or False, not {wanted_ship!r}")
         if problems:
             raise InvalidCommand(problems, subject="promise quote")
-        now = at or self._rt.now()
+        now = at or self._clock()
         need = units_of(wanted)
 
-        with self._rt.uow() as uow:
+        with self._db.uow() as uow:
             options: list[PromiseOption] = []
-            context = _Context(self._rt, uow, need, channel=channel, at=now,
+            context = _Context(self._router, uow, need, channel=channel, at=now,
                                destination=destination, country=country, cart_id=cart_id,
                                segment=segment or "standard")
             if ship:
@@ -150,10 +153,10 @@ class PromiseService:
 class _Context:
     """The state one quote reads once: locations, positions, held units."""
 
-    def __init__(self, rt: Runtime, uow: UnitOfWork, need: Mapping[str, int], *,
+    def __init__(self, router: RoutingEngine, uow: UnitOfWork, need: Mapping[str, int], *,
                  channel: str, at: datetime, destination: Coordinates | None,
                  country: str | None, cart_id: str | None, segment: str) -> None:
-        self._rt = rt
+        self._router = router
         self._segment = segment
         self._need = need
         self._channel = channel
@@ -166,7 +169,7 @@ class _Context:
         self._positions = {(p.location, sku): p for sku, found in positions.items()
                            for p in found}
         self._held = uow.inventory.soft_held(cart_id) if cart_id is not None else {}
-        self._carriers: tuple[Carrier, ...] = rt.router.carriers
+        self._carriers: tuple[Carrier, ...] = router.carriers
         # Locations whose daily capacity today (a UTC day, as routing counts it) is spent
         # take no fulfilment order before tomorrow.
         today = at.astimezone(UTC).date()
@@ -199,7 +202,7 @@ class _Context:
                ) -> tuple[Mapping[str, list[Exclusion]], Sequence[Holdback]]:
         # The same screening routing applies (capacity is counted in _ready instead: a
         # full location is late, not excluded, for a quote).
-        screening = self._rt.router.screen(request, candidates)
+        screening = self._router.screen(request, candidates)
         return screening.excluded, screening.holdbacks
 
     def _ready(self, code: str, sku: str, quantity: int,
