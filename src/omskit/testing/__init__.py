@@ -12,8 +12,11 @@ Fixtures:
   unless asked for); ``oms`` is ``make_oms()``.
 - ``hook_calls``: records every hook call of an ``Oms``.
 
-Builders (plain functions): :func:`location`, :func:`order_command`.
-Conformance suites: :class:`ChannelConformance`.
+Builders (plain functions, ``omskit.testing.builders``): :func:`location`,
+:func:`order_command`, :func:`order`, :func:`routing_request`, :func:`candidate`;
+:func:`table_counts` and :func:`table_contents` snapshot the database.
+Conformance kits, one per plugin kind: :class:`ChannelConformance`,
+:class:`RoutingStrategyConformance`, :class:`RoutingRulesConformance` (rules and cost terms).
 """
 
 from __future__ import annotations
@@ -175,25 +178,41 @@ def hook_calls() -> Iterator[Callable[[Oms], HookRecorder]]:
 
 # Builders and conformance kits live in their own modules; these names are the public ones.
 from omskit.testing.builders import (  # noqa: E402
+    candidate,
     location,
+    order,
     order_command,
+    routing_request,
     table_contents,
     table_counts,
 )
 from omskit.testing.channels import ChannelConformance  # noqa: E402
+from omskit.testing.routing import (  # noqa: E402
+    RoutingRulesConformance,
+    RoutingStrategyConformance,
+    check_plan,
+    routing_inputs,
+)
 
 __all__ = [
     "BACKENDS",
     "ChannelConformance",
     "HookCall",
     "HookRecorder",
+    "RoutingRulesConformance",
+    "RoutingStrategyConformance",
     "TestDatabase",
+    "candidate",
+    "check_plan",
     "hook_calls",
     "location",
     "make_oms",
     "oms",
     "omskit_database",
+    "order",
     "order_command",
+    "routing_inputs",
+    "routing_request",
     "selected_backends",
     "table_contents",
     "table_counts",
