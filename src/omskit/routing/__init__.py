@@ -1,0 +1,1 @@
+"""The routing engine: candidates priced as arrays, the exact optimiser, settings, decisions."""
