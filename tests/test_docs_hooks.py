@@ -457,6 +457,22 @@ def _carriers(ns: dict[str, Any]) -> None:
         assert any("brt" in reason for reason in chosen.reasons)
 
 
+def _geocoders(ns: dict[str, Any]) -> None:
+    with memory_oms(ns["plugin"]) as oms:
+        assert oms.geocoders() == ["depot-towns"]
+        oms.inventory.save_location(location("dc-milano", 45.46, 9.19))
+        oms.inventory.save_location(location("dc-napoli", 40.85, 14.27))
+        for code in ("dc-milano", "dc-napoli"):
+            oms.inventory.receive(code, "SKU-1", 5)
+        command = order_command("G-1", {"SKU-1": 1})
+        assert command.shipping_address is not None
+        blind = attrs.evolve(command.shipping_address, city="Napoli", coordinates=None)
+        placed = oms.orders.place(attrs.evolve(command, shipping_address=blind))
+        assert [fo.location for fo in placed.fulfillment_orders] == ["dc-napoli"]
+        (decision,) = oms.orders.explain(placed.id)
+        assert any("geocoder:depot-towns" in note for note in decision.notes)
+
+
 def _validate_settings(ns: dict[str, Any]) -> None:
     with pytest.raises(InvalidSettings) as raised, memory_oms(
             ns["plugin"], settings={"loyalty": {"points_per_euro": -1}}):
@@ -532,6 +548,7 @@ EFFECTS: dict[str, Callable[[dict[str, Any]], None]] = {
     "omskit_register_channels": _channels,
     "omskit_register_routing_strategies": _routing_strategies,
     "omskit_register_carriers": _carriers,
+    "omskit_register_geocoders": _geocoders,
     "omskit_register_event_types": _event_types,
     "omskit_configure_converter": _converter,
     "omskit_configure_metadata": _metadata,

@@ -89,6 +89,7 @@ from .domain.errors import (
     UnknownCarrier,
     UnknownChannel,
     UnknownEventType,
+    UnknownGeocoder,
     UnknownRoutingStrategy,
     UnsupportedConnection,
 )
@@ -184,7 +185,7 @@ from .domain.values import (
 )
 from .hookspecs import hookimpl
 from .plugins import ENTRY_POINT_GROUP, ENV_DISABLE_AUTOLOAD, ENV_DISABLED_PLUGINS, PluginInfo
-from .ports import Carrier, ChannelConnector, InventoryReader, RoutingStrategy
+from .ports import Carrier, ChannelConnector, Geocoder, InventoryReader, RoutingStrategy
 from .routing.candidates import CandidateArrays, PricedCandidates
 from .routing.engine import InvalidRoutingPlan
 from .services.handle import Services
@@ -253,6 +254,7 @@ __all__ = [
     "FulfillmentOrderRejected",
     "FulfillmentOrderStatusChanged",
     "FulfillmentStatus",
+    "Geocoder",
     "GlobalStock",
     "Hold",
     "HoldCart",
@@ -358,6 +360,7 @@ __all__ = [
     "UnknownCarrier",
     "UnknownChannel",
     "UnknownEventType",
+    "UnknownGeocoder",
     "UnknownRoutingStrategy",
     "UnsupportedConnection",
     "__version__",

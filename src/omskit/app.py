@@ -32,7 +32,7 @@ from omskit.plugins import (
     describe_plugins,
     disabled_from_environment,
 )
-from omskit.ports import ChannelConnector, RoutingStrategy
+from omskit.ports import ChannelConnector, Geocoder, RoutingStrategy
 from omskit.registries import Registries
 from omskit.routing.engine import RoutingEngine
 from omskit.routing.settings import routing_settings
@@ -185,6 +185,10 @@ class Oms:
         """The installed channel connector with this code, or :class:`UnknownChannel`."""
         return self._registries[kinds.CHANNEL].get(code)
 
+    def geocoder(self, code: str) -> Geocoder:
+        """The installed geocoder with this code, or :class:`UnknownGeocoder`."""
+        return self._registries[kinds.GEOCODER].get(code)
+
     def routing_strategy(self, code: str) -> RoutingStrategy:
         """The routing strategy with this code, or :class:`UnknownRoutingStrategy`."""
         return self._registries[kinds.ROUTING_STRATEGY].get(code)
@@ -202,6 +206,10 @@ class Oms:
     def carriers(self) -> list[str]:
         """Codes of every installed carrier."""
         return list(self._registries[kinds.CARRIER])
+
+    def geocoders(self) -> list[str]:
+        """Codes of every installed geocoder, in the order they are asked."""
+        return list(self._registries[kinds.GEOCODER])
 
     @property
     def settings(self) -> Mapping[str, Any]:
@@ -346,7 +354,8 @@ def bootstrap(
     hooks.configure_metadata(tables.metadata, table_prefix, schema)
     plugin_tables = tuple(t for key, t in tables.metadata.tables.items() if key not in before)
 
-    router = RoutingEngine(hooks, strategies, carriers, settings, routing_settings(settings))
+    router = RoutingEngine(hooks, strategies, carriers, settings, routing_settings(settings),
+                           geocoders=registries[kinds.GEOCODER])
     dispatcher = EventDispatcher(hooks=hooks, mode=dispatch,
                                  handled_types=frozenset(CORE_HANDLERS))
     db = Database(engine=engine, tables=tables, converter=converter,

@@ -40,7 +40,13 @@ if TYPE_CHECKING:
         RoutingRequest,
     )
     from omskit.domain.values import Problem
-    from omskit.ports import Carrier, ChannelConnector, InventoryReader, RoutingStrategy
+    from omskit.ports import (
+        Carrier,
+        ChannelConnector,
+        Geocoder,
+        InventoryReader,
+        RoutingStrategy,
+    )
 
 #: What ``omskit_handle_event`` receives: an ``omskit.Services``, the narrow handle on the
 #: public services. The application layer defines it above the hook specs, which import
@@ -85,6 +91,18 @@ def omskit_register_carriers(register: Callable[[Carrier], None]) -> None:
 
     The builtin shipping cost term prices each candidate location with the cheapest carrier
     that serves the lane; the promise API uses the carrier's transit days.
+
+    Error policy: as ``omskit_register_channels``.
+    """
+
+
+@hookspec
+def omskit_register_geocoders(register: Callable[[Geocoder], None]) -> None:
+    """Contribute geocoders (``omskit.ports.Geocoder``), keyed by ``geocoder.code``.
+
+    An order shipped to an address without coordinates is routed to the coordinates the
+    first geocoder (in registration order) finds for it; the routing explanation says which
+    geocoder placed it, or warns that distances were unknown when none did.
 
     Error policy: as ``omskit_register_channels``.
     """

@@ -26,10 +26,11 @@ from omskit.domain.errors import (
     UnknownCarrier,
     UnknownChannel,
     UnknownEventType,
+    UnknownGeocoder,
     UnknownRoutingStrategy,
 )
 from omskit.domain.events import Event
-from omskit.ports import Carrier, ChannelConnector, RoutingStrategy
+from omskit.ports import Carrier, ChannelConnector, Geocoder, RoutingStrategy
 
 T = TypeVar("T")
 
@@ -123,10 +124,14 @@ ROUTING_STRATEGY: ContributionKind[RoutingStrategy] = ContributionKind(
 CARRIER: ContributionKind[Carrier] = ContributionKind(
     name="carrier", hook=hookspecs.omskit_register_carriers, key=_code_of,
     not_found=UnknownCarrier, protocol=Carrier, check=_code("carrier code"))
+GEOCODER: ContributionKind[Geocoder] = ContributionKind(
+    name="geocoder", hook=hookspecs.omskit_register_geocoders, key=_code_of,
+    not_found=UnknownGeocoder, protocol=Geocoder, check=_code("geocoder code"))
 EVENT_TYPE: ContributionKind[type[Event]] = ContributionKind(
     name="event type", hook=hookspecs.omskit_register_event_types,
     key=lambda e: str(getattr(e, "event_type", "")), not_found=UnknownEventType,
     check=_event_type)
 
 #: Every contribution kind, in the order bootstrap collects them.
-KINDS: tuple[ContributionKind[Any], ...] = (CHANNEL, ROUTING_STRATEGY, CARRIER, EVENT_TYPE)
+KINDS: tuple[ContributionKind[Any], ...] = (CHANNEL, ROUTING_STRATEGY, CARRIER, GEOCODER,
+                                           EVENT_TYPE)

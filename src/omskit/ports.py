@@ -14,7 +14,7 @@ from omskit.domain.carriers import CarrierRate
 from omskit.domain.commands import PlaceOrder
 from omskit.domain.inventory import Location, StockItem
 from omskit.domain.routing import Candidate, RoutingPlan, RoutingRequest
-from omskit.domain.values import Coordinates
+from omskit.domain.values import Address, Coordinates
 
 
 class ChannelConnector(Protocol):
@@ -61,6 +61,22 @@ class Carrier(Protocol):
         ...
 
 
+class Geocoder(Protocol):
+    """Finds coordinates for a postal address, so an order that carries only an address (a
+    marketplace's, a call centre's) is still routed by distance.
+
+    ``geocode`` is called while an order is routed, inside its transaction, once per address
+    (answers are cached): it must be fast and must not call a network service. An online
+    geocoder belongs in the channel connector, which can put coordinates on the address.
+    """
+
+    code: str
+
+    def geocode(self, address: Address) -> Coordinates | None:
+        """The address's coordinates, or ``None`` when this geocoder does not know it."""
+        ...
+
+
 class InventoryReader(Protocol):
     """Read-only stock queries in the caller's transaction (given to validators)."""
 
@@ -78,4 +94,4 @@ class InventoryReader(Protocol):
         ...
 
 
-__all__ = ["Carrier", "ChannelConnector", "InventoryReader", "RoutingStrategy"]
+__all__ = ["Carrier", "ChannelConnector", "Geocoder", "InventoryReader", "RoutingStrategy"]

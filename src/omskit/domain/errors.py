@@ -208,6 +208,12 @@ class UnknownCarrier(NotFound):
     kind = "carrier"
 
 
+class UnknownGeocoder(NotFound):
+    """No installed plugin contributes a geocoder with this code."""
+
+    kind = "geocoder"
+
+
 class CartNotFound(NotFound):
     """No active soft reservation belongs to this cart."""
 

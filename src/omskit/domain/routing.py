@@ -65,6 +65,9 @@ class RoutingRequest:
     #: Locations that rejected this order before: never used again for it.
     exclude_locations: frozenset[str] = frozenset()
     policy: RoutingPolicy = RoutingPolicy()
+    #: Where ``destination`` came from when the caller did not give it: the geocoder that
+    #: found it (``geocoder:italy``), or empty. Shown in the decision's notes.
+    destination_source: str = ""
 
     def units(self) -> dict[str, int]:
         """Units wanted per SKU (lines of the same SKU added up)."""

@@ -8,6 +8,7 @@ reserves the plan in the same transaction (``omskit.services.allocation``).
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import time
@@ -34,8 +35,9 @@ from omskit.domain.routing import (
     RoutingRequest,
     plan_cost,
 )
+from omskit.domain.values import Address, Coordinates, DeliveryKind
 from omskit.plugins import Hooks
-from omskit.ports import Carrier, RoutingStrategy
+from omskit.ports import Carrier, Geocoder, RoutingStrategy
 from omskit.registries import Registry
 from omskit.routing.candidates import PricedCandidates
 from omskit.routing.settings import RoutingSettings
@@ -179,13 +181,35 @@ class RoutingEngine:
 
     def __init__(self, hooks: Hooks, strategies: Registry[RoutingStrategy],
                  carriers: Registry[Carrier], settings: Mapping[str, Any],
-                 routing: RoutingSettings) -> None:
+                 routing: RoutingSettings,
+                 geocoders: Registry[Geocoder] | None = None) -> None:
         self._hooks = hooks
         self._strategies = strategies
         #: The registered carriers, in code order (also read by the promise API).
         self.carriers: tuple[Carrier, ...] = tuple(c.item for c in carriers.contributions())
         self._settings = settings
         self.routing = routing
+        self._geocoders: tuple[Geocoder, ...] = ()
+        if geocoders is not None:
+            wanted = routing.geocoders if routing.geocoders is not None else tuple(geocoders)
+            # An unknown code is UnknownGeocoder at bootstrap, not a silent blind spot.
+            self._geocoders = tuple(geocoders.get(code) for code in wanted)
+        # Geocoders are pure and offline (their Protocol says so): one answer per address
+        # serves every later decision, re-plans and backorder rounds included.
+        self.locate = functools.lru_cache(maxsize=20_000)(self._locate)
+
+    def _locate(self, address: Address) -> tuple[Coordinates | None, str]:
+        """Coordinates for ``address`` from the first geocoder that knows it, with
+        ``geocoder:<code>`` as their source; ``(None, "")`` when none does."""
+        for geocoder in self._geocoders:
+            found = geocoder.geocode(address)
+            if found is None:
+                continue
+            if not isinstance(found, Coordinates):
+                raise PluginError(f"geocoder {geocoder.code!r} returned {found!r}, not "
+                                  "Coordinates or None")
+            return found, f"geocoder:{geocoder.code}"
+        return None, ""
 
     def with_policy(self, request: RoutingRequest) -> RoutingRequest:
         """``request`` with the policy the settings and ``omskit_routing_policy`` give it."""
@@ -312,7 +336,20 @@ class RoutingEngine:
             channel=request.channel, policy=request.policy, allocations=plan.allocations,
             backordered=plan.backordered, cost=cost, candidates=tuple(rows),
             candidates_total=len(raw), excluded_counts=dict(counts),
-            holdbacks=tuple(holdbacks), notes=plan.notes, round=round_)
+            holdbacks=tuple(holdbacks), notes=(*destination_notes(request), *plan.notes),
+            round=round_)
+
+
+def destination_notes(request: RoutingRequest) -> tuple[str, ...]:
+    """What the explanation says about the destination: which geocoder placed it, or that
+    an order shipped to an address had no coordinates at all (routing was blind to
+    distance: nearness, distance-priced shipping and transit days could not count)."""
+    if request.destination_source:
+        return (f"destination {request.destination} from {request.destination_source}",)
+    if request.destination is None and request.delivery.kind is DeliveryKind.SHIP:
+        return ("the destination has no coordinates and no geocoder found it: distances are "
+                "unknown, so nearness and distance-priced shipping did not count",)
+    return ()
 
 
 def _round(value: float | None) -> float | None:

@@ -19,12 +19,15 @@ class RoutingSettings:
       :class:`~omskit.domain.routing.RoutingPolicy`;
     - ``segment_priority``: segments in the order they get scarce stock (``["gold",
       "silver"]``); unlisted segments come after, all alike;
-    - ``explain_limit``: how many considered-but-unused candidates a stored explanation keeps.
+    - ``explain_limit``: how many considered-but-unused candidates a stored explanation keeps;
+    - ``geocoders``: the geocoder codes to ask, in order, for an address without coordinates
+      (default: every installed geocoder, in code order).
     """
 
     policy: RoutingPolicy = attrs.field(factory=RoutingPolicy)
     segment_priority: tuple[str, ...] = ()
     explain_limit: int = 10
+    geocoders: tuple[str, ...] | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -56,7 +59,7 @@ def parse_routing(settings: Mapping[str, Any], problems: list[str]) -> RoutingSe
         problems.append("routing: must be a mapping")
         return RoutingSettings()
     known = {"backorder_penalty", "split_penalty", "max_shipments", "segment_priority",
-             "explain_limit", "exact"}
+             "explain_limit", "exact", "geocoders"}
     problems.extend(f"routing.{k}: unknown setting" for k in sorted(set(section) - known))
     default = RoutingSettings()
     policy = default.policy
@@ -85,8 +88,14 @@ def parse_routing(settings: Mapping[str, Any], problems: list[str]) -> RoutingSe
     limit = default.explain_limit
     if "explain_limit" in section:
         limit = _number(section, "explain_limit", "routing", problems, integer=True) or 0
+    geocoders = section.get("geocoders")
+    if geocoders is not None and (not isinstance(geocoders, list | tuple)
+                                  or not all(isinstance(g, str) for g in geocoders)):
+        problems.append("routing.geocoders: must be a list of geocoder codes")
+        geocoders = None
     return RoutingSettings(policy=attrs.evolve(policy, **changes),
-                           segment_priority=tuple(segments), explain_limit=limit)
+                           segment_priority=tuple(segments), explain_limit=limit,
+                           geocoders=tuple(geocoders) if geocoders is not None else None)
 
 
 def parse_inventory(settings: Mapping[str, Any], problems: list[str]) -> InventorySettings:

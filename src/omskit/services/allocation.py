@@ -25,23 +25,30 @@ from omskit.services.sourcing import source_in_rounds
 from omskit.store.uow import UnitOfWork
 
 
-def destination_of(order: Order, uow: UnitOfWork) -> Coordinates | None:
-    """Where the goods go: the shipping address, or the pickup location."""
+def destination_of(order: Order, uow: UnitOfWork,
+                   router: RoutingEngine) -> tuple[Coordinates | None, str]:
+    """Where the goods go: the shipping address, or the pickup location; an address without
+    coordinates is geocoded. With the coordinates, where they came from when geocoded."""
     if order.delivery.kind is DeliveryKind.PICKUP and order.delivery.pickup_location:
         location = uow.inventory.location(order.delivery.pickup_location)
-        return location.coordinates if location else None
+        return (location.coordinates if location else None), ""
     address = order.shipping_address
-    return address.coordinates if address else None
+    if address is None:
+        return None, ""
+    if address.coordinates is not None:
+        return address.coordinates, ""
+    return router.locate(address)
 
 
-def order_request(order: Order, uow: UnitOfWork, *, exclude: Iterable[str] = (),
-                  at: datetime) -> RoutingRequest:
+def order_request(order: Order, uow: UnitOfWork, router: RoutingEngine, *,
+                  exclude: Iterable[str] = (), at: datetime) -> RoutingRequest:
     """The routing request for what ``order`` still lacks."""
     address = order.shipping_address
+    destination, source = destination_of(order, uow, router)
     return RoutingRequest(
         order_id=order.id, channel=order.channel,
         segment=order.customer.segment or "standard", demand=order.backordered(),
-        delivery=order.delivery, destination=destination_of(order, uow),
+        delivery=order.delivery, destination=destination, destination_source=source,
         destination_country=address.country if address else None,
         customer_id=order.customer.id, at=at, wanted_by=order.promised_date,
         exclude_locations=frozenset(exclude),
@@ -65,7 +72,7 @@ def allocate(router: RoutingEngine, hooks: Hooks, uow: UnitOfWork, order: Order,
         # other, can reserve them now (a no-op once converted, released or expired; an
         # order held at placement converts when its hold is released).
         convert_cart(uow, order.cart_id, at)
-    request = order_request(order, uow, exclude=exclude, at=at)
+    request = order_request(order, uow, router, exclude=exclude, at=at)
     day = at.astimezone(UTC).date()
     first_routing = order.status is OrderStatus.VALIDATED
     # Where each used location is and how long its cheapest lane takes, for the promise.

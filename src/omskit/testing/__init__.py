@@ -16,7 +16,8 @@ Builders (plain functions, ``omskit.testing.builders``): :func:`location`,
 :func:`order_command`, :func:`order`, :func:`routing_request`, :func:`candidate`;
 :func:`table_counts` and :func:`table_contents` snapshot the database.
 Conformance kits, one per plugin kind: :class:`ChannelConformance`,
-:class:`RoutingStrategyConformance`, :class:`RoutingRulesConformance` (rules and cost terms).
+:class:`RoutingStrategyConformance`, :class:`RoutingRulesConformance` (rules and cost terms),
+:class:`GeocoderConformance`.
 """
 
 from __future__ import annotations
@@ -187,6 +188,7 @@ from omskit.testing.builders import (  # noqa: E402
     table_counts,
 )
 from omskit.testing.channels import ChannelConformance  # noqa: E402
+from omskit.testing.geocoding import GeocoderConformance  # noqa: E402
 from omskit.testing.routing import (  # noqa: E402
     RoutingRulesConformance,
     RoutingStrategyConformance,
@@ -197,6 +199,7 @@ from omskit.testing.routing import (  # noqa: E402
 __all__ = [
     "BACKENDS",
     "ChannelConformance",
+    "GeocoderConformance",
     "HookCall",
     "HookRecorder",
     "RoutingRulesConformance",
