@@ -49,6 +49,14 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+def _conflict_of(exc: BaseException) -> str:
+    """What a transient conflict was: PostgreSQL's SQLSTATE (``40P01`` deadlock, ``40001``
+    serialization failure) or the error's class name."""
+    orig = getattr(exc, "orig", None)
+    state = getattr(orig, "sqlstate", None)
+    return state if isinstance(state, str) else type(orig or exc).__name__
+
+
 @attrs.define(kw_only=True)
 class Runtime:
     """Shared, per-``Oms`` machinery handed to every service."""
@@ -131,6 +139,13 @@ class Runtime:
                         f"gave up after {MAX_ATTEMPTS} attempts that met concurrent "
                         f"transactions ({type(getattr(exc, 'orig', exc)).__name__}); "
                         "retry") from exc
+                # Logged (``omskit_conflict``: the SQLSTATE, or the error's class) so that
+                # operators, and the concurrency tests, can count retries: a deadlock here
+                # means a write path took its row locks outside the one global order.
+                conflict = _conflict_of(exc)
+                logger.info("omskit: attempt %d of %d met a concurrent transaction (%s); "
+                            "retrying", attempt + 1, MAX_ATTEMPTS, conflict,
+                            extra={"omskit_conflict": conflict})
                 # Jitter, so transactions that collided do not retry in step and collide again.
                 time.sleep(random.uniform(0.5, 1.5) * 0.002 * (2**attempt))
         raise AssertionError("unreachable")  # pragma: no cover
