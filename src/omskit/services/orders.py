@@ -45,7 +45,12 @@ from omskit.domain.inventory import ReservationStatus
 from omskit.domain.lifecycle import OrderStatus
 from omskit.domain.order import Order
 from omskit.domain.routing import RoutingDecision
-from omskit.services.allocation import allocate, give_back_capacity, route_remaining
+from omskit.services.allocation import (
+    allocate,
+    give_back_capacity,
+    lock_stock_of,
+    route_remaining,
+)
 from omskit.services.runtime import Runtime, logger
 from omskit.store.availability import AvailabilityQueries
 from omskit.store.orders import OrderQuery, OrderSummary
@@ -285,12 +290,15 @@ class OrderService:
                 existing.update(ids)
                 found: dict[tuple[str, str], Order] = {
                     key: uow.orders.get(order_id) for key, order_id in ids.items()}
-                # Every stock row the batch may reserve, locked in the global (location,
-                # SKU) order before any order is routed: concurrent batches queue rather
-                # than deadlock.
-                uow.inventory.preload((line.sku for command in batch
-                                       if (command.channel, command.external_id) not in ids
-                                       for line in command.lines), lock=True)
+                # Every stock row the batch may change, its carts' included, locked in the
+                # global (location, SKU) order before any order is routed (PostgreSQL), and
+                # read once: concurrent writers queue rather than deadlock.
+                new = [command for command in batch
+                       if (command.channel, command.external_id) not in ids]
+                skus = [line.sku for command in new for line in command.lines]
+                uow.inventory.lock_stock(skus, carts=(command.cart_id for command in new
+                                                      if command.cart_id is not None))
+                uow.inventory.preload(skus)
                 orders: list[Order] = []
                 for command in batch:
                     key = (command.channel, command.external_id)
@@ -323,6 +331,9 @@ class OrderService:
         rt = self._rt
         at = rt.now()
         order = Order.place(command, order_id=new_id(), at=at, fingerprint=fingerprint)
+        # Its stock rows locked first, in the global order, by the read validation and
+        # routing use anyway (free in a batch, which locked them all).
+        lock_stock_of(uow, order)
         segment = rt.hooks.customer_segment(order)
         if segment != order.customer.segment:
             order.customer = attrs.evolve(order.customer, segment=segment)
