@@ -1,4 +1,4 @@
-"""The one global lock order (decision 29): what ``InventoryRepository.lock_stock`` locks,
+"""The one global lock order (decision 26): what ``InventoryRepository.lock_stock`` locks,
 that locking again costs nothing, that SQLite's path sends nothing, and that a rejection's
 re-route still reads its stock rows once. ``tests/concurrency/test_lock_order.py`` races
 every write path together on PostgreSQL."""

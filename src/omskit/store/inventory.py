@@ -213,7 +213,7 @@ class InventoryRepository:
         (location, SKU) order, in the statement that reads them into the stock cache (the
         transaction's first stock read costs nothing more).
 
-        This is the one global lock order (decision 29). Routing cannot know in advance
+        This is the one global lock order (decision 26). Routing cannot know in advance
         which rows its plan and re-plans will take, so every path that routes (placements,
         batches, cart holds, re-routes after a rejection or a release) locks every row its
         SKUs have, once; concurrent writers of those SKUs then queue instead of
