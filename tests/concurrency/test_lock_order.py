@@ -1,7 +1,7 @@
 """Six processes mix every write path that moves stock over four hot SKUs at four locations
 on PostgreSQL: single placements, batches, cart holds and their re-holds, orders converting
-a cart, rejections that re-route, cancellations (whole orders and single lines) and receipts
-(whose handlers allocate waiting backorders).
+a cart, cart releases and the expiry sweeper, rejections that re-route, cancellations (whole
+orders and single lines) and receipts (whose handlers allocate waiting backorders).
 
 Every write transaction locks the stock rows it may change in the one global (location, SKU)
 order before changing any (decision 26), so none may meet a deadlock: each child counts the
@@ -20,7 +20,7 @@ import random
 import traceback
 from collections import Counter, defaultdict
 from contextlib import suppress
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -50,7 +50,8 @@ STEPS = 40
 SKUS = ("H0", "H1", "H2", "H3")
 PLACES = {"milan": MILAN, "naples": NAPLES, "rome": ROME, "turin": TURIN}
 STOCK = 15
-ACTIONS = ("place", "place", "batch", "cart", "reject", "reject", "cancel", "receive")
+ACTIONS = ("place", "place", "batch", "cart", "reject", "reject", "cancel", "receive", "place",
+           "batch", "cart", "reject", "cancel", "receive", "expire")
 
 
 class ConflictCounter(logging.Handler):
@@ -127,6 +128,10 @@ def mixed_writes(url: str, schema: str, worker: int, barrier: Any, results: Any)
                 # Nothing of that line left to cancel is a refusal, not a failure.
                 with suppress(QuantityNotCancellable):
                     oms.orders.cancel_lines(order.id, {line.line_id: 1}, reason="one fewer")
+            elif action == "expire":
+                # The sweeper, an hour ahead: every worker's holds lapse, even one about to
+                # be converted (that order is then placed without it).
+                oms.carts.expire(now=datetime.now(UTC) + timedelta(hours=1))
             elif action == "receive":
                 key = (rng.choice(list(PLACES)), rng.choice(SKUS))
                 quantity = rng.randint(2, 6)
