@@ -3,10 +3,10 @@
 Random movements go through one ``InventoryRepository`` inside one transaction (receipts,
 adjustments both ways, reservations one by one and by plan, releases, shipments, safety
 stock, cart holds and their release, locations switched off and on), interleaved with the
-reads that fill the cache (preload, locked preload, candidates, known SKUs). After every step,
-every SKU the cache holds has exactly the database's stock rows, as this transaction sees
-them, and each of those rows' location has the database's active flag. Every example rolls
-its transaction back, so the examples of one run share a database.
+reads that fill the cache (preload, locked preload, ``lock_stock``, candidates, known SKUs).
+After every step, every SKU the cache holds has exactly the database's stock rows, as this
+transaction sees them, and each of those rows' location has the database's active flag.
+Every example rolls its transaction back, so the examples of one run share a database.
 
 Runs on SQLite and PostgreSQL (``make_oms``).
 """
@@ -90,6 +90,10 @@ class StockCacheMatchesDatabase(RuleBasedStateMachine):
     @rule(wanted=sku_sets)
     def preload_locked(self, wanted: list[str]) -> None:
         self.repo.preload(wanted, lock=True)
+
+    @rule(wanted=sku_sets)
+    def lock_stock(self, wanted: list[str]) -> None:
+        self.repo.lock_stock(wanted, carts=["cart-1"])
 
     @rule(wanted=sku_sets)
     def candidates(self, wanted: list[str]) -> None:

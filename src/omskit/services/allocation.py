@@ -55,6 +55,16 @@ def order_request(order: Order, uow: UnitOfWork, router: RoutingEngine, *,
     )
 
 
+def lock_stock_of(uow: UnitOfWork, order: Order) -> None:
+    """Lock every stock row routing ``order`` may change, in the one global order, before
+    anything changes (``InventoryRepository.lock_stock``): every row of its lines' SKUs, at
+    any location a plan or re-plan may choose, those its reservations hold among them, and
+    those its cart still holds (after the cart's own locks). Again in one transaction: free.
+    """
+    uow.inventory.lock_stock((line.sku for line in order.lines),
+                             carts=(order.cart_id,) if order.cart_id is not None else ())
+
+
 def allocate(router: RoutingEngine, hooks: Hooks, uow: UnitOfWork, order: Order, *,
              exclude: Iterable[str] = (), at: datetime) -> list[FulfillmentOrder]:
     """Route what is still unallocated on ``order``, reserve it, create fulfilment orders.
@@ -67,6 +77,7 @@ def allocate(router: RoutingEngine, hooks: Hooks, uow: UnitOfWork, order: Order,
     """
     if not order.backordered():
         return []
+    lock_stock_of(uow, order)
     if order.cart_id is not None:
         # The cart's held units go back to stock in this transaction, so this order, and no
         # other, can reserve them now (a no-op once converted, released or expired; an
@@ -167,6 +178,7 @@ def route_remaining(router: RoutingEngine, hooks: Hooks, uow: UnitOfWork, order:
     """
     if order.active_holds or order.status not in ORDER_OPEN_FOR_ROUTING or not order.backordered():
         return []
+    lock_stock_of(uow, order)
     rejected = {fo.location for fo in order.fulfillment_orders
                 if fo.status is FulfillmentStatus.REJECTED}
     if order.delivery.kind is DeliveryKind.PICKUP:

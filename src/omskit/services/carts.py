@@ -97,6 +97,9 @@ class CartService:
         def op(uow: UnitOfWork, at: datetime) -> CartHold:
             uow.inventory.lock_cart(cart_id)  # one hold of a cart at a time
             previous = uow.inventory.soft_reservations(cart_id, for_update=True)
+            # The rows the old hold gives back and every row the new one may take, locked
+            # at once in the global order before either changes.
+            uow.inventory.lock_stock([*(r.sku for r in previous), *(x.sku for x in wanted)])
             end_soft_reservations(uow, previous, SoftReservationStatus.RELEASED, at)
             where = destination
             if method.kind is DeliveryKind.PICKUP:

@@ -3,6 +3,7 @@ connection when bound, and running an operation again when it meets a transient 
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from omskit.store.tables import Tables
 from omskit.store.uow import UnitOfWork
 
 T = TypeVar("T")
+logger = logging.getLogger("omskit")
 
 #: PostgreSQL error codes that mean "run the transaction again": deadlock, serialization.
 _RETRYABLE_PGCODES = frozenset({"40P01", "40001"})
@@ -31,6 +33,14 @@ MAX_ATTEMPTS = 8
 #: Which events a new unit of work stores as already dispatched, asked once per unit of work
 #: (``None``: every event is stored pending). See ``EventDispatcher.settled_on_write``.
 SettlePolicy = Callable[[], Callable[[Event], bool] | None]
+
+
+def _conflict_of(exc: BaseException) -> str:
+    """What a transient conflict was: PostgreSQL's SQLSTATE (``40P01`` deadlock, ``40001``
+    serialization failure) or the error's class name."""
+    orig = getattr(exc, "orig", None)
+    state = getattr(orig, "sqlstate", None)
+    return state if isinstance(state, str) else type(orig or exc).__name__
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -102,6 +112,13 @@ class Database:
                         f"gave up after {MAX_ATTEMPTS} attempts that met concurrent "
                         f"transactions ({type(getattr(exc, 'orig', exc)).__name__}); "
                         "retry") from exc
+                # Logged (``omskit_conflict``: the SQLSTATE, or the error's class) so that
+                # operators, and the concurrency tests, can count retries: a deadlock here
+                # means a write path took its row locks outside the one global order.
+                conflict = _conflict_of(exc)
+                logger.info("omskit: attempt %d of %d met a concurrent transaction (%s); "
+                            "retrying", attempt + 1, MAX_ATTEMPTS, conflict,
+                            extra={"omskit_conflict": conflict})
                 # Jitter, so transactions that collided do not retry in step and collide again.
                 time.sleep(random.uniform(0.5, 1.5) * 0.002 * (2**attempt))
         raise AssertionError("unreachable")  # pragma: no cover

@@ -22,7 +22,7 @@ from omskit.domain.order import FulfillmentOrder, Order, Shipment
 from omskit.domain.values import DeliveryKind
 from omskit.plugins import Hooks
 from omskit.routing.engine import RoutingEngine
-from omskit.services.allocation import route_remaining
+from omskit.services.allocation import lock_stock_of, route_remaining
 from omskit.services.database import Database
 from omskit.services.orders import OrderService, release_reservations, require_id
 from omskit.store.uow import UnitOfWork
@@ -122,6 +122,9 @@ class FulfillmentService:
             if order.fulfillment_order(fulfillment_order_id).status is F.REJECTED:
                 return
             fo = order.reject_fulfillment(fulfillment_order_id, reason, at)
+            # The rows it gives back and the rows the re-route may take, locked at once in
+            # the global order before either changes.
+            lock_stock_of(uow, order)
             # The rejecting location's units are free again (ReservationReleased's handler
             # offers them to other waiting orders).
             release_reservations(uow, order.id, "fulfilment order rejected", at,

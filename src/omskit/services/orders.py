@@ -49,7 +49,12 @@ from omskit.domain.order import Order
 from omskit.domain.routing import RoutingDecision
 from omskit.plugins import Hooks
 from omskit.routing.engine import RoutingEngine
-from omskit.services.allocation import allocate, give_back_capacity, route_remaining
+from omskit.services.allocation import (
+    allocate,
+    give_back_capacity,
+    lock_stock_of,
+    route_remaining,
+)
 from omskit.services.database import Database
 from omskit.services.dispatch import EventDispatcher
 from omskit.store.availability import AvailabilityQueries
@@ -298,12 +303,15 @@ class OrderService:
                 existing.update(ids)
                 found: dict[tuple[str, str], Order] = {
                     key: uow.orders.get(order_id) for key, order_id in ids.items()}
-                # Every stock row the batch may reserve, locked in the global (location,
-                # SKU) order before any order is routed: concurrent batches queue rather
-                # than deadlock.
-                uow.inventory.preload((line.sku for command in batch
-                                       if (command.channel, command.external_id) not in ids
-                                       for line in command.lines), lock=True)
+                # Every stock row the batch may change, its carts' included, locked in the
+                # global (location, SKU) order before any order is routed (PostgreSQL), and
+                # read once: concurrent writers queue rather than deadlock.
+                new = [command for command in batch
+                       if (command.channel, command.external_id) not in ids]
+                skus = [line.sku for command in new for line in command.lines]
+                uow.inventory.lock_stock(skus, carts=(command.cart_id for command in new
+                                                      if command.cart_id is not None))
+                uow.inventory.preload(skus)
                 orders: list[Order] = []
                 for command in batch:
                     key = (command.channel, command.external_id)
@@ -335,6 +343,9 @@ class OrderService:
         """A new order from ``command``: segment, validate, route and reserve, add."""
         at = self._clock()
         order = Order.place(command, order_id=new_id(), at=at, fingerprint=fingerprint)
+        # Its stock rows locked first, in the global order, by the read validation and
+        # routing use anyway (free in a batch, which locked them all).
+        lock_stock_of(uow, order)
         segment = self._hooks.customer_segment(order)
         if segment != order.customer.segment:
             order.customer = attrs.evolve(order.customer, segment=segment)

@@ -92,6 +92,10 @@ class InventoryRepository:
         self._locations: dict[str, Location] = {}
         self._shared = shared_locations or LocationCache()
         self._stock = StockCache()
+        # SKUs whose every stock row this transaction holds locked (``lock_stock``), and
+        # carts it holds the advisory lock of: taken once, kept until the transaction ends.
+        self._locked: set[str] = set()
+        self._carts_locked: set[str] = set()
 
     @property
     def stock_cache(self) -> StockCache:
@@ -178,27 +182,57 @@ class InventoryRepository:
 
     def _read_stock(self, skus: Iterable[str], *, lock: bool = False) -> list[str]:
         """Make sure every stock row of ``skus`` is in this transaction's cache (one query
-        for those not read yet; with ``lock``, all of them read again under row locks);
-        returns the SKUs, deduplicated and sorted."""
+        for those not read yet; with ``lock``, those not locked yet are read again under row
+        locks, in (location, SKU) order); returns the SKUs, deduplicated and sorted."""
         wanted = sorted(set(skus))
-        missing = wanted if lock else self._stock.missing(wanted)
+        if lock:
+            fresh = [sku for sku in wanted if sku not in self._locked]
+            if fresh:
+                self._stock.fill(fresh, self._conn.execute(self._s.stock_of_skus_locked,
+                                                           {"skus": fresh}))
+                self._locked.update(fresh)
+        missing = self._stock.missing(wanted)
         if missing:
-            statement = self._s.stock_of_skus_locked if lock else self._s.stock_of_skus
-            self._stock.fill(missing, self._conn.execute(statement, {"skus": missing}))
+            self._stock.fill(missing, self._conn.execute(self._s.stock_of_skus,
+                                                         {"skus": missing}))
         return wanted
 
     def preload(self, skus: Iterable[str], *, lock: bool = False) -> None:
         """Read the stock rows of ``skus`` now, in one query, for the reads that follow in
         this transaction (a batch of orders reads its SKUs once, not once per order).
 
-        ``lock`` also locks every one of those rows, in (location, SKU) order, where writers
-        are kept apart by row locks (PostgreSQL): a transaction that will reserve many rows
-        in an order it cannot know in advance (a batch of orders, each routed in turn) takes
-        all its locks in the one global order first, so two such transactions queue instead
-        of deadlocking. SQLite's write transactions already exclude each other.
+        ``lock``: as :meth:`lock_stock` for these SKUs (no carts); where writers exclude
+        each other otherwise (SQLite), the rows are read unlocked.
         """
         found = (sku for sku in skus if isinstance(sku, str))
         self._read_stock(found, lock=lock and self._backend.row_locks)
+
+    def lock_stock(self, skus: Iterable[str], *, carts: Iterable[str] = ()) -> None:
+        """Lock every stock row this transaction may change, before it changes any: all rows
+        of ``skus`` and of the SKUs ``carts`` actively hold, at every location, in ascending
+        (location, SKU) order, in the statement that reads them into the stock cache (the
+        transaction's first stock read costs nothing more).
+
+        This is the one global lock order (decision 26). Routing cannot know in advance
+        which rows its plan and re-plans will take, so every path that routes (placements,
+        batches, cart holds, re-routes after a rejection or a release) locks every row its
+        SKUs have, once; concurrent writers of those SKUs then queue instead of
+        deadlocking. Each cart's advisory lock (:meth:`lock_cart`) and soft reservation
+        rows come first, as a cart hold takes them. Rows already locked in this
+        transaction are not asked for again, so calling it again for the same SKUs and
+        carts costs nothing; calling it later for new SKUs would break the order (lock
+        everything up front).
+
+        Nothing where writers exclude each other without row locks (SQLite's write lock,
+        decision 5): its path does not change.
+        """
+        if not self._backend.row_locks:
+            return
+        wanted = {sku for sku in skus if isinstance(sku, str)}
+        for cart_id in sorted(set(carts) - self._carts_locked):
+            self.lock_cart(cart_id)
+            wanted.update(r.sku for r in self.soft_reservations(cart_id, for_update=True))
+        self._read_stock(wanted, lock=True)
 
     def known_skus(self, skus: Iterable[str]) -> set[str]:
         """The subset of ``skus`` that has a stock row at any location, or open supply
@@ -414,11 +448,16 @@ class InventoryRepository:
         return taken
 
     def _unreserve(self, location: str, sku: str, quantity: int, ship: bool) -> None:
-        self._stock.forget(sku)
         done = self._conn.execute(self._s.consume if ship else self._s.unreserve,
                                   {"loc": location, "item": sku, "q": quantity})
         if done.rowcount != 1:  # a broken invariant, not a user error
             raise RuntimeError(f"{location}/{sku}: fewer than {quantity} units reserved")
+        if sku in self._locked:
+            # Nobody else can move a locked row: the cache stays exact, and a re-route right
+            # after (a rejection) plans from it without reading the rows again.
+            self._stock.note_given_back(location, sku, quantity, shipped=ship)
+        else:
+            self._stock.forget(sku)
 
     def release(self, location: str, sku: str, quantity: int, reference: str,
                 at: datetime) -> None:
@@ -483,9 +522,12 @@ class InventoryRepository:
         advisory lock on a hash of the table and cart; SQLite needs nothing, every write
         transaction already holds the database's write lock (``BEGIN IMMEDIATE``).
         """
+        if cart_id in self._carts_locked:
+            return  # held until this transaction ends
         digest = hashlib.blake2b(f"{self._t.soft_reservations.fullname}\0{cart_id}".encode(),
                                  digest_size=8).digest()
         self._backend.lock_key(self._conn, int.from_bytes(digest, "big", signed=True))
+        self._carts_locked.add(cart_id)
 
     def soft_reserve(self, location: str, sku: str, quantity: int, cart_id: str,
                      at: datetime) -> bool:

@@ -14,13 +14,15 @@ class StockCache:
     ask about the same rows: the cache answers from one query per set of SKUs. A SKU is held
     whole, every stock row it had when it was read (none: an unstocked SKU is held too). Of
     this transaction's own movements only a reservation the database accepted is applied
-    here (:meth:`note_reserved`, the hot path); any other movement of a SKU, and a refused
-    reservation (the rows were stale), :meth:`forget` the SKU, so its next read goes to the
-    database.
+    here (:meth:`note_reserved`, the hot path), and units given back from rows the
+    transaction holds locked (:meth:`note_given_back`); any other movement of a SKU, and a
+    refused reservation (the rows were stale), :meth:`forget` the SKU, so its next read goes
+    to the database.
 
     So for every SKU it holds, the cache equals the database as long as no other transaction
     changes those rows (``tests/property/test_stock_cache.py``). On PostgreSQL another
-    transaction's commit can make it stale; a reservation never trusts it (the database
+    transaction's commit can make it stale unless the rows are locked
+    (``InventoryRepository.lock_stock``); a reservation never trusts it (the database
     decides, ``StoreBackend``'s reservation contract), so staleness costs a refused
     reservation and a re-plan, never a wrong one.
     """
@@ -88,6 +90,22 @@ class StockCache:
         row = self._rows.get(sku, {}).get(location)
         if row is not None:
             row[1] += quantity
+
+    def note_given_back(self, location: str, sku: str, quantity: int, *,
+                        shipped: bool) -> None:
+        """The database gave back ``quantity`` reserved units of this row (``shipped``: they
+        left on-hand too). Nothing if the SKU is not held; a row it does not hold (created
+        since it was read) drops the SKU."""
+        rows = self._rows.get(sku)
+        if rows is None:
+            return
+        row = rows.get(location)
+        if row is None:
+            self.forget(sku)
+            return
+        row[1] -= quantity
+        if shipped:
+            row[0] -= quantity
 
     def forget(self, sku: str) -> None:
         """Drop ``sku``: its rows moved otherwise, or the database refused a reservation."""
