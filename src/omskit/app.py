@@ -32,7 +32,7 @@ from omskit.plugins import (
     describe_plugins,
     disabled_from_environment,
 )
-from omskit.ports import ChannelConnector, RoutingStrategy
+from omskit.ports import ChannelConnector, PaymentProvider, RoutingStrategy
 from omskit.registries import Registries
 from omskit.routing.engine import RoutingEngine
 from omskit.routing.settings import routing_settings
@@ -46,6 +46,7 @@ from omskit.services.handlers import CORE_HANDLERS, EventDelivery
 from omskit.services.inventory import InventoryService
 from omskit.services.orders import OrderService
 from omskit.services.outbox import OutboxService
+from omskit.services.payments import PaymentService
 from omskit.services.promise import PromiseService
 from omskit.services.runtime import DispatchMode, Runtime
 from omskit.store import migrate
@@ -61,7 +62,7 @@ class Oms:
     """One embedded order management system. Build it with :func:`bootstrap`.
 
     Services: ``inventory``, ``orders``, ``fulfillment``, ``channels``, ``outbox``,
-    ``promise``, ``carts``; ``router`` runs routing decisions in memory.
+    ``promise``, ``carts``, ``payments``; ``router`` runs routing decisions in memory.
     """
 
     def __init__(self, rt: Runtime, pm: pluggy.PluginManager, builtin_names: Iterable[str],
@@ -82,6 +83,8 @@ class Oms:
         self.promise = PromiseService(rt)
         #: Soft reservations: stock held for a cart for a time-to-live.
         self.carts = CartService(rt)
+        #: Payment ledgers: authorise, capture, void, refund through provider plugins.
+        self.payments = PaymentService(rt, self.orders)
         delivery = EventDelivery(rt.hooks)
         #: Relaying stored events to the core's handlers and ``omskit_handle_event``;
         #: parked events for operators.
@@ -89,7 +92,8 @@ class Oms:
         #: The services alone: what event handlers and plugins are given, not this object.
         self.services = Services(orders=self.orders, inventory=self.inventory,
                                  fulfillment=self.fulfillment, channels=self.channels,
-                                 outbox=self.outbox, promise=self.promise, carts=self.carts)
+                                 outbox=self.outbox, promise=self.promise, carts=self.carts,
+                                 payments=self.payments)
         delivery.services = self.services
         rt.drain = self.outbox.dispatch_batch
 
@@ -179,6 +183,11 @@ class Oms:
     def routing_strategies(self) -> list[str]:
         """Codes of every installed routing strategy."""
         return list(self._rt.strategies)
+
+    def payment_provider(self, code: str) -> PaymentProvider:
+        """The installed payment provider with this code, or
+        :class:`UnknownPaymentProvider`."""
+        return self.payments.provider(code)
 
     def carriers(self) -> list[str]:
         """Codes of every installed carrier."""

@@ -40,7 +40,13 @@ if TYPE_CHECKING:
         RoutingRequest,
     )
     from omskit.domain.values import Problem
-    from omskit.ports import Carrier, ChannelConnector, InventoryReader, RoutingStrategy
+    from omskit.ports import (
+        Carrier,
+        ChannelConnector,
+        InventoryReader,
+        PaymentProvider,
+        RoutingStrategy,
+    )
 
 #: What ``omskit_handle_event`` receives: an ``omskit.Services``, the narrow handle on the
 #: public services. The application layer defines it above the hook specs, which import
@@ -98,6 +104,20 @@ def omskit_register_event_types(register: Callable[[type[Event]], None]) -> None
     must be unique and stable, since stored events are decoded by it.
 
     Error policy: as ``omskit_register_channels``.
+    """
+
+
+@hookspec
+def omskit_register_payment_providers(register: Callable[[PaymentProvider], None]) -> None:
+    """Contribute payment providers (``omskit.ports.PaymentProvider``), keyed by
+    ``provider.code``.
+
+    A ``PlaceOrder`` tender names a provider by its code; ``oms.payments`` calls it to
+    authorise, capture, void, refund and reconcile, and to read its webhooks. The core keeps
+    the payment ledger and every invariant; the provider only translates its API.
+
+    Error policy: as ``omskit_register_channels``; a provider whose ``capabilities`` is not a
+    frozenset of ``PaymentCapability`` raises ``PluginError`` naming the plugin.
     """
 
 

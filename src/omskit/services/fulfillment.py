@@ -23,6 +23,7 @@ from omskit.domain.values import DeliveryKind
 from omskit.services.allocation import route_remaining
 from omskit.services.orders import OrderService, release_reservations, require_id
 from omskit.services.runtime import Runtime
+from omskit.services.tenders import hold_expired_authorisations
 from omskit.store.uow import UnitOfWork
 
 F = FulfillmentStatus
@@ -68,6 +69,8 @@ class FulfillmentService:
 
     def _release(self, c: ReleaseOrder) -> Order:
         def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
+            if hold_expired_authorisations(uow, self._rt.tables, order, at):
+                return  # held until the payment is authorised again (oms.payments)
             for fo in order.fulfillment_orders:
                 if fo.status is F.CREATED:
                     order.advance_fulfillment(fo.id, F.RELEASED, at)

@@ -47,6 +47,7 @@ from omskit.domain.order import Order
 from omskit.domain.routing import RoutingDecision
 from omskit.services.allocation import allocate, give_back_capacity, route_remaining
 from omskit.services.runtime import Runtime, logger
+from omskit.services.tenders import check_tenders, open_tenders
 from omskit.store.availability import AvailabilityQueries
 from omskit.store.orders import OrderQuery, OrderSummary
 from omskit.store.uow import UnitOfWork
@@ -213,6 +214,7 @@ class OrderService:
             refuse([f"command: expected a PlaceOrder, got {type(given).__name__}"], "order")
         rt = self._rt
         fingerprint = command.fingerprint()
+        check_tenders(rt.registries, [command])
 
         def attempt() -> tuple[Order, list[Event]]:
             with rt.uow() as uow:
@@ -272,6 +274,7 @@ class OrderService:
             if fingerprints.setdefault(key, fingerprint) != fingerprint:
                 raise IdempotencyConflict(command.channel, command.external_id, None)
         keys = list(fingerprints)
+        check_tenders(rt.registries, batch)
 
         existing: set[tuple[str, str]] = set()  # keys placed before the last attempt
 
@@ -329,6 +332,8 @@ class OrderService:
         order.accept_validation(rt.hooks.validate_order(order, uow.inventory), at)
         if order.status is OrderStatus.VALIDATED:
             allocate(rt, uow, order, at=at)
+        if command.payment is not None:
+            open_tenders(uow, rt.tables, order, command.payment, at)
         uow.orders.add(order)
         return order
 
