@@ -13,7 +13,8 @@ Fixtures:
 - ``hook_calls``: records every hook call of an ``Oms``.
 
 Builders (plain functions): :func:`location`, :func:`order_command`.
-Conformance suites: :class:`ChannelConformance`.
+Conformance suites: :class:`ChannelConformance`, :class:`PaymentProviderConformance` (with
+:class:`MutableClock`, :class:`FaultyProvider` and :class:`SimulatedCrash`).
 """
 
 from __future__ import annotations
@@ -181,12 +182,22 @@ from omskit.testing.builders import (  # noqa: E402
     table_counts,
 )
 from omskit.testing.channels import ChannelConformance  # noqa: E402
+from omskit.testing.payments import (  # noqa: E402
+    FaultyProvider,
+    MutableClock,
+    PaymentProviderConformance,
+    SimulatedCrash,
+)
 
 __all__ = [
     "BACKENDS",
     "ChannelConformance",
+    "FaultyProvider",
     "HookCall",
     "HookRecorder",
+    "MutableClock",
+    "PaymentProviderConformance",
+    "SimulatedCrash",
     "TestDatabase",
     "hook_calls",
     "location",
