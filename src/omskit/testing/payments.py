@@ -10,6 +10,7 @@ needs no fault switches of its own.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -290,8 +291,8 @@ class PaymentProviderConformance:
         self.needs(faults, PaymentCapability.PARTIAL_CAPTURE, PaymentCapability.MULTI_CAPTURE)
         order_id = self.place(payment_oms, faults.code, approved_method)
         outcomes = self.in_parallel([
-            lambda i=i: payment_oms.payments.capture(order_id, Decimal("30"),
-                                                     reference=f"part-{i}")
+            functools.partial(payment_oms.payments.capture, order_id, Decimal("30"),
+                              reference=f"part-{i}")
             for i in range(8)])
         assert sum(o is None for o in outcomes) == 3
         assert all(isinstance(o, PaymentAmountExceeded) for o in outcomes if o is not None)
@@ -318,8 +319,8 @@ class PaymentProviderConformance:
         order_id = self.place(payment_oms, faults.code, approved_method)
         payment_oms.payments.capture(order_id, reference="all", final=True)
         outcomes = self.in_parallel([
-            lambda i=i: payment_oms.payments.refund(order_id, Decimal("30"),
-                                                    refund_key=f"refund-{i}")
+            functools.partial(payment_oms.payments.refund, order_id, Decimal("30"),
+                              refund_key=f"refund-{i}")
             for i in range(8)])
         assert sum(o is None for o in outcomes) == 3
         assert all(isinstance(o, PaymentAmountExceeded) for o in outcomes if o is not None)
