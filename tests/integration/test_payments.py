@@ -6,6 +6,7 @@ channel captured, commands, and bad input changing nothing. The sandbox provider
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -343,3 +344,13 @@ def test_the_ledger_is_append_only_rows(shop: Oms) -> None:
                             .order_by(entries.c.seq)).all()
     assert [tuple(r) for r in rows] == [("authorise", "request"), ("authorise", "success"),
                                         ("capture", "request"), ("capture", "success")]
+
+
+def test_shipping_on_a_lapsed_authorisation_fails_loudly(shop: Oms, clock: MutableClock) -> None:
+    order = shop.orders.place(paid("P-1", {"SKU-1": 1}, card("10")))
+    fo = shop.fulfillment.release(order.id).fulfillment_orders[0].id
+    clock.advance(timedelta(days=8))
+    ship(shop, fo)  # the goods left; the capture cannot happen
+    assert shop.orders.get(order.id).status is OrderStatus.SHIPPED
+    assert shop.payments.summary(order.id).captured.amount == 0
+    assert shop.outbox.pending_count() >= 1  # retried, then parked for an operator

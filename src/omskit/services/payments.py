@@ -372,6 +372,11 @@ class PaymentService:
         if not already:
             # What channel tenders already cover is not asked again of a provider.
             amount = min(share.amount, capturable.amount)
+            expired = [x for x in ledgers if x.expired(at)]
+            if amount < share.amount and expired:
+                # Shipped on an authorisation that lapsed: fail loudly (the event is
+                # retried, then parked for an operator) rather than ship unpaid.
+                raise AuthorisationExpired(expired[0].transaction.id, expired[0].expires_at)
             if amount <= 0:
                 if last:
                     self._void_open(order_id, "final-capture")
