@@ -18,6 +18,7 @@ import re
 import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ import pytest
 import sqlalchemy as sa
 
 import omskit
-from omskit import Oms, hookimpl, hookspecs
+from omskit import Oms, Order, OrderPayment, Tender, hookimpl, hookspecs
 from omskit.builtin import NearestLocationStrategy
 from omskit.domain.errors import (
     DuplicateContribution,
@@ -543,6 +544,25 @@ def _routing_cost_terms(ns: dict[str, Any]) -> None:
         assert decision.cost.total == pytest.approx(1.0)
 
 
+def _payment_providers(ns: dict[str, Any]) -> None:
+    with memory_oms(ns["plugin"]) as oms:
+        assert oms.payments.providers() == ["house-account"]
+        stock(oms, "dc-milano", 100)
+
+        def on_account(external_id: str, units: int) -> Order:
+            command = attrs.evolve(
+                order_command(external_id, {"SKU-1": units}, unit_price="10.00"),
+                payment=OrderPayment(tenders=[Tender(provider="house-account",
+                                                     amount=Decimal(10 * units))]))
+            return oms.orders.get(oms.orders.place(command).id)
+
+        assert on_account("B-1", 5).status is OrderStatus.ALLOCATED
+        held = on_account("B-2", 60)
+        (hold,) = held.active_holds
+        assert (hold.code, hold.reason) == (
+            "payment_pending", "payment declined: credit_limit: above 500.00")
+
+
 EFFECTS: dict[str, Callable[[dict[str, Any]], None]] = {
     "Writing a plugin": _fraud_screening,
     "omskit_register_channels": _channels,
@@ -550,6 +570,7 @@ EFFECTS: dict[str, Callable[[dict[str, Any]], None]] = {
     "omskit_register_carriers": _carriers,
     "omskit_register_geocoders": _geocoders,
     "omskit_register_event_types": _event_types,
+    "omskit_register_payment_providers": _payment_providers,
     "omskit_configure_converter": _converter,
     "omskit_configure_metadata": _metadata,
     "omskit_validate_settings": _validate_settings,

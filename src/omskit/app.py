@@ -32,7 +32,7 @@ from omskit.plugins import (
     describe_plugins,
     disabled_from_environment,
 )
-from omskit.ports import ChannelConnector, Geocoder, RoutingStrategy
+from omskit.ports import ChannelConnector, Geocoder, PaymentProvider, RoutingStrategy
 from omskit.registries import Registries
 from omskit.routing.engine import RoutingEngine
 from omskit.routing.settings import routing_settings
@@ -48,6 +48,7 @@ from omskit.services.handlers import CORE_HANDLERS, EventDelivery
 from omskit.services.inventory import InventoryService
 from omskit.services.orders import OrderService
 from omskit.services.outbox import OutboxService
+from omskit.services.payments import PaymentService
 from omskit.services.promise import PromiseService
 from omskit.store import migrate
 from omskit.store.engine import DEFAULT_URL, create_engine
@@ -62,7 +63,7 @@ class Oms:
     """One embedded order management system. Build it with :func:`bootstrap`.
 
     Services: ``inventory``, ``orders``, ``fulfillment``, ``channels``, ``outbox``,
-    ``promise``, ``carts``; ``router`` runs routing decisions in memory.
+    ``promise``, ``carts``, ``payments``; ``router`` runs routing decisions in memory.
     """
 
     def __init__(self, *, db: Database, dispatcher: EventDispatcher,
@@ -88,7 +89,8 @@ class Oms:
                                           router=router, settings=settings)
         #: Placing, finding, holding, cancelling and completing orders.
         self.orders = OrderService(db=db, dispatcher=dispatcher, clock=clock, hooks=hooks,
-                                   router=router, settings=settings)
+                                   router=router, settings=settings,
+                                   providers=registries[kinds.PAYMENT_PROVIDER])
         #: Fulfilment orders: release, accept/reject, pick, pack, ship, deliver.
         self.fulfillment = FulfillmentService(db=db, orders=self.orders, hooks=hooks,
                                               router=router)
@@ -99,6 +101,10 @@ class Oms:
         #: Soft reservations: stock held for a cart for a time-to-live.
         self.carts = CartService(db=db, dispatcher=dispatcher, clock=clock, hooks=hooks,
                                  router=router)
+        #: Payment ledgers: authorise, capture, void, refund through provider plugins.
+        self.payments = PaymentService(db=db, clock=clock, router=router, hooks=hooks,
+                                       providers=registries[kinds.PAYMENT_PROVIDER],
+                                       orders=self.orders)
         delivery = EventDelivery(hooks)
         #: Relaying stored events to the core's handlers and ``omskit_handle_event``;
         #: parked events for operators.
@@ -107,7 +113,8 @@ class Oms:
         #: The services alone: what event handlers and plugins are given, not this object.
         self.services = Services(orders=self.orders, inventory=self.inventory,
                                  fulfillment=self.fulfillment, channels=self.channels,
-                                 outbox=self.outbox, promise=self.promise, carts=self.carts)
+                                 outbox=self.outbox, promise=self.promise, carts=self.carts,
+                                 payments=self.payments)
         delivery.services = self.services
         # Inline dispatch drains the outbox through this instance's outbox service.
         dispatcher.drain = self.outbox.dispatch_batch
@@ -202,6 +209,11 @@ class Oms:
     def routing_strategies(self) -> list[str]:
         """Codes of every installed routing strategy."""
         return list(self._registries[kinds.ROUTING_STRATEGY])
+
+    def payment_provider(self, code: str) -> PaymentProvider:
+        """The installed payment provider with this code, or
+        :class:`UnknownPaymentProvider`."""
+        return self.payments.provider(code)
 
     def carriers(self) -> list[str]:
         """Codes of every installed carrier."""

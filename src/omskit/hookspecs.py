@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         ChannelConnector,
         Geocoder,
         InventoryReader,
+        PaymentProvider,
         RoutingStrategy,
     )
 
@@ -116,6 +117,20 @@ def omskit_register_event_types(register: Callable[[type[Event]], None]) -> None
     must be unique and stable, since stored events are decoded by it.
 
     Error policy: as ``omskit_register_channels``.
+    """
+
+
+@hookspec
+def omskit_register_payment_providers(register: Callable[[PaymentProvider], None]) -> None:
+    """Contribute payment providers (``omskit.ports.PaymentProvider``), keyed by
+    ``provider.code``.
+
+    A ``PlaceOrder`` tender names a provider by its code; ``oms.payments`` calls it to
+    authorise, capture, void, refund and reconcile, and to read its webhooks. The core keeps
+    the payment ledger and every invariant; the provider only translates its API.
+
+    Error policy: as ``omskit_register_channels``; a provider whose ``capabilities`` is not a
+    frozenset of ``PaymentCapability`` raises ``PluginError`` naming the plugin.
     """
 
 

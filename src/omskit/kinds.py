@@ -27,10 +27,12 @@ from omskit.domain.errors import (
     UnknownChannel,
     UnknownEventType,
     UnknownGeocoder,
+    UnknownPaymentProvider,
     UnknownRoutingStrategy,
 )
 from omskit.domain.events import Event
-from omskit.ports import Carrier, ChannelConnector, Geocoder, RoutingStrategy
+from omskit.domain.payments import PaymentCapability
+from omskit.ports import Carrier, ChannelConnector, Geocoder, PaymentProvider, RoutingStrategy
 
 T = TypeVar("T")
 
@@ -132,6 +134,22 @@ EVENT_TYPE: ContributionKind[type[Event]] = ContributionKind(
     key=lambda e: str(getattr(e, "event_type", "")), not_found=UnknownEventType,
     check=_event_type)
 
+
+
+def _payment_provider(item: Any) -> list[str]:
+    problems = _code("payment provider code")(item)
+    declared = getattr(item, "capabilities", None)
+    if not isinstance(declared, frozenset) or not all(
+            isinstance(c, PaymentCapability) for c in declared):
+        problems.append(f"capabilities must be a frozenset of PaymentCapability, not "
+                        f"{declared!r}")
+    return problems
+
+
+PAYMENT_PROVIDER: ContributionKind[PaymentProvider] = ContributionKind(
+    name="payment provider", hook=hookspecs.omskit_register_payment_providers, key=_code_of,
+    not_found=UnknownPaymentProvider, protocol=PaymentProvider, check=_payment_provider)
+
 #: Every contribution kind, in the order bootstrap collects them.
 KINDS: tuple[ContributionKind[Any], ...] = (CHANNEL, ROUTING_STRATEGY, CARRIER, GEOCODER,
-                                           EVENT_TYPE)
+                                           EVENT_TYPE, PAYMENT_PROVIDER)

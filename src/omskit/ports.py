@@ -13,6 +13,12 @@ from typing import Any, Protocol
 from omskit.domain.carriers import CarrierRate
 from omskit.domain.commands import PlaceOrder
 from omskit.domain.inventory import Location, StockItem
+from omskit.domain.payments import (
+    PaymentCapability,
+    PaymentNotification,
+    PaymentRequest,
+    PaymentResult,
+)
 from omskit.domain.routing import Candidate, RoutingPlan, RoutingRequest
 from omskit.domain.values import Address, Coordinates
 
@@ -94,4 +100,59 @@ class InventoryReader(Protocol):
         ...
 
 
-__all__ = ["Carrier", "ChannelConnector", "Geocoder", "InventoryReader", "RoutingStrategy"]
+class PaymentProvider(Protocol):
+    """Translates omskit's payment operations into one provider's API.
+
+    The core owns every invariant: it writes the request (with its idempotency key) before
+    calling, never asks to capture or refund more than is left, reconciles an
+    outcome-unknown call through :meth:`retrieve` before calling again, and de-duplicates
+    webhooks. A provider only translates: it passes the idempotency key on, maps its answer
+    to a :class:`PaymentResult`, and its errors to ``PaymentRetryable``, ``PaymentDeclined``
+    or ``PaymentOutcomeUnknown`` (never its SDK's exceptions). Every method may be called
+    from several threads at once.
+    """
+
+    @property
+    def code(self) -> str:
+        """The provider's unique code (``PlaceOrder`` tenders name it)."""
+        ...
+
+    @property
+    def capabilities(self) -> frozenset[PaymentCapability]:
+        """What the provider can do; the core refuses what it cannot."""
+        ...
+
+    def authorise(self, request: PaymentRequest) -> PaymentResult:
+        """Hold ``request.amount`` on ``request.method_token`` (a new payment) or raise it
+        by that much (``provider_reference`` set: an incremental authorisation)."""
+        ...
+
+    def capture(self, request: PaymentRequest) -> PaymentResult:
+        """Take ``request.amount`` of the authorisation; ``request.final`` releases the
+        rest."""
+        ...
+
+    def void(self, request: PaymentRequest) -> PaymentResult:
+        """Release what is left of the authorisation."""
+        ...
+
+    def refund(self, request: PaymentRequest) -> PaymentResult:
+        """Give ``request.amount`` of what was captured back."""
+        ...
+
+    def retrieve(self, request: PaymentRequest) -> PaymentResult | None:
+        """How the operation made under ``request.idempotency_key`` ended: its result,
+        ``PaymentDeclined`` if it failed, ``None`` if the provider never received it (the
+        core may then call again with the same key)."""
+        ...
+
+    def parse_webhook(self, headers: Mapping[str, str],
+                      body: bytes) -> Sequence[PaymentNotification]:
+        """Verify the signature over the raw ``body`` and say what happened; raise
+        ``InvalidWebhook`` for a malformed or wrongly signed one. Events the core does not
+        track (a customer updated) give an empty sequence."""
+        ...
+
+
+__all__ = ["Carrier", "ChannelConnector", "Geocoder", "InventoryReader", "PaymentProvider",
+           "RoutingStrategy"]

@@ -7,6 +7,7 @@ from typing import Any
 
 from omskit.domain.events import CORE_EVENTS, Event
 from omskit.domain.order import Order
+from omskit.domain.payments import PAYMENT_EVENTS
 from omskit.domain.routing import RoutingPolicy, RoutingRequest
 from omskit.hookspecs import hookimpl
 from omskit.routing.settings import parse_inventory, parse_routing, routing_settings
@@ -54,5 +55,5 @@ class DefaultsPlugin:
     @hookimpl
     def omskit_register_event_types(self, register: Callable[[type[Event]], None]) -> None:
         """The core's events, registered like any plugin's."""
-        for event_type in CORE_EVENTS:
+        for event_type in (*CORE_EVENTS, *PAYMENT_EVENTS):
             register(event_type)

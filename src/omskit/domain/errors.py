@@ -272,3 +272,100 @@ class IdempotencyKeyConflict(OmsError):
         self.key = key
         self.subject = subject
         super().__init__(f"idempotency key {key!r} was already used for a different {subject}")
+
+
+# -- payments ---------------------------------------------------------------------------------
+
+
+class UnknownPaymentProvider(NotFound):
+    """No installed plugin contributes a payment provider with this code."""
+
+    kind = "payment provider"
+
+
+class PaymentTransactionNotFound(NotFound):
+    """No payment transaction has this id (or provider reference)."""
+
+    kind = "payment transaction"
+
+
+class PaymentAmountExceeded(OmsError):
+    """A capture or refund asked for more than the transaction has left; nothing was
+    written. ``available`` counts requests still pending as taken."""
+
+    def __init__(self, transaction_id: str, action: str, requested: object,
+                 available: object) -> None:
+        self.transaction_id = transaction_id
+        self.action = action
+        self.requested = requested
+        self.available = available
+        super().__init__(f"payment transaction {transaction_id}: cannot {action} {requested}, "
+                         f"only {available} left")
+
+
+class AuthorisationExpired(OmsError):
+    """The transaction's authorisation no longer holds the funds; renew it first. Nothing
+    was written."""
+
+    def __init__(self, transaction_id: str, expired_at: object) -> None:
+        self.transaction_id = transaction_id
+        self.expired_at = expired_at
+        super().__init__(f"payment transaction {transaction_id}: the authorisation expired "
+                         f"at {expired_at}")
+
+
+class UnsupportedPaymentOperation(OmsError):
+    """The provider does not declare the capability this operation needs; nothing was
+    written."""
+
+    def __init__(self, provider: str, operation: str, capability: str) -> None:
+        self.provider = provider
+        self.operation = operation
+        self.capability = capability
+        super().__init__(f"payment provider {provider!r} cannot do {operation} "
+                         f"(it does not declare {capability!r})")
+
+
+class InvalidWebhook(InvalidCommand):
+    """A provider webhook is malformed or its signature does not verify; nothing changed."""
+
+    def __init__(self, problems: Iterable[str], *, provider: str) -> None:
+        self.provider = provider
+        super().__init__(problems, subject=f"{provider} webhook")
+
+
+class PaymentProviderError(OmsError):
+    """A payment provider's call failed; the subclass says what omskit may do next.
+
+    Plugins raise these (never their SDK's exceptions): ``reason`` is the provider's
+    short code (``card_declined``, ``rate_limited``), ``message`` its explanation.
+    """
+
+    #: How the call failed: ``retryable``, ``permanent`` or ``outcome_unknown``.
+    error_class = "permanent"
+
+    def __init__(self, reason: str, message: str = "") -> None:
+        self.reason = reason
+        self.message = message
+        super().__init__(f"{reason}: {message}" if message else reason)
+
+
+class PaymentRetryable(PaymentProviderError):
+    """Nothing happened at the provider (rate limit, maintenance, connection refused): the
+    same call, with the same idempotency key, may succeed later."""
+
+    error_class = "retryable"
+
+
+class PaymentDeclined(PaymentProviderError):
+    """The provider refused for good (a decline, insufficient funds, a rule): asking again
+    the same way will not help."""
+
+    error_class = "permanent"
+
+
+class PaymentOutcomeUnknown(PaymentProviderError):
+    """Nobody knows whether the call took effect (a timeout after sending): omskit asks
+    the provider's ``retrieve`` before it calls again."""
+
+    error_class = "outcome_unknown"

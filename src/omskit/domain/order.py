@@ -376,6 +376,18 @@ class Order:
             self._transition(target, at)
         return True
 
+    def reword_hold(self, code: str, reason: str, at: datetime) -> bool:
+        """Give the active hold ``code`` a new reason (a payment declined while the order
+        waits for it); returns False if there is no such hold or it says that already."""
+        for i, hold in enumerate(self._holds):
+            if hold.code == code and hold.active:
+                if hold.reason == reason:
+                    return False
+                self._holds[i] = attrs.evolve(hold, reason=reason)
+                self.updated_at = at
+                return True
+        return False
+
     def ensure_not_held(self) -> None:
         """Raise :class:`OrderOnHold` if any hold is active."""
         if self.active_holds:

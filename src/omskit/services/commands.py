@@ -53,6 +53,13 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.HoldCart: lambda s, x: s.carts._hold(x),
     c.ReleaseCart: lambda s, x: s.carts._release(x),
     c.ExpireCarts: lambda s, x: s.carts._expire(x),
+    # payments
+    c.AuthorisePayment: lambda s, x: s.payments._authorise(x),
+    c.CapturePayment: lambda s, x: s.payments._capture(x),
+    c.VoidPayment: lambda s, x: s.payments._void(x),
+    c.RefundPayment: lambda s, x: s.payments._refund(x),
+    c.RecordChannelCapture: lambda s, x: s.payments._record_channel_capture(x),
+    c.HandlePaymentWebhook: lambda s, x: s.payments._handle_webhook(x),
 }
 
 

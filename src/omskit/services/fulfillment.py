@@ -25,6 +25,7 @@ from omskit.routing.engine import RoutingEngine
 from omskit.services.allocation import lock_stock_of, route_remaining
 from omskit.services.database import Database
 from omskit.services.orders import OrderService, release_reservations, require_id
+from omskit.services.tenders import hold_expired_authorisations
 from omskit.store.uow import UnitOfWork
 
 F = FulfillmentStatus
@@ -73,6 +74,8 @@ class FulfillmentService:
 
     def _release(self, c: ReleaseOrder) -> Order:
         def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
+            if hold_expired_authorisations(uow, self._db.tables, order, at):
+                return  # held until the payment is authorised again (oms.payments)
             for fo in order.fulfillment_orders:
                 if fo.status is F.CREATED:
                     order.advance_fulfillment(fo.id, F.RELEASED, at)

@@ -10,6 +10,7 @@ from omskit.services.fulfillment import FulfillmentService
 from omskit.services.inventory import InventoryService
 from omskit.services.orders import OrderService
 from omskit.services.outbox import OutboxService
+from omskit.services.payments import PaymentService
 from omskit.services.promise import PromiseService
 
 
@@ -33,3 +34,5 @@ class Services:
     promise: PromiseService
     #: Soft reservations held for carts.
     carts: CartService
+    #: Payment ledgers and provider calls.
+    payments: PaymentService

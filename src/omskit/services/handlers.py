@@ -16,13 +16,17 @@ from collections.abc import Callable, Mapping, Sequence
 from omskit.domain.events import (
     CartHoldEnded,
     Event,
+    OrderCancelled,
     ReservationReleased,
+    ShipmentShipped,
     StockAdjusted,
     StockReceived,
     StockTransferred,
     SupplyReceived,
     SupplyRegistered,
 )
+from omskit.domain.lifecycle import OrderStatus
+from omskit.domain.payments import PaymentAuthorisationRequested
 from omskit.plugins import Hooks
 from omskit.services.handle import Services
 
@@ -58,13 +62,43 @@ def release_unknown_sku_holds(event: Event, services: Services) -> None:
 #: Events after which a SKU may be stocked or expected where it was not before.
 _ARRIVALS = (StockReceived, StockAdjusted, StockTransferred, SupplyReceived, SupplyRegistered)
 
+def authorise_payments(event: Event, services: Services) -> None:
+    """An order was placed with tenders to authorise, or its expired authorisation must be
+    renewed before release: authorise them now, after the commit (``oms.payments``). A
+    decline is recorded on the ``payment_pending`` hold; an unreachable provider fails the
+    delivery, which is retried (and parked after too many failures)."""
+    if not isinstance(event, PaymentAuthorisationRequested):
+        return
+    if services.orders.get(event.order).status is OrderStatus.CANCELLED:
+        return  # nothing left to pay for
+    services.payments.renew_expired(event.order)
+    services.payments.authorise(event.order)
+
+
+def capture_shipment(event: Event, services: Services) -> None:
+    """A fulfilment order shipped: capture its share of the order's payment; the last
+    shipment's capture is final (``oms.payments.capture_shipment``)."""
+    if isinstance(event, ShipmentShipped):
+        services.payments.capture_shipment(event.order, event.fulfillment_order_id)
+
+
+def settle_cancellation(event: Event, services: Services) -> None:
+    """An order was cancelled: void what is authorised, refund what was captured."""
+    if isinstance(event, OrderCancelled):
+        services.payments.settle_cancellation(event.order)
+
+
 #: The core's handlers per event type, run in this order before plugins' handlers.
 CORE_HANDLERS: Mapping[str, Sequence[Handler]] = {
-    event_type.event_type: tuple(
+    **{event_type.event_type: tuple(
         handler for handler, wanted in ((release_unknown_sku_holds, _ARRIVALS),
                                         (allocate_backorders, _STOCK_EVENTS))
         if event_type in wanted)
-    for event_type in (*_STOCK_EVENTS, SupplyRegistered)}
+       for event_type in (*_STOCK_EVENTS, SupplyRegistered)},
+    PaymentAuthorisationRequested.event_type: (authorise_payments,),
+    ShipmentShipped.event_type: (capture_shipment,),
+    OrderCancelled.event_type: (settle_cancellation,),
+}
 
 
 class EventDelivery:

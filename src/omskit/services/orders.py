@@ -48,6 +48,8 @@ from omskit.domain.lifecycle import OrderStatus
 from omskit.domain.order import Order
 from omskit.domain.routing import RoutingDecision
 from omskit.plugins import Hooks
+from omskit.ports import PaymentProvider
+from omskit.registries import Registry
 from omskit.routing.engine import RoutingEngine
 from omskit.services.allocation import (
     allocate,
@@ -57,6 +59,7 @@ from omskit.services.allocation import (
 )
 from omskit.services.database import Database
 from omskit.services.dispatch import EventDispatcher
+from omskit.services.tenders import check_tenders, open_tenders
 from omskit.store.availability import AvailabilityQueries
 from omskit.store.orders import OrderQuery, OrderSummary
 from omskit.store.uow import UnitOfWork
@@ -210,13 +213,16 @@ class OrderService:
 
     def __init__(self, *, db: Database, dispatcher: EventDispatcher,
                  clock: Callable[[], datetime], hooks: Hooks, router: RoutingEngine,
-                 settings: Mapping[str, Any]) -> None:
+                 settings: Mapping[str, Any], providers: Registry[PaymentProvider]) -> None:
         self._db = db
         self._dispatcher = dispatcher
         self._clock = clock
         self._hooks = hooks
         self._router = router
         self._settings = settings
+        #: Payment providers: a tender naming none of them is refused before anything is
+        #: written.
+        self._providers = providers
 
     def place(self, command: PlaceOrder) -> Order:
         """Receive, validate, route and reserve an order in one transaction.
@@ -232,6 +238,7 @@ class OrderService:
         if not isinstance(given, PlaceOrder):
             refuse([f"command: expected a PlaceOrder, got {type(given).__name__}"], "order")
         fingerprint = command.fingerprint()
+        check_tenders(self._providers, [command])
 
         def attempt() -> tuple[Order, list[Event]]:
             with self._db.uow() as uow:
@@ -290,6 +297,7 @@ class OrderService:
             if fingerprints.setdefault(key, fingerprint) != fingerprint:
                 raise IdempotencyConflict(command.channel, command.external_id, None)
         keys = list(fingerprints)
+        check_tenders(self._providers, batch)
 
         existing: set[tuple[str, str]] = set()  # keys placed before the last attempt
 
@@ -352,6 +360,8 @@ class OrderService:
         order.accept_validation(self._hooks.validate_order(order, uow.inventory), at)
         if order.status is OrderStatus.VALIDATED:
             allocate(self._router, self._hooks, uow, order, at=at)
+        if command.payment is not None:
+            open_tenders(uow, self._db.tables, order, command.payment, at)
         uow.orders.add(order)
         return order
 

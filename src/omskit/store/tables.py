@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import attrs
 import sqlalchemy as sa
 
@@ -40,13 +42,16 @@ class Tables:
     routing_decisions: sa.Table
     location_load: sa.Table
     soft_reservations: sa.Table
+    payment_transactions: sa.Table
+    payment_entries: sa.Table
 
     def all(self) -> list[sa.Table]:
         """Core tables in dependency order (parents first)."""
         return [self.locations, self.stock_items, self.supplies, self.orders, self.order_lines,
                 self.order_holds, self.fulfillment_orders, self.fulfillment_order_lines,
                 self.reservations, self.inventory_ledger, self.outbox,
-                self.routing_decisions, self.location_load, self.soft_reservations]
+                self.routing_decisions, self.location_load, self.soft_reservations,
+                self.payment_transactions, self.payment_entries]
 
 
 def build_metadata(
@@ -302,11 +307,61 @@ def build_metadata(
         sa.Index(f"ix_{prefix}soft_reservations_status_expires", "status", "expires_at"),
         schema=schema,
     )
+    payment_transactions, payment_entries = _payment_tables(md, prefix, schema, fk)
     return Tables(
         metadata=md, prefix=prefix, locations=locations, stock_items=stock_items,
         supplies=supplies, orders=orders, order_lines=order_lines, order_holds=order_holds,
         fulfillment_orders=fulfillment_orders, fulfillment_order_lines=fulfillment_order_lines,
         reservations=reservations, inventory_ledger=inventory_ledger, outbox=outbox,
         routing_decisions=routing_decisions, location_load=location_load,
-        soft_reservations=soft_reservations,
+        soft_reservations=soft_reservations, payment_transactions=payment_transactions,
+        payment_entries=payment_entries,
     )
+
+
+def _payment_tables(md: sa.MetaData, prefix: str, schema: str | None,
+                    fk: Callable[[str, str], str]) -> tuple[sa.Table, sa.Table]:
+    """The payment ledger (migration 0007): one row per tender, and its append-only
+    entries. Amounts are derived from the entries, never stored on the transaction."""
+    transactions = sa.Table(
+        f"{prefix}payment_transactions", md,
+        sa.Column("id", sa.String(_ID), primary_key=True),
+        # No foreign key: a new order's tenders are written before the order row itself.
+        sa.Column("order_id", sa.String(_ID), nullable=False),
+        sa.Column("position", sa.Integer, nullable=False),
+        sa.Column("provider", sa.String(_ID), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("currency", sa.String(3), nullable=False),
+        sa.Column("amount", DecimalText, nullable=False),
+        sa.Column("method_token", sa.String(_TEXT), nullable=True),
+        # The provider's id of the payment, written once by its first authorisation: how a
+        # webhook finds its transaction.
+        sa.Column("provider_reference", sa.String(_TEXT), nullable=True),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.UniqueConstraint("order_id", "position"),
+        sa.Index(f"ix_{prefix}payment_transactions_reference", "provider",
+                 "provider_reference"),
+        schema=schema,
+    )
+    entries = sa.Table(
+        f"{prefix}payment_entries", md,
+        sa.Column("seq", BigId, primary_key=True, autoincrement=True),
+        sa.Column("transaction_id", sa.String(_ID),
+                  sa.ForeignKey(fk("payment_transactions", "id")), nullable=False),
+        sa.Column("action", sa.String(32), nullable=False),
+        sa.Column("outcome", sa.String(16), nullable=False),
+        sa.Column("amount", DecimalText, nullable=False),
+        sa.Column("idempotency_key", sa.String(_ID), nullable=False),
+        sa.Column("provider_reference", sa.String(_TEXT), nullable=False),
+        sa.Column("final", sa.Boolean, nullable=False),
+        sa.Column("error_class", sa.String(32), nullable=True),
+        sa.Column("error_message", sa.String(_TEXT), nullable=False),
+        sa.Column("expires_at", UTCDateTime, nullable=True),
+        sa.Column("source", sa.String(16), nullable=False),
+        sa.Column("occurred_at", UTCDateTime, nullable=False),
+        # One request and one result per key: a key can never be asked or answered twice.
+        sa.Index(f"ux_{prefix}payment_entries_key", "transaction_id", "idempotency_key",
+                 "outcome", unique=True),
+        schema=schema,
+    )
+    return transactions, entries

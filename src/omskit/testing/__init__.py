@@ -17,7 +17,9 @@ Builders (plain functions, ``omskit.testing.builders``): :func:`location`,
 :func:`table_counts` and :func:`table_contents` snapshot the database.
 Conformance kits, one per plugin kind: :class:`ChannelConformance`,
 :class:`RoutingStrategyConformance`, :class:`RoutingRulesConformance` (rules and cost terms),
-:class:`GeocoderConformance`.
+:class:`GeocoderConformance`,
+:class:`PaymentProviderConformance` (with :class:`MutableClock`, :class:`FaultyProvider` and
+:class:`SimulatedCrash`).
 """
 
 from __future__ import annotations
@@ -189,6 +191,12 @@ from omskit.testing.builders import (  # noqa: E402
 )
 from omskit.testing.channels import ChannelConformance  # noqa: E402
 from omskit.testing.geocoding import GeocoderConformance  # noqa: E402
+from omskit.testing.payments import (  # noqa: E402
+    FaultyProvider,
+    MutableClock,
+    PaymentProviderConformance,
+    SimulatedCrash,
+)
 from omskit.testing.routing import (  # noqa: E402
     RoutingRulesConformance,
     RoutingStrategyConformance,
@@ -199,11 +207,15 @@ from omskit.testing.routing import (  # noqa: E402
 __all__ = [
     "BACKENDS",
     "ChannelConformance",
+    "FaultyProvider",
     "GeocoderConformance",
     "HookCall",
     "HookRecorder",
+    "MutableClock",
+    "PaymentProviderConformance",
     "RoutingRulesConformance",
     "RoutingStrategyConformance",
+    "SimulatedCrash",
     "TestDatabase",
     "candidate",
     "check_plan",

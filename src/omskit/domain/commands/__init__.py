@@ -63,6 +63,17 @@ from omskit.domain.commands.orders import (
     ReleaseHold,
     ShortClose,
 )
+from omskit.domain.commands.payments import (
+    MAX_PAYMENT_AMOUNT,
+    AuthorisePayment,
+    CapturePayment,
+    HandlePaymentWebhook,
+    OrderPayment,
+    RecordChannelCapture,
+    RefundPayment,
+    Tender,
+    VoidPayment,
+)
 from omskit.domain.errors import InvalidCommand
 from omskit.domain.values import (
     MAX_UNIT_PRICE,
@@ -89,6 +100,9 @@ __all__ = [
     "ShipFulfillmentOrder", "ShortClose", "TransferStock", "check_code", "check_identifier",
     "check_quantity", "check_text",
 ]
+# Payments: their commands and the payment part of PlaceOrder.
+__all__ += ["MAX_PAYMENT_AMOUNT", "AuthorisePayment", "CapturePayment", "HandlePaymentWebhook",
+            "OrderPayment", "RecordChannelCapture", "RefundPayment", "Tender", "VoidPayment"]
 
 #: Version of :meth:`PlaceOrder.fingerprint`'s canonical form, the prefix of each
 #: fingerprint: stored fingerprints of another version are not compared.
@@ -155,6 +169,9 @@ class PlaceOrder(Command):
     promised_date: date | None = None
     #: Cart whose soft reservations this order converts (released to it in its transaction).
     cart_id: str | None = None
+    #: How the order is paid (tenders to authorise, or funds the channel captured); None:
+    #: omskit keeps no payment ledger for it.
+    payment: OrderPayment | None = None
 
     def fingerprint(self) -> str:
         """A hash of everything the command says (``"1:"`` + SHA-256 hex), stored with the
@@ -192,6 +209,12 @@ class PlaceOrder(Command):
                               else self.promised_date.isoformat()),
             "cart_id": self.cart_id,
         }
+        if self.payment is not None:
+            # Only when given: orders placed without a payment keep their stored fingerprint.
+            canonical["payment"] = [
+                [t.provider, str(to_minor_units(t.amount, self.currency))
+                 if isinstance(t.amount, Decimal) else str(t.amount), t.method_token,
+                 t.captured, t.reference] for t in self.payment.tenders]
         text = json.dumps(canonical, sort_keys=True, ensure_ascii=False, allow_nan=False,
                           separators=(",", ":"))
         return f"{FINGERPRINT_VERSION}:{hashlib.sha256(text.encode()).hexdigest()}"
@@ -245,6 +268,14 @@ class PlaceOrder(Command):
             if self.delivery.pickup_location is not None:
                 check_location_code(self.delivery.pickup_location, "delivery.pickup_location",
                                     problems)
+        if self.payment is not None and _typed(self.payment, OrderPayment, "payment",
+                                               problems):
+            problems.extend(self.payment.problems())
+            if currency is not None and isinstance(self.payment.tenders, tuple):
+                for i, tender in enumerate(self.payment.tenders):
+                    if isinstance(tender, Tender) and isinstance(tender.amount, Decimal):
+                        check_amount(tender.amount, currency, f"payment.tenders[{i}].amount",
+                                     problems, maximum=MAX_PAYMENT_AMOUNT)
         for field in ("shipping_address", "billing_address"):
             address = getattr(self, field)
             if address is not None and _typed(address, Address, field, problems):
@@ -281,4 +312,5 @@ COMMANDS: dict[str, type[Command]] = {cls.name: cls for cls in (
     RegisterSupply, ReceiveSupply, PlaceHold, ReleaseHold, CancelOrder, CancelLines,
     ShortClose, CompleteOrder, AllocateBackorders, ReleaseOrder, AcceptFulfillmentOrder,
     RejectFulfillmentOrder, PickFulfillmentOrder, PackFulfillmentOrder, ShipFulfillmentOrder,
-    DeliverFulfillmentOrder, HoldCart, ReleaseCart, ExpireCarts)}
+    DeliverFulfillmentOrder, HoldCart, ReleaseCart, ExpireCarts, AuthorisePayment,
+    CapturePayment, VoidPayment, RefundPayment, RecordChannelCapture, HandlePaymentWebhook)}
