@@ -6,8 +6,9 @@ Run by ``tox -e dist`` (part of the README's test command). Steps, in a temporar
    (each ``plugins/*/pyproject.toml``, found by globbing, so a new plugin is built without
    being listed) into one wheelhouse with ``python -m build``; the wheel is built from the
    sdist, which proves the sdist holds everything the wheel needs;
-2. check what was built: the version of each pyproject, the changelog and the license text
-   in each sdist, the license and ``py.typed`` in each wheel;
+2. check what was built: the changelog and the license text in each sdist; in each wheel the
+   version of its pyproject, the license, ``py.typed``, and a description (the README) with
+   no relative link, which would lead nowhere on PyPI;
 3. ``twine check --strict`` every file;
 4. create a fresh virtual environment and install omskit and two plugins from the wheelhouse
    (their dependencies, SQLAlchemy and the rest, come from the usual index), then check that
@@ -20,8 +21,10 @@ Run by ``tox -e dist`` (part of the README's test command). Steps, in a temporar
 from __future__ import annotations
 
 import argparse
+import email.parser
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,6 +40,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The plugins installed with omskit in the fresh environment (every plugin is built).
+#: A Markdown link to a file of the repository: on PyPI it would lead nowhere.
+RELATIVE_LINK = re.compile(r"\]\((?!https?://|#|mailto:)([^)\s]+)\)")
 SMOKE_PLUGINS = {"omskit-channel-storefront": "storefront", "omskit-routing-rules": "routing-rules"}
 
 
@@ -81,9 +86,17 @@ def check_built(wheelhouse: Path, name: str, version: str) -> tuple[Path, Path]:
         raise SystemExit(f"{sdist.name} lacks {sorted(missing)}")
     if name == "omskit" and any(m.startswith("plugins/") for m in members):
         raise SystemExit(f"{sdist.name} ships the plugins, which are distributions of their own")
+    info = f"{stem(name, version)}.dist-info"
     with zipfile.ZipFile(wheels[0]) as archive:
         files = set(archive.namelist())
-    info = f"{stem(name, version)}.dist-info"
+        metadata = email.parser.Parser().parsestr(
+            archive.read(f"{info}/METADATA").decode("utf-8"))
+    if metadata["Version"] != version:
+        raise SystemExit(f"{wheels[0].name} says version {metadata['Version']}, not {version}")
+    relative = RELATIVE_LINK.findall(str(metadata.get_payload()))
+    if relative:
+        raise SystemExit(f"{wheels[0].name}: relative links in the description, dead on PyPI: "
+                         f"{relative}")
     # entry_points.txt: omskit's command, each plugin's entry in the omskit group.
     needed = {f"{info}/licenses/LICENSE", f"{info}/METADATA", f"{info}/entry_points.txt"}
     if not needed <= files or not any(f.endswith("/py.typed") for f in files):

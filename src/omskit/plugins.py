@@ -140,10 +140,11 @@ def check_omskit_bound(dist: importlib.metadata.Distribution, plugin: str,
         if requirement.specifier.contains(installed, prereleases=True):
             continue
         name, version = dist.metadata["Name"], dist.version
+        bound = _spelt(requirement.specifier)
         raise PluginError(
-            f"plugin {plugin!r} (distribution {name} {version}) supports "
-            f"omskit{_spelt(requirement.specifier)}, but omskit {installed} is installed: it was built "
-            f"for another version of omskit's hook API. Install a release of {name} that "
+            f"plugin {plugin!r} (distribution {name} {version}) supports omskit{bound}, but "
+            f"omskit {installed} is installed: it was built for another version of omskit's "
+            f"hook API. Install a release of {name} that "
             f"supports omskit {installed} (or an omskit within its bound). "
             f"{_how_to_go_on(plugin)}")
 

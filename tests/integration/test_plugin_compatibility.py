@@ -2,7 +2,7 @@
 
 Each test puts an installed-looking distribution on ``sys.path`` (a ``*.dist-info`` folder with
 METADATA and entry_points.txt), whose ``Requires-Dist: omskit`` bound admits or excludes the
-omskit installed here (decision 30).
+omskit installed here (decision 32).
 """
 
 from __future__ import annotations

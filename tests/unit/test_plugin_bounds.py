@@ -1,4 +1,4 @@
-"""A plugin's ``Requires-Dist: omskit`` bound, judged against the installed omskit (decision 30).
+"""A plugin's ``Requires-Dist: omskit`` bound, judged against the installed omskit (decision 32).
 
 Each case is a real distribution folder (``*.dist-info`` with METADATA) read through
 ``importlib.metadata``, as the entry-point loader reads installed plugins.
