@@ -68,8 +68,8 @@ def distributions() -> dict[str, tuple[Path, str]]:
 
 
 def stem(name: str, version: str) -> str:
-    """The file-name stem of a built distribution (``omskit_routing_rules-0.1.0``)."""
-    return f"{name.replace('-', '_')}-{version}"
+    """The file-name stem of a built distribution (``omskit_routing_rules-0.1.0``, PEP 625)."""
+    return f"{re.sub(r'[-_.]+', '_', name).lower()}-{version}"
 
 
 def check_built(wheelhouse: Path, name: str, version: str) -> tuple[Path, Path]:

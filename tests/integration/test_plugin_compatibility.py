@@ -19,7 +19,8 @@ from packaging.version import Version
 from omskit import Oms, PluginError
 from omskit.testing import location, order_command
 from tests.support import MILAN
-from tests.test_cli_newcomer import omskit, one_line_error
+from tests.test_cli_newcomer import omskit as run_omskit
+from tests.test_cli_newcomer import one_line_error
 
 INSTALLED = Version(importlib.metadata.version("omskit"))
 #: The bound a plugin built for this omskit states (the template's rule: this minor release).
@@ -103,11 +104,11 @@ def test_the_command_line_names_the_refused_plugin_in_one_line(tmp_path: Path) -
     site = tmp_path / "site"
     install(site, "omskit_acme_next", NEXT_MINOR, UNIMPORTABLE)
     env = {"PYTHONPATH": str(site)}
-    line = one_line_error(omskit(tmp_path, "plugins", env=env))
+    line = one_line_error(run_omskit(tmp_path, "plugins", env=env))
     assert f"plugin 'acme' (distribution omskit-carrier-acme 2.0.1) supports omskit{NEXT_MINOR}" \
         in line
     assert "OMSKIT_DISABLED_PLUGINS=acme" in line
-    disabled = omskit(tmp_path, "plugins", "--json",
+    disabled = run_omskit(tmp_path, "plugins", "--json",
                       env={**env, "OMSKIT_DISABLED_PLUGINS": "acme"})
     assert disabled.returncode == 0, disabled.stderr
     assert "acme" not in {p["name"] for p in json.loads(disabled.stdout)}
