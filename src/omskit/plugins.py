@@ -16,6 +16,10 @@ import attrs
 import cattrs
 import pluggy
 import sqlalchemy as sa
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from omskit import hookspecs
 from omskit.domain.errors import PluginError, TransitionVetoed
@@ -88,26 +92,83 @@ def autoload_from_environment(default: bool) -> bool:
     return default and not os.environ.get(ENV_DISABLE_AUTOLOAD)
 
 
+def _installed_omskit() -> Version | None:
+    """The installed omskit's version; None when omskit runs without its distribution
+    metadata (a bare source tree on ``PYTHONPATH``), where no bound can be checked."""
+    try:
+        return Version(importlib.metadata.version("omskit"))
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _how_to_go_on(plugin: str) -> str:
+    return (f"Disable it with {ENV_DISABLED_PLUGINS}={plugin}, or every installed plugin with "
+            f"{ENV_DISABLE_AUTOLOAD}=1 (--no-plugins on the command line), or uninstall it")
+
+
+def _spelt(specifier: SpecifierSet) -> str:
+    """``>=0.1,<0.2`` as an author writes it (packaging sorts it to ``<0.2,>=0.1``)."""
+    ordered = sorted(specifier, key=lambda s: (s.operator == "!=", s.operator.startswith("<")))
+    return ",".join(str(s) for s in ordered)
+
+
+def check_omskit_bound(dist: importlib.metadata.Distribution, plugin: str,
+                       installed: Version | None) -> None:
+    """Refuse a plugin whose distribution requires an omskit other than ``installed``.
+
+    The hook API and every public name are versioned by omskit's own version (docs/api.md):
+    a plugin's ``Requires-Dist: omskit`` bound is the hook API it was built and tested for.
+    pip checks it at install time, but not when omskit is upgraded later under an installed
+    plugin, nor with ``--no-deps``; so it is checked again here, before the plugin's module
+    is imported (an old plugin would otherwise fail on a moved name, far from the cause).
+    Requirements that only apply under an extra or another environment are not the
+    plugin's own; a plugin that states no bound at all cannot be checked and is loaded.
+    """
+    if installed is None:
+        return
+    for line in dist.requires or ():
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:  # pip refuses such metadata; nothing to judge here
+            continue
+        if canonicalize_name(requirement.name) != "omskit":
+            continue
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+            continue
+        # prereleases=True: a development build of omskit is judged by where it stands
+        # (0.1.1.dev0 is within >=0.1,<0.2), not refused for being a pre-release.
+        if requirement.specifier.contains(installed, prereleases=True):
+            continue
+        name, version = dist.metadata["Name"], dist.version
+        bound = _spelt(requirement.specifier)
+        raise PluginError(
+            f"plugin {plugin!r} (distribution {name} {version}) supports omskit{bound}, but "
+            f"omskit {installed} is installed: it was built for another version of omskit's "
+            f"hook API. Install a release of {name} that "
+            f"supports omskit {installed} (or an omskit within its bound). "
+            f"{_how_to_go_on(plugin)}")
+
+
 def _import_entry_points(pm: pluggy.PluginManager) -> None:
     """Import every enabled ``omskit`` entry point, naming the one that fails.
 
     pluggy's loader raises the import error alone; a user then cannot tell which installed
-    distribution broke, nor how to go on without it. Modules imported here are cached, so
-    pluggy's own loading afterwards costs nothing more.
+    distribution broke, nor how to go on without it. Each plugin's omskit bound is checked
+    first (:func:`check_omskit_bound`). Modules imported here are cached, so pluggy's own
+    loading afterwards costs nothing more.
     """
+    installed = _installed_omskit()
     for dist in importlib.metadata.distributions():
         for ep in dist.entry_points:
             if ep.group != ENTRY_POINT_GROUP or pm.is_blocked(ep.name):
                 continue
+            check_omskit_bound(dist, ep.name, installed)
             try:
                 ep.load()
             except Exception as exc:
                 raise PluginError(
                     f"plugin {ep.name!r} (distribution {dist.metadata['Name']}) failed to "
-                    f"import: {type(exc).__name__}: {exc}. Disable it with "
-                    f"{ENV_DISABLED_PLUGINS}={ep.name}, or every installed plugin with "
-                    f"{ENV_DISABLE_AUTOLOAD}=1 (--no-plugins on the command line), or "
-                    "uninstall it") from exc
+                    f"import: {type(exc).__name__}: {exc}. {_how_to_go_on(ep.name)}") from exc
 
 
 def build_plugin_manager(
