@@ -141,7 +141,8 @@ from omskit.domain.lifecycle import (
     FulfillmentStatus,
     OrderStatus,
 )
-from omskit.domain.order import FulfillmentOrder, Order, OrderLine, Shipment
+from omskit.domain.order import FulfillmentOrder, Order, OrderLine
+from omskit.domain.shipping import Shipment
 from omskit.domain.promise import (
     CartHold,
     CartLine,

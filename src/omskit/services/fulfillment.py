@@ -18,7 +18,8 @@ from omskit.domain.commands import (
 from omskit.domain.events import new_id
 from omskit.domain.inventory import ReservationStatus
 from omskit.domain.lifecycle import FulfillmentStatus
-from omskit.domain.order import FulfillmentOrder, Order, Shipment
+from omskit.domain.order import FulfillmentOrder, Order
+from omskit.domain.shipping import Shipment
 from omskit.domain.values import DeliveryKind
 from omskit.services.allocation import route_remaining
 from omskit.services.orders import OrderService, release_reservations, require_id
