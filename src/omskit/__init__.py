@@ -13,6 +13,7 @@ simulator) are public modules too. Every other module (``omskit.domain.*``, ``om
 import importlib.metadata as _metadata
 
 from omskit.app import ENV_DATABASE_URL, Oms, bootstrap
+from omskit.builtin.carriers import ManualCarrier, ManualCarriers
 from omskit.domain.availability import StockSummary
 from omskit.domain.carriers import CarrierRate, RateTableCarrier
 from omskit.domain.checks import (
@@ -59,7 +60,21 @@ from omskit.domain.commands import (
     ShortClose,
     TransferStock,
 )
+from omskit.domain.commands.shipping import (
+    BuyLabel,
+    CreateShipment,
+    ReceiveCarrierWebhook,
+    RecordTracking,
+    ShipShipment,
+    TrackShipment,
+    VoidLabel,
+)
 from omskit.domain.errors import (
+    CapabilityNotSupported,
+    CarrierError,
+    CarrierOutcomeUnknown,
+    CarrierRefused,
+    CarrierUnavailable,
     CartNotFound,
     ConcurrencyConflict,
     DuplicateContribution,
@@ -70,6 +85,8 @@ from omskit.domain.errors import (
     InsufficientStock,
     InvalidCommand,
     InvalidSettings,
+    InvalidWebhook,
+    LabelPurchaseInProgress,
     LineNotFound,
     LocationNotFound,
     NotFound,
@@ -77,10 +94,12 @@ from omskit.domain.errors import (
     OrderNotFound,
     OrderOnHold,
     OutboxEventNotFound,
+    ParcelNotFound,
     PayloadError,
     PluginError,
     QuantityAlreadyShipped,
     QuantityNotCancellable,
+    ShipmentNotFound,
     StockLimitExceeded,
     SupplyNotFound,
     TransitionVetoed,
@@ -88,6 +107,7 @@ from omskit.domain.errors import (
     UnknownChannel,
     UnknownEventType,
     UnknownRoutingStrategy,
+    UnknownShippingCarrier,
     UnsupportedConnection,
 )
 from omskit.domain.events import (
@@ -98,9 +118,12 @@ from omskit.domain.events import (
     FulfillmentOrderCreated,
     FulfillmentOrderRejected,
     FulfillmentOrderStatusChanged,
+    LabelBought,
+    LabelVoided,
     LocationSaved,
     OrderCancelled,
     OrderEvent,
+    OrderExpectedDateChanged,
     OrderHoldPlaced,
     OrderHoldReleased,
     OrderLinesCancelled,
@@ -108,8 +131,10 @@ from omskit.domain.events import (
     OrderRouted,
     OrderShortClosed,
     OrderStatusChanged,
+    ParcelTracked,
     ReservationReleased,
     RoutedQuantity,
+    ShipmentCreated,
     ShipmentDelivered,
     ShipmentShipped,
     StockAdjusted,
@@ -142,7 +167,6 @@ from omskit.domain.lifecycle import (
     OrderStatus,
 )
 from omskit.domain.order import FulfillmentOrder, Order, OrderLine
-from omskit.domain.shipping import Shipment
 from omskit.domain.promise import (
     CartHold,
     CartLine,
@@ -165,6 +189,22 @@ from omskit.domain.routing import (
     RoutingRequest,
     plan_cost,
 )
+from omskit.domain.shipping import (
+    CarrierCapability,
+    Dimensions,
+    Label,
+    LabelRequest,
+    LabelStatus,
+    Parcel,
+    ParcelSpec,
+    PickupConfirmation,
+    PickupRequest,
+    RateRequest,
+    Shipment,
+    ShippingRate,
+    TrackingStatus,
+    TrackingUpdate,
+)
 from omskit.domain.values import (
     MINOR_UNITS,
     Address,
@@ -183,13 +223,21 @@ from omskit.domain.values import (
 )
 from omskit.hookspecs import hookimpl
 from omskit.plugins import ENTRY_POINT_GROUP, ENV_DISABLE_AUTOLOAD, ENV_DISABLED_PLUGINS, PluginInfo
-from omskit.ports import Carrier, ChannelConnector, InventoryReader, RoutingStrategy
+from omskit.ports import (
+    Carrier,
+    ChannelConnector,
+    InventoryReader,
+    RoutingStrategy,
+    ShippingCarrier,
+)
 from omskit.routing.candidates import CandidateArrays, PricedCandidates
 from omskit.routing.engine import InvalidRoutingPlan
 from omskit.services.handle import Services
 from omskit.services.orders import TimelineEntry
+from omskit.services.shipping import TrackingResult
 from omskit.store.engine import create_engine
 from omskit.store.orders import OrderQuery, OrderSummary
+from omskit.store.shipping import RecordedTrackingEvent
 
 try:
     __version__ = _metadata.version("omskit")
@@ -221,6 +269,7 @@ __all__ = [
     "Address",
     "AdjustStock",
     "AllocateBackorders",
+    "BuyLabel",
     "CancelLines",
     "CancelOrder",
     "CancelledQuantity",
@@ -228,8 +277,14 @@ __all__ = [
     "CandidateArrays",
     "CandidateExplanation",
     "Capability",
+    "CapabilityNotSupported",
     "Carrier",
+    "CarrierCapability",
+    "CarrierError",
+    "CarrierOutcomeUnknown",
     "CarrierRate",
+    "CarrierRefused",
+    "CarrierUnavailable",
     "CartHold",
     "CartHoldEnded",
     "CartLine",
@@ -241,10 +296,12 @@ __all__ = [
     "Contact",
     "Coordinates",
     "CostTerm",
+    "CreateShipment",
     "Customer",
     "DeliverFulfillmentOrder",
     "DeliveryKind",
     "DeliveryMethod",
+    "Dimensions",
     "DuplicateContribution",
     "Event",
     "Exclusion",
@@ -267,7 +324,14 @@ __all__ = [
     "InvalidCommand",
     "InvalidRoutingPlan",
     "InvalidSettings",
+    "InvalidWebhook",
     "InventoryReader",
+    "Label",
+    "LabelBought",
+    "LabelPurchaseInProgress",
+    "LabelRequest",
+    "LabelStatus",
+    "LabelVoided",
     "LedgerEntry",
     "LineNotFound",
     "LineQuantity",
@@ -275,6 +339,8 @@ __all__ = [
     "LocationKind",
     "LocationNotFound",
     "LocationSaved",
+    "ManualCarrier",
+    "ManualCarriers",
     "Money",
     "MovementKind",
     "NewLine",
@@ -284,6 +350,7 @@ __all__ = [
     "Order",
     "OrderCancelled",
     "OrderEvent",
+    "OrderExpectedDateChanged",
     "OrderHoldPlaced",
     "OrderHoldReleased",
     "OrderLine",
@@ -299,8 +366,14 @@ __all__ = [
     "OrderSummary",
     "OutboxEventNotFound",
     "PackFulfillmentOrder",
+    "Parcel",
+    "ParcelNotFound",
+    "ParcelSpec",
+    "ParcelTracked",
     "PayloadError",
     "PickFulfillmentOrder",
+    "PickupConfirmation",
+    "PickupRequest",
     "PlaceHold",
     "PlaceOrder",
     "PlanCost",
@@ -313,9 +386,13 @@ __all__ = [
     "PromiseQuote",
     "QuantityAlreadyShipped",
     "QuantityNotCancellable",
+    "RateRequest",
     "RateTableCarrier",
+    "ReceiveCarrierWebhook",
     "ReceiveStock",
     "ReceiveSupply",
+    "RecordTracking",
+    "RecordedTrackingEvent",
     "RegisterSupply",
     "RejectFulfillmentOrder",
     "ReleaseCart",
@@ -334,9 +411,14 @@ __all__ = [
     "Services",
     "SetSafetyStock",
     "ShipFulfillmentOrder",
+    "ShipShipment",
     "Shipment",
+    "ShipmentCreated",
     "ShipmentDelivered",
+    "ShipmentNotFound",
     "ShipmentShipped",
+    "ShippingCarrier",
+    "ShippingRate",
     "ShortClose",
     "SoftReservation",
     "SoftReservationStatus",
@@ -355,13 +437,19 @@ __all__ = [
     "SupplyRegistered",
     "SupplyStatus",
     "TimelineEntry",
+    "TrackShipment",
+    "TrackingResult",
+    "TrackingStatus",
+    "TrackingUpdate",
     "TransferStock",
     "TransitionVetoed",
     "UnknownCarrier",
     "UnknownChannel",
     "UnknownEventType",
     "UnknownRoutingStrategy",
+    "UnknownShippingCarrier",
     "UnsupportedConnection",
+    "VoidLabel",
     "__version__",
     "bootstrap",
     "check_currency",

@@ -48,6 +48,7 @@ from omskit.services.orders import OrderService
 from omskit.services.outbox import OutboxService
 from omskit.services.promise import PromiseService
 from omskit.services.runtime import DispatchMode, Runtime
+from omskit.services.shipping import ShippingService
 from omskit.store import migrate
 from omskit.store.engine import DEFAULT_URL, create_engine
 from omskit.store.tables import Tables, build_metadata
@@ -61,7 +62,7 @@ class Oms:
     """One embedded order management system. Build it with :func:`bootstrap`.
 
     Services: ``inventory``, ``orders``, ``fulfillment``, ``channels``, ``outbox``,
-    ``promise``, ``carts``; ``router`` runs routing decisions in memory.
+    ``promise``, ``carts``, ``shipping``; ``router`` runs routing decisions in memory.
     """
 
     def __init__(self, rt: Runtime, pm: pluggy.PluginManager, builtin_names: Iterable[str],
@@ -82,6 +83,8 @@ class Oms:
         self.promise = PromiseService(rt)
         #: Soft reservations: stock held for a cart for a time-to-live.
         self.carts = CartService(rt)
+        #: Shipments and parcels, labels and tracking, through shipping carrier plugins.
+        self.shipping = ShippingService(rt, self.orders)
         delivery = EventDelivery(rt.hooks)
         #: Relaying stored events to the core's handlers and ``omskit_handle_event``;
         #: parked events for operators.
@@ -89,7 +92,8 @@ class Oms:
         #: The services alone: what event handlers and plugins are given, not this object.
         self.services = Services(orders=self.orders, inventory=self.inventory,
                                  fulfillment=self.fulfillment, channels=self.channels,
-                                 outbox=self.outbox, promise=self.promise, carts=self.carts)
+                                 outbox=self.outbox, promise=self.promise, carts=self.carts,
+                                 shipping=self.shipping)
         delivery.services = self.services
         rt.drain = self.outbox.dispatch_batch
 

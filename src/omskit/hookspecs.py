@@ -40,7 +40,13 @@ if TYPE_CHECKING:
         RoutingRequest,
     )
     from omskit.domain.values import Problem
-    from omskit.ports import Carrier, ChannelConnector, InventoryReader, RoutingStrategy
+    from omskit.ports import (
+        Carrier,
+        ChannelConnector,
+        InventoryReader,
+        RoutingStrategy,
+        ShippingCarrier,
+    )
 
 #: What ``omskit_handle_event`` receives: an ``omskit.Services``, the narrow handle on the
 #: public services. The application layer defines it above the hook specs, which import
@@ -87,6 +93,22 @@ def omskit_register_carriers(register: Callable[[Carrier], None]) -> None:
     that serves the lane; the promise API uses the carrier's transit days.
 
     Error policy: as ``omskit_register_channels``.
+    """
+
+
+@hookspec
+def omskit_register_shipping_carriers(register: Callable[[ShippingCarrier], None]) -> None:
+    """Contribute shipping carriers (``omskit.ports.ShippingCarrier``), keyed by
+    ``carrier.code``: labels, tracking, webhooks and pickups of one provider.
+
+    ``oms.fulfillment.ship`` and ``oms.shipping`` resolve their ``carrier`` here; the core
+    calls only the methods of the capabilities a carrier declares, outside any transaction,
+    and keeps the invariants (one label per parcel and key, tracking that never goes back
+    after delivery). A plugin may register a rate card under the same code with
+    ``omskit_register_carriers`` so that routing prices its lanes.
+
+    Error policy: as ``omskit_register_channels``; a carrier missing a method of a declared
+    capability raises ``PluginError`` naming the plugin.
     """
 
 

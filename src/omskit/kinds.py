@@ -13,7 +13,7 @@ Adding a kind is one row here, one hook spec, one Protocol and one conformance k
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -27,9 +27,17 @@ from omskit.domain.errors import (
     UnknownChannel,
     UnknownEventType,
     UnknownRoutingStrategy,
+    UnknownShippingCarrier,
 )
 from omskit.domain.events import Event
-from omskit.ports import Carrier, ChannelConnector, RoutingStrategy
+from omskit.domain.shipping import CarrierCapability
+from omskit.ports import (
+    CAPABILITY_METHODS,
+    Carrier,
+    ChannelConnector,
+    RoutingStrategy,
+    ShippingCarrier,
+)
 
 T = TypeVar("T")
 
@@ -64,11 +72,14 @@ class ContributionKind(Generic[T]):
         return problems
 
 
-def protocol_misfits(item: object, protocol: type) -> list[str]:
+def protocol_misfits(item: object, protocol: type,
+                     members: Iterable[str] | None = None) -> list[str]:
     """How ``item`` fails to fit ``protocol``: a missing member, a method that is not
-    callable, or one that cannot be called with the Protocol's positional parameters."""
+    callable, or one that cannot be called with the Protocol's positional parameters.
+    ``members``: check only these members of the Protocol (default: all)."""
     problems: list[str] = []
-    for name in sorted(get_protocol_members(protocol)):
+    names = get_protocol_members(protocol) if members is None else set(members)
+    for name in sorted(names):
         declared = inspect.getattr_static(protocol, name, None)
         try:
             value = getattr(item, name)
@@ -109,6 +120,19 @@ def _event_type(item: Any) -> list[str]:
     return []
 
 
+def _shipping_carrier(item: Any) -> list[str]:
+    """A shipping carrier's code, its ``capabilities`` (a set of ``CarrierCapability``),
+    and the methods of exactly the capabilities it declares."""
+    problems = _code("shipping carrier code")(item)
+    declared = getattr(item, "capabilities", None)
+    if not isinstance(declared, frozenset | set) or not all(
+            isinstance(c, CarrierCapability) for c in declared):
+        return [*problems, f"capabilities must be a frozenset of CarrierCapability, not "
+                           f"{declared!r}"]
+    methods = {m for c in declared for m in CAPABILITY_METHODS[c]}
+    return problems + protocol_misfits(item, ShippingCarrier, methods)
+
+
 def _code_of(item: Any) -> str:
     return str(getattr(item, "code", ""))
 
@@ -123,10 +147,14 @@ ROUTING_STRATEGY: ContributionKind[RoutingStrategy] = ContributionKind(
 CARRIER: ContributionKind[Carrier] = ContributionKind(
     name="carrier", hook=hookspecs.omskit_register_carriers, key=_code_of,
     not_found=UnknownCarrier, protocol=Carrier, check=_code("carrier code"))
+SHIPPING_CARRIER: ContributionKind[ShippingCarrier] = ContributionKind(
+    name="shipping carrier", hook=hookspecs.omskit_register_shipping_carriers, key=_code_of,
+    not_found=UnknownShippingCarrier, check=_shipping_carrier)
 EVENT_TYPE: ContributionKind[type[Event]] = ContributionKind(
     name="event type", hook=hookspecs.omskit_register_event_types,
     key=lambda e: str(getattr(e, "event_type", "")), not_found=UnknownEventType,
     check=_event_type)
 
 #: Every contribution kind, in the order bootstrap collects them.
-KINDS: tuple[ContributionKind[Any], ...] = (CHANNEL, ROUTING_STRATEGY, CARRIER, EVENT_TYPE)
+KINDS: tuple[ContributionKind[Any], ...] = (CHANNEL, ROUTING_STRATEGY, CARRIER,
+                                            SHIPPING_CARRIER, EVENT_TYPE)

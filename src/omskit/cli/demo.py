@@ -12,8 +12,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 
 from omskit.app import bootstrap
+from omskit.builtin.carriers import ManualCarriers
 from omskit.cli.context import CliState, echo_json, pass_state
-from omskit.demo import DemoSummary, SimulatedClock, demo_day, run_demo
+from omskit.demo import DEMO_CARRIERS, DemoSummary, SimulatedClock, demo_day, run_demo
 
 DEMO_URL = "sqlite:///omskit-demo.db"
 
@@ -50,7 +51,8 @@ def demo(state: CliState, order_count: int, skus: int, seed: int, reset: bool,
         _remove_sqlite_file(url)
     clock = SimulatedClock(demo_day())
     oms = bootstrap(url, clock=clock, load_entrypoints=state.load_plugins,
-                    schema=state.schema, table_prefix=state.table_prefix)
+                    schema=state.schema, table_prefix=state.table_prefix,
+                    plugins=[ManualCarriers(*DEMO_CARRIERS)])
     try:
         if reset:
             oms.drop_schema()

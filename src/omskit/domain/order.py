@@ -259,6 +259,11 @@ class Order:
         """Events appended since the order was loaded, not yet collected."""
         return tuple(self._events)
 
+    def record(self, event: Event) -> None:
+        """Append an event about this order that a service established (a label bought,
+        a tracking event): written with the order, in order with its own events."""
+        self._events.append(event)
+
     def collect_events(self) -> list[Event]:
         """Return and forget the pending events (the unit of work calls this at commit)."""
         events, self._events = self._events, []

@@ -11,6 +11,7 @@ from omskit.services.inventory import InventoryService
 from omskit.services.orders import OrderService
 from omskit.services.outbox import OutboxService
 from omskit.services.promise import PromiseService
+from omskit.services.shipping import ShippingService
 
 
 @attrs.frozen(kw_only=True)
@@ -33,3 +34,5 @@ class Services:
     promise: PromiseService
     #: Soft reservations held for carts.
     carts: CartService
+    #: Shipments, parcels, labels and tracking.
+    shipping: ShippingService

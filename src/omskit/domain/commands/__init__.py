@@ -63,6 +63,15 @@ from omskit.domain.commands.orders import (
     ReleaseHold,
     ShortClose,
 )
+from omskit.domain.commands.shipping import (
+    BuyLabel,
+    CreateShipment,
+    ReceiveCarrierWebhook,
+    RecordTracking,
+    ShipShipment,
+    TrackShipment,
+    VoidLabel,
+)
 from omskit.domain.errors import InvalidCommand
 from omskit.domain.values import (
     MAX_UNIT_PRICE,
@@ -81,12 +90,15 @@ from omskit.domain.values import (
 __all__ = [
     "CODE_PATTERN", "COMMANDS", "MAX_ID_LENGTH", "MAX_LINES", "MAX_LINE_QUANTITY",
     "MAX_METADATA_BYTES", "MAX_TEXT_LENGTH", "MAX_UNIT_PRICE", "AcceptFulfillmentOrder",
-    "AdjustStock", "AllocateBackorders", "CancelLines", "CancelOrder", "Command",
-    "CompleteOrder", "DeliverFulfillmentOrder", "ExpireCarts", "HoldCart", "NewLine",
+    "AdjustStock", "AllocateBackorders", "BuyLabel", "CancelLines", "CancelOrder", "Command",
+    "CompleteOrder", "CreateShipment", "DeliverFulfillmentOrder", "ExpireCarts", "HoldCart",
+    "NewLine",
     "PackFulfillmentOrder", "PickFulfillmentOrder", "PlaceHold", "PlaceOrder",
-    "ReceiveStock", "ReceiveSupply", "RegisterSupply", "RejectFulfillmentOrder",
+    "ReceiveCarrierWebhook", "ReceiveStock", "ReceiveSupply", "RecordTracking",
+    "RegisterSupply", "RejectFulfillmentOrder",
     "ReleaseCart", "ReleaseHold", "ReleaseOrder", "SaveLocation", "SetSafetyStock",
-    "ShipFulfillmentOrder", "ShortClose", "TransferStock", "check_code", "check_identifier",
+    "ShipFulfillmentOrder", "ShipShipment", "ShortClose", "TrackShipment", "TransferStock",
+    "VoidLabel", "check_code", "check_identifier",
     "check_quantity", "check_text",
 ]
 
@@ -281,4 +293,5 @@ COMMANDS: dict[str, type[Command]] = {cls.name: cls for cls in (
     RegisterSupply, ReceiveSupply, PlaceHold, ReleaseHold, CancelOrder, CancelLines,
     ShortClose, CompleteOrder, AllocateBackorders, ReleaseOrder, AcceptFulfillmentOrder,
     RejectFulfillmentOrder, PickFulfillmentOrder, PackFulfillmentOrder, ShipFulfillmentOrder,
-    DeliverFulfillmentOrder, HoldCart, ReleaseCart, ExpireCarts)}
+    DeliverFulfillmentOrder, HoldCart, ReleaseCart, ExpireCarts, CreateShipment, BuyLabel,
+    VoidLabel, ShipShipment, RecordTracking, TrackShipment, ReceiveCarrierWebhook)}
