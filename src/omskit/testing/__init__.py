@@ -13,7 +13,7 @@ Fixtures:
 - ``hook_calls``: records every hook call of an ``Oms``.
 
 Builders (plain functions): :func:`location`, :func:`order_command`.
-Conformance suites: :class:`ChannelConformance`.
+Conformance suites: :class:`ChannelConformance`, :class:`CarrierConformance`.
 """
 
 from __future__ import annotations
@@ -180,13 +180,16 @@ from omskit.testing.builders import (  # noqa: E402
     table_contents,
     table_counts,
 )
+from omskit.testing.carriers import CarrierConformance, RecordingCarrier  # noqa: E402
 from omskit.testing.channels import ChannelConformance  # noqa: E402
 
 __all__ = [
     "BACKENDS",
+    "CarrierConformance",
     "ChannelConformance",
     "HookCall",
     "HookRecorder",
+    "RecordingCarrier",
     "TestDatabase",
     "hook_calls",
     "location",
