@@ -180,7 +180,7 @@ from omskit.testing.builders import (  # noqa: E402
     table_contents,
     table_counts,
 )
-from omskit.testing.carriers import CarrierConformance, RecordingCarrier  # noqa: E402
+from omskit.testing.carriers import CarrierConformance, RecordingCarrier, Webhook  # noqa: E402
 from omskit.testing.channels import ChannelConformance  # noqa: E402
 
 __all__ = [
@@ -191,6 +191,7 @@ __all__ = [
     "HookRecorder",
     "RecordingCarrier",
     "TestDatabase",
+    "Webhook",
     "hook_calls",
     "location",
     "make_oms",
