@@ -17,9 +17,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import pytest
 
 from omskit import (
+    Address,
     CapabilityNotSupported,
     CarrierCapability,
     CarrierRefused,
@@ -32,6 +34,7 @@ from omskit import (
     LabelRequest,
     LabelStatus,
     LineQuantity,
+    LocationNotFound,
     ManualCarriers,
     Oms,
     OrderStatus,
@@ -376,3 +379,68 @@ def test_a_carrier_missing_a_declared_method_fails_at_bootstrap(
 
     with pytest.raises(PluginError, match="buy_label"):
         make_oms(plugins=[Broken()])
+
+
+# -- documents ----------------------------------------------------------------------------------
+
+
+def test_a_pick_list_sums_a_wave_per_sku(shop: Oms) -> None:
+    orders = [shop.orders.place(order_command(f"W-{i}", lines))
+              for i, lines in enumerate(({"A": 2, "B": 1}, {"A": 1}, {"B": 3}))]
+    for order in orders[:2]:
+        shop.fulfillment.release(order.id)
+    html = shop.shipping.pick_list("milan")
+    # Only the released orders: W-2 was not released.
+    assert "W-0 × 2, W-1 × 1" in html
+    assert "W-2" not in html
+    assert "2 fulfilment orders, 4 units" in html
+    only = orders[1].fulfillment_orders[0].id
+    assert "W-0" not in shop.shipping.pick_list("milan", [only])
+    with pytest.raises(InvalidCommand):
+        shop.shipping.pick_list("milan", "not-a-list")
+
+
+def test_a_pick_list_refuses_another_locations_orders(shop: Oms) -> None:
+    shop.inventory.save_location(location("rome", 41.9, 12.5, country="IT"))
+    order = shop.orders.place(order_command("W-9", {"A": 1}))
+    with pytest.raises(InvalidCommand, match="is at milan, not rome"):
+        shop.shipping.pick_list("rome", [order.fulfillment_orders[0].id])
+    with pytest.raises(LocationNotFound):
+        shop.shipping.pick_list("naples")
+
+
+def test_a_packing_slip_lists_parcels_and_what_follows(shop: Oms) -> None:
+    order = shop.orders.place(order_command("P-1", {"A": 3, "B": 1}))
+    shop.fulfillment.release(order.id)
+    fo = order.fulfillment_orders[0].id
+    for step in (shop.fulfillment.accept, shop.fulfillment.pick, shop.fulfillment.pack):
+        step(fo)
+    shipment = shop.shipping.create_shipment(
+        fo, carrier="memory", lines=[LineQuantity(line_id="1", sku="A", quantity=3)],
+        parcels=[ParcelSpec(weight_grams=500,
+                            contents=(LineQuantity(line_id="1", sku="A", quantity=2),)),
+                 ParcelSpec(weight_grams=300,
+                            contents=(LineQuantity(line_id="1", sku="A", quantity=1),))])
+    shop.shipping.buy_labels(shipment.id)
+    html = shop.shipping.packing_slip(shipment.id)
+    assert "Order <strong>P-1</strong>" in html
+    assert "MEM000001" in html
+    assert html.count("<td>1 of 2</td>") == 1
+    assert html.count("<td>2 of 2</td>") == 1
+    assert "To follow in another shipment:" in html
+    assert "B × 1" in html
+
+
+def test_documents_escape_what_customers_wrote(shop: Oms) -> None:
+    command = order_command("X-1", {"A": 1})
+    command = attrs.evolve(command, shipping_address=Address(
+        line1="<script>alert(1)</script>", city="Milano", country="IT"))
+    order = shop.orders.place(command)
+    shop.fulfillment.release(order.id)
+    fo = order.fulfillment_orders[0].id
+    for step in (shop.fulfillment.accept, shop.fulfillment.pick, shop.fulfillment.pack):
+        step(fo)
+    shipped = shop.fulfillment.ship(fo, carrier="brt", tracking_number="BRT-1")
+    html = shop.shipping.packing_slip(shipped.shipments[0].id)
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html

@@ -26,7 +26,8 @@ from typing import TypeVar
 import attrs
 
 from omskit import kinds
-from omskit.domain.checks import refuse
+from omskit.documents import render_packing_slip, render_pick_list
+from omskit.domain.checks import check_each, check_identifier, check_location_code, refuse
 from omskit.domain.commands import (
     BuyLabel,
     CreateShipment,
@@ -423,6 +424,46 @@ class ShippingService:
             except CarrierError:
                 continue
         return sorted(found, key=lambda r: (r.amount, r.transit_days, r.carrier, r.service))
+
+    # -- documents ------------------------------------------------------------------------
+
+    def pick_list(self, location: str,
+                  fulfillment_order_ids: Sequence[str] | None = None) -> str:
+        """The pick list of a wave at ``location``, as an HTML page (jinja2): units per SKU
+        and the orders they are for. The wave is ``fulfillment_order_ids`` (each must be at
+        the location), else every fulfilment order there that is released or accepted."""
+        problems: list[str] = []
+        check_location_code(location, "location", problems)
+        ids = check_each(fulfillment_order_ids, "fulfillment_order_ids", check_identifier,
+                         problems)
+        refuse(problems, "pick list")
+
+        def read(repo: ShippingRepository, uow: UnitOfWork) -> str:
+            found = uow.inventory.location(location)
+            if found is None:
+                raise LocationNotFound(location)
+            wanted = ids if ids is not None else repo.waiting_to_pick(location)
+            order_ids = {fo_id: uow.orders.order_id_for_fulfillment(fo_id) for fo_id in wanted}
+            orders = {o.id: o for o in uow.orders.get_many(sorted(set(order_ids.values())))}
+            wave: list[tuple[Order, FulfillmentOrder]] = []
+            for fo_id, order_id in order_ids.items():
+                fo = orders[order_id].fulfillment_order(fo_id)
+                refuse([] if fo.location == location else
+                       [f"fulfillment_order_ids: {fo_id} is at {fo.location}, not {location}"],
+                       "pick list")
+                wave.append((orders[order_id], fo))
+            return render_pick_list(found, wave, self._rt.now())
+
+        return self._read(read)
+
+    def packing_slip(self, shipment_id: str) -> str:
+        """The packing slip of a shipment, as an HTML page (jinja2): the parcels' contents,
+        the address, the tracking number and what follows in another shipment."""
+        require_id(shipment_id, "shipment_id")
+        order_id, _ = self._read(lambda repo, _uow: repo.shipment_order(shipment_id))
+        order = self._orders.get(order_id)
+        fo, shipment = order.shipment(shipment_id)
+        return render_packing_slip(order, fo, shipment)
 
     # -- tracking -------------------------------------------------------------------------
 

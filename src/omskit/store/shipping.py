@@ -9,6 +9,7 @@ import attrs
 import sqlalchemy as sa
 
 from omskit.domain.errors import ParcelNotFound, ShipmentNotFound
+from omskit.domain.lifecycle import FulfillmentStatus
 from omskit.domain.shipping import TrackingStatus, TrackingUpdate
 from omskit.store.tables import Tables
 
@@ -73,6 +74,15 @@ class ShippingRepository:
             .order_by(p.order_id, p.id))
         return [ParcelRef(parcel_id=r[0], shipment_id=r[1], order_id=r[2], carrier=r[3])
                 for r in rows]
+
+    def waiting_to_pick(self, location: str) -> list[str]:
+        """Ids of the location's fulfilment orders released or accepted, oldest first."""
+        fo = self._t.fulfillment_orders.c
+        return list(self._conn.execute(
+            sa.select(fo.id).where(fo.location == location,
+                                   fo.status.in_([FulfillmentStatus.RELEASED.value,
+                                                  FulfillmentStatus.ACCEPTED.value]))
+            .order_by(fo.created_at, fo.id)).scalars())
 
     def tracking_numbers(self, parcel_ids: list[str]) -> dict[str, str]:
         """Tracking number per parcel id."""
