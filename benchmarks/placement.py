@@ -25,8 +25,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from omskit import bootstrap
-from omskit.demo import SimulatedClock, demo_day, run_demo
+from omskit import ManualCarriers, bootstrap
+from omskit.demo import DEMO_CARRIERS, SimulatedClock, demo_day, run_demo
 from omskit.testing import location, order_command
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -84,7 +84,8 @@ def placement_run(url: str, orders: int, seed: int, schema: str | None) -> dict[
 def demo_run(path: Path, orders: int) -> dict[str, Any]:
     """``omskit demo`` on a SQLite file: placements/s and all operations/s."""
     clock = SimulatedClock(demo_day())
-    oms = bootstrap(f"sqlite:///{path}", load_entrypoints=False, clock=clock)
+    oms = bootstrap(f"sqlite:///{path}", load_entrypoints=False, clock=clock,
+                    plugins=[ManualCarriers(*DEMO_CARRIERS)])
     try:
         oms.upgrade()
         s = run_demo(oms, clock, orders=orders)

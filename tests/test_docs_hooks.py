@@ -432,7 +432,7 @@ def _after_transition(ns: dict[str, Any]) -> None:
 
 def _handle_event(ns: dict[str, Any]) -> None:
     plugin = ns["plugin"]
-    with memory_oms(plugin) as oms:
+    with memory_oms(plugin, omskit.ManualCarriers("brt")) as oms:
         stock(oms, "dc-milano", 10)
         order = oms.fulfillment.release(oms.orders.place(order_command("H-1", {"SKU-1": 2})).id)
         fo = order.fulfillment_orders[0].id
@@ -472,6 +472,21 @@ def _geocoders(ns: dict[str, Any]) -> None:
         assert [fo.location for fo in placed.fulfillment_orders] == ["dc-napoli"]
         (decision,) = oms.orders.explain(placed.id)
         assert any("geocoder:depot-towns" in note for note in decision.notes)
+
+
+def _shipping_carriers(ns: dict[str, Any]) -> None:
+    with memory_oms(ns["plugin"]) as oms:
+        assert oms.shipping.carriers() == ["own-fleet"]
+        stock(oms, "dc-milano", 10)
+        order = oms.fulfillment.release(oms.orders.place(order_command("S-1", {"SKU-1": 2})).id)
+        fo = order.fulfillment_orders[0].id
+        for step in (oms.fulfillment.accept, oms.fulfillment.pick, oms.fulfillment.pack):
+            step(fo)
+        with pytest.raises(omskit.UnknownShippingCarrier):
+            oms.fulfillment.ship(fo, carrier="brt", tracking_number="BRT-1")
+        assert oms.orders.get(order.id).status is OrderStatus.RELEASED
+        shipped = oms.fulfillment.ship(fo, carrier="own-fleet", tracking_number="VAN-7")
+        assert shipped.status is FulfillmentStatus.SHIPPED
 
 
 def _validate_settings(ns: dict[str, Any]) -> None:
@@ -569,6 +584,7 @@ EFFECTS: dict[str, Callable[[dict[str, Any]], None]] = {
     "omskit_register_routing_strategies": _routing_strategies,
     "omskit_register_carriers": _carriers,
     "omskit_register_geocoders": _geocoders,
+    "omskit_register_shipping_carriers": _shipping_carriers,
     "omskit_register_event_types": _event_types,
     "omskit_register_payment_providers": _payment_providers,
     "omskit_configure_converter": _converter,

@@ -32,10 +32,10 @@ PAGES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
      ("omskit.domain.errors", "omskit.routing.engine")),
     ("ports.md", "Ports (Protocols)",
      "What a contribution must fit (checked when it registers) and what plugins receive.",
-     ("omskit.ports", "omskit.services.handle")),
+     ("omskit.ports", "omskit.services.handle", "omskit.builtin")),
     ("values.md", "Values and types",
      "Orders, lines, locations, routing requests and decisions, promises, money and limits.",
-     ("omskit.domain", "omskit.routing", "omskit.store.orders", "omskit.services.orders")),
+     ("omskit.domain", "omskit.routing", "omskit.store", "omskit.services")),
 )
 
 SERVICES = ("inventory", "orders", "fulfillment", "channels", "promise", "carts", "outbox")

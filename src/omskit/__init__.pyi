@@ -15,6 +15,10 @@ simulator) are public modules too. Every other module (``omskit.domain.*``, ``om
 # below, and in docs/api.md.
 
 from .app import ENV_DATABASE_URL, Oms, bootstrap
+from .builtin.carriers import (
+    ManualCarrier,
+    ManualCarriers,
+)
 from .domain.availability import StockSummary
 from .domain.carriers import CarrierRate, RateTableCarrier
 from .domain.checks import (
@@ -72,8 +76,22 @@ from .domain.commands.payments import (
     Tender,
     VoidPayment,
 )
+from .domain.commands.shipping import (
+    BuyLabel,
+    CreateShipment,
+    ReceiveCarrierWebhook,
+    RecordTracking,
+    ShipShipment,
+    TrackShipment,
+    VoidLabel,
+)
 from .domain.errors import (
     AuthorisationExpired,
+    CapabilityNotSupported,
+    CarrierError,
+    CarrierOutcomeUnknown,
+    CarrierRefused,
+    CarrierUnavailable,
     CartNotFound,
     ConcurrencyConflict,
     DuplicateContribution,
@@ -85,6 +103,7 @@ from .domain.errors import (
     InvalidCommand,
     InvalidSettings,
     InvalidWebhook,
+    LabelPurchaseInProgress,
     LineNotFound,
     LocationNotFound,
     NotFound,
@@ -92,6 +111,7 @@ from .domain.errors import (
     OrderNotFound,
     OrderOnHold,
     OutboxEventNotFound,
+    ParcelNotFound,
     PayloadError,
     PaymentAmountExceeded,
     PaymentDeclined,
@@ -102,6 +122,7 @@ from .domain.errors import (
     PluginError,
     QuantityAlreadyShipped,
     QuantityNotCancellable,
+    ShipmentNotFound,
     StockLimitExceeded,
     SupplyNotFound,
     TransitionVetoed,
@@ -111,6 +132,7 @@ from .domain.errors import (
     UnknownGeocoder,
     UnknownPaymentProvider,
     UnknownRoutingStrategy,
+    UnknownShippingCarrier,
     UnsupportedConnection,
     UnsupportedPaymentOperation,
 )
@@ -122,9 +144,12 @@ from .domain.events import (
     FulfillmentOrderCreated,
     FulfillmentOrderRejected,
     FulfillmentOrderStatusChanged,
+    LabelBought,
+    LabelVoided,
     LocationSaved,
     OrderCancelled,
     OrderEvent,
+    OrderExpectedDateChanged,
     OrderHoldPlaced,
     OrderHoldReleased,
     OrderLinesCancelled,
@@ -132,8 +157,10 @@ from .domain.events import (
     OrderRouted,
     OrderShortClosed,
     OrderStatusChanged,
+    ParcelTracked,
     ReservationReleased,
     RoutedQuantity,
+    ShipmentCreated,
     ShipmentDelivered,
     ShipmentShipped,
     StockAdjusted,
@@ -165,7 +192,7 @@ from .domain.lifecycle import (
     FulfillmentStatus,
     OrderStatus,
 )
-from .domain.order import FulfillmentOrder, Order, OrderLine, Shipment
+from .domain.order import FulfillmentOrder, Order, OrderLine
 from .domain.payments import (
     DEFAULT_AUTHORISATION_TTL,
     PAYMENT_EVENTS,
@@ -210,6 +237,22 @@ from .domain.routing import (
     RoutingRequest,
     plan_cost,
 )
+from .domain.shipping import (
+    CarrierCapability,
+    Dimensions,
+    Label,
+    LabelRequest,
+    LabelStatus,
+    Parcel,
+    ParcelSpec,
+    PickupConfirmation,
+    PickupRequest,
+    RateRequest,
+    Shipment,
+    ShippingRate,
+    TrackingStatus,
+    TrackingUpdate,
+)
 from .domain.values import (
     MINOR_UNITS,
     Address,
@@ -235,13 +278,20 @@ from .ports import (
     InventoryReader,
     PaymentProvider,
     RoutingStrategy,
+    ShippingCarrier,
 )
 from .routing.candidates import CandidateArrays, PricedCandidates
 from .routing.engine import InvalidRoutingPlan
 from .services.handle import Services
 from .services.orders import TimelineEntry
+from .services.shipping import (
+    TrackingResult,
+)
 from .store.engine import create_engine
 from .store.orders import OrderQuery, OrderSummary
+from .store.shipping import (
+    RecordedTrackingEvent,
+)
 
 __version__: str
 
@@ -277,6 +327,7 @@ __all__ = [
     "AuthorisationExpired",
     "AuthorisePayment",
     "AuthoriseStatus",
+    "BuyLabel",
     "CancelLines",
     "CancelOrder",
     "CancelledQuantity",
@@ -284,9 +335,15 @@ __all__ = [
     "CandidateArrays",
     "CandidateExplanation",
     "Capability",
+    "CapabilityNotSupported",
     "CapturePayment",
     "Carrier",
+    "CarrierCapability",
+    "CarrierError",
+    "CarrierOutcomeUnknown",
     "CarrierRate",
+    "CarrierRefused",
+    "CarrierUnavailable",
     "CartHold",
     "CartHoldEnded",
     "CartLine",
@@ -299,10 +356,12 @@ __all__ = [
     "Contact",
     "Coordinates",
     "CostTerm",
+    "CreateShipment",
     "Customer",
     "DeliverFulfillmentOrder",
     "DeliveryKind",
     "DeliveryMethod",
+    "Dimensions",
     "DuplicateContribution",
     "Event",
     "Exclusion",
@@ -329,6 +388,12 @@ __all__ = [
     "InvalidSettings",
     "InvalidWebhook",
     "InventoryReader",
+    "Label",
+    "LabelBought",
+    "LabelPurchaseInProgress",
+    "LabelRequest",
+    "LabelStatus",
+    "LabelVoided",
     "LedgerEntry",
     "LineNotFound",
     "LineQuantity",
@@ -336,6 +401,8 @@ __all__ = [
     "LocationKind",
     "LocationNotFound",
     "LocationSaved",
+    "ManualCarrier",
+    "ManualCarriers",
     "Money",
     "MovementKind",
     "NewLine",
@@ -345,6 +412,7 @@ __all__ = [
     "Order",
     "OrderCancelled",
     "OrderEvent",
+    "OrderExpectedDateChanged",
     "OrderHoldPlaced",
     "OrderHoldReleased",
     "OrderLine",
@@ -361,6 +429,10 @@ __all__ = [
     "OrderSummary",
     "OutboxEventNotFound",
     "PackFulfillmentOrder",
+    "Parcel",
+    "ParcelNotFound",
+    "ParcelSpec",
+    "ParcelTracked",
     "PayloadError",
     "PaymentAction",
     "PaymentAmountExceeded",
@@ -385,6 +457,8 @@ __all__ = [
     "PaymentTransactionKind",
     "PaymentTransactionNotFound",
     "PickFulfillmentOrder",
+    "PickupConfirmation",
+    "PickupRequest",
     "PlaceHold",
     "PlaceOrder",
     "PlanCost",
@@ -397,10 +471,14 @@ __all__ = [
     "PromiseQuote",
     "QuantityAlreadyShipped",
     "QuantityNotCancellable",
+    "RateRequest",
     "RateTableCarrier",
+    "ReceiveCarrierWebhook",
     "ReceiveStock",
     "ReceiveSupply",
     "RecordChannelCapture",
+    "RecordTracking",
+    "RecordedTrackingEvent",
     "RefundPayment",
     "RegisterSupply",
     "RejectFulfillmentOrder",
@@ -420,9 +498,14 @@ __all__ = [
     "Services",
     "SetSafetyStock",
     "ShipFulfillmentOrder",
+    "ShipShipment",
     "Shipment",
+    "ShipmentCreated",
     "ShipmentDelivered",
+    "ShipmentNotFound",
     "ShipmentShipped",
+    "ShippingCarrier",
+    "ShippingRate",
     "ShortClose",
     "SoftReservation",
     "SoftReservationStatus",
@@ -442,6 +525,10 @@ __all__ = [
     "SupplyStatus",
     "Tender",
     "TimelineEntry",
+    "TrackShipment",
+    "TrackingResult",
+    "TrackingStatus",
+    "TrackingUpdate",
     "TransferStock",
     "TransitionVetoed",
     "UnknownCarrier",
@@ -450,8 +537,10 @@ __all__ = [
     "UnknownGeocoder",
     "UnknownPaymentProvider",
     "UnknownRoutingStrategy",
+    "UnknownShippingCarrier",
     "UnsupportedConnection",
     "UnsupportedPaymentOperation",
+    "VoidLabel",
     "VoidPayment",
     "__version__",
     "bootstrap",

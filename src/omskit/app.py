@@ -50,6 +50,7 @@ from omskit.services.orders import OrderService
 from omskit.services.outbox import OutboxService
 from omskit.services.payments import PaymentService
 from omskit.services.promise import PromiseService
+from omskit.services.shipping import ShippingService
 from omskit.store import migrate
 from omskit.store.engine import DEFAULT_URL, create_engine
 from omskit.store.tables import Tables, build_metadata
@@ -63,7 +64,8 @@ class Oms:
     """One embedded order management system. Build it with :func:`bootstrap`.
 
     Services: ``inventory``, ``orders``, ``fulfillment``, ``channels``, ``outbox``,
-    ``promise``, ``carts``, ``payments``; ``router`` runs routing decisions in memory.
+    ``promise``, ``carts``, ``payments``, ``shipping``; ``router`` runs routing decisions
+    in memory.
     """
 
     def __init__(self, *, db: Database, dispatcher: EventDispatcher,
@@ -93,7 +95,8 @@ class Oms:
                                    providers=registries[kinds.PAYMENT_PROVIDER])
         #: Fulfilment orders: release, accept/reject, pick, pack, ship, deliver.
         self.fulfillment = FulfillmentService(db=db, orders=self.orders, hooks=hooks,
-                                              router=router)
+                                              router=router,
+                                              carriers=registries[kinds.SHIPPING_CARRIER])
         #: Orders from channel payloads, through connector plugins.
         self.channels = ChannelService(channels=registries[kinds.CHANNEL], orders=self.orders)
         #: Delivery-date quotes per option (ship, pickup) for lines not yet ordered.
@@ -105,6 +108,10 @@ class Oms:
         self.payments = PaymentService(db=db, clock=clock, router=router, hooks=hooks,
                                        providers=registries[kinds.PAYMENT_PROVIDER],
                                        orders=self.orders)
+        #: Shipments and parcels, labels and tracking, through shipping carrier plugins.
+        self.shipping = ShippingService(db=db, dispatcher=dispatcher, clock=clock,
+                                        carriers=registries[kinds.SHIPPING_CARRIER],
+                                        settings=settings, orders=self.orders)
         delivery = EventDelivery(hooks)
         #: Relaying stored events to the core's handlers and ``omskit_handle_event``;
         #: parked events for operators.
@@ -114,7 +121,7 @@ class Oms:
         self.services = Services(orders=self.orders, inventory=self.inventory,
                                  fulfillment=self.fulfillment, channels=self.channels,
                                  outbox=self.outbox, promise=self.promise, carts=self.carts,
-                                 payments=self.payments)
+                                 payments=self.payments, shipping=self.shipping)
         delivery.services = self.services
         # Inline dispatch drains the outbox through this instance's outbox service.
         dispatcher.drain = self.outbox.dispatch_batch

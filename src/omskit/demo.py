@@ -159,6 +159,11 @@ class DemoSummary:
         return self.operations / self.total_seconds if self.total_seconds else 0.0
 
 
+#: The carriers the demo's warehouses ship with (labels bought outside omskit: the demo's
+#: ``Oms`` needs ``ManualCarriers(*DEMO_CARRIERS)``).
+DEMO_CARRIERS = ("brt", "gls", "poste")
+
+
 def _weighted(rng: random.Random, items: tuple[tuple[str, int], ...]) -> str:
     return rng.choices([i for i, _ in items], weights=[w for _, w in items])[0]
 
@@ -345,7 +350,7 @@ def _advance(oms: Oms, rng: random.Random, order_id: str, step: str) -> tuple[in
                     oms.fulfillment.accept(new.id)
                     operations += 1
         elif step == "ship":
-            oms.fulfillment.ship(fo.id, carrier=rng.choice(("brt", "gls", "poste")),
+            oms.fulfillment.ship(fo.id, carrier=rng.choice(DEMO_CARRIERS),
                                 tracking_number=f"TRK{rng.randrange(10**9, 10**10)}")
         else:
             getattr(oms.fulfillment, step)(fo.id)

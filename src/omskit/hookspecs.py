@@ -47,6 +47,7 @@ if TYPE_CHECKING:
         InventoryReader,
         PaymentProvider,
         RoutingStrategy,
+        ShippingCarrier,
     )
 
 #: What ``omskit_handle_event`` receives: an ``omskit.Services``, the narrow handle on the
@@ -106,6 +107,22 @@ def omskit_register_geocoders(register: Callable[[Geocoder], None]) -> None:
     geocoder placed it, or warns that distances were unknown when none did.
 
     Error policy: as ``omskit_register_channels``.
+    """
+
+
+@hookspec
+def omskit_register_shipping_carriers(register: Callable[[ShippingCarrier], None]) -> None:
+    """Contribute shipping carriers (``omskit.ports.ShippingCarrier``), keyed by
+    ``carrier.code``: labels, tracking, webhooks and pickups of one provider.
+
+    ``oms.fulfillment.ship`` and ``oms.shipping`` resolve their ``carrier`` here; the core
+    calls only the methods of the capabilities a carrier declares, outside any transaction,
+    and keeps the invariants (one label per parcel and key, tracking that never goes back
+    after delivery). A plugin may register a rate card under the same code with
+    ``omskit_register_carriers`` so that routing prices its lanes.
+
+    Error policy: as ``omskit_register_channels``; a carrier missing a method of a declared
+    capability raises ``PluginError`` naming the plugin.
     """
 
 
@@ -325,7 +342,8 @@ def omskit_handle_event(event: Event, oms: Services) -> None:
     """Receive a committed domain event from the outbox (at least once).
 
     ``oms`` is a narrow handle on the public services (``orders``, ``inventory``,
-    ``fulfillment``, ``channels``, ``outbox``, ``promise``, ``carts``), not the whole ``Oms``.
+    ``fulfillment``, ``channels``, ``outbox``, ``promise``, ``carts``, ``shipping``), not the
+    whole ``Oms``.
     Called after the transaction that wrote the event committed, after the core's own
     handlers for the event (backorder allocation on stock events). Each order's events go out
     in the order they were written: an event of an order is never delivered before an

@@ -13,7 +13,7 @@ Adding a kind is one row here, one hook spec, one Protocol and one conformance k
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -29,10 +29,20 @@ from omskit.domain.errors import (
     UnknownGeocoder,
     UnknownPaymentProvider,
     UnknownRoutingStrategy,
+    UnknownShippingCarrier,
 )
 from omskit.domain.events import Event
 from omskit.domain.payments import PaymentCapability
-from omskit.ports import Carrier, ChannelConnector, Geocoder, PaymentProvider, RoutingStrategy
+from omskit.domain.shipping import CarrierCapability
+from omskit.ports import (
+    CAPABILITY_METHODS,
+    Carrier,
+    ChannelConnector,
+    Geocoder,
+    PaymentProvider,
+    RoutingStrategy,
+    ShippingCarrier,
+)
 
 T = TypeVar("T")
 
@@ -67,11 +77,14 @@ class ContributionKind(Generic[T]):
         return problems
 
 
-def protocol_misfits(item: object, protocol: type) -> list[str]:
+def protocol_misfits(item: object, protocol: type,
+                     members: Iterable[str] | None = None) -> list[str]:
     """How ``item`` fails to fit ``protocol``: a missing member, a method that is not
-    callable, or one that cannot be called with the Protocol's positional parameters."""
+    callable, or one that cannot be called with the Protocol's positional parameters.
+    ``members``: check only these members of the Protocol (default: all)."""
     problems: list[str] = []
-    for name in sorted(get_protocol_members(protocol)):
+    names = get_protocol_members(protocol) if members is None else set(members)
+    for name in sorted(names):
         declared = inspect.getattr_static(protocol, name, None)
         try:
             value = getattr(item, name)
@@ -112,6 +125,19 @@ def _event_type(item: Any) -> list[str]:
     return []
 
 
+def _shipping_carrier(item: Any) -> list[str]:
+    """A shipping carrier's code, its ``capabilities`` (a set of ``CarrierCapability``),
+    and the methods of exactly the capabilities it declares."""
+    problems = _code("shipping carrier code")(item)
+    declared = getattr(item, "capabilities", None)
+    if not isinstance(declared, frozenset | set) or not all(
+            isinstance(c, CarrierCapability) for c in declared):
+        return [*problems, f"capabilities must be a frozenset of CarrierCapability, not "
+                           f"{declared!r}"]
+    methods = {m for c in declared for m in CAPABILITY_METHODS[c]}
+    return problems + protocol_misfits(item, ShippingCarrier, methods)
+
+
 def _code_of(item: Any) -> str:
     return str(getattr(item, "code", ""))
 
@@ -129,6 +155,9 @@ CARRIER: ContributionKind[Carrier] = ContributionKind(
 GEOCODER: ContributionKind[Geocoder] = ContributionKind(
     name="geocoder", hook=hookspecs.omskit_register_geocoders, key=_code_of,
     not_found=UnknownGeocoder, protocol=Geocoder, check=_code("geocoder code"))
+SHIPPING_CARRIER: ContributionKind[ShippingCarrier] = ContributionKind(
+    name="shipping carrier", hook=hookspecs.omskit_register_shipping_carriers, key=_code_of,
+    not_found=UnknownShippingCarrier, check=_shipping_carrier)
 EVENT_TYPE: ContributionKind[type[Event]] = ContributionKind(
     name="event type", hook=hookspecs.omskit_register_event_types,
     key=lambda e: str(getattr(e, "event_type", "")), not_found=UnknownEventType,
@@ -151,5 +180,6 @@ PAYMENT_PROVIDER: ContributionKind[PaymentProvider] = ContributionKind(
     not_found=UnknownPaymentProvider, protocol=PaymentProvider, check=_payment_provider)
 
 #: Every contribution kind, in the order bootstrap collects them.
-KINDS: tuple[ContributionKind[Any], ...] = (CHANNEL, ROUTING_STRATEGY, CARRIER, GEOCODER,
-                                           EVENT_TYPE, PAYMENT_PROVIDER)
+KINDS: tuple[ContributionKind[Any], ...] = (CHANNEL, ROUTING_STRATEGY, CARRIER,
+                                            SHIPPING_CARRIER, GEOCODER, EVENT_TYPE,
+                                            PAYMENT_PROVIDER)

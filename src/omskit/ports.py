@@ -20,6 +20,16 @@ from omskit.domain.payments import (
     PaymentResult,
 )
 from omskit.domain.routing import Candidate, RoutingPlan, RoutingRequest
+from omskit.domain.shipping import (
+    CarrierCapability,
+    Label,
+    LabelRequest,
+    PickupConfirmation,
+    PickupRequest,
+    RateRequest,
+    ShippingRate,
+    TrackingUpdate,
+)
 from omskit.domain.values import Address, Coordinates
 
 
@@ -80,6 +90,67 @@ class Geocoder(Protocol):
 
     def geocode(self, address: Address) -> Coordinates | None:
         """The address's coordinates, or ``None`` when this geocoder does not know it."""
+        ...
+
+
+class ShippingCarrier(Protocol):
+    """A shipping carrier: labels, tracking, webhooks and pickups of one provider.
+
+    Separate from :class:`Carrier` (the rate card routing prices lanes with, pure and called
+    per candidate): these calls go over the network, are made by the core outside any
+    database transaction, and may fail in three ways the core tells apart
+    (``CarrierUnavailable``, ``CarrierRefused``, ``CarrierOutcomeUnknown``). A plugin
+    translates one provider's API; the core owns every invariant (a label bought once per
+    parcel and key, tracking that never goes back after delivery).
+
+    ``capabilities`` says which methods the core may call: only those are checked when the
+    carrier registers and only those are ever called (``CapabilityNotSupported`` otherwise),
+    so a carrier without pickups need not implement ``book_pickup``. ``settings`` is the
+    mapping given to ``bootstrap`` (read your own key of it).
+    """
+
+    code: str
+    capabilities: frozenset[CarrierCapability]
+
+    def rates(self, request: RateRequest, settings: Mapping[str, Any]) -> Sequence[ShippingRate]:
+        """(``rates``) Offers for the parcels of ``request``; empty when the lane is not
+        served."""
+        ...
+
+    def buy_label(self, request: LabelRequest, settings: Mapping[str, Any]) -> Label:
+        """(``labels``) Buy one parcel's label. ``request.idempotency_key`` must make a
+        second call with the same key return the first label, not buy another."""
+        ...
+
+    def retrieve_label(self, idempotency_key: str, settings: Mapping[str, Any]) -> Label | None:
+        """(``labels``) The label bought under ``idempotency_key``, or None if the carrier
+        never sold one: how the core reconciles a call whose outcome is unknown."""
+        ...
+
+    def void_label(self, label_id: str, settings: Mapping[str, Any]) -> None:
+        """(``void``) Cancel an unused label; voiding a voided label is not an error."""
+        ...
+
+    def buy_return_label(self, request: LabelRequest, settings: Mapping[str, Any]) -> Label:
+        """(``return_labels``) A label from the customer back to the location, with the
+        same idempotency rule as :meth:`buy_label`."""
+        ...
+
+    def track(self, tracking_number: str, settings: Mapping[str, Any]) -> Sequence[TrackingUpdate]:
+        """(``tracking``) Every tracking event the carrier has for ``tracking_number``."""
+        ...
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes,
+                      settings: Mapping[str, Any]) -> Sequence[TrackingUpdate]:
+        """(``webhooks``) Verify the signature over the raw ``body`` and translate it, or
+        raise ``InvalidWebhook`` (nothing is written then). ``headers`` have lower-case
+        names."""
+        ...
+
+    def book_pickup(self, request: PickupRequest,
+                    settings: Mapping[str, Any]) -> PickupConfirmation:
+        """(``pickups``) Book a collection at a location, idempotent on
+        ``request.idempotency_key``."""
         ...
 
 
@@ -154,5 +225,16 @@ class PaymentProvider(Protocol):
         ...
 
 
-__all__ = ["Carrier", "ChannelConnector", "Geocoder", "InventoryReader", "PaymentProvider",
-           "RoutingStrategy"]
+#: The methods each capability lets the core call.
+CAPABILITY_METHODS: Mapping[CarrierCapability, tuple[str, ...]] = {
+    CarrierCapability.RATES: ("rates",),
+    CarrierCapability.LABELS: ("buy_label", "retrieve_label"),
+    CarrierCapability.VOID: ("void_label",),
+    CarrierCapability.RETURN_LABELS: ("buy_return_label", "retrieve_label"),
+    CarrierCapability.TRACKING: ("track",),
+    CarrierCapability.WEBHOOKS: ("parse_webhook",),
+    CarrierCapability.PICKUPS: ("book_pickup",),
+}
+
+__all__ = ["CAPABILITY_METHODS", "Carrier", "ChannelConnector", "Geocoder", "InventoryReader",
+           "PaymentProvider", "RoutingStrategy", "ShippingCarrier"]

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from omskit import Oms
+from omskit import ManualCarriers, Oms
 from omskit.domain.errors import (
     FulfillmentOrderNotFound,
     IllegalTransition,
@@ -24,7 +24,9 @@ F = FulfillmentStatus
 
 
 @pytest.fixture
-def network(oms: Oms) -> Oms:
+def network(make_oms: Callable[..., Oms]) -> Oms:
+    # The carrier a shipment names must be installed (issue 11).
+    oms = make_oms(plugins=[ManualCarriers("brt")])
     for code, (lat, lon) in (("milan", MILAN), ("rome", ROME), ("naples", NAPLES)):
         oms.inventory.save_location(location(code, lat, lon))
     return oms

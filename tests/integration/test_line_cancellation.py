@@ -7,9 +7,11 @@ can be cancelled, what it held is given back, and the order completes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
-from omskit import Oms
+from omskit import ManualCarriers, Oms
 from omskit.domain.errors import (
     IdempotencyKeyConflict,
     InvalidCommand,
@@ -30,7 +32,8 @@ F = FulfillmentStatus
 
 
 @pytest.fixture
-def network(oms: Oms) -> Oms:
+def network(make_oms: Callable[..., Oms]) -> Oms:
+    oms = make_oms(plugins=[ManualCarriers("brt")])
     for code, (lat, lon) in (("milan", MILAN), ("rome", ROME)):
         oms.inventory.save_location(location(code, lat, lon))
     return oms

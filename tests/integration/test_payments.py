@@ -20,10 +20,12 @@ from omskit import (
     IdempotencyConflict,
     InvalidCommand,
     InvalidWebhook,
+    ManualCarriers,
     Oms,
     OrderOnHold,
     OrderPayment,
     OrderStatus,
+    ParcelSpec,
     PaymentAction,
     PaymentAmountExceeded,
     PaymentCapability,
@@ -38,6 +40,7 @@ from omskit import (
     hookimpl,
 )
 from omskit.testing import MutableClock, location, order_command, table_contents
+from tests.integration.test_shipping import MemoryCarrierPlugin
 
 
 @pytest.fixture
@@ -52,7 +55,7 @@ def sandbox(clock: MutableClock) -> SandboxProvider:
 
 @pytest.fixture
 def shop(make_oms: Callable[..., Oms], sandbox: SandboxProvider, clock: MutableClock) -> Oms:
-    oms = make_oms(plugins=[SandboxPlugin(sandbox)], clock=clock)
+    oms = make_oms(plugins=[SandboxPlugin(sandbox), ManualCarriers("brt")], clock=clock)
     oms.inventory.save_location(location("dc-milan", 45.47, 9.19))
     oms.inventory.save_location(location("dc-rome", 41.9, 12.5))
     oms.inventory.receive("dc-milan", "SKU-1", 10)
@@ -86,7 +89,8 @@ def ship(oms: Oms, fo_id: str) -> None:
 
 def test_an_order_waits_on_hold_for_its_authorisation(make_oms: Callable[..., Oms],
                                                      sandbox: SandboxProvider) -> None:
-    oms = make_oms(plugins=[SandboxPlugin(sandbox)], dispatch="deferred")
+    oms = make_oms(plugins=[SandboxPlugin(sandbox), ManualCarriers("brt")],
+                   dispatch="deferred")
     oms.inventory.save_location(location("dc-milan", 45.47, 9.19))
     oms.inventory.receive("dc-milan", "SKU-1", 10)
     order = oms.orders.place(paid("P-1", {"SKU-1": 2}, card("20.00")))
@@ -202,6 +206,37 @@ def test_each_shipment_captures_its_share_and_the_last_is_final(shop: Oms) -> No
     assert [(e.amount.amount, e.final) for e in captures] == [(20, False), (30, True)]
 
 
+def test_a_fulfilment_order_shipped_in_parts_captures_part_by_part(
+        make_oms: Callable[..., Oms], sandbox: SandboxProvider, clock: MutableClock) -> None:
+    # 4 units at 10.00 from one location, shipped as 1 then 3 (labels from a carrier that
+    # sells them): the first shipment captures what it carries (10), not the fulfilment
+    # order's whole share (40).
+    oms = make_oms(plugins=[SandboxPlugin(sandbox), MemoryCarrierPlugin()], clock=clock)
+    oms.inventory.save_location(location("dc-milan", 45.46, 9.19, country="IT"))
+    oms.inventory.receive("dc-milan", "SKU-1", 10)
+    order = oms.orders.place(paid("P-1", {"SKU-1": 4}, card("40")))
+    (fo,) = oms.fulfillment.release(order.id).fulfillment_orders
+    for step in (oms.fulfillment.accept, oms.fulfillment.pick, oms.fulfillment.pack):
+        step(fo.id)
+    first = oms.shipping.create_shipment(
+        fo.id, carrier="memory", lines=[attrs.evolve(fo.lines[0], quantity=1)],
+        parcels=[ParcelSpec(weight_grams=500)])
+    oms.shipping.buy_labels(first.id)
+    oms.shipping.ship(first.id)
+    part = oms.payments.summary(order.id)
+    assert (part.captured.amount, part.uncaptured.amount) == (10, 30)
+    assert not part.transactions[0].closed
+    rest = oms.shipping.create_shipment(fo.id, carrier="memory",
+                                        parcels=[ParcelSpec(weight_grams=1500)])
+    oms.shipping.buy_labels(rest.id)
+    oms.shipping.ship(rest.id)
+    whole = oms.payments.summary(order.id)
+    assert (whole.captured.amount, whole.charge_status.value) == (40, "full")
+    captures = [e for e in whole.transactions[0].entries
+                if e.action is PaymentAction.CAPTURE and e.is_result]
+    assert [(e.amount.amount, e.final) for e in captures] == [(10, False), (30, True)]
+
+
 def test_cancelling_voids_what_is_authorised(shop: Oms, sandbox: SandboxProvider) -> None:
     order = shop.orders.place(paid("P-1", {"SKU-1": 1}, card("10")))
     shop.orders.cancel(order.id, "customer changed their mind")
@@ -261,7 +296,7 @@ def test_a_missing_capability_is_refused_and_writes_nothing(
         make_oms: Callable[..., Oms], clock: MutableClock) -> None:
     single = SandboxProvider(clock=clock, capabilities=frozenset(PaymentCapability)
                              - {PaymentCapability.MULTI_CAPTURE})
-    oms = make_oms(plugins=[SandboxPlugin(single)], clock=clock)
+    oms = make_oms(plugins=[SandboxPlugin(single), ManualCarriers("brt")], clock=clock)
     oms.inventory.save_location(location("dc-milan", 45.47, 9.19))
     oms.inventory.receive("dc-milan", "SKU-1", 10)
     order = oms.orders.place(paid("P-1", {"SKU-1": 2}, card("20")))

@@ -8,9 +8,11 @@ release asks the store again. Ship-to-store re-sourcing comes with issue 7.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
-from omskit import Oms
+from omskit import ManualCarriers, Oms
 from omskit.domain.errors import IllegalTransition
 from omskit.domain.inventory import Capability, LocationKind
 from omskit.domain.lifecycle import FulfillmentStatus, OrderStatus
@@ -24,8 +26,9 @@ F = FulfillmentStatus
 
 
 @pytest.fixture
-def network(oms: Oms) -> Oms:
+def network(make_oms: Callable[..., Oms]) -> Oms:
     """A Rome store offering pickup (and shipping), a Milan warehouse with plenty."""
+    oms = make_oms(plugins=[ManualCarriers("counter")])
     oms.inventory.save_location(location("store-rome", *ROME, kind=LocationKind.STORE,
                                          capabilities=(Capability.PICKUP, Capability.SHIP)))
     oms.inventory.save_location(location("milan", *MILAN))

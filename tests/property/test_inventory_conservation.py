@@ -28,7 +28,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from omskit import Oms, bootstrap
+from omskit import ManualCarriers, Oms, bootstrap
 from omskit.builtin.validation import UNKNOWN_SKU
 from omskit.domain.errors import IllegalTransition, InsufficientStock
 from omskit.domain.inventory import ReservationStatus
@@ -53,7 +53,8 @@ class InventoryConservation(RuleBasedStateMachine):
     def __init__(self, oms: Oms | None = None) -> None:
         super().__init__()
         if oms is None:  # a fresh in-memory database per example
-            oms = bootstrap("sqlite://", load_entrypoints=False)
+            oms = bootstrap("sqlite://", load_entrypoints=False,
+                            plugins=[ManualCarriers("brt")])
             oms.create_schema()
             self.owned = True
         else:
@@ -235,7 +236,7 @@ TestInventoryConservationInMemory = InventoryConservation.TestCase
 
 def test_inventory_conservation_on_each_backend(make_oms: Callable[..., Oms]) -> None:
     """A shorter run on the real backends (SQLite file with WAL, PostgreSQL)."""
-    oms = make_oms()
+    oms = make_oms(plugins=[ManualCarriers("brt")])
     run_state_machine_as_test(
         lambda: InventoryConservation(oms),
         settings=settings(settings.default, max_examples=max(5, settings.default.max_examples // 6),

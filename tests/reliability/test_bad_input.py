@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from omskit import Oms
+from omskit import ManualCarriers, Oms
 from omskit.domain.commands import NewLine, PlaceOrder
 from omskit.domain.errors import OmsError
 from omskit.domain.inventory import Capability, Location, LocationKind, SupplyKind
@@ -132,7 +132,7 @@ RELAXED = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[
 @pytest.fixture
 def shop(make_oms: Callable[..., Oms]) -> Oms:
     """Two stocked locations, one closed one, an allocated order and a released one."""
-    oms = make_oms(plugins=[omskit_channel_storefront])
+    oms = make_oms(plugins=[omskit_channel_storefront, ManualCarriers("brt")])
     oms.inventory.save_location(location("milan", *MILAN, country="IT"))
     oms.inventory.save_location(location("rome", *ROME, country="IT",
                                          capabilities=(Capability.SHIP, Capability.PICKUP)))

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from omskit import Oms, bootstrap
+from omskit import ManualCarriers, Oms, bootstrap
 from omskit.domain.lifecycle import FulfillmentStatus, OrderStatus
 from omskit.testing import TestDatabase, location, order_command
 from tests.reliability.conftest import scaled
@@ -51,7 +51,8 @@ LIVE = (F.CREATED, F.RELEASED, F.ACCEPTED, F.PICKED, F.PACKED)
 def work(url: str, schema: str, worker: int, barrier: Any, results: Any) -> None:
     """Child process: place orders; ship about a third of them, cancel about a fifth."""
     try:
-        oms = bootstrap(url, schema=schema, load_entrypoints=False)
+        oms = bootstrap(url, schema=schema, load_entrypoints=False,
+                        plugins=[ManualCarriers("brt")])
         rng = random.Random(1000 + worker)
         barrier.wait(timeout=120)
         counts: Counter[str] = Counter()

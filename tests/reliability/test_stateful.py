@@ -39,7 +39,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from omskit import Oms
+from omskit import ManualCarriers, Oms
 from omskit.builtin.validation import UNKNOWN_SKU
 from omskit.domain.errors import CartNotFound, IllegalTransition, InsufficientStock, OrderOnHold
 from omskit.domain.inventory import ReservationStatus
@@ -325,7 +325,7 @@ class StockLifecycle(RuleBasedStateMachine):
 def test_stock_is_conserved_through_random_lifecycles(
         make_oms: Callable[..., Oms], figures: dict[str, Any]) -> None:
     clock = Clock()
-    oms = make_oms(clock=clock)
+    oms = make_oms(clock=clock, plugins=[ManualCarriers("brt")])
     for code, (lat, lon) in PLACES.items():
         # A capacity never reached: every fulfilment order takes a slot, so the invariant
         # can check that rejections and cancellations give back exactly the right ones.

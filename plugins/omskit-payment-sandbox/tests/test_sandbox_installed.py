@@ -15,6 +15,7 @@ import pytest
 from omskit import (
     ENV_DISABLE_AUTOLOAD,
     ENV_DISABLED_PLUGINS,
+    ManualCarriers,
     Oms,
     OrderPayment,
     OrderStatus,
@@ -62,7 +63,7 @@ def test_operators_can_disable_it_by_name() -> None:
 
 def test_an_order_is_paid_captured_at_shipment_and_refunded(
         make_oms: Callable[..., Oms]) -> None:
-    oms = make_oms(load_entrypoints=True)
+    oms = make_oms(load_entrypoints=True, plugins=[ManualCarriers("brt")])
     oms.inventory.save_location(location("dc-milan", 45.47, 9.19))
     oms.inventory.receive("dc-milan", "SKU-1", 10)
     command = attrs.evolve(order_command("WEB-1", {"SKU-1": 2}), payment=OrderPayment(

@@ -8,9 +8,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 
 from omskit.app import Oms, bootstrap
+from omskit.builtin.carriers import ManualCarriers
 from omskit.cli.context import CliState, echo_json, pass_state
 from omskit.cli.opening import resolve_url, shown
-from omskit.demo import STRATEGY, DemoCarriers, DemoSummary, SimulatedClock, demo_day, run_demo
+from omskit.demo import (
+    DEMO_CARRIERS,
+    STRATEGY,
+    DemoCarriers,
+    DemoSummary,
+    SimulatedClock,
+    demo_day,
+    run_demo,
+)
 from omskit.domain.lifecycle import OrderStatus
 
 
@@ -38,7 +47,7 @@ def demo(state: CliState, order_count: int, skus: int, seed: int, reset: bool,
     oms = bootstrap(url, clock=clock, load_entrypoints=state.load_plugins,
                     schema=state.schema, table_prefix=state.table_prefix,
                     settings=state.settings, routing_strategy=STRATEGY,
-                    plugins=[DemoCarriers()])
+                    plugins=[DemoCarriers(), ManualCarriers(*DEMO_CARRIERS)])
     try:
         if reset:
             oms.drop_schema()

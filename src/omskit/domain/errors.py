@@ -326,14 +326,6 @@ class UnsupportedPaymentOperation(OmsError):
                          f"(it does not declare {capability!r})")
 
 
-class InvalidWebhook(InvalidCommand):
-    """A provider webhook is malformed or its signature does not verify; nothing changed."""
-
-    def __init__(self, problems: Iterable[str], *, provider: str) -> None:
-        self.provider = provider
-        super().__init__(problems, subject=f"{provider} webhook")
-
-
 class PaymentProviderError(OmsError):
     """A payment provider's call failed; the subclass says what omskit may do next.
 
@@ -369,3 +361,93 @@ class PaymentOutcomeUnknown(PaymentProviderError):
     the provider's ``retrieve`` before it calls again."""
 
     error_class = "outcome_unknown"
+# -- shipping (docs/shipping.md) ------------------------------------------------------------
+
+
+class UnknownShippingCarrier(UnknownCarrier):
+    """No installed plugin contributes a shipping carrier (labels, tracking) with this
+    code; nothing was written."""
+
+    kind = "shipping carrier"
+
+
+class ShipmentNotFound(NotFound):
+    """No shipment has this id."""
+
+    kind = "shipment"
+
+
+class ParcelNotFound(NotFound):
+    """No parcel has this id (or this tracking number)."""
+
+    kind = "parcel"
+
+
+class CapabilityNotSupported(OmsError):
+    """The shipping carrier did not declare the capability this call needs (a carrier
+    without ``pickups`` cannot book one); nothing was written and the carrier was not
+    called."""
+
+    def __init__(self, carrier: str, capability: str) -> None:
+        self.carrier = carrier
+        self.capability = capability
+        super().__init__(f"shipping carrier {carrier!r} does not support {capability}")
+
+
+class CarrierError(OmsError):
+    """A shipping carrier call failed. Plugins raise one of the three subclasses, which
+    tell the core what it may do next: :class:`CarrierUnavailable` (retry),
+    :class:`CarrierRefused` (do not retry), :class:`CarrierOutcomeUnknown` (ask the
+    carrier what happened before any retry). Any other exception from a plugin is taken as
+    an unknown outcome."""
+
+    #: Whether calling again with the same request may succeed.
+    retryable = False
+
+    def __init__(self, carrier: str, message: str) -> None:
+        self.carrier = carrier
+        self.message = message
+        super().__init__(f"shipping carrier {carrier!r}: {message}")
+
+
+class CarrierUnavailable(CarrierError):
+    """Retryable: the carrier did not act on the request (timeout before sending, 5xx with
+    nothing done, rate limit). The core releases its claim; call again later."""
+
+    retryable = True
+
+
+class CarrierRefused(CarrierError):
+    """Permanent: the carrier refused the request (bad address, parcel too heavy, lane not
+    served). Retrying the same request fails the same way."""
+
+
+class CarrierOutcomeUnknown(CarrierError):
+    """The request may or may not have been carried out (a timeout after sending). The core
+    records it and, on the next attempt, asks the carrier by idempotency key before buying
+    again."""
+
+    retryable = True
+
+
+class LabelPurchaseInProgress(OmsError):
+    """Another caller is buying this parcel's label right now; retry shortly (the label is
+    then returned, never bought twice)."""
+
+    def __init__(self, parcel_id: str) -> None:
+        self.parcel_id = parcel_id
+        super().__init__(f"parcel {parcel_id!r}: its label is being bought by another "
+                         "caller; retry shortly")
+
+
+class InvalidWebhook(InvalidCommand):
+    """A payment provider's or a carrier's webhook was refused: malformed, or its signature
+    does not verify over the raw body. Nothing was written. ``provider`` or ``carrier``
+    names who sent it (``source`` either way)."""
+
+    def __init__(self, problems: Iterable[str], *, provider: str | None = None,
+                 carrier: str | None = None) -> None:
+        self.provider = provider
+        self.carrier = carrier
+        self.source = provider or carrier or "unknown"
+        super().__init__(problems, subject=f"{self.source} webhook")

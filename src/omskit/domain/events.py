@@ -8,7 +8,7 @@ de-duplicate on ``event_id``: delivery is at least once.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import ClassVar
 
@@ -200,14 +200,78 @@ class ShipmentShipped(OrderEvent):
     location: str
     carrier: str
     tracking_number: str
+    #: The order lines and units that left (empty in events stored before shipments could
+    #: be partial: the whole fulfilment order then).
+    lines: tuple[LineQuantity, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
 class ShipmentDelivered(OrderEvent):
-    """A shipment reached the customer."""
+    """A shipment reached the customer (``occurred_at``: the carrier's time of delivery)."""
 
     event_type: ClassVar[str] = "shipment.delivered"
     fulfillment_order_id: str
+    shipment_id: str
+
+
+@attrs.frozen(kw_only=True)
+class ShipmentCreated(OrderEvent):
+    """A shipment of a fulfilment order was prepared: its lines packed in parcels."""
+
+    event_type: ClassVar[str] = "shipment.created"
+    fulfillment_order_id: str
+    shipment_id: str
+    location: str
+    carrier: str
+    lines: tuple[LineQuantity, ...]
+    parcels: int
+
+
+@attrs.frozen(kw_only=True)
+class LabelBought(OrderEvent):
+    """A shipping carrier sold a parcel's label (once per parcel and purchase key)."""
+
+    event_type: ClassVar[str] = "shipment.label_bought"
+    shipment_id: str
+    parcel_id: str
+    carrier: str
+    tracking_number: str
+    label_id: str
+
+
+@attrs.frozen(kw_only=True)
+class LabelVoided(OrderEvent):
+    """A parcel's label was voided at the carrier before the shipment left."""
+
+    event_type: ClassVar[str] = "shipment.label_voided"
+    shipment_id: str
+    parcel_id: str
+    carrier: str
+    tracking_number: str
+
+
+@attrs.frozen(kw_only=True)
+class ParcelTracked(OrderEvent):
+    """A parcel's tracking status moved (``occurred_at``: the carrier's time of the event).
+    Duplicates and events older than the current status are recorded without this event."""
+
+    event_type: ClassVar[str] = "shipment.parcel_tracked"
+    shipment_id: str
+    parcel_id: str
+    carrier: str
+    tracking_number: str
+    status: str
+    description: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class OrderExpectedDateChanged(OrderEvent):
+    """A carrier's new estimate moved the day the order is expected to arrive (the latest
+    estimate over its shipments)."""
+
+    event_type: ClassVar[str] = "order.expected_date_changed"
+    previous: date | None
+    expected_date: date | None
     shipment_id: str
 
 
@@ -331,6 +395,11 @@ CORE_EVENTS: tuple[type[Event], ...] = (
     FulfillmentOrderRejected,
     ShipmentShipped,
     ShipmentDelivered,
+    ShipmentCreated,
+    LabelBought,
+    LabelVoided,
+    ParcelTracked,
+    OrderExpectedDateChanged,
     StockReserved,
     ReservationReleased,
     LocationSaved,

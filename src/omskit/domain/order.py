@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from omskit.domain import lifecycle
+from omskit.domain.checks import refuse
 from omskit.domain.commands import PlaceOrder
 from omskit.domain.errors import (
     FulfillmentOrderNotFound,
@@ -23,6 +24,7 @@ from omskit.domain.errors import (
     OrderOnHold,
     QuantityAlreadyShipped,
     QuantityNotCancellable,
+    ShipmentNotFound,
 )
 from omskit.domain.events import (
     CancelledQuantity,
@@ -31,6 +33,7 @@ from omskit.domain.events import (
     FulfillmentOrderRejected,
     FulfillmentOrderStatusChanged,
     OrderCancelled,
+    OrderExpectedDateChanged,
     OrderHoldPlaced,
     OrderHoldReleased,
     OrderLinesCancelled,
@@ -39,11 +42,13 @@ from omskit.domain.events import (
     OrderShortClosed,
     OrderStatusChanged,
     RoutedQuantity,
+    ShipmentCreated,
     ShipmentDelivered,
     ShipmentShipped,
     new_id,
 )
 from omskit.domain.lifecycle import FulfillmentStatus, OrderStatus
+from omskit.domain.shipping import LabelStatus, Parcel, Shipment, sum_lines
 from omskit.domain.values import (
     Address,
     Customer,
@@ -90,17 +95,6 @@ class OrderLine:
 
 
 @attrs.define(kw_only=True)
-class Shipment:
-    """The parcel(s) that carried a fulfilment order to the customer."""
-
-    id: str
-    carrier: str
-    tracking_number: str
-    shipped_at: datetime
-    delivered_at: datetime | None = None
-
-
-@attrs.define(kw_only=True)
 class FulfillmentOrder:
     """The part of an order that one location fulfils, with its own lifecycle."""
 
@@ -112,7 +106,8 @@ class FulfillmentOrder:
     created_at: datetime
     updated_at: datetime
     rejection_reason: str = ""
-    shipment: Shipment | None = None
+    #: Its shipments, in the order they were created (several when it ships in parts).
+    shipments: list[Shipment] = attrs.field(factory=list)
     #: The UTC day whose daily-capacity slot at ``location`` this fulfilment order holds
     #: (None: the location had no capacity limit, or the slot was given back because the
     #: fulfilment order was rejected or cancelled before picking).
@@ -127,6 +122,23 @@ class FulfillmentOrder:
     def units(self) -> int:
         """Total units on this fulfilment order."""
         return sum(line.quantity for line in self.lines)
+
+    @property
+    def shipment(self) -> Shipment | None:
+        """Its first shipment that left, if any (the whole of it, when it shipped in one)."""
+        return next((s for s in self.shipments if s.shipped_at is not None), None)
+
+    def unshipped(self, *, count_open: bool = True) -> dict[str, int]:
+        """Units per line id not yet in a shipment (``count_open``: shipments still being
+        prepared count as taken); lines with none left are left out."""
+        taken = sum_lines(s.lines for s in self.shipments
+                          if count_open or s.shipped_at is not None)
+        return {x.line_id: x.quantity - taken.get(x.line_id, 0) for x in self.lines
+                if x.quantity > taken.get(x.line_id, 0)}
+
+    def shipment_by_id(self, shipment_id: str) -> Shipment | None:
+        """Its shipment with this id, or None."""
+        return next((s for s in self.shipments if s.id == shipment_id), None)
 
 
 @attrs.define(kw_only=True)
@@ -154,6 +166,8 @@ class Order:
     version: int = 0
     #: Delivery date promised to the customer (at checkout, or estimated when routed).
     promised_date: date | None = None
+    #: The day the carriers now expect it to arrive (their latest estimate), once shipped.
+    expected_date: date | None = None
     #: The cart whose held units this order converts when it is first routed.
     cart_id: str | None = None
     #: :meth:`PlaceOrder.fingerprint` of the command that placed it (None for orders placed
@@ -245,6 +259,11 @@ class Order:
         """Events appended since the order was loaded, not yet collected."""
         return tuple(self._events)
 
+    def record(self, event: Event) -> None:
+        """Append an event about this order that a service established (a label bought,
+        a tracking event): written with the order, in order with its own events."""
+        self._events.append(event)
+
     def collect_events(self) -> list[Event]:
         """Return and forget the pending events (the unit of work calls this at commit)."""
         events, self._events = self._events, []
@@ -303,10 +322,12 @@ class Order:
         """The status that the fulfilment orders make true (for a routed order)."""
         live = [fo for fo in self._fulfillment_orders if fo.status in _LIVE]
         waiting = bool(self.backordered())
-        shipped = [fo for fo in live if fo.status in lifecycle.FULFILLMENT_SHIPPED]
+        shipped = [fo for fo in live if fo.status in lifecycle.FULFILLMENT_SHIPPED
+                   or any(s.shipped_at is not None for s in fo.shipments)]
         if not live:
             return O.BACKORDERED if waiting else O.VALIDATED
-        if len(shipped) == len(live) and not waiting:
+        if (len(shipped) == len(live) and not waiting
+                and all(fo.status in lifecycle.FULFILLMENT_SHIPPED for fo in live)):
             return O.DELIVERED if all(fo.status is F.DELIVERED for fo in live) else O.SHIPPED
         if shipped:
             return O.PARTIALLY_SHIPPED
@@ -453,29 +474,156 @@ class Order:
         self.refresh_status(at)
         return fo
 
-    def ship_fulfillment(self, fulfillment_order_id: str, shipment: Shipment) -> FulfillmentOrder:
-        """The fulfilment order's goods left the location with ``shipment``."""
-        fo = self.fulfillment_order(fulfillment_order_id)
-        self._move_fulfillment(fo, F.SHIPPED, shipment.shipped_at)
-        fo.shipment = shipment
-        self._events.append(ShipmentShipped(
-            order=self.id, occurred_at=shipment.shipped_at, fulfillment_order_id=fo.id,
-            shipment_id=shipment.id, location=fo.location, carrier=shipment.carrier,
-            tracking_number=shipment.tracking_number))
-        self.refresh_status(shipment.shipped_at)
-        return fo
+    # -- shipments ------------------------------------------------------------------------
 
-    def deliver_fulfillment(self, fulfillment_order_id: str, at: datetime) -> FulfillmentOrder:
-        """The fulfilment order's shipment reached the customer."""
+    def shipment(self, shipment_id: str) -> tuple[FulfillmentOrder, Shipment]:
+        """The shipment with this id and its fulfilment order (``ShipmentNotFound``)."""
+        for fo in self._fulfillment_orders:
+            found = fo.shipment_by_id(shipment_id)
+            if found is not None:
+                return fo, found
+        raise ShipmentNotFound(shipment_id)
+
+    def create_shipment(self, fulfillment_order_id: str, shipment: Shipment,
+                        at: datetime) -> Shipment:
+        """Prepare ``shipment`` of a packed fulfilment order: its ``lines`` (empty: every
+        unit not yet in a shipment) packed in its parcels.
+
+        Raises :class:`IllegalTransition` unless the fulfilment order is packed, and
+        :class:`InvalidCommand` for lines it does not have or has not left to ship, or
+        parcel contents that do not add up to the lines; changes nothing then.
+        """
         fo = self.fulfillment_order(fulfillment_order_id)
-        self._move_fulfillment(fo, F.DELIVERED, at)
-        assert fo.shipment is not None  # shipped is the only way into delivered
-        fo.shipment.delivered_at = at
+        if fo.status is not F.PACKED:
+            raise IllegalTransition("fulfillment_order", fo.id, fo.status.value,
+                                    F.SHIPPED.value)
+        room = fo.unshipped()
+        lines = shipment.lines or tuple(
+            LineQuantity(line_id=x.line_id, sku=x.sku, quantity=room[x.line_id])
+            for x in fo.lines if x.line_id in room)
+        problems: list[str] = []
+        if not lines:
+            problems.append("lines: every unit of the fulfilment order is in a shipment")
+        skus = {x.line_id: x.sku for x in fo.lines}
+        for i, x in enumerate(lines):
+            if x.line_id not in skus:
+                problems.append(f"lines[{i}].line_id: {x.line_id!r} is not a line of "
+                                f"fulfilment order {fo.id}")
+            elif x.quantity > room.get(x.line_id, 0):
+                problems.append(f"lines[{i}].quantity: {x.quantity} of line {x.line_id!r}, "
+                                f"but {room.get(x.line_id, 0)} are left to ship")
+        if len({x.line_id for x in lines}) != len(lines):
+            problems.append("lines: a line is listed twice")
+        if not shipment.parcels:
+            problems.append("parcels: a shipment needs at least one parcel")
+        packed = [p for p in shipment.parcels if p.contents]
+        if packed and sum_lines(p.contents for p in shipment.parcels) != sum_lines([lines]):
+            problems.append("parcels: their contents must add up to the shipment's lines")
+        refuse(problems, "shipment")
+        # Lines carry the order line's SKU, whatever the caller wrote.
+        shipment.lines = tuple(LineQuantity(line_id=x.line_id, sku=skus[x.line_id],
+                                            quantity=x.quantity) for x in lines)
+        shipment.created_at = shipment.created_at or at
+        fo.shipments.append(shipment)
+        fo.updated_at = self.updated_at = at
+        self._events.append(ShipmentCreated(
+            order=self.id, occurred_at=at, fulfillment_order_id=fo.id,
+            shipment_id=shipment.id, location=fo.location, carrier=shipment.carrier,
+            lines=shipment.lines, parcels=len(shipment.parcels)))
+        return shipment
+
+    def ship_shipment(self, shipment_id: str, at: datetime) -> Shipment:
+        """The shipment left the location with its carrier. The fulfilment order is shipped
+        once every unit of it has left; until then the order is partially shipped.
+
+        Raises :class:`InvalidCommand` when a parcel has no label, changing nothing.
+        """
+        fo, shipment = self.shipment(shipment_id)
+        if shipment.shipped_at is not None:
+            return shipment
+        unlabelled = [p.id for p in shipment.parcels if not p.labelled]
+        refuse([f"parcels: parcel {p} has no label" for p in unlabelled], "shipment")
+        if fo.status is not F.PACKED:
+            raise IllegalTransition("fulfillment_order", fo.id, fo.status.value,
+                                    F.SHIPPED.value)
+        shipment.shipped_at = at
+        if not shipment.tracking_number:
+            shipment.tracking_number = shipment.parcels[0].tracking_number
+        fo.updated_at = self.updated_at = at
+        if not fo.unshipped(count_open=False):
+            self._move_fulfillment(fo, F.SHIPPED, at)
+        self._events.append(ShipmentShipped(
+            order=self.id, occurred_at=at, fulfillment_order_id=fo.id,
+            shipment_id=shipment.id, location=fo.location, carrier=shipment.carrier,
+            tracking_number=shipment.tracking_number, lines=shipment.lines))
+        self.refresh_status(at)
+        return shipment
+
+    def ship_fulfillment(self, fulfillment_order_id: str, shipment: Shipment) -> FulfillmentOrder:
+        """Every unit of the fulfilment order not yet in a shipment left with ``shipment``
+        (one parcel labelled outside omskit with its tracking number, unless it has
+        parcels), at ``shipment.shipped_at``."""
+        at = shipment.shipped_at
+        assert at is not None, "the shipment says when it left"
+        shipment.shipped_at = None
+        if not shipment.parcels:
+            shipment.parcels = [Parcel(
+                id=f"{shipment.id}-1", shipment_id=shipment.id, weight_grams=0,
+                label_status=LabelStatus.EXTERNAL, tracking_number=shipment.tracking_number)]
+        self.create_shipment(fulfillment_order_id, shipment, at)
+        self.ship_shipment(shipment.id, at)
+        return self.fulfillment_order(fulfillment_order_id)
+
+    def deliver_shipment(self, shipment_id: str, at: datetime) -> Shipment:
+        """The shipment reached the customer at ``at`` (the carrier's time); its fulfilment
+        order is delivered once all its shipments are. Delivering it again changes
+        nothing."""
+        fo, shipment = self.shipment(shipment_id)
+        if shipment.delivered_at is not None or shipment.shipped_at is None:
+            return shipment
+        shipment.delivered_at = at
+        for p in shipment.parcels:
+            p.delivered_at = p.delivered_at or at
         self._events.append(ShipmentDelivered(
             order=self.id, occurred_at=at, fulfillment_order_id=fo.id,
-            shipment_id=fo.shipment.id))
+            shipment_id=shipment.id))
+        if (fo.status is F.SHIPPED
+                and all(s.delivered_at is not None for s in fo.shipments)):
+            self._move_fulfillment(fo, F.DELIVERED, at)
+        self.updated_at = max(self.updated_at, at)
         self.refresh_status(at)
+        return shipment
+
+    def deliver_fulfillment(self, fulfillment_order_id: str, at: datetime) -> FulfillmentOrder:
+        """Every shipment of the shipped fulfilment order reached the customer."""
+        fo = self.fulfillment_order(fulfillment_order_id)
+        lifecycle.check("fulfillment_order", fo.id, lifecycle.FULFILLMENT_TRANSITIONS,
+                        fo.status, F.DELIVERED)
+        for shipment in fo.shipments:
+            self.deliver_shipment(shipment.id, at)
+        if fo.status is not F.DELIVERED:  # shipped before shipments were recorded
+            self._move_fulfillment(fo, F.DELIVERED, at)
+            self.refresh_status(at)
         return fo
+
+    def set_expected_date(self, shipment_id: str, expected: date | None,
+                          at: datetime) -> bool:
+        """Record a carrier's new estimate for a shipment; the order's expected date (the
+        latest over its undelivered shipments) follows, with an event when it moves.
+        Returns whether the order's expected date changed."""
+        _, shipment = self.shipment(shipment_id)
+        shipment.expected_date = expected
+        estimates = [s.expected_date for fo in self._fulfillment_orders for s in fo.shipments
+                     if s.expected_date is not None and s.delivered_at is None]
+        new = max(estimates) if estimates else self.expected_date
+        if new == self.expected_date:
+            return False
+        previous, self.expected_date = self.expected_date, new
+        self.updated_at = max(self.updated_at, at)
+        self._events.append(OrderExpectedDateChanged(
+            order=self.id, occurred_at=at, previous=previous, expected_date=new,
+            shipment_id=shipment_id))
+        return True
 
     def cancel(self, reason: str, at: datetime) -> list[FulfillmentOrder]:
         """Cancel the order and every live fulfilment order; returns those cancelled.
@@ -483,7 +631,8 @@ class Order:
         Not allowed once any goods have shipped: :class:`IllegalTransition`.
         """
         lifecycle.check("order", self.id, lifecycle.ORDER_TRANSITIONS, self.status, O.CANCELLED)
-        if any(fo.status in lifecycle.FULFILLMENT_SHIPPED for fo in self._fulfillment_orders):
+        if any(fo.status in lifecycle.FULFILLMENT_SHIPPED or fo.shipment is not None
+               for fo in self._fulfillment_orders):
             raise IllegalTransition("order", self.id, self.status.value, O.CANCELLED.value)
         cancelled = [fo for fo in self._fulfillment_orders if fo.active]
         for fo in cancelled:

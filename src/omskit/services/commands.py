@@ -49,6 +49,14 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.PackFulfillmentOrder: lambda s, x: s.fulfillment._pack(x),
     c.ShipFulfillmentOrder: lambda s, x: s.fulfillment._ship(x),
     c.DeliverFulfillmentOrder: lambda s, x: s.fulfillment._deliver(x),
+    # shipping
+    c.CreateShipment: lambda s, x: s.shipping._create_shipment(x),
+    c.BuyLabel: lambda s, x: s.shipping._buy_label(x),
+    c.VoidLabel: lambda s, x: s.shipping._void_label(x),
+    c.ShipShipment: lambda s, x: s.shipping._ship(x),
+    c.RecordTracking: lambda s, x: s.shipping._record_tracking(x),
+    c.TrackShipment: lambda s, x: s.shipping._track(x),
+    c.ReceiveCarrierWebhook: lambda s, x: s.shipping._receive_webhook(x),
     # carts
     c.HoldCart: lambda s, x: s.carts._hold(x),
     c.ReleaseCart: lambda s, x: s.carts._release(x),

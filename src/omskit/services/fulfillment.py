@@ -16,15 +16,18 @@ from omskit.domain.commands import (
     ShipFulfillmentOrder,
 )
 from omskit.domain.events import new_id
-from omskit.domain.inventory import ReservationStatus
 from omskit.domain.lifecycle import FulfillmentStatus
-from omskit.domain.order import FulfillmentOrder, Order, Shipment
+from omskit.domain.order import FulfillmentOrder, Order
+from omskit.domain.shipping import Shipment
 from omskit.domain.values import DeliveryKind
 from omskit.plugins import Hooks
+from omskit.ports import ShippingCarrier
+from omskit.registries import Registry
 from omskit.routing.engine import RoutingEngine
 from omskit.services.allocation import lock_stock_of, route_remaining
 from omskit.services.database import Database
 from omskit.services.orders import OrderService, release_reservations, require_id
+from omskit.services.shipping import consume_shipped
 from omskit.services.tenders import hold_expired_authorisations
 from omskit.store.uow import UnitOfWork
 
@@ -49,11 +52,13 @@ class FulfillmentService:
     """
 
     def __init__(self, *, db: Database, orders: OrderService, hooks: Hooks,
-                 router: RoutingEngine) -> None:
+                 router: RoutingEngine, carriers: Registry[ShippingCarrier]) -> None:
         self._db = db
         self._orders = orders
         self._hooks = hooks
         self._router = router
+        #: Shipping carriers: ``ship`` refuses a carrier nobody installed.
+        self._carriers = carriers
 
     def _order_of(self, fulfillment_order_id: str) -> str:
         require_id(fulfillment_order_id, "fulfillment_order_id")
@@ -147,26 +152,27 @@ class FulfillmentService:
 
     def ship(self, fulfillment_order_id: str, *, carrier: str,
              tracking_number: str) -> FulfillmentOrder:
-        """The goods left: reserved stock is consumed from on-hand and reserved."""
+        """Every unit not yet shipped left in one shipment with ``carrier`` (an installed
+        shipping carrier: ``UnknownShippingCarrier`` otherwise) under ``tracking_number``,
+        a label bought outside omskit: reserved stock is consumed from on-hand and
+        reserved. Partial shipments and labels bought through omskit: ``oms.shipping``."""
         return self._ship(ShipFulfillmentOrder(fulfillment_order_id=fulfillment_order_id,
                                                carrier=carrier,
                                                tracking_number=tracking_number))
 
     def _ship(self, c: ShipFulfillmentOrder) -> FulfillmentOrder:
         fulfillment_order_id = c.fulfillment_order_id
+        # Resolved before anything is written: a misspelt carrier is refused, not stored.
+        self._carriers.get(c.carrier)
 
         def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
             fo = order.fulfillment_order(fulfillment_order_id)
             if fo.status in (F.SHIPPED, F.DELIVERED):
                 return
-            order.ship_fulfillment(fulfillment_order_id, Shipment(
-                id=new_id(), carrier=c.carrier, tracking_number=c.tracking_number,
-                shipped_at=at))
-            found = uow.inventory.active_reservations(order.id, fulfillment_order_id)
-            for r in found:
-                uow.inventory.consume(r.location, r.sku, r.quantity, order.id, at)
-            uow.inventory.set_reservation_status([r.id for r in found],
-                                                 ReservationStatus.CONSUMED)
+            shipment = Shipment(id=new_id(), carrier=c.carrier,
+                                tracking_number=c.tracking_number, shipped_at=at)
+            order.ship_fulfillment(fulfillment_order_id, shipment)
+            consume_shipped(uow, order, fo, shipment.lines, at)
 
         order = self._orders.change(self._order_of(fulfillment_order_id), change)
         return order.fulfillment_order(fulfillment_order_id)

@@ -12,6 +12,7 @@ from omskit.services.orders import OrderService
 from omskit.services.outbox import OutboxService
 from omskit.services.payments import PaymentService
 from omskit.services.promise import PromiseService
+from omskit.services.shipping import ShippingService
 
 
 @attrs.frozen(kw_only=True)
@@ -36,3 +37,5 @@ class Services:
     carts: CartService
     #: Payment ledgers and provider calls.
     payments: PaymentService
+    #: Shipments, parcels, labels and tracking.
+    shipping: ShippingService

@@ -76,10 +76,11 @@ def authorise_payments(event: Event, services: Services) -> None:
 
 
 def capture_shipment(event: Event, services: Services) -> None:
-    """A fulfilment order shipped: capture its share of the order's payment; the last
-    shipment's capture is final (``oms.payments.capture_shipment``)."""
+    """A shipment left: capture its share of the order's payment (the units it carries);
+    the last shipment's capture is final (``oms.payments.capture_shipment``)."""
     if isinstance(event, ShipmentShipped):
-        services.payments.capture_shipment(event.order, event.fulfillment_order_id)
+        services.payments.capture_shipment(event.order, event.fulfillment_order_id,
+                                           shipment_id=event.shipment_id, lines=event.lines)
 
 
 def settle_cancellation(event: Event, services: Services) -> None:

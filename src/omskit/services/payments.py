@@ -25,7 +25,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -75,7 +75,7 @@ from omskit.domain.payments import (
     order_payment,
     split,
 )
-from omskit.domain.values import Money
+from omskit.domain.values import LineQuantity, Money
 from omskit.plugins import Hooks
 from omskit.ports import PaymentProvider
 from omskit.registries import Registry
@@ -353,12 +353,19 @@ class PaymentService:
 
     # -- the core's reactions (services/handlers.py) --------------------------------------------
 
-    def capture_shipment(self, order_id: str, fulfillment_order_id: str) -> PaymentSummary:
-        """Capture the shipped fulfilment order's share (its lines at their prices); the
-        last shipment's capture is final and releases what is left. Orders without provider
-        tenders, or whose share is already captured, change nothing."""
+    def capture_shipment(self, order_id: str, fulfillment_order_id: str, *,
+                         shipment_id: str | None = None,
+                         lines: Sequence[LineQuantity] = ()) -> PaymentSummary:
+        """Capture a shipment's share: ``lines`` (the units that left) at their prices, under
+        a key of ``shipment_id``, so a fulfilment order shipped in parts captures part by
+        part; without ``lines``, the whole fulfilment order's share. The last shipment's
+        capture is final and releases what is left. Orders without provider tenders, or
+        whose share is already captured, change nothing."""
         require_id(order_id, "order_id")
         require_id(fulfillment_order_id, "fulfillment_order_id")
+        if shipment_id is not None:
+            require_id(shipment_id, "shipment_id")
+        reference = shipment_id if shipment_id is not None and lines else fulfillment_order_id
         order = self._orders.get(order_id)
         summary = self.summary(order_id)
         at = self._clock()
@@ -368,13 +375,14 @@ class PaymentService:
             return summary
         fo = order.fulfillment_order(fulfillment_order_id)
         prices = {line.line_id: line.unit_price for line in order.lines}
-        share = Money.total(order.currency, ((prices[x.line_id], x.quantity) for x in fo.lines))
+        shipped = lines if lines else fo.lines
+        share = Money.total(order.currency, ((prices[x.line_id], x.quantity) for x in shipped))
         live = [f for f in order.fulfillment_orders
                 if f.status not in (_FO.REJECTED, _FO.CANCELLED)]
         last = (all(f.status in (_FO.SHIPPED, _FO.DELIVERED) for f in live)
                 and not order.backordered())
         already = [x for x in ledgers if x.attempts(business_key(
-            x.transaction.id, PaymentAction.CAPTURE, fulfillment_order_id))]
+            x.transaction.id, PaymentAction.CAPTURE, reference))]
         capturable = _sum_money(order.currency, (x.capturable(at) for x in ledgers))
         if not already:
             # What channel tenders already cover is not asked again of a provider.
@@ -389,8 +397,8 @@ class PaymentService:
                     self._void_open(order_id, "final-capture")
                 return self.summary(order_id)
             return self._capture(CapturePayment(order_id=order_id, amount=amount,
-                                                reference=fulfillment_order_id, final=last))
-        return self._capture(CapturePayment(order_id=order_id, reference=fulfillment_order_id,
+                                                reference=reference, final=last))
+        return self._capture(CapturePayment(order_id=order_id, reference=reference,
                                             final=last))
 
     def settle_cancellation(self, order_id: str) -> PaymentSummary:

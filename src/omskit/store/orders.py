@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -13,7 +14,8 @@ import sqlalchemy as sa
 
 from omskit.domain.errors import ConcurrencyConflict, FulfillmentOrderNotFound, OrderNotFound
 from omskit.domain.lifecycle import FulfillmentStatus, OrderStatus
-from omskit.domain.order import FulfillmentOrder, Order, OrderLine, Shipment
+from omskit.domain.order import FulfillmentOrder, Order, OrderLine
+from omskit.domain.shipping import Dimensions, LabelStatus, Parcel, Shipment, TrackingStatus
 from omskit.domain.values import Address, Customer, DeliveryMethod, Hold, LineQuantity
 from omskit.serialization import structure_optional
 from omskit.store.pending import PendingRows
@@ -21,6 +23,54 @@ from omskit.store.statements import Statements
 from omskit.store.tables import Tables
 
 Row = dict[str, Any]
+
+#: Fulfilment statuses in which a fulfilment order can have shipments (packed or later).
+_MAY_HAVE_SHIPMENTS = frozenset({FulfillmentStatus.PACKED.value, FulfillmentStatus.SHIPPED.value,
+                                 FulfillmentStatus.DELIVERED.value,
+                                 FulfillmentStatus.CANCELLED.value})
+
+
+def shipment_row(order_id: str, fulfillment_order_id: str, position: int, s: Shipment,
+                 converter: cattrs.Converter) -> Row:
+    """The ``shipments`` row of a shipment."""
+    return {"id": s.id, "order_id": order_id, "fulfillment_order_id": fulfillment_order_id,
+            "position": position, "carrier": s.carrier, "service": s.service,
+            "tracking_number": s.tracking_number,
+            "lines": converter.unstructure(list(s.lines)), "created_at": s.created_at,
+            "shipped_at": s.shipped_at, "delivered_at": s.delivered_at,
+            "expected_date": s.expected_date}
+
+
+def parcel_row(order_id: str, carrier: str, position: int, p: Parcel,
+               converter: cattrs.Converter) -> Row:
+    """The ``parcels`` row of a parcel."""
+    return {"id": p.id, "shipment_id": p.shipment_id, "order_id": order_id,
+            "position": position, "carrier": carrier, "weight_grams": p.weight_grams,
+            "dimensions": converter.unstructure(p.dimensions),
+            "contents": converter.unstructure(list(p.contents)),
+            "label_status": p.label_status.value, "label_key": p.label_key,
+            "label_attempts": p.label_attempts, "label_claimed_at": p.label_claimed_at,
+            "label_id": p.label_id, "tracking_number": p.tracking_number,
+            "label_error": p.label_error,
+            "tracking_status": p.tracking_status.value if p.tracking_status else None,
+            "tracking_at": p.tracking_at, "delivered_at": p.delivered_at,
+            "expected_date": p.expected_date}
+
+
+def read_parcel(r: Any, converter: cattrs.Converter) -> Parcel:
+    """A parcel from its ``parcels`` row."""
+    return Parcel(
+        id=r["id"], shipment_id=r["shipment_id"], weight_grams=r["weight_grams"],
+        dimensions=structure_optional(converter, r["dimensions"], Dimensions),
+        contents=tuple(converter.structure(r["contents"], list[LineQuantity])),
+        label_status=LabelStatus(r["label_status"]), label_key=r["label_key"],
+        label_attempts=r["label_attempts"], label_claimed_at=r["label_claimed_at"],
+        label_id=r["label_id"], tracking_number=r["tracking_number"],
+        label_error=r["label_error"],
+        tracking_status=(TrackingStatus(r["tracking_status"]) if r["tracking_status"]
+                         else None),
+        tracking_at=r["tracking_at"], delivered_at=r["delivered_at"],
+        expected_date=r["expected_date"])
 
 
 @attrs.frozen(kw_only=True)
@@ -91,6 +141,7 @@ class OrderRepository:
             "placed_at": order.placed_at, "updated_at": order.updated_at,
             "version": order.version, "promised_date": order.promised_date,
             "cart_id": order.cart_id, "command_hash": order.command_hash,
+            "expected_date": order.expected_date,
         }
 
     def _child_rows(self, order: Order) -> dict[str, dict[Any, Row]]:
@@ -109,24 +160,29 @@ class OrderRepository:
         }
         fos: dict[Any, Row] = {}
         fo_lines: dict[Any, Row] = {}
+        shipments: dict[Any, Row] = {}
+        parcels: dict[Any, Row] = {}
         for fo in order.fulfillment_orders:
-            s = fo.shipment
             fos[fo.id] = {
                 "id": fo.id, "order_id": order.id, "location": fo.location,
                 "status": fo.status.value, "rejection_reason": fo.rejection_reason,
                 "created_at": fo.created_at, "updated_at": fo.updated_at,
-                "shipment_id": s.id if s else None, "carrier": s.carrier if s else None,
-                "tracking_number": s.tracking_number if s else None,
-                "shipped_at": s.shipped_at if s else None,
-                "delivered_at": s.delivered_at if s else None,
                 "capacity_day": fo.capacity_day,
             }
             for line in fo.lines:
                 fo_lines[(fo.id, line.line_id)] = {
                     "fulfillment_order_id": fo.id, "line_id": line.line_id, "sku": line.sku,
                     "quantity": line.quantity}
+            for i, shipment in enumerate(fo.shipments):
+                shipments[shipment.id] = shipment_row(order.id, fo.id, i, shipment,
+                                                      self._c)
+                for j, parcel in enumerate(shipment.parcels):
+                    parcels[parcel.id] = parcel_row(order.id, shipment.carrier, j, parcel,
+                                                    self._c)
+        # Parents before children: the insert order of new rows follows this dict.
         return {"order_lines": lines, "order_holds": holds, "fulfillment_orders": fos,
-                "fulfillment_order_lines": fo_lines}
+                "fulfillment_order_lines": fo_lines, "shipments": shipments,
+                "parcels": parcels}
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -262,35 +318,61 @@ class OrderRepository:
             ).mappings():
                 fo_lines[r["fulfillment_order_id"]].append(
                     LineQuantity(line_id=r["line_id"], sku=r["sku"], quantity=r["quantity"]))
+        shipments = self._shipments(found, fo_rows)
         orders = []
         for order_id in ids:
             row = rows.get(order_id)
             if row is None:
                 continue
             order = self._assemble(row, lines[order_id], holds[order_id], fo_rows[order_id],
-                                   fo_lines)
+                                   fo_lines, shipments)
             self._snapshots[order.id] = self._child_rows(order)
             self.seen[order.id] = order
             orders.append(order)
         return orders
 
+    def _shipments(self, order_ids: Sequence[str],
+                   fo_rows: Mapping[str, Sequence[Any]]) -> dict[str, list[Shipment]]:
+        """Shipments with their parcels per fulfilment order id, in two queries, read only
+        for orders with a fulfilment order that can have one (packed or later)."""
+        wanted = [i for i in order_ids
+                  if any(r["status"] in _MAY_HAVE_SHIPMENTS for r in fo_rows[i])]
+        found: dict[str, list[Shipment]] = defaultdict(list)
+        if not wanted:
+            return found
+        t = self._t
+        by_shipment: dict[str, list[Parcel]] = defaultdict(list)
+        for r in self._conn.execute(
+                sa.select(t.parcels).where(t.parcels.c.order_id.in_(wanted))
+                .order_by(t.parcels.c.shipment_id, t.parcels.c.position)).mappings():
+            by_shipment[r["shipment_id"]].append(read_parcel(r, self._c))
+        for r in self._conn.execute(
+                sa.select(t.shipments).where(t.shipments.c.order_id.in_(wanted))
+                .order_by(t.shipments.c.fulfillment_order_id,
+                          t.shipments.c.position)).mappings():
+            found[r["fulfillment_order_id"]].append(Shipment(
+                id=r["id"], carrier=r["carrier"], service=r["service"],
+                tracking_number=r["tracking_number"],
+                lines=tuple(self._c.structure(r["lines"], list[LineQuantity])),
+                created_at=r["created_at"], shipped_at=r["shipped_at"],
+                delivered_at=r["delivered_at"], expected_date=r["expected_date"],
+                parcels=by_shipment[r["id"]]))
+        return found
+
     def _assemble(self, row: Any, lines: Sequence[Any], holds: Sequence[Any],
-                  fo_rows: Sequence[Any], fo_lines: dict[str, list[LineQuantity]]) -> Order:
+                  fo_rows: Sequence[Any], fo_lines: dict[str, list[LineQuantity]],
+                  shipments: Mapping[str, list[Shipment]]) -> Order:
         structure = self._c.structure
         line_order = {x["line_id"]: x["position"] for x in lines}
         fos = []
         for r in fo_rows:
-            shipment = None
-            if r["shipment_id"] is not None:
-                shipment = Shipment(id=r["shipment_id"], carrier=r["carrier"],
-                                    tracking_number=r["tracking_number"],
-                                    shipped_at=r["shipped_at"], delivered_at=r["delivered_at"])
             fos.append(FulfillmentOrder(
                 id=r["id"], order_id=r["order_id"], location=r["location"],
                 lines=tuple(sorted(fo_lines[r["id"]], key=lambda x: line_order[x.line_id])),
                 status=FulfillmentStatus(r["status"]), created_at=r["created_at"],
                 updated_at=r["updated_at"], rejection_reason=r["rejection_reason"],
-                shipment=shipment, capacity_day=r["capacity_day"],
+                shipments=list(shipments.get(r["id"], ())),
+                capacity_day=r["capacity_day"],
             ))
         return Order(
             id=row["id"], channel=row["channel"], external_id=row["external_id"],
@@ -306,7 +388,7 @@ class OrderRepository:
             updated_at=row["updated_at"], tags=tuple(row["tags"]),
             metadata=dict(row["metadata"]), version=row["version"],
             promised_date=row["promised_date"], cart_id=row["cart_id"],
-            command_hash=row["command_hash"],
+            command_hash=row["command_hash"], expected_date=row["expected_date"],
             holds=[Hold(code=h["code"], reason=h["reason"], placed_at=h["placed_at"],
                         released_at=h["released_at"]) for h in holds],
             fulfillment_orders=fos,

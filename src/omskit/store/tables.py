@@ -44,6 +44,10 @@ class Tables:
     soft_reservations: sa.Table
     payment_transactions: sa.Table
     payment_entries: sa.Table
+    shipments: sa.Table
+    parcels: sa.Table
+    tracking_events: sa.Table
+    label_documents: sa.Table
 
     def all(self) -> list[sa.Table]:
         """Core tables in dependency order (parents first)."""
@@ -51,7 +55,8 @@ class Tables:
                 self.order_holds, self.fulfillment_orders, self.fulfillment_order_lines,
                 self.reservations, self.inventory_ledger, self.outbox,
                 self.routing_decisions, self.location_load, self.soft_reservations,
-                self.payment_transactions, self.payment_entries]
+                self.payment_transactions, self.payment_entries,
+                self.shipments, self.parcels, self.tracking_events, self.label_documents]
 
 
 def build_metadata(
@@ -141,6 +146,8 @@ def build_metadata(
         # Added by migration 0004: PlaceOrder.fingerprint() of the placing command, so that
         # a re-delivery with other content is refused (IdempotencyConflict).
         sa.Column("command_hash", sa.String(72), nullable=True),
+        # Added by migration 0008: the carriers' latest estimate of the delivery day.
+        sa.Column("expected_date", sa.Date, nullable=True),
         # Idempotent placement: one order per channel and external id.
         sa.UniqueConstraint("channel", "external_id"),
         sa.Index(f"ix_{prefix}orders_customer_id", "customer_id", "placed_at"),
@@ -185,11 +192,7 @@ def build_metadata(
         sa.Column("rejection_reason", sa.String(_TEXT), nullable=False),
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.Column("updated_at", UTCDateTime, nullable=False),
-        sa.Column("shipment_id", sa.String(_ID), nullable=True),
-        sa.Column("carrier", sa.String(_ID), nullable=True),
-        sa.Column("tracking_number", sa.String(_TEXT), nullable=True),
-        sa.Column("shipped_at", UTCDateTime, nullable=True),
-        sa.Column("delivered_at", UTCDateTime, nullable=True),
+        # Shipments moved to their own table in migration 0008.
         # Added by migration 0005: the day whose daily-capacity slot it holds, if any.
         sa.Column("capacity_day", sa.Date, nullable=True),
         sa.Index(f"ix_{prefix}fulfillment_orders_location_status", "location", "status"),
@@ -308,6 +311,85 @@ def build_metadata(
         schema=schema,
     )
     payment_transactions, payment_entries = _payment_tables(md, prefix, schema, fk)
+    shipments = sa.Table(
+        f"{prefix}shipments", md,
+        sa.Column("id", sa.String(_ID), primary_key=True),
+        sa.Column("order_id", sa.String(_ID), sa.ForeignKey(fk("orders", "id")),
+                  nullable=False),
+        sa.Column("fulfillment_order_id", sa.String(_ID),
+                  sa.ForeignKey(fk("fulfillment_orders", "id")), nullable=False),
+        sa.Column("position", sa.Integer, nullable=False),
+        sa.Column("carrier", sa.String(_ID), nullable=False),
+        sa.Column("service", sa.String(_ID), nullable=False),
+        sa.Column("tracking_number", sa.String(_TEXT), nullable=False),
+        # [{line_id, sku, quantity}]: what of the fulfilment order this shipment carries.
+        sa.Column("lines", JSONDocument, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=True),
+        sa.Column("shipped_at", UTCDateTime, nullable=True),
+        sa.Column("delivered_at", UTCDateTime, nullable=True),
+        sa.Column("expected_date", sa.Date, nullable=True),
+        sa.Index(f"ix_{prefix}shipments_order_id", "order_id"),
+        schema=schema,
+    )
+    parcels = sa.Table(
+        f"{prefix}parcels", md,
+        sa.Column("id", sa.String(_ID), primary_key=True),
+        sa.Column("shipment_id", sa.String(_ID), sa.ForeignKey(fk("shipments", "id")),
+                  nullable=False),
+        # The order is repeated so one query loads every parcel of an order.
+        sa.Column("order_id", sa.String(_ID), nullable=False),
+        sa.Column("position", sa.Integer, nullable=False),
+        sa.Column("carrier", sa.String(_ID), nullable=False),
+        sa.Column("weight_grams", sa.Integer, nullable=False),
+        sa.Column("dimensions", JSONDocument, nullable=True),
+        sa.Column("contents", JSONDocument, nullable=False),
+        sa.Column("label_status", sa.String(16), nullable=False),
+        # The key a label is bought under, stored (committed) before the carrier is called.
+        sa.Column("label_key", sa.String(_ID), nullable=True, unique=True),
+        sa.Column("label_attempts", sa.Integer, nullable=False),
+        sa.Column("label_claimed_at", UTCDateTime, nullable=True),
+        sa.Column("label_id", sa.String(_TEXT), nullable=True),
+        sa.Column("tracking_number", sa.String(_TEXT), nullable=False),
+        sa.Column("label_error", sa.String(_TEXT), nullable=False),
+        sa.Column("tracking_status", sa.String(32), nullable=True),
+        sa.Column("tracking_at", UTCDateTime, nullable=True),
+        sa.Column("delivered_at", UTCDateTime, nullable=True),
+        sa.Column("expected_date", sa.Date, nullable=True),
+        sa.CheckConstraint("weight_grams >= 0", name="weight_non_negative"),
+        sa.Index(f"ix_{prefix}parcels_order_id", "order_id"),
+        sa.Index(f"ix_{prefix}parcels_carrier_tracking", "carrier", "tracking_number"),
+        schema=schema,
+    )
+    tracking_events = sa.Table(
+        f"{prefix}tracking_events", md,
+        sa.Column("seq", BigId, primary_key=True, autoincrement=True),
+        sa.Column("carrier", sa.String(_ID), nullable=False),
+        sa.Column("tracking_number", sa.String(_TEXT), nullable=False),
+        sa.Column("event_id", sa.String(_TEXT), nullable=False),
+        sa.Column("parcel_id", sa.String(_ID), nullable=False),
+        sa.Column("order_id", sa.String(_ID), nullable=False),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("occurred_at", UTCDateTime, nullable=False),
+        sa.Column("description", sa.String(_TEXT), nullable=False),
+        sa.Column("location", sa.String(_TEXT), nullable=False),
+        sa.Column("expected_date", sa.Date, nullable=True),
+        sa.Column("recorded_at", UTCDateTime, nullable=False),
+        # One row per carrier event and parcel, however often the carrier sends it.
+        sa.UniqueConstraint("carrier", "event_id", "parcel_id"),
+        sa.Index(f"ix_{prefix}tracking_events_parcel_id", "parcel_id", "occurred_at"),
+        schema=schema,
+    )
+    label_documents = sa.Table(
+        f"{prefix}label_documents", md,
+        sa.Column("label_key", sa.String(_ID), primary_key=True),
+        sa.Column("parcel_id", sa.String(_ID), sa.ForeignKey(fk("parcels", "id")),
+                  nullable=False),
+        sa.Column("media_type", sa.String(_ID), nullable=False),
+        sa.Column("content", sa.LargeBinary, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Index(f"ix_{prefix}label_documents_parcel_id", "parcel_id"),
+        schema=schema,
+    )
     return Tables(
         metadata=md, prefix=prefix, locations=locations, stock_items=stock_items,
         supplies=supplies, orders=orders, order_lines=order_lines, order_holds=order_holds,
@@ -315,7 +397,8 @@ def build_metadata(
         reservations=reservations, inventory_ledger=inventory_ledger, outbox=outbox,
         routing_decisions=routing_decisions, location_load=location_load,
         soft_reservations=soft_reservations, payment_transactions=payment_transactions,
-        payment_entries=payment_entries,
+        payment_entries=payment_entries, shipments=shipments, parcels=parcels,
+        tracking_events=tracking_events, label_documents=label_documents,
     )
 
 

@@ -17,7 +17,8 @@ Builders (plain functions, ``omskit.testing.builders``): :func:`location`,
 :func:`table_counts` and :func:`table_contents` snapshot the database.
 Conformance kits, one per plugin kind: :class:`ChannelConformance`,
 :class:`RoutingStrategyConformance`, :class:`RoutingRulesConformance` (rules and cost terms),
-:class:`GeocoderConformance`,
+:class:`GeocoderConformance`, :class:`CarrierConformance` (with :class:`RecordingCarrier`
+and :class:`Webhook`),
 :class:`PaymentProviderConformance` (with :class:`MutableClock`, :class:`FaultyProvider` and
 :class:`SimulatedCrash`).
 """
@@ -189,6 +190,7 @@ from omskit.testing.builders import (  # noqa: E402
     table_contents,
     table_counts,
 )
+from omskit.testing.carriers import CarrierConformance, RecordingCarrier, Webhook  # noqa: E402
 from omskit.testing.channels import ChannelConformance  # noqa: E402
 from omskit.testing.geocoding import GeocoderConformance  # noqa: E402
 from omskit.testing.payments import (  # noqa: E402
@@ -206,6 +208,7 @@ from omskit.testing.routing import (  # noqa: E402
 
 __all__ = [
     "BACKENDS",
+    "CarrierConformance",
     "ChannelConformance",
     "FaultyProvider",
     "GeocoderConformance",
@@ -213,10 +216,12 @@ __all__ = [
     "HookRecorder",
     "MutableClock",
     "PaymentProviderConformance",
+    "RecordingCarrier",
     "RoutingRulesConformance",
     "RoutingStrategyConformance",
     "SimulatedCrash",
     "TestDatabase",
+    "Webhook",
     "candidate",
     "check_plan",
     "hook_calls",

@@ -74,6 +74,15 @@ from omskit.domain.commands.payments import (
     Tender,
     VoidPayment,
 )
+from omskit.domain.commands.shipping import (
+    BuyLabel,
+    CreateShipment,
+    ReceiveCarrierWebhook,
+    RecordTracking,
+    ShipShipment,
+    TrackShipment,
+    VoidLabel,
+)
 from omskit.domain.errors import InvalidCommand
 from omskit.domain.values import (
     MAX_UNIT_PRICE,
@@ -92,12 +101,15 @@ from omskit.domain.values import (
 __all__ = [
     "CODE_PATTERN", "COMMANDS", "MAX_ID_LENGTH", "MAX_LINES", "MAX_LINE_QUANTITY",
     "MAX_METADATA_BYTES", "MAX_TEXT_LENGTH", "MAX_UNIT_PRICE", "AcceptFulfillmentOrder",
-    "AdjustStock", "AllocateBackorders", "CancelLines", "CancelOrder", "Command",
-    "CompleteOrder", "DeliverFulfillmentOrder", "ExpireCarts", "HoldCart", "NewLine",
+    "AdjustStock", "AllocateBackorders", "BuyLabel", "CancelLines", "CancelOrder", "Command",
+    "CompleteOrder", "CreateShipment", "DeliverFulfillmentOrder", "ExpireCarts", "HoldCart",
+    "NewLine",
     "PackFulfillmentOrder", "PickFulfillmentOrder", "PlaceHold", "PlaceOrder",
-    "ReceiveStock", "ReceiveSupply", "RegisterSupply", "RejectFulfillmentOrder",
+    "ReceiveCarrierWebhook", "ReceiveStock", "ReceiveSupply", "RecordTracking",
+    "RegisterSupply", "RejectFulfillmentOrder",
     "ReleaseCart", "ReleaseHold", "ReleaseOrder", "SaveLocation", "SetSafetyStock",
-    "ShipFulfillmentOrder", "ShortClose", "TransferStock", "check_code", "check_identifier",
+    "ShipFulfillmentOrder", "ShipShipment", "ShortClose", "TrackShipment", "TransferStock",
+    "VoidLabel", "check_code", "check_identifier",
     "check_quantity", "check_text",
 ]
 # Payments: their commands and the payment part of PlaceOrder.
@@ -313,4 +325,6 @@ COMMANDS: dict[str, type[Command]] = {cls.name: cls for cls in (
     ShortClose, CompleteOrder, AllocateBackorders, ReleaseOrder, AcceptFulfillmentOrder,
     RejectFulfillmentOrder, PickFulfillmentOrder, PackFulfillmentOrder, ShipFulfillmentOrder,
     DeliverFulfillmentOrder, HoldCart, ReleaseCart, ExpireCarts, AuthorisePayment,
-    CapturePayment, VoidPayment, RefundPayment, RecordChannelCapture, HandlePaymentWebhook)}
+    CapturePayment, VoidPayment, RefundPayment, RecordChannelCapture, HandlePaymentWebhook,
+    CreateShipment, BuyLabel, VoidLabel, ShipShipment, RecordTracking, TrackShipment,
+    ReceiveCarrierWebhook)}

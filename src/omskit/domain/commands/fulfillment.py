@@ -62,14 +62,20 @@ class PackFulfillmentOrder(_Step):
 
 @attrs.frozen(kw_only=True)
 class ShipFulfillmentOrder(_Step):
-    """The goods left: reserved stock is consumed. Naturally idempotent: shipping a
-    shipped fulfilment order changes nothing (the first shipment is kept)."""
+    """Every unit of the fulfilment order not yet shipped left with ``carrier`` (an
+    installed shipping carrier, else ``UnknownShippingCarrier``) under ``tracking_number``
+    (a label bought outside omskit): reserved stock is consumed. Naturally idempotent:
+    shipping a shipped fulfilment order changes nothing (the first shipment is kept)."""
 
     name = "ship_fulfillment_order"
     subject = "shipment"
 
     carrier: str = identifier()
     tracking_number: str = text(default=attrs.NOTHING)
+
+    def check(self, problems: list[str]) -> None:
+        if isinstance(self.tracking_number, str) and not self.tracking_number.strip():
+            problems.append("tracking_number: must not be blank")
 
 
 @attrs.frozen(kw_only=True)
