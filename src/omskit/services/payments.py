@@ -366,13 +366,13 @@ class PaymentService:
         if shipment_id is not None:
             require_id(shipment_id, "shipment_id")
         reference = shipment_id if shipment_id is not None and lines else fulfillment_order_id
-        order = self._orders.get(order_id)
         summary = self.summary(order_id)
         at = self._clock()
         ledgers = [x for x in summary.transactions
                    if x.transaction.kind is PaymentTransactionKind.PROVIDER]
         if not ledgers:
-            return summary
+            return summary  # most orders: nothing to capture, so the order is not read
+        order = self._orders.get(order_id)
         fo = order.fulfillment_order(fulfillment_order_id)
         prices = {line.line_id: line.unit_price for line in order.lines}
         shipped = lines if lines else fo.lines
