@@ -3,9 +3,15 @@ deliver. A rejection re-routes the lines elsewhere; shipping consumes the reserv
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
-from omskit.domain.checks import MAX_TEXT_LENGTH
+from omskit.domain.checks import (
+    MAX_TEXT_LENGTH,
+    check_count,
+    check_location_code,
+    refuse,
+)
 from omskit.domain.commands import (
     AcceptFulfillmentOrder,
     DeliverFulfillmentOrder,
@@ -26,7 +32,12 @@ from omskit.registries import Registry
 from omskit.routing.engine import RoutingEngine
 from omskit.services.allocation import lock_stock_of, route_remaining
 from omskit.services.database import Database
-from omskit.services.orders import OrderService, release_reservations, require_id
+from omskit.services.orders import (
+    MAX_PAGE_SIZE,
+    OrderService,
+    release_reservations,
+    require_id,
+)
 from omskit.services.shipping import consume_shipped
 from omskit.services.tenders import hold_expired_authorisations
 from omskit.store.uow import UnitOfWork
@@ -190,3 +201,28 @@ class FulfillmentService:
 
         order = self._orders.change(self._order_of(fulfillment_order_id), change)
         return order.fulfillment_order(fulfillment_order_id)
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def get(self, fulfillment_order_id: str) -> FulfillmentOrder:
+        """One fulfilment order (``FulfillmentOrderNotFound`` for an unknown id)."""
+        require_id(fulfillment_order_id, "fulfillment_order_id")
+        with self._db.uow() as uow:
+            order = uow.orders.get(uow.orders.order_id_for_fulfillment(fulfillment_order_id))
+        return order.fulfillment_order(fulfillment_order_id)
+
+    def at_location(self, location: str, statuses: Iterable[FulfillmentStatus] | None = None,
+                    *, limit: int = 200) -> list[FulfillmentOrder]:
+        """A location's work queue: its fulfilment orders in ``statuses`` (default: those
+        still to be picked, packed or shipped), oldest first, at most ``limit`` (1..10,000).
+        Arguments are checked first: :class:`InvalidCommand`."""
+        problems: list[str] = []
+        check_location_code(location, "location", problems)
+        check_count(limit, "limit", problems, minimum=1, maximum=MAX_PAGE_SIZE)
+        wanted = (sorted(s.value for s in statuses) if statuses is not None else
+                  sorted(s.value for s in (F.RELEASED, F.ACCEPTED, F.PICKED, F.PACKED)))
+        refuse(problems, "fulfilment queue")
+        with self._db.uow() as uow:
+            ids = uow.orders.fulfillment_ids_at(location, wanted, limit)
+            orders = {o.id: o for o in uow.orders.get_many(sorted({o for o, _ in ids}))}
+        return [orders[order_id].fulfillment_order(fo_id) for order_id, fo_id in ids]

@@ -263,6 +263,17 @@ class OrderRepository:
             raise FulfillmentOrderNotFound(fulfillment_order_id)
         return str(found)
 
+    def fulfillment_ids_at(self, location: str, statuses: Sequence[str],
+                           limit: int) -> list[tuple[str, str]]:
+        """``(order id, fulfilment order id)`` of the location's fulfilment orders in
+        ``statuses``, oldest first, at most ``limit``."""
+        self._pending.flush()
+        fo = self._t.fulfillment_orders.c
+        return [(str(r[0]), str(r[1])) for r in self._conn.execute(
+            sa.select(fo.order_id, fo.id)
+            .where(fo.location == location, fo.status.in_(list(statuses)))
+            .order_by(fo.created_at, fo.id).limit(limit))]
+
     def get(self, order_id: str, *, for_update: bool = False) -> Order:
         """Load the whole order; ``for_update`` locks its row until the transaction ends."""
         if order_id in self.seen:

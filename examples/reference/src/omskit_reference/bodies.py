@@ -1,0 +1,127 @@
+"""Request and response bodies the API adds to omskit's own attrs classes.
+
+omskit's commands and values travel as they are (``PlaceOrder`` in, ``Order`` out); these
+are the small bodies of actions that take a reason or a carrier, and the pages of listings.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import attrs
+from omskit import (
+    Address,
+    Customer,
+    DeliveryMethod,
+    FulfillmentOrder,
+    Hold,
+    Money,
+    Order,
+    OrderLine,
+    OrderStatus,
+    OrderSummary,
+)
+
+from omskit_reference.keys import ApiKey, Scope
+
+
+@attrs.frozen(kw_only=True)
+class Reason:
+    """Why: a cancellation's or a rejection's reason."""
+
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class NewHold:
+    """A hold to place on an order."""
+
+    code: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class ShipBody:
+    """Everything not yet shipped leaves with ``carrier`` under ``tracking_number``."""
+
+    carrier: str
+    tracking_number: str
+
+
+@attrs.frozen(kw_only=True)
+class Receipt:
+    """Units received at a location."""
+
+    sku: str
+    quantity: int
+    reference: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class NewKey:
+    """An API key to issue."""
+
+    name: str
+    scope: Scope
+    location: str | None = None
+    channel: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class IssuedKeyBody:
+    """A new key and its token, shown once."""
+
+    key: ApiKey
+    token: str
+
+
+@attrs.frozen(kw_only=True)
+class OrderPage:
+    """One page of an order listing, newest first; pass ``next_cursor`` as ``cursor`` for
+    the next page (``None``: this was the last)."""
+
+    items: list[OrderSummary]
+    next_cursor: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class OrderView:
+    """An order as the API shows it: its fields, its holds, its fulfilment orders and its
+    total (an ``Order`` keeps the first two in private state that only its methods change)."""
+
+    id: str
+    channel: str
+    external_id: str
+    status: OrderStatus
+    currency: str
+    total: Money
+    customer: Customer
+    lines: tuple[OrderLine, ...]
+    delivery: DeliveryMethod
+    shipping_address: Address | None
+    billing_address: Address | None
+    placed_at: datetime
+    updated_at: datetime
+    promised_date: date | None
+    expected_date: date | None
+    cart_id: str | None
+    tags: tuple[str, ...]
+    metadata: dict[str, Any]
+    #: Raised by every change: the ``ETag``, and what ``If-Match`` names.
+    version: int
+    holds: tuple[Hold, ...]
+    fulfillment_orders: tuple[FulfillmentOrder, ...]
+
+    @classmethod
+    def of(cls, order: Order) -> OrderView:
+        """The view of one order."""
+        return cls(id=order.id, channel=order.channel, external_id=order.external_id,
+                   status=order.status, currency=order.currency, total=order.total,
+                   customer=order.customer, lines=order.lines, delivery=order.delivery,
+                   shipping_address=order.shipping_address,
+                   billing_address=order.billing_address, placed_at=order.placed_at,
+                   updated_at=order.updated_at, promised_date=order.promised_date,
+                   expected_date=order.expected_date, cart_id=order.cart_id, tags=order.tags,
+                   metadata=order.metadata, version=order.version, holds=order.holds,
+                   fulfillment_orders=order.fulfillment_orders)

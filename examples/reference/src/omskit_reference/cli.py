@@ -1,0 +1,65 @@
+"""``omskit-reference``: run the deployment, and manage its API keys."""
+
+from __future__ import annotations
+
+import click
+import omskit
+import uvicorn
+
+from omskit_reference.app import create_app
+from omskit_reference.deployment import Deployment
+from omskit_reference.keys import Scope
+from omskit_reference.seed import DEMO_CARRIERS, seed
+
+DEFAULT_DATABASE = "sqlite:///omskit-reference.db"
+
+
+def _open(database: str) -> Deployment:
+    return Deployment.open(database, plugins=[omskit.ManualCarriers(*DEMO_CARRIERS)])
+
+
+@click.group()
+def main() -> None:
+    """The omskit reference deployment."""
+
+
+@main.command()
+@click.option("--database", default=DEFAULT_DATABASE, show_default=True,
+              envvar="OMSKIT_DATABASE_URL",
+              help="SQLAlchemy URL (sqlite:///file.db or postgresql://...).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--demo", is_flag=True, help="Load demo data (a network, stock, orders) first.")
+def serve(database: str, host: str, port: int, demo: bool) -> None:
+    """Migrate the database, issue an admin key, and serve the API."""
+    deployment = _open(database)
+    if demo:
+        seed(deployment.oms)
+    issued = deployment.keys.issue("admin (serve)", Scope.ADMIN)
+    click.echo(f"omskit reference deployment on http://{host}:{port}/ "
+               f"(OpenAPI: http://{host}:{port}/schema)")
+    click.echo(f"admin key: {issued.token}")
+    try:
+        uvicorn.run(create_app(deployment), host=host, port=port, log_level="warning")
+    finally:
+        deployment.close()
+
+
+@main.command("issue-key")
+@click.option("--database", default=DEFAULT_DATABASE, show_default=True,
+              envvar="OMSKIT_DATABASE_URL")
+@click.option("--name", required=True)
+@click.option("--scope", type=click.Choice([s.value for s in Scope]), required=True)
+@click.option("--location", help="The store a store key works for.")
+@click.option("--channel", help="The channel a channel key sells through.")
+def issue_key(database: str, name: str, scope: str, location: str | None,
+              channel: str | None) -> None:
+    """Issue an API key and print its token (shown once)."""
+    deployment = _open(database)
+    try:
+        issued = deployment.keys.issue(name, Scope(scope), location=location, channel=channel)
+    except omskit.OmsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        deployment.close()
+    click.echo(issued.token)
