@@ -268,3 +268,29 @@ def test_the_old_spelling_is_a_deprecated_alias(make_oms: Callable[..., Oms]) ->
     oms = make_oms()
     with pytest.warns(DeprecationWarning, match="oms.fulfillment"):
         assert oms.fulfilment is oms.fulfillment
+
+
+def test_a_location_work_queue_lists_its_open_fulfilment_orders_oldest_first(
+        network: Oms) -> None:
+    network.inventory.receive("rome", "SKU-1", 10)
+    network.inventory.receive("milan", "SKU-2", 10)
+    first = place_in_rome(network, "Q-1", {"SKU-1": 1})
+    second = place_in_rome(network, "Q-2", {"SKU-1": 2})
+    elsewhere = place_in_rome(network, "Q-3", {"SKU-2": 1})
+    assert network.fulfillment.at_location("rome") == []  # nothing released yet
+    for order in (first, second, elsewhere):
+        network.fulfillment.release(order.id)
+    rome_ids = [fo_at(first, "rome"), fo_at(second, "rome")]
+    assert [fo.id for fo in network.fulfillment.at_location("rome")] == rome_ids
+    network.fulfillment.accept(rome_ids[0])
+    network.fulfillment.pick(rome_ids[0])
+    assert [fo.status for fo in network.fulfillment.at_location("rome")] == [F.PICKED,
+                                                                             F.RELEASED]
+    assert [fo.id for fo in network.fulfillment.at_location(
+        "rome", [F.RELEASED])] == rome_ids[1:]
+    assert [fo.id for fo in network.fulfillment.at_location("rome", limit=1)] == rome_ids[:1]
+    assert network.fulfillment.get(rome_ids[1]).order_id == second.id
+    with pytest.raises(FulfillmentOrderNotFound):
+        network.fulfillment.get("no-such-fo")
+    with pytest.raises(InvalidCommand):
+        network.fulfillment.at_location("rome", limit=0)
