@@ -60,6 +60,7 @@ from omskit_reference.bodies import (
 from omskit_reference.deployment import Deployment, check_if_match, reply
 from omskit_reference.idempotency import Reply
 from omskit_reference.keys import ApiKey, Scope
+from omskit_reference.problems import ERRORS
 
 Req = Request[ApiKey, Any, Any]
 Dep = NamedDependency[Deployment]
@@ -94,7 +95,7 @@ class OrderController(Controller):
     path = "/orders"
     tags = ["orders"]
 
-    @post(sync_to_thread=True, status_code=201)
+    @post(sync_to_thread=True, responses=ERRORS, status_code=201)
     def place(self, request: Req, data: JSONBody[PlaceOrder], deployment: Dep,
               idempotency_key: IdempotencyKey) -> Response[OrderView]:
         """Place an order (a channel key places only on its own channel)."""
@@ -109,7 +110,7 @@ class OrderController(Controller):
             return reply(order, status=201, order=order)
         return deployment.write(request, data, work)
 
-    @get(sync_to_thread=True)
+    @get(sync_to_thread=True, responses=ERRORS)
     def search(self, request: Req, deployment: Dep,
                status: FromQuery[list[OrderStatus] | None] = None,
                channel: FromQuery[str | None] = None,
@@ -136,21 +137,21 @@ class OrderController(Controller):
     def _order(self, request: Req, deployment: Dep, order_id: str) -> Order:
         return order_in_reach(request.user, deployment.oms.orders.get(order_id))
 
-    @get("/{order_id:str}", sync_to_thread=True)
+    @get("/{order_id:str}", sync_to_thread=True, responses=ERRORS)
     def read(self, request: Req, deployment: Dep,
              order_id: FromPath[str]) -> Response[OrderView]:
         """One order, with its version as the ETag."""
         order = self._order(request, deployment, order_id)
         return Response(OrderView.of(order), headers={"ETag": f'"{order.version}"'})
 
-    @get("/{order_id:str}/timeline", sync_to_thread=True)
+    @get("/{order_id:str}/timeline", sync_to_thread=True, responses=ERRORS)
     def timeline(self, request: Req, deployment: Dep,
                  order_id: FromPath[str]) -> list[TimelineEntry]:
         """Everything that happened to the order, oldest first."""
         self._order(request, deployment, order_id)
         return deployment.oms.orders.timeline(order_id)
 
-    @get("/{order_id:str}/routing", sync_to_thread=True)
+    @get("/{order_id:str}/routing", sync_to_thread=True, responses=ERRORS)
     def routing(self, request: Req, deployment: Dep,
                 order_id: FromPath[str]) -> list[RoutingDecision]:
         """Why the order's stock comes from where it does: every routing decision."""
@@ -158,7 +159,7 @@ class OrderController(Controller):
         self._order(request, deployment, order_id)
         return deployment.oms.orders.explain(order_id)
 
-    @get("/{order_id:str}/payments", sync_to_thread=True)
+    @get("/{order_id:str}/payments", sync_to_thread=True, responses=ERRORS)
     def payments(self, request: Req, deployment: Dep,
                  order_id: FromPath[str]) -> PaymentSummary:
         """What was authorised, captured and refunded, and the balance."""
@@ -175,7 +176,7 @@ class OrderController(Controller):
             return reply(order, order=order)
         return deployment.write(request, body, work)
 
-    @post("/{order_id:str}/cancel", sync_to_thread=True, status_code=200)
+    @post("/{order_id:str}/cancel", sync_to_thread=True, responses=ERRORS, status_code=200)
     def cancel(self, request: Req, deployment: Dep, order_id: FromPath[str], data: JSONBody[Reason],
                idempotency_key: IdempotencyKey, if_match: IfMatch) -> Response[OrderView]:
         """Cancel what is not shipped; payments are voided or refunded."""
@@ -183,7 +184,7 @@ class OrderController(Controller):
                             lambda: deployment.oms.orders.cancel(order_id, data.reason),
                             Scope.OPERATIONS, Scope.CHANNEL)
 
-    @post("/{order_id:str}/holds", sync_to_thread=True, status_code=200)
+    @post("/{order_id:str}/holds", sync_to_thread=True, responses=ERRORS, status_code=200)
     def hold(self, request: Req, deployment: Dep, order_id: FromPath[str], data: JSONBody[NewHold],
              idempotency_key: IdempotencyKey, if_match: IfMatch) -> Response[OrderView]:
         """Put a hold on the order (idempotent per hold code)."""
@@ -192,7 +193,8 @@ class OrderController(Controller):
                                                                      data.reason),
                             Scope.OPERATIONS)
 
-    @post("/{order_id:str}/holds/{code:str}/release", sync_to_thread=True, status_code=200)
+    @post("/{order_id:str}/holds/{code:str}/release", sync_to_thread=True,
+          responses=ERRORS, status_code=200)
     def release_hold(self, request: Req, deployment: Dep, order_id: FromPath[str],
                      code: FromPath[str],
                      idempotency_key: IdempotencyKey, if_match: IfMatch) -> Response[OrderView]:
@@ -201,7 +203,7 @@ class OrderController(Controller):
                             lambda: deployment.oms.orders.release_hold(order_id, code),
                             Scope.OPERATIONS)
 
-    @post("/{order_id:str}/release", sync_to_thread=True, status_code=200)
+    @post("/{order_id:str}/release", sync_to_thread=True, responses=ERRORS, status_code=200)
     def release(self, request: Req, deployment: Dep, order_id: FromPath[str],
                 idempotency_key: IdempotencyKey, if_match: IfMatch) -> Response[OrderView]:
         """Release the order's fulfilment orders to their locations for picking."""
@@ -219,7 +221,7 @@ class FulfillmentController(Controller):
     def _fo(self, request: Req, deployment: Dep, fo_id: str) -> FulfillmentOrder:
         return fulfillment_in_reach(request.user, deployment.oms.fulfillment.get(fo_id))
 
-    @get("/{fulfillment_order_id:str}", sync_to_thread=True)
+    @get("/{fulfillment_order_id:str}", sync_to_thread=True, responses=ERRORS)
     def read(self, request: Req, deployment: Dep,
              fulfillment_order_id: FromPath[str]) -> FulfillmentOrder:
         """One fulfilment order."""
@@ -234,28 +236,32 @@ class FulfillmentController(Controller):
             return reply(step())
         return deployment.write(request, body, work)
 
-    @post("/{fulfillment_order_id:str}/accept", sync_to_thread=True, status_code=200)
+    @post("/{fulfillment_order_id:str}/accept", sync_to_thread=True,
+          responses=ERRORS, status_code=200)
     def accept(self, request: Req, deployment: Dep, fulfillment_order_id: FromPath[str],
                idempotency_key: IdempotencyKey) -> Response[FulfillmentOrder]:
         """The location takes the work on."""
         return self._step(request, deployment, fulfillment_order_id, None,
                           lambda: deployment.oms.fulfillment.accept(fulfillment_order_id))
 
-    @post("/{fulfillment_order_id:str}/pick", sync_to_thread=True, status_code=200)
+    @post("/{fulfillment_order_id:str}/pick", sync_to_thread=True,
+          responses=ERRORS, status_code=200)
     def pick(self, request: Req, deployment: Dep, fulfillment_order_id: FromPath[str],
              idempotency_key: IdempotencyKey) -> Response[FulfillmentOrder]:
         """Every unit is picked."""
         return self._step(request, deployment, fulfillment_order_id, None,
                           lambda: deployment.oms.fulfillment.pick(fulfillment_order_id))
 
-    @post("/{fulfillment_order_id:str}/pack", sync_to_thread=True, status_code=200)
+    @post("/{fulfillment_order_id:str}/pack", sync_to_thread=True,
+          responses=ERRORS, status_code=200)
     def pack(self, request: Req, deployment: Dep, fulfillment_order_id: FromPath[str],
              idempotency_key: IdempotencyKey) -> Response[FulfillmentOrder]:
         """Every unit is packed."""
         return self._step(request, deployment, fulfillment_order_id, None,
                           lambda: deployment.oms.fulfillment.pack(fulfillment_order_id))
 
-    @post("/{fulfillment_order_id:str}/ship", sync_to_thread=True, status_code=200)
+    @post("/{fulfillment_order_id:str}/ship", sync_to_thread=True,
+          responses=ERRORS, status_code=200)
     def ship(self, request: Req, deployment: Dep, fulfillment_order_id: FromPath[str],
              data: JSONBody[ShipBody],
              idempotency_key: IdempotencyKey) -> Response[FulfillmentOrder]:
@@ -265,14 +271,16 @@ class FulfillmentController(Controller):
                               fulfillment_order_id, carrier=data.carrier,
                               tracking_number=data.tracking_number))
 
-    @post("/{fulfillment_order_id:str}/deliver", sync_to_thread=True, status_code=200)
+    @post("/{fulfillment_order_id:str}/deliver", sync_to_thread=True,
+          responses=ERRORS, status_code=200)
     def deliver(self, request: Req, deployment: Dep, fulfillment_order_id: FromPath[str],
                 idempotency_key: IdempotencyKey) -> Response[FulfillmentOrder]:
         """The shipment reached the customer."""
         return self._step(request, deployment, fulfillment_order_id, None,
                           lambda: deployment.oms.fulfillment.deliver(fulfillment_order_id))
 
-    @post("/{fulfillment_order_id:str}/reject", sync_to_thread=True, status_code=200)
+    @post("/{fulfillment_order_id:str}/reject", sync_to_thread=True,
+          responses=ERRORS, status_code=200)
     def reject(self, request: Req, deployment: Dep, fulfillment_order_id: FromPath[str],
                data: JSONBody[Reason], idempotency_key: IdempotencyKey) -> Response[OrderView]:
         """The location cannot fulfil it: the order is re-routed elsewhere (or held)."""
@@ -292,7 +300,7 @@ class InventoryController(Controller):
     path = "/"
     tags = ["inventory"]
 
-    @get("/locations", sync_to_thread=True)
+    @get("/locations", sync_to_thread=True, responses=ERRORS)
     def locations(self, request: Req, deployment: Dep) -> list[Location]:
         """Every location (a store key: its own)."""
         key = request.user
@@ -300,7 +308,7 @@ class InventoryController(Controller):
         found = deployment.oms.inventory.locations()
         return [loc for loc in found if key.sees_everything or loc.code == key.location]
 
-    @get("/locations/{code:str}/fulfilment-orders", sync_to_thread=True)
+    @get("/locations/{code:str}/fulfilment-orders", sync_to_thread=True, responses=ERRORS)
     def queue(self, request: Req, deployment: Dep, code: FromPath[str],
               limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200) -> list[FulfillmentOrder]:
         """The location's work queue: released, accepted, picked and packed, oldest first."""
@@ -308,13 +316,13 @@ class InventoryController(Controller):
         deployment.oms.inventory.location(code)  # 404 for an unknown location
         return deployment.oms.fulfillment.at_location(code, limit=limit)
 
-    @get("/stock/{sku:str}", sync_to_thread=True)
+    @get("/stock/{sku:str}", sync_to_thread=True, responses=ERRORS)
     def stock(self, request: Req, deployment: Dep, sku: FromPath[str]) -> GlobalStock:
         """A SKU across every location, with what is in transit."""
         require(request.user, Scope.OPERATIONS, Scope.READ)
         return deployment.oms.inventory.stock(sku)
 
-    @get("/locations/{code:str}/stock/{sku:str}", sync_to_thread=True)
+    @get("/locations/{code:str}/stock/{sku:str}", sync_to_thread=True, responses=ERRORS)
     def stock_item(self, request: Req, deployment: Dep, code: FromPath[str],
                    sku: FromPath[str]) -> StockItem:
         """One SKU at one location (zero when the location never had it)."""
@@ -323,7 +331,7 @@ class InventoryController(Controller):
         found = deployment.oms.inventory.stock_item(code, sku)
         return found if found is not None else StockItem(location=code, sku=sku)
 
-    @post("/locations/{code:str}/receipts", sync_to_thread=True, status_code=201)
+    @post("/locations/{code:str}/receipts", sync_to_thread=True, responses=ERRORS, status_code=201)
     def receive(self, request: Req, deployment: Dep, code: FromPath[str], data: JSONBody[Receipt],
                 idempotency_key: IdempotencyKey) -> Response[StockItem]:
         """Units arrived at the location (waiting backorders are served)."""
@@ -341,14 +349,14 @@ class WebhookController(Controller):
     path = "/webhooks"
     tags = ["webhooks"]
 
-    @post("/payments/{provider:str}", sync_to_thread=True, status_code=200)
+    @post("/payments/{provider:str}", sync_to_thread=True, responses=ERRORS, status_code=200)
     def payment(self, request: Req, deployment: Dep, provider: FromPath[str],
                 body: RawBody) -> dict[str, int]:
         """A payment provider's notification; answers how many ledger entries it added."""
         entries = deployment.oms.payments.handle_webhook(provider, dict(request.headers), body)
         return {"recorded": len(entries)}
 
-    @post("/carriers/{carrier:str}", sync_to_thread=True, status_code=200)
+    @post("/carriers/{carrier:str}", sync_to_thread=True, responses=ERRORS, status_code=200)
     def carrier(self, request: Req, deployment: Dep, carrier: FromPath[str],
                 body: RawBody) -> TrackingResult:
         """A carrier's tracking notification: how many events were new, seen before,
@@ -362,13 +370,13 @@ class KeyController(Controller):
     path = "/keys"
     tags = ["keys"]
 
-    @get(sync_to_thread=True)
+    @get(sync_to_thread=True, responses=ERRORS)
     def list_keys(self, request: Req, deployment: Dep) -> list[ApiKey]:
         """Every key, live and revoked, without secrets."""
         require(request.user)
         return deployment.keys.list()
 
-    @post(sync_to_thread=True, status_code=201)
+    @post(sync_to_thread=True, responses=ERRORS, status_code=201)
     def issue(self, request: Req, deployment: Dep, data: JSONBody[NewKey],
               idempotency_key: IdempotencyKey) -> Response[IssuedKeyBody]:
         """A new key; its token is in this answer only."""
@@ -377,7 +385,7 @@ class KeyController(Controller):
             **_issued(deployment.keys.issue(data.name, data.scope, location=data.location,
                                             channel=data.channel))), status=201))
 
-    @post("/{key_id:str}/rotate", sync_to_thread=True, status_code=201)
+    @post("/{key_id:str}/rotate", sync_to_thread=True, responses=ERRORS, status_code=201)
     def rotate(self, request: Req, deployment: Dep, key_id: FromPath[str],
                idempotency_key: IdempotencyKey) -> Response[IssuedKeyBody]:
         """A new key with the same scope; the old one stops working."""
@@ -385,7 +393,7 @@ class KeyController(Controller):
         return deployment.write(request, None, lambda: reply(
             IssuedKeyBody(**_issued(deployment.keys.rotate(key_id))), status=201))
 
-    @post("/{key_id:str}/revoke", sync_to_thread=True, status_code=200)
+    @post("/{key_id:str}/revoke", sync_to_thread=True, responses=ERRORS, status_code=200)
     def revoke(self, request: Req, deployment: Dep, key_id: FromPath[str],
                idempotency_key: IdempotencyKey) -> Response[ApiKey]:
         """The key stops working at once."""

@@ -12,9 +12,11 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+import attrs
 import omskit
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.plugins.problem_details import (
     ProblemDetailsConfig,
     ProblemDetailsException,
@@ -49,6 +51,39 @@ STATUS: dict[type[Exception], int] = {
 }
 
 PROBLEM_JSON = "application/problem+json"
+
+
+@attrs.frozen(kw_only=True)
+class Problem:
+    """An RFC 9457 problem document, as every error answer carries it."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    #: Every problem found, when there are several (each ``"path: message"``).
+    problems: list[str] | None = None
+
+
+def _answer(description: str) -> ResponseSpec:
+    return ResponseSpec(data_container=Problem, media_type=PROBLEM_JSON,
+                        description=description, generate_examples=False)
+
+
+#: The error answers every route may give, documented in the OpenAPI schema.
+ERRORS: dict[int, ResponseSpec] = {
+    400: _answer("Malformed JSON, wrong types, a missing Idempotency-Key, or a payload "
+                 "omskit refuses while reading it"),
+    401: _answer("No API key, or an unknown or revoked one"),
+    403: _answer("The key's scope does not allow this"),
+    404: _answer("Not found, or out of the key's reach"),
+    409: _answer("A conflict with the current state (omskit's typed errors), or a request "
+                 "with this Idempotency-Key still being served"),
+    412: _answer("The order changed since the ETag given in If-Match"),
+    422: _answer("omskit refused the command (every problem listed), or an "
+                 "Idempotency-Key reused for another request"),
+    428: _answer("Changing an order needs If-Match"),
+}
 
 
 def status_of(exc: Exception) -> int:
