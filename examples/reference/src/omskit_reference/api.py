@@ -56,6 +56,7 @@ from omskit_reference.bodies import (
     Reason,
     Receipt,
     ShipBody,
+    TrackingLink,
 )
 from omskit_reference.deployment import Deployment, check_if_match, reply
 from omskit_reference.idempotency import Reply
@@ -202,6 +203,19 @@ class OrderController(Controller):
         return self._change(request, deployment, order_id, None,
                             lambda: deployment.oms.orders.release_hold(order_id, code),
                             Scope.OPERATIONS)
+
+    @post("/{order_id:str}/tracking-links", sync_to_thread=True, responses=ERRORS,
+          status_code=201)
+    def tracking_link(self, request: Req, deployment: Dep, order_id: FromPath[str],
+                      idempotency_key: IdempotencyKey) -> Response[TrackingLink]:
+        """A link the customer opens to follow the order (its token is shown once)."""
+        require_write(request.user, Scope.OPERATIONS, Scope.CHANNEL)
+
+        def work() -> Reply:
+            self._order(request, deployment, order_id)
+            token = deployment.tracking_links.issue(order_id)
+            return reply(TrackingLink(url=f"/track/{token}", token=token), status=201)
+        return deployment.write(request, None, work)
 
     @post("/{order_id:str}/release", sync_to_thread=True, responses=ERRORS, status_code=200)
     def release(self, request: Req, deployment: Dep, order_id: FromPath[str],

@@ -77,6 +77,15 @@ class IssuedKeyBody:
 
 
 @attrs.frozen(kw_only=True)
+class TrackingLink:
+    """A customer's tracking link: the path to open (after the deployment's address) and
+    its token, shown once."""
+
+    url: str
+    token: str
+
+
+@attrs.frozen(kw_only=True)
 class OrderPage:
     """One page of an order listing, newest first; pass ``next_cursor`` as ``cursor`` for
     the next page (``None``: this was the last)."""

@@ -20,6 +20,7 @@ from omskit_reference import idempotency
 from omskit_reference.bodies import OrderView
 from omskit_reference.idempotency import IdempotencyKeys, KeyInUse, KeyReused, Reply
 from omskit_reference.keys import ApiKey, ApiKeys, utcnow
+from omskit_reference.links import TrackingLinks
 from omskit_reference.problems import PROBLEM_JSON, problem_document
 from omskit_reference.tables import TablesPlugin, create_tables, tables_of
 
@@ -30,9 +31,12 @@ class Deployment:
     def __init__(self, oms: Oms, tables: TablesPlugin,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.oms = oms
+        #: The deployment's time (the same clock omskit was bootstrapped with).
+        self.clock = clock
         found = tables_of(tables)
         self.keys = ApiKeys(oms, found, clock)
         self.idempotency = IdempotencyKeys(oms, found, clock)
+        self.tracking_links = TrackingLinks(oms, found, clock)
 
     @classmethod
     def open(cls, url: str | None = None, *, plugins: Sequence[object] = (),

@@ -20,6 +20,7 @@ class ReferenceTables:
 
     api_keys: sa.Table
     idempotency: sa.Table
+    tracking_links: sa.Table
 
 
 class TablesPlugin:
@@ -64,7 +65,17 @@ class TablesPlugin:
             sa.Column("created_at", sa.String(40), nullable=False),
             schema=schema,
         )
-        self.tables = ReferenceTables(api_keys=api_keys, idempotency=idempotency)
+        tracking_links = sa.Table(
+            f"{prefix}tracking_links", metadata,
+            # The SHA-256 of the link's random token: the link is the customer's only
+            # credential, so it is never stored as given.
+            sa.Column("token_hash", sa.String(64), primary_key=True),
+            sa.Column("order_id", sa.String(64), nullable=False, index=True),
+            sa.Column("created_at", sa.String(40), nullable=False),
+            schema=schema,
+        )
+        self.tables = ReferenceTables(api_keys=api_keys, idempotency=idempotency,
+                                      tracking_links=tracking_links)
 
 
 def tables_of(plugin: TablesPlugin) -> ReferenceTables:
@@ -77,5 +88,5 @@ def tables_of(plugin: TablesPlugin) -> ReferenceTables:
 def create_tables(oms: Oms, tables: ReferenceTables) -> None:
     """Create the deployment's tables that do not exist yet (after ``oms.upgrade()``)."""
     with oms.engine.begin() as conn:
-        for table in (tables.api_keys, tables.idempotency):
+        for table in (tables.api_keys, tables.idempotency, tables.tracking_links):
             table.create(conn, checkfirst=True)
