@@ -96,7 +96,8 @@ def test_a_tracking_link_shows_one_order_to_whoever_holds_it(
     with TestClient(create_app(deployment)) as customer:
         page = customer.get(link.json()["url"])
         assert page.status_code == 200
-        assert "W-T1" in page.text and "We are preparing your order." in page.text
+        assert "W-T1" in page.text
+        assert "We are preparing your order." in page.text
         assert customer.get("/track/" + "x" * 43).status_code == 404
         assert customer.get("/ui/", follow_redirects=False).status_code == 303
     stored = deployment.tracking_links.order_id(link.json()["token"])
