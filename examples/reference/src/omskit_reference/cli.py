@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 import omskit
 import uvicorn
 
 from omskit_reference.app import create_app
+from omskit_reference.asgi import ENV_DATABASE
 from omskit_reference.deployment import Deployment
 from omskit_reference.keys import Scope
 from omskit_reference.seed import DEMO_CARRIERS, seed
@@ -30,17 +33,29 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--demo", is_flag=True, help="Load demo data (a network, stock, orders) first.")
-def serve(database: str, host: str, port: int, demo: bool) -> None:
-    """Migrate the database, issue an admin key, and serve the API."""
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="API processes (more than one: each opens the database itself).")
+def serve(database: str, host: str, port: int, demo: bool, workers: int) -> None:
+    """Migrate the database, issue an admin key, and serve the API and the pages."""
     deployment = _open(database)
     if demo:
         seed(deployment.oms)
     issued = deployment.keys.issue("admin (serve)", Scope.ADMIN)
     click.echo(f"omskit reference deployment on http://{host}:{port}/ "
-               f"(OpenAPI: http://{host}:{port}/schema)")
-    click.echo(f"admin key: {issued.token}")
+               f"(OpenAPI: http://{host}:{port}/schema, pages: http://{host}:{port}/ui/)")
+    click.echo(f"admin key: {issued.token}", nl=True)
     try:
-        uvicorn.run(create_app(deployment), host=host, port=port, log_level="warning")
+        if workers == 1:
+            uvicorn.run(create_app(deployment), host=host, port=port, log_level="warning")
+        else:
+            deployment.close()
+            os.environ[ENV_DATABASE] = database
+            uvicorn.run("omskit_reference.asgi:app_from_environment", factory=True,
+                        workers=workers, host=host, port=port, log_level="warning",
+                        # A worker imports omskit (SciPy included) before it answers its
+                        # first health check: on a busy machine that takes longer than
+                        # uvicorn's default 5 s, and the worker would be killed and restarted.
+                        timeout_worker_healthcheck=60)
     finally:
         deployment.close()
 

@@ -40,16 +40,17 @@ class Deployment:
 
     @classmethod
     def open(cls, url: str | None = None, *, plugins: Sequence[object] = (),
-             create: bool = False, clock: Callable[[], datetime] = utcnow,
-             **bootstrap: Any) -> Deployment:
+             create: bool = False, migrate: bool = True,
+             clock: Callable[[], datetime] = utcnow, **bootstrap: Any) -> Deployment:
         """Bootstrap omskit with the deployment's tables. ``create``: make every table
-        directly (tests, throwaway databases); else run omskit's migrations and create the
-        deployment's own tables that are missing."""
+        directly (tests, throwaway databases); else, with ``migrate``, run omskit's
+        migrations and create the deployment's own tables that are missing (a worker among
+        several passes ``migrate=False``: one process migrates)."""
         tables = TablesPlugin()
         oms = omskit.bootstrap(url, plugins=[tables, *plugins], clock=clock, **bootstrap)
         if create:
             oms.create_schema()
-        else:
+        elif migrate:
             oms.upgrade()
             create_tables(oms, tables_of(tables))
         return cls(oms, tables, clock)
