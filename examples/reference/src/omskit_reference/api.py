@@ -322,6 +322,14 @@ class InventoryController(Controller):
         found = deployment.oms.inventory.locations()
         return [loc for loc in found if key.sees_everything or loc.code == key.location]
 
+    @post("/locations", sync_to_thread=True, responses=ERRORS, status_code=200)
+    def save_location(self, request: Req, deployment: Dep, data: JSONBody[Location],
+                      idempotency_key: IdempotencyKey) -> Response[Location]:
+        """Create or replace a location (by its code)."""
+        require_write(request.user, Scope.OPERATIONS)
+        return deployment.write(request, data, lambda: reply(
+            deployment.oms.inventory.save_location(data)))
+
     @get("/locations/{code:str}/fulfilment-orders", sync_to_thread=True, responses=ERRORS)
     def queue(self, request: Req, deployment: Dep, code: FromPath[str],
               limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200) -> list[FulfillmentOrder]:
