@@ -235,6 +235,8 @@ class FakeStripe:
                 None, "Failed to establish a new connection: [Errno 111] Connection refused")
             raise requests.exceptions.ConnectionError(reason, request=request)
         if fault is Fault.RATE_LIMITED:
+            with self._lock:  # it reached Stripe, which refused it
+                self.requests.append((method, url.path, {}, dict(request.headers)))
             return self._response(request, 429, {"error": {
                 "type": "invalid_request_error", "code": "rate_limit",
                 "message": "Too many requests hit the API too quickly."}})

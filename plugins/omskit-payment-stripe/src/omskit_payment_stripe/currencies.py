@@ -2,9 +2,11 @@
 
 Stripe's minor units are not always ISO 4217's (which omskit's ``Money`` follows): the
 zero-decimal currencies take the amount as it is (500 JPY is ``500``), the three-decimal ones
-take thousandths whose last digit must be 0 (5.120 KWD is ``5120``), and ISK stays a
-two-decimal currency in the API although only whole krónur may be charged (5 ISK is
-``500``). Everything else is hundredths. The lists are Stripe's "Supported currencies" page.
+take thousandths whose last digit must be 0 (5.120 KWD is ``5120``), and everything else
+is hundredths, ISK included (5 ISK is ``500``: Stripe kept it two-decimal when it became
+whole krónur only, which ISO 4217's 0 decimals already ensure). Where Stripe has fewer
+decimals than ISO (MGA: ISO 2, Stripe 0) an amount with cents cannot be sent. The lists are
+Stripe's "Supported currencies" page.
 """
 
 from __future__ import annotations
@@ -19,8 +21,6 @@ ZERO_DECIMAL: Final = frozenset({"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW"
                                  "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"})
 #: Thousandths, rounded to the nearest ten (the last digit must be 0).
 THREE_DECIMAL: Final = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
-#: Hundredths, but only whole units may be charged (multiples of 100).
-WHOLE_UNITS_IN_HUNDREDTHS: Final = frozenset({"ISK"})
 
 
 def exponent(currency: str) -> int:
@@ -31,25 +31,17 @@ def exponent(currency: str) -> int:
     return 3 if code in THREE_DECIMAL else 2
 
 
-def _step(currency: str) -> int:
-    code = currency.upper()
-    if code in THREE_DECIMAL:
-        return 10
-    return 100 if code in WHOLE_UNITS_IN_HUNDREDTHS else 1
-
-
 def to_minor(money: Money) -> int:
     """``money`` as Stripe's integer amount; ``ValueError`` when Stripe cannot take it
-    (more decimals than Stripe's unit, or a unit Stripe requires to be rounded)."""
+    (more decimals than Stripe's unit, or a three-decimal amount not rounded to ten)."""
     scaled = money.amount.scaleb(exponent(money.currency))
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{money.amount} {money.currency} has more decimals than Stripe takes "
                          f"in {money.currency} ({exponent(money.currency)})")
     minor = int(scaled)
-    step = _step(money.currency)
-    if minor % step:
-        raise ValueError(f"Stripe takes {money.currency} amounts only in multiples of {step} "
-                         f"of its unit, not {minor}")
+    if money.currency.upper() in THREE_DECIMAL and minor % 10:
+        raise ValueError(f"Stripe takes {money.currency} amounts rounded to the hundredth "
+                         f"(the last of three decimals 0), not {money.amount}")
     return minor
 
 

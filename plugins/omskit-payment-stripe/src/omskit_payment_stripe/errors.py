@@ -7,8 +7,8 @@
   ``APIError`` 409 (another request with the key still running): ``PaymentRetryable``;
   Stripe refused before doing anything (a key problem goes away once the key is fixed).
 - ``APIConnectionError``: ``PaymentRetryable`` when the request never left (refused, DNS,
-  connect timeout, TLS handshake: :func:`never_sent`), else ``PaymentOutcomeUnknown`` (a
-  read timeout, a reset connection: Stripe may have done it).
+  connect timeout: :func:`never_sent`), else ``PaymentOutcomeUnknown`` (a read timeout, a
+  reset connection, a TLS error: Stripe may have done it).
 - ``APIError`` 5xx and anything else: ``PaymentOutcomeUnknown``.
 
 A read (``GET``) changes nothing at Stripe, so there an unknown outcome is only retryable.
@@ -22,11 +22,12 @@ from typing import Final
 import stripe
 from omskit import PaymentDeclined, PaymentOutcomeUnknown, PaymentProviderError, PaymentRetryable
 
-#: Exception classes (of requests, urllib3, httpx, ssl), anywhere in the chain an HTTP client
+#: Exception classes (of requests, urllib3, httpx), anywhere in the chain an HTTP client
 #: raised, that fail before a request is written: the connection was never made. Matched by
-#: name so the plugin needs none of those libraries itself.
+#: name so the plugin needs none of those libraries itself. A TLS error is not among them:
+#: it can also break a connection after the request went out.
 NOT_SENT: Final = frozenset({"ConnectTimeout", "ConnectTimeoutError", "NewConnectionError",
-                             "NameResolutionError", "ConnectError", "SSLError"})
+                             "NameResolutionError", "ConnectError"})
 
 
 def never_sent(exc: BaseException) -> bool:
