@@ -175,6 +175,21 @@ def test_what_stripe_does_on_its_own(payment_provider: StripeProvider, fake_stri
     assert read(payment_provider, fake_stripe) == []
 
 
+def test_cancelling_what_was_never_authorised_releases_nothing(
+        payment_provider: StripeProvider, fake_stripe: FakeStripe) -> None:
+    for method in ("pm_card_chargeDeclined", "pm_card_authenticationRequired"):
+        with pytest.raises(PaymentDeclined):
+            payment_provider.authorise(request(PaymentAction.AUTHORISE, method, method=method))
+    read(payment_provider, fake_stripe)
+    for reference in fake_stripe.intents:  # someone cancels them in the Dashboard
+        fake_stripe.handle("POST", f"/v1/payment_intents/{reference}/cancel", {},
+                           {"Authorization": f"Bearer {API_KEY}"})
+    deliveries = fake_stripe.deliveries()
+    assert [json.loads(b)["type"] for _, b in deliveries] == [
+        "payment_intent.canceled", "payment_intent.canceled"]
+    assert [payment_provider.parse_webhook(h, b) for h, b in deliveries] == [[], []]
+
+
 def test_a_capture_made_outside_omskit_is_not_reported(payment_provider: StripeProvider) -> None:
     intent = {"id": "pi_1", "object": "payment_intent", "amount": 1000, "amount_capturable": 0,
               "amount_received": 1000, "currency": "eur", "status": "succeeded",

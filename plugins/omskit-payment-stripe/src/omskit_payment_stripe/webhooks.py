@@ -98,6 +98,8 @@ def _canceled(event: Event, intent: Mapping[str, Any]) -> Notes:
     released = int(intent["amount"]) - int(intent.get("amount_received") or 0)
     if intent.get("cancellation_reason") == "automatic" or released <= 0:
         return []
+    if not intent.get("latest_charge") or intent.get("last_payment_error"):
+        return []  # never authorised (declined, or left waiting for 3-D Secure): nothing held
     return [_note(event, intent, action=PaymentAction.VOID, outcome=PaymentOutcome.SUCCESS,
                   amount=released, payment=str(intent["id"]), key=_request_key(event))]
 
