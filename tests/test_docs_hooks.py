@@ -576,6 +576,14 @@ def _payment_providers(ns: dict[str, Any]) -> None:
         (hold,) = held.active_holds
         assert (hold.code, hold.reason) == (
             "payment_pending", "payment declined: credit_limit: above 500.00")
+    # Another Oms, other settings: the provider it registers has its own limit.
+    with memory_oms(ns["plugin"], settings={"house_account": {"credit_limit": "1000.00"}}) as oms:
+        stock(oms, "dc-milano", 100)
+        command = attrs.evolve(
+            order_command("B-2", {"SKU-1": 60}, unit_price="10.00"),
+            payment=OrderPayment(tenders=[Tender(provider="house-account",
+                                                 amount=Decimal(600))]))
+        assert not oms.orders.get(oms.orders.place(command).id).active_holds
 
 
 EFFECTS: dict[str, Callable[[dict[str, Any]], None]] = {

@@ -138,13 +138,20 @@ def omskit_register_event_types(register: Callable[[type[Event]], None]) -> None
 
 
 @hookspec
-def omskit_register_payment_providers(register: Callable[[PaymentProvider], None]) -> None:
+def omskit_register_payment_providers(register: Callable[[PaymentProvider], None],
+                                      settings: Mapping[str, Any]) -> None:
     """Contribute payment providers (``omskit.ports.PaymentProvider``), keyed by
     ``provider.code``.
 
     A ``PlaceOrder`` tender names a provider by its code; ``oms.payments`` calls it to
     authorise, capture, void, refund and reconcile, and to read its webhooks. The core keeps
     the payment ledger and every invariant; the provider only translates its API.
+
+    ``settings`` is the mapping given to ``bootstrap`` (decision 12), so an entry-point plugin
+    can build its provider from its own key (API keys, webhook secrets). It is not validated
+    yet: ``omskit_validate_settings`` runs right after the contributions, so an
+    implementation registers nothing when its key is absent or wrong and reports the problems
+    there. An implementation may leave ``settings`` out of its signature.
 
     Error policy: as ``omskit_register_channels``; a provider whose ``capabilities`` is not a
     frozenset of ``PaymentCapability`` raises ``PluginError`` naming the plugin.

@@ -252,17 +252,22 @@ class Hooks:
         self._pm = pm
         self._relay = pm.hook
 
-    def _contribute(self, caller: pluggy.HookCaller, add: Callable[[Any, str], None]) -> None:
+    def _contribute(self, caller: pluggy.HookCaller, add: Callable[[Any, str], None],
+                    settings: Mapping[str, Any]) -> None:
         # Each implementation is called on its own so every contribution can be credited to
         # the plugin that made it (for duplicate errors and for `omskit plugins`).
         for impl in reversed(caller.get_hookimpls()):
             register = lambda item, _name=impl.plugin_name: add(item, _name)  # noqa: E731
-            # Like pluggy, pass only the arguments the implementation asks for.
-            impl.function(**({"register": register} if "register" in impl.argnames else {}))
+            # Like pluggy, pass only the arguments the implementation asks for (pluggy
+            # refused, at registration, any argument its hook spec does not declare).
+            offered: dict[str, Any] = {"register": register, "settings": settings}
+            impl.function(**{name: offered[name] for name in impl.argnames if name in offered})
 
-    def contribute(self, kind: ContributionKind[Any], add: Callable[[Any, str], None]) -> None:
-        """Collect one kind's contributions: ``add(item, plugin_name)`` for each."""
-        self._contribute(getattr(self._relay, kind.hook_name), add)
+    def contribute(self, kind: ContributionKind[Any], add: Callable[[Any, str], None],
+                   settings: Mapping[str, Any]) -> None:
+        """Collect one kind's contributions: ``add(item, plugin_name)`` for each. Hooks whose
+        spec declares ``settings`` receive the bootstrap settings."""
+        self._contribute(getattr(self._relay, kind.hook_name), add, settings)
 
     def configure_converter(self, converter: cattrs.Converter) -> None:
         """Let plugins adjust the converter."""

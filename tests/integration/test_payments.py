@@ -5,7 +5,7 @@ channel captured, commands, and bad input changing nothing. The sandbox provider
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -368,6 +368,29 @@ def test_a_provider_with_malformed_capabilities_fails_bootstrap(
 
     with pytest.raises(PluginError, match="capabilities"):
         make_oms(plugins=[Plugin()])
+
+
+def test_a_provider_is_built_from_each_oms_settings(make_oms: Callable[..., Oms]) -> None:
+    seen: list[Mapping[str, Any]] = []
+
+    class FromSettings:
+        """Like an entry point: no constructor arguments, configured by settings."""
+
+        @hookimpl
+        def omskit_register_payment_providers(self, register: Callable[[Any], None],
+                                              settings: Mapping[str, Any]) -> None:
+            seen.append(settings)
+            if "sandbox_code" in settings:
+                register(SandboxProvider(code=settings["sandbox_code"]))
+
+    plugin = FromSettings()
+    one = make_oms(plugins=[plugin], settings={"sandbox_code": "cards-one"})
+    two = make_oms(plugins=[plugin], settings={"sandbox_code": "cards-two"})
+    none = make_oms(plugins=[plugin])
+    assert (one.payments.providers(), two.payments.providers(),
+            none.payments.providers()) == (["cards-one"], ["cards-two"], [])
+    assert seen == [{"sandbox_code": "cards-one"}, {"sandbox_code": "cards-two"}, {}]
+    assert seen[0] is one.settings  # the very mapping bootstrap keeps
 
 
 def test_the_ledger_is_append_only_rows(shop: Oms) -> None:

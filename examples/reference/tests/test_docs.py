@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "reference.md"
-EXAMPLE = re.compile(r"<!-- example -->\n```python\n(.*?)```", re.DOTALL)
+EXAMPLE = re.compile(r"<!-- reference example -->\n```python\n(.*?)```", re.DOTALL)
 
 
 def examples() -> list[str]:
