@@ -25,12 +25,13 @@ import pluggy
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+    from decimal import Decimal
 
     import cattrs
     import sqlalchemy as sa
 
     from omskit.domain.events import Event
-    from omskit.domain.order import FulfillmentOrder, Order
+    from omskit.domain.order import FulfillmentOrder, Order, OrderLine
     from omskit.domain.routing import (
         Candidate,
         CostTerm,
@@ -239,6 +240,23 @@ def omskit_order_priority(order: Order, settings: Mapping[str, Any]) -> int | No
     ``settings["routing"]["segment_priority"]`` (unlisted segments after every listed one).
 
     Error policy: an exception propagates and the operation is rolled back.
+    """
+
+
+@hookspec(firstresult=True)
+def omskit_tax_rate(line: OrderLine, order: Order, settings: Mapping[str, Any]
+                    ) -> Decimal | None:
+    """Return the VAT rate of ``line`` in percent (``Decimal("22")``), for its invoice.
+
+    Asked once per line of each invoice, when the invoice is issued (a shipment paid),
+    outside any transaction. The line's price includes the VAT: omskit works out the net
+    and the VAT from it. Default (builtin, ``trylast``): the tax class table of
+    ``settings["invoices"]`` (``sku_tax_classes`` patterns to ``tax_classes`` rates), else
+    ``settings["invoices"]["tax_rate"]``, else 0.
+
+    Error policy: an exception propagates and no invoice is issued (the event that asked
+    for it fails and is retried); an answer that is not a ``Decimal`` from 0 to 100 with at
+    most 4 decimals raises ``PluginError`` naming the plugin.
     """
 
 
