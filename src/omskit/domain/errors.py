@@ -469,7 +469,7 @@ class InvalidPeriod(InvalidCommand):
     def __init__(self, start: object, end: object) -> None:
         self.start = start
         self.end = end
-        super().__init__([f"period: {start} is after {end}"], subject="period")
+        super().__init__([f"from {start} is after to {end}"], subject="period")
 
 
 class PdfUnavailable(OmsError):
