@@ -78,8 +78,12 @@ class InvoiceRepository:
     def for_order(self, order_id: str) -> list[Invoice]:
         """The order's documents, in issue order."""
         t = self._t.invoices
+        # Invoices before credit notes issued at the same moment: a credit note follows
+        # what it credits.
+        kind_order = sa.case((t.c.kind == DocumentKind.INVOICE.value, 0), else_=1)
         rows = self._conn.execute(sa.select(t).where(t.c.order_id == order_id)
-                                  .order_by(t.c.issued_at, t.c.series, t.c.sequence))
+                                  .order_by(t.c.issued_at, kind_order, t.c.series,
+                                            t.c.sequence))
         return [self._invoice(r) for r in rows.mappings()]
 
     def search(self, *, kind: DocumentKind | None, order_id: str | None, channel: str | None,
