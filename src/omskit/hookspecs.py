@@ -360,8 +360,8 @@ def omskit_handle_event(event: Event, oms: Services) -> None:
     """Receive a committed domain event from the outbox (at least once).
 
     ``oms`` is a narrow handle on the public services (``orders``, ``inventory``,
-    ``fulfillment``, ``channels``, ``outbox``, ``promise``, ``carts``, ``shipping``), not the
-    whole ``Oms``.
+    ``fulfillment``, ``channels``, ``outbox``, ``promise``, ``carts``, ``payments``,
+    ``shipping``, ``invoices``, ``journal``), not the whole ``Oms``.
     Called after the transaction that wrote the event committed, after the core's own
     handlers for the event (backorder allocation on stock events). Each order's events go out
     in the order they were written: an event of an order is never delivered before an
