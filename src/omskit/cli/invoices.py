@@ -68,9 +68,13 @@ def list_invoices(state: CliState, kind: str | None, order_id: str | None,
         echo_json([_as_dict(i) for i in found])
         return
     table = Table(title=f"{len(found)} documents")
-    table.add_column("number", no_wrap=True)
-    for heading in ("kind", "issued", "order", "channel", "net", "VAT", "gross"):
-        table.add_column(heading)
+    # Numbers and amounts are never cut short: `invoices show` must find what is printed.
+    for heading in ("number", "kind", "issued"):
+        table.add_column(heading, no_wrap=True)
+    for heading in ("order", "channel"):
+        table.add_column(heading, overflow="fold")
+    for heading in ("net", "VAT", "gross"):
+        table.add_column(heading, no_wrap=True, justify="right")
     for i in found:
         table.add_row(i.number, i.kind.value, i.issue_date.isoformat(), i.external_id,
                       i.channel, str(i.net), str(i.vat), f"{i.gross} {i.currency}")

@@ -68,6 +68,7 @@ from omskit.services.dispatch import EventDispatcher
 from omskit.services.orders import OrderService, require_id
 from omskit.services.payments import PaymentService
 from omskit.store.invoices import InvoiceRepository
+from omskit.store.payments import PaymentRepository
 from omskit.store.uow import UnitOfWork
 
 #: Most documents one ``oms.invoices.search`` call returns.
@@ -219,18 +220,25 @@ class InvoiceService:
         its fulfilment order) succeeded, or none was asked because the order's funds were
         captured already (by the channel, a till or a marketplace, or before shipping).
         Returns the invoice (the one issued before, if any), or ``None`` while unpaid: a
-        capture pending or failed, or an order with no captured funds. Safe to call again."""
+        capture pending or failed, an order with no captured funds, an order with no
+        payment transactions at all (paid outside omskit). Safe to call again."""
         require_id(order_id, "order_id")
         require_id(shipment_id, "shipment_id")
+        with self._db.uow() as uow:
+            # The ledger first: most orders are paid outside omskit (no transactions), and
+            # their shipments then cost one query here, not an order load.
+            payments = PaymentRepository(uow.connection, self._db.tables)
+            ledgers = payments.ledgers(payments.transactions(order_id))
+            found = _repo(self._db, uow).by_source(order_id, DocumentKind.INVOICE,
+                                                   shipment_id) if ledgers else None
+        if not ledgers:
+            return None
+        if found is not None:
+            return found
         order = self._orders.get(order_id)
         fo, shipment = order.shipment(shipment_id)
         if shipment.shipped_at is None:
             return None
-        with self._db.uow() as uow:
-            found = _repo(self._db, uow).by_source(order.id, DocumentKind.INVOICE, shipment.id)
-        if found is not None:
-            return found
-        ledgers = self._payments.transactions(order_id)
         asked, succeeded = _captures_for(ledgers, (shipment.id, fo.id))
         paid = succeeded if asked else any(x.captured.amount > 0 for x in ledgers)
         if not paid:
