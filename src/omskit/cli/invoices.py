@@ -71,13 +71,12 @@ def list_invoices(state: CliState, kind: str | None, order_id: str | None,
     # Numbers and amounts are never cut short: `invoices show` must find what is printed.
     for heading in ("number", "kind", "issued"):
         table.add_column(heading, no_wrap=True)
-    for heading in ("order", "channel"):
-        table.add_column(heading, overflow="fold")
-    for heading in ("net", "VAT", "gross"):
+    table.add_column("order", overflow="fold", min_width=12)
+    for heading in ("VAT", "gross"):
         table.add_column(heading, no_wrap=True, justify="right")
     for i in found:
-        table.add_row(i.number, i.kind.value, i.issue_date.isoformat(), i.external_id,
-                      i.channel, str(i.net), str(i.vat), f"{i.gross} {i.currency}")
+        table.add_row(i.number, i.kind.value, i.issue_date.isoformat(),
+                      f"{i.channel}/{i.external_id}", str(i.vat), f"{i.gross} {i.currency}")
     state.console.print(table)
 
 
