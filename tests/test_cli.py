@@ -28,8 +28,8 @@ def test_db_upgrade_then_current(omskit_database: TestDatabase) -> None:
     assert run(omskit_database, "db", "current").output.strip() == "none"
     upgraded = run(omskit_database, "db", "upgrade")
     assert upgraded.exit_code == 0
-    assert "revision 0008" in upgraded.output
-    assert run(omskit_database, "db", "current").output.strip() == "0008"
+    assert "revision 0009" in upgraded.output
+    assert run(omskit_database, "db", "current").output.strip() == "0009"
 
 
 def test_demo_runs_a_day_and_summarises_it(omskit_database: TestDatabase) -> None:

@@ -586,6 +586,28 @@ def _payment_providers(ns: dict[str, Any]) -> None:
         assert not oms.orders.get(oms.orders.place(command).id).active_holds
 
 
+def _tax_rate(ns: dict[str, Any]) -> None:
+    settings = {"invoices": {"tax_rate": "22"}}
+    with memory_oms(ns["plugin"], omskit.ManualCarriers("brt"), settings=settings) as oms:
+        stock(oms, "dc-milano", 10)
+        for external_id, country in (("X-1", "CH"), ("X-2", "IT")):
+            command = attrs.evolve(
+                order_command(external_id, {"SKU-1": 1}, unit_price="12.20"),
+                payment=OrderPayment(tenders=[Tender(captured=True, amount=Decimal("12.20"),
+                                                     reference=f"till-{external_id}")]))
+            assert command.shipping_address is not None
+            command = attrs.evolve(command, shipping_address=attrs.evolve(
+                command.shipping_address, country=country))
+            order = oms.fulfillment.release(oms.orders.place(command).id)
+            fo = order.fulfillment_orders[0].id
+            for step in (oms.fulfillment.accept, oms.fulfillment.pick, oms.fulfillment.pack):
+                step(fo)
+            oms.fulfillment.ship(fo, carrier="brt", tracking_number=f"T-{external_id}")
+            (invoice,) = oms.invoices.for_order(order.id)
+            expected = ("0", "0.00") if country == "CH" else ("22", "2.20")
+            assert (str(invoice.lines[0].vat_rate), str(invoice.vat)) == expected
+
+
 EFFECTS: dict[str, Callable[[dict[str, Any]], None]] = {
     "Writing a plugin": _fraud_screening,
     "omskit_register_channels": _channels,
@@ -602,6 +624,7 @@ EFFECTS: dict[str, Callable[[dict[str, Any]], None]] = {
     "omskit_choose_routing_strategy": _choose_routing_strategy,
     "omskit_routing_policy": _routing_policy,
     "omskit_order_priority": _order_priority,
+    "omskit_tax_rate": _tax_rate,
     "omskit_validate_order": _validate_order,
     "omskit_validate_transition": _validate_transition,
     "omskit_after_transition": _after_transition,

@@ -46,6 +46,7 @@ from omskit.services.fulfillment import FulfillmentService
 from omskit.services.handle import Services
 from omskit.services.handlers import CORE_HANDLERS, EventDelivery
 from omskit.services.inventory import InventoryService
+from omskit.services.invoices import InvoiceService, JournalService
 from omskit.services.orders import OrderService
 from omskit.services.outbox import OutboxService
 from omskit.services.payments import PaymentService
@@ -64,8 +65,8 @@ class Oms:
     """One embedded order management system. Build it with :func:`bootstrap`.
 
     Services: ``inventory``, ``orders``, ``fulfillment``, ``channels``, ``outbox``,
-    ``promise``, ``carts``, ``payments``, ``shipping``; ``router`` runs routing decisions
-    in memory.
+    ``promise``, ``carts``, ``payments``, ``shipping``, ``invoices``, ``journal``;
+    ``router`` runs routing decisions in memory.
     """
 
     def __init__(self, *, db: Database, dispatcher: EventDispatcher,
@@ -112,6 +113,14 @@ class Oms:
         self.shipping = ShippingService(db=db, dispatcher=dispatcher, clock=clock,
                                         carriers=registries[kinds.SHIPPING_CARRIER],
                                         settings=settings, orders=self.orders)
+        #: Invoices and credit notes, issued when the payment ledger records captures
+        #: and refunds; rendered to HTML and PDF.
+        self.invoices = InvoiceService(db=db, dispatcher=dispatcher, clock=clock, hooks=hooks,
+                                       settings=settings, orders=self.orders,
+                                       payments=self.payments)
+        #: The journal: a posting per document, capture and refund; its CSV export.
+        self.journal = JournalService(db=db, dispatcher=dispatcher, settings=settings,
+                                      orders=self.orders, payments=self.payments)
         delivery = EventDelivery(hooks)
         #: Relaying stored events to the core's handlers and ``omskit_handle_event``;
         #: parked events for operators.
@@ -121,7 +130,8 @@ class Oms:
         self.services = Services(orders=self.orders, inventory=self.inventory,
                                  fulfillment=self.fulfillment, channels=self.channels,
                                  outbox=self.outbox, promise=self.promise, carts=self.carts,
-                                 payments=self.payments, shipping=self.shipping)
+                                 payments=self.payments, shipping=self.shipping,
+                                 invoices=self.invoices, journal=self.journal)
         delivery.services = self.services
         # Inline dispatch drains the outbox through this instance's outbox service.
         dispatcher.drain = self.outbox.dispatch_batch

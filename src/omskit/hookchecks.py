@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 import pluggy
 
 from omskit.domain.checks import check_code, check_identifier, check_text
 from omskit.domain.errors import PluginError
+from omskit.domain.invoices import MAX_TAX_RATE, TAX_RATE_PLACES
 from omskit.domain.routing import CostTerm, Exclusion, Holdback, RoutingPolicy
-from omskit.domain.values import Problem
+from omskit.domain.values import Problem, check_decimal
 
 #: Checks one answer; returns the answer to pass on (iterables become lists) or raises
 #: ``ValueError`` saying what is wrong.
@@ -73,6 +75,15 @@ def _policy(result: Any) -> Any:
     if result.max_shipments is not None and not _whole(result.max_shipments, 1):
         raise ValueError(f"max_shipments must be None or at least 1, "
                          f"not {result.max_shipments!r}")
+    return result
+
+
+def _tax_rate(result: Any) -> Any:
+    if isinstance(result, int) and not isinstance(result, bool):
+        result = Decimal(result)
+    problems: list[str] = []
+    check_decimal(result, "rate", problems, maximum=MAX_TAX_RATE, places=TAX_RATE_PLACES)
+    _raise(problems)
     return result
 
 
@@ -157,6 +168,7 @@ RESULT_CHECKS: Mapping[str, Check] = {
     "omskit_validate_transition": _messages,
     "omskit_routing_rules": _verdicts,
     "omskit_routing_cost_terms": _cost_terms,
+    "omskit_tax_rate": _tax_rate,
 }
 
 

@@ -25,12 +25,13 @@ import pluggy
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+    from decimal import Decimal
 
     import cattrs
     import sqlalchemy as sa
 
     from omskit.domain.events import Event
-    from omskit.domain.order import FulfillmentOrder, Order
+    from omskit.domain.order import FulfillmentOrder, Order, OrderLine
     from omskit.domain.routing import (
         Candidate,
         CostTerm,
@@ -249,6 +250,23 @@ def omskit_order_priority(order: Order, settings: Mapping[str, Any]) -> int | No
     """
 
 
+@hookspec(firstresult=True)
+def omskit_tax_rate(line: OrderLine, order: Order, settings: Mapping[str, Any]
+                    ) -> Decimal | None:
+    """Return the VAT rate of ``line`` in percent (``Decimal("22")``), for its invoice.
+
+    Asked once per line of each invoice, when the invoice is issued (a shipment paid),
+    outside any transaction. The line's price includes the VAT: omskit works out the net
+    and the VAT from it. Default (builtin, ``trylast``): the tax class table of
+    ``settings["invoices"]`` (``sku_tax_classes`` patterns to ``tax_classes`` rates), else
+    ``settings["invoices"]["tax_rate"]``, else 0.
+
+    Error policy: an exception propagates and no invoice is issued (the event that asked
+    for it fails and is retried); an answer that is not a ``Decimal`` from 0 to 100 with at
+    most 4 decimals raises ``PluginError`` naming the plugin.
+    """
+
+
 # -- validate -------------------------------------------------------------------------------
 
 
@@ -349,8 +367,8 @@ def omskit_handle_event(event: Event, oms: Services) -> None:
     """Receive a committed domain event from the outbox (at least once).
 
     ``oms`` is a narrow handle on the public services (``orders``, ``inventory``,
-    ``fulfillment``, ``channels``, ``outbox``, ``promise``, ``carts``, ``shipping``), not the
-    whole ``Oms``.
+    ``fulfillment``, ``channels``, ``outbox``, ``promise``, ``carts``, ``payments``,
+    ``shipping``, ``invoices``, ``journal``), not the whole ``Oms``.
     Called after the transaction that wrote the event committed, after the core's own
     handlers for the event (backorder allocation on stock events). Each order's events go out
     in the order they were written: an event of an order is never delivered before an

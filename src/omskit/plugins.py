@@ -28,8 +28,10 @@ from omskit.hookchecks import install_result_checks
 from omskit.kinds import ContributionKind
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from omskit.domain.events import Event
-    from omskit.domain.order import FulfillmentOrder, Order
+    from omskit.domain.order import FulfillmentOrder, Order, OrderLine
     from omskit.domain.routing import (
         Candidate,
         CostTerm,
@@ -320,6 +322,12 @@ class Hooks:
     def choose_routing_strategy(self, request: RoutingRequest) -> str:
         """The routing strategy code for ``request`` (the builtin default always answers)."""
         result: str = self._relay.omskit_choose_routing_strategy(request=request)
+        return result
+
+    def tax_rate(self, line: OrderLine, order: Order, settings: Mapping[str, Any]) -> Decimal:
+        """The VAT rate of ``line`` in percent (the builtin default always answers)."""
+        result: Decimal = self._relay.omskit_tax_rate(line=line, order=order,
+                                                      settings=settings)
         return result
 
     def validate_order(self, order: Order, inventory: InventoryReader) -> list[Problem]:

@@ -292,7 +292,8 @@ def test_plugins_lists_builtins_first(make_oms: Callable[..., Oms]) -> None:
     assert by_name["omskit.builtin.validation"].hooks == ("omskit_validate_order",)
     assert by_name["omskit.builtin.defaults"].hooks == (
         "omskit_choose_routing_strategy", "omskit_customer_segment", "omskit_order_priority",
-        "omskit_register_event_types", "omskit_routing_policy", "omskit_validate_settings")
+        "omskit_register_event_types", "omskit_routing_policy", "omskit_tax_rate",
+        "omskit_validate_settings")
     assert by_name["acme_routing"].hooks == ("omskit_register_routing_strategies",)
     assert by_name["acme_routing"].distribution is None
 

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from omskit.domain.events import CORE_EVENTS, Event
-from omskit.domain.order import Order
+from omskit.domain.invoices import (
+    INVOICE_EVENTS,
+    InvoiceSettings,
+    invoice_settings,
+    parse_invoice_settings,
+)
+from omskit.domain.order import Order, OrderLine
 from omskit.domain.payments import PAYMENT_EVENTS
 from omskit.domain.routing import RoutingPolicy, RoutingRequest
 from omskit.hookspecs import hookimpl
@@ -21,6 +28,7 @@ class DefaultsPlugin:
 
     def __init__(self, *, routing_strategy: str) -> None:
         self.routing_strategy = routing_strategy
+        self._invoices: tuple[Mapping[str, Any], InvoiceSettings] | None = None
 
     @hookimpl(trylast=True)
     def omskit_customer_segment(self, order: Order) -> str:
@@ -44,16 +52,28 @@ class DefaultsPlugin:
         segment = order.customer.segment or ""
         return ranking.index(segment) if segment in ranking else len(ranking)
 
+    @hookimpl(trylast=True)
+    def omskit_tax_rate(self, line: OrderLine, settings: Mapping[str, Any]) -> Decimal:
+        """The rate of the line's SKU in the ``invoices`` tax class table, else the
+        ``invoices.tax_rate`` (0 unless set)."""
+        cached = self._invoices
+        if cached is None or cached[0] is not settings:
+            # Parsed once per settings object (each Oms has its own), not per line.
+            cached = self._invoices = (settings, invoice_settings(settings))
+        return cached[1].rate_of(line.sku)
+
     @hookimpl
     def omskit_validate_settings(self, settings: Mapping[str, Any]) -> list[str]:
-        """Check the core's keys: ``settings["routing"]`` and ``settings["inventory"]``."""
+        """Check the core's keys: ``settings["routing"]``, ``settings["inventory"]`` and
+        ``settings["invoices"]``."""
         problems: list[str] = []
         parse_routing(settings, problems)
         parse_inventory(settings, problems)
+        parse_invoice_settings(settings, problems)
         return problems
 
     @hookimpl
     def omskit_register_event_types(self, register: Callable[[type[Event]], None]) -> None:
         """The core's events, registered like any plugin's."""
-        for event_type in (*CORE_EVENTS, *PAYMENT_EVENTS):
+        for event_type in (*CORE_EVENTS, *PAYMENT_EVENTS, *INVOICE_EVENTS):
             register(event_type)

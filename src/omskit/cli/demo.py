@@ -13,13 +13,17 @@ from omskit.cli.context import CliState, echo_json, pass_state
 from omskit.cli.opening import resolve_url, shown
 from omskit.demo import (
     DEMO_CARRIERS,
+    DEMO_SETTINGS,
     STRATEGY,
     DemoCarriers,
+    DemoPayments,
     DemoSummary,
     SimulatedClock,
     demo_day,
     run_demo,
+    run_invoiced_order,
 )
+from omskit.domain.invoices import Invoice
 from omskit.domain.lifecycle import OrderStatus
 
 
@@ -46,8 +50,8 @@ def demo(state: CliState, order_count: int, skus: int, seed: int, reset: bool,
     clock = SimulatedClock(demo_day())
     oms = bootstrap(url, clock=clock, load_entrypoints=state.load_plugins,
                     schema=state.schema, table_prefix=state.table_prefix,
-                    settings=state.settings, routing_strategy=STRATEGY,
-                    plugins=[DemoCarriers(), ManualCarriers(*DEMO_CARRIERS)])
+                    settings={**DEMO_SETTINGS, **state.settings}, routing_strategy=STRATEGY,
+                    plugins=[DemoCarriers(), ManualCarriers(*DEMO_CARRIERS), DemoPayments()])
     try:
         if reset:
             oms.drop_schema()
@@ -64,6 +68,7 @@ def demo(state: CliState, order_count: int, skus: int, seed: int, reset: bool,
             summary = run_demo(oms, clock, orders=order_count, skus=skus, seed=seed,
                                progress=lambda done, _total: bar.update(task, completed=done))
         tries = _commands_to_try(oms, state.database_url)
+        tries.append(_invoice_try(run_invoiced_order(oms, clock), state.database_url))
     finally:
         oms.close()
     if as_json:
@@ -117,6 +122,13 @@ def _commands_to_try(oms: Oms, database_url: str | None) -> list[str]:
     if waiting is not None:
         tries.append(f"{prefix} orders show {waiting}   # waiting for stock or an operator")
     return tries
+
+
+def _invoice_try(invoice: Invoice, database_url: str | None) -> str:
+    """The command that shows the demo's invoiced order's invoice, with its PDF."""
+    prefix = "omskit" if database_url is None else f"omskit --db {database_url}"
+    return (f"{prefix} invoices show {invoice.number} --pdf invoice.pdf   # paid by card, "
+            f"captured at shipment, invoiced: {invoice.gross} {invoice.currency}")
 
 
 def _print(console: Console, s: DemoSummary, where: str, tries: list[str]) -> None:

@@ -28,6 +28,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "inventory": ("omskit.cli.inventory:inventory", "Inspect stock."),
     "outbox": ("omskit.cli.outbox:outbox",
                "Pending and parked events: status, dispatch, retry, skip."),
+    "invoices": ("omskit.cli.invoices:invoices",
+                 "Invoices and credit notes: list them, show one, write its PDF."),
+    "journal": ("omskit.cli.invoices:journal",
+                "The journal of postings (invoices, credit notes, captures, refunds): export "
+                "it."),
     "demo": ("omskit.cli.demo:demo",
              "Seed an Italian network and run a day of omnichannel orders through their life."),
     "simulate": ("omskit.cli.simulate:simulate",

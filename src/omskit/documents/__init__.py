@@ -1,9 +1,10 @@
-"""Warehouse documents rendered from jinja2 templates to HTML: a pick list per location for a
-wave of fulfilment orders, and a packing slip per shipment.
+"""Documents rendered from jinja2 templates to HTML, and from HTML to PDF: a pick list per
+location for a wave of fulfilment orders, a packing slip per shipment, and invoices and
+credit notes.
 
 The templates ship in ``omskit/documents/templates``; the environment autoescapes HTML, so
-a customer's name or a SKU can never inject markup. No PDF is made here: print the HTML
-(a browser or any HTML-to-PDF tool), or render the same data with your own templates.
+a customer's name or a SKU can never inject markup. :func:`html_to_pdf` turns any of them
+into a PDF with WeasyPrint (the ``pdf`` extra), imported only when a PDF is asked for.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from datetime import datetime
 import attrs
 import jinja2
 
+from omskit.domain.errors import PdfUnavailable
 from omskit.domain.inventory import Location
+from omskit.domain.invoices import DocumentKind, Invoice
 from omskit.domain.order import FulfillmentOrder, Order
 from omskit.domain.shipping import Shipment
 from omskit.domain.values import LineQuantity
@@ -108,5 +111,40 @@ def render_packing_slip(order: Order, fo: FulfillmentOrder, shipment: Shipment) 
         order=order, shipment=shipment, rows=rows, to_follow=to_follow)
 
 
-__all__ = ["PickListEntry", "PickPart", "PickRow", "SlipRow", "pick_rows",
-           "render_packing_slip", "render_pick_list"]
+def _money(value: object) -> str:
+    """``1234.5`` as ``1,234.50``: grouped thousands, the decimals as stored."""
+    return f"{value:,}"
+
+
+def _rate(value: object) -> str:
+    return f"{value} %"
+
+
+_ENV.filters["money"] = _money
+_ENV.filters["rate"] = _rate
+
+
+def render_invoice(invoice: Invoice) -> str:
+    """An invoice or credit note as an HTML page: seller and buyer, the order and channel,
+    the lines with their VAT, the totals per VAT rate and the document's totals."""
+    title = "Invoice" if invoice.kind is DocumentKind.INVOICE else "Credit note"
+    return _ENV.get_template("invoice.html.j2").render(invoice=invoice, title=title)
+
+
+def html_to_pdf(html: str) -> bytes:
+    """A PDF of ``html`` (a page rendered here), through WeasyPrint.
+
+    Raises :class:`PdfUnavailable` when WeasyPrint or the Pango library it needs is not
+    installed (``pip install 'omskit[pdf]'``)."""
+    try:
+        import weasyprint
+    except (ImportError, OSError) as exc:  # OSError: WeasyPrint found no Pango
+        raise PdfUnavailable(f"PDF rendering needs WeasyPrint and Pango: pip install "
+                             f"'omskit[pdf]' ({type(exc).__name__}: {exc})") from exc
+    pdf = weasyprint.HTML(string=html).write_pdf()
+    assert isinstance(pdf, bytes)
+    return pdf
+
+
+__all__ = ["PickListEntry", "PickPart", "PickRow", "SlipRow", "html_to_pdf", "pick_rows",
+           "render_invoice", "render_packing_slip", "render_pick_list"]

@@ -451,3 +451,27 @@ class InvalidWebhook(InvalidCommand):
         self.carrier = carrier
         self.source = provider or carrier or "unknown"
         super().__init__(problems, subject=f"{self.source} webhook")
+
+
+# -- invoices and the journal (docs/invoices.md) ----------------------------------------------
+
+
+class InvoiceNotFound(NotFound):
+    """No invoice or credit note has this number (or id)."""
+
+    kind = "invoice"
+
+
+class InvalidPeriod(InvalidCommand):
+    """A period whose start is after its end (a journal export ``--from`` after ``--to``);
+    nothing was read."""
+
+    def __init__(self, start: object, end: object) -> None:
+        self.start = start
+        self.end = end
+        super().__init__([f"from {start} is after to {end}"], subject="period")
+
+
+class PdfUnavailable(OmsError):
+    """Rendering a PDF needs WeasyPrint (``pip install 'omskit[pdf]'``) and the Pango
+    library it draws text with; HTML rendering works without them."""

@@ -8,6 +8,7 @@ from omskit.services.carts import CartService
 from omskit.services.channels import ChannelService
 from omskit.services.fulfillment import FulfillmentService
 from omskit.services.inventory import InventoryService
+from omskit.services.invoices import InvoiceService, JournalService
 from omskit.services.orders import OrderService
 from omskit.services.outbox import OutboxService
 from omskit.services.payments import PaymentService
@@ -39,3 +40,7 @@ class Services:
     payments: PaymentService
     #: Shipments, parcels, labels and tracking.
     shipping: ShippingService
+    #: Invoices and credit notes.
+    invoices: InvoiceService
+    #: The journal of postings and its export.
+    journal: JournalService

@@ -26,7 +26,12 @@ from omskit.domain.events import (
     SupplyRegistered,
 )
 from omskit.domain.lifecycle import OrderStatus
-from omskit.domain.payments import PaymentAuthorisationRequested
+from omskit.domain.payments import (
+    PaymentAction,
+    PaymentAuthorisationRequested,
+    PaymentOutcome,
+    PaymentRecorded,
+)
 from omskit.plugins import Hooks
 from omskit.services.handle import Services
 
@@ -83,6 +88,39 @@ def capture_shipment(event: Event, services: Services) -> None:
                                            shipment_id=event.shipment_id, lines=event.lines)
 
 
+def invoice_shipment(event: Event, services: Services) -> None:
+    """A shipment left (and its capture, the handler before, was made): invoice it if its
+    goods are paid, by that capture or by funds the channel captured before
+    (``oms.invoices.invoice_shipment``)."""
+    if isinstance(event, ShipmentShipped):
+        services.invoices.invoice_shipment(event.order, event.shipment_id)
+
+
+def _succeeded(event: Event, action: PaymentAction) -> PaymentRecorded | None:
+    if (isinstance(event, PaymentRecorded) and event.action == action.value
+            and event.outcome == PaymentOutcome.SUCCESS.value):
+        return event
+    return None
+
+
+def post_payment(event: Event, services: Services) -> None:
+    """A capture or refund succeeded: post it to the journal (``oms.journal``)."""
+    found = _succeeded(event, PaymentAction.CAPTURE) or _succeeded(event, PaymentAction.REFUND)
+    if found is not None:
+        services.journal.post_payment(found.order, found.transaction_id,
+                                      found.idempotency_key)
+
+
+def issue_payment_documents(event: Event, services: Services) -> None:
+    """A capture succeeded: invoice the shipments it paid (late captures, from a webhook or
+    a reconciliation, included). A refund succeeded: issue its credit note."""
+    if (captured := _succeeded(event, PaymentAction.CAPTURE)) is not None:
+        services.invoices.invoice_captured(captured.order)
+    elif (refunded := _succeeded(event, PaymentAction.REFUND)) is not None:
+        services.invoices.credit_refund(refunded.order, refunded.transaction_id,
+                                        refunded.idempotency_key)
+
+
 def settle_cancellation(event: Event, services: Services) -> None:
     """An order was cancelled: void what is authorised, refund what was captured."""
     if isinstance(event, OrderCancelled):
@@ -97,7 +135,8 @@ CORE_HANDLERS: Mapping[str, Sequence[Handler]] = {
         if event_type in wanted)
        for event_type in (*_STOCK_EVENTS, SupplyRegistered)},
     PaymentAuthorisationRequested.event_type: (authorise_payments,),
-    ShipmentShipped.event_type: (capture_shipment,),
+    ShipmentShipped.event_type: (capture_shipment, invoice_shipment),
+    PaymentRecorded.event_type: (post_payment, issue_payment_documents),
     OrderCancelled.event_type: (settle_cancellation,),
 }
 

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from omskit.documents import render_packing_slip, render_pick_list
+from omskit.documents import html_to_pdf, render_packing_slip, render_pick_list
 from omskit.domain.checks import check_each, check_identifier, check_location_code, refuse
 from omskit.domain.commands import (
     BuyLabel,
@@ -469,6 +469,15 @@ class ShippingService:
         order = self._orders.get(order_id)
         fo, shipment = order.shipment(shipment_id)
         return render_packing_slip(order, fo, shipment)
+
+    def pick_list_pdf(self, location: str,
+                      fulfillment_order_ids: Sequence[str] | None = None) -> bytes:
+        """:meth:`pick_list` as a PDF (WeasyPrint; ``PdfUnavailable`` without it)."""
+        return html_to_pdf(self.pick_list(location, fulfillment_order_ids))
+
+    def packing_slip_pdf(self, shipment_id: str) -> bytes:
+        """:meth:`packing_slip` as a PDF (WeasyPrint; ``PdfUnavailable`` without it)."""
+        return html_to_pdf(self.packing_slip(shipment_id))
 
     # -- tracking -------------------------------------------------------------------------
 

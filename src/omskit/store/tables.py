@@ -48,6 +48,9 @@ class Tables:
     parcels: sa.Table
     tracking_events: sa.Table
     label_documents: sa.Table
+    invoices: sa.Table
+    document_counters: sa.Table
+    journal_postings: sa.Table
 
     def all(self) -> list[sa.Table]:
         """Core tables in dependency order (parents first)."""
@@ -56,7 +59,8 @@ class Tables:
                 self.reservations, self.inventory_ledger, self.outbox,
                 self.routing_decisions, self.location_load, self.soft_reservations,
                 self.payment_transactions, self.payment_entries,
-                self.shipments, self.parcels, self.tracking_events, self.label_documents]
+                self.shipments, self.parcels, self.tracking_events, self.label_documents,
+                self.invoices, self.document_counters, self.journal_postings]
 
 
 def build_metadata(
@@ -399,6 +403,7 @@ def build_metadata(
         soft_reservations=soft_reservations, payment_transactions=payment_transactions,
         payment_entries=payment_entries, shipments=shipments, parcels=parcels,
         tracking_events=tracking_events, label_documents=label_documents,
+        **_invoice_tables(md, prefix, schema),
     )
 
 
@@ -448,3 +453,70 @@ def _payment_tables(md: sa.MetaData, prefix: str, schema: str | None,
         schema=schema,
     )
     return transactions, entries
+
+
+def _invoice_tables(md: sa.MetaData, prefix: str, schema: str | None) -> dict[str, sa.Table]:
+    """Invoices and credit notes, their numbering counters and the journal (migration
+    0009). A document is written once and never changed; its lines and parties are one
+    JSON document, its totals columns for queries."""
+    invoices = sa.Table(
+        f"{prefix}invoices", md,
+        sa.Column("id", sa.String(_ID), primary_key=True),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("number", sa.String(_ID), nullable=False, unique=True),
+        sa.Column("series", sa.String(32), nullable=False),
+        sa.Column("year", sa.Integer, nullable=False),
+        sa.Column("sequence", sa.Integer, nullable=False),
+        sa.Column("order_id", sa.String(_ID), nullable=False),
+        sa.Column("external_id", sa.String(_ID), nullable=False),
+        sa.Column("channel", sa.String(_ID), nullable=False),
+        sa.Column("currency", sa.String(3), nullable=False),
+        sa.Column("issued_at", UTCDateTime, nullable=False),
+        sa.Column("issue_date", sa.Date, nullable=False),
+        # The shipment (invoice) or the refund's payment key (credit note): one document
+        # per order, kind and source, however often the event behind it is delivered.
+        sa.Column("source", sa.String(_ID), nullable=False),
+        sa.Column("shipment_id", sa.String(_ID), nullable=True),
+        sa.Column("net", DecimalText, nullable=False),
+        sa.Column("vat", DecimalText, nullable=False),
+        sa.Column("gross", DecimalText, nullable=False),
+        # {seller, buyer, lines, credits, mirrors, reason}
+        sa.Column("document", JSONDocument, nullable=False),
+        sa.UniqueConstraint("series", "year", "sequence"),
+        sa.UniqueConstraint("order_id", "kind", "source"),
+        sa.Index(f"ix_{prefix}invoices_issue_date", "issue_date"),
+        schema=schema,
+    )
+    # The last number given per series and year, updated in the transaction that writes
+    # the document: a rolled-back document gives its number back, so numbers have no gaps.
+    counters = sa.Table(
+        f"{prefix}document_counters", md,
+        sa.Column("series", sa.String(32), primary_key=True),
+        sa.Column("year", sa.Integer, primary_key=True),
+        sa.Column("last_number", sa.Integer, nullable=False),
+        schema=schema,
+    )
+    postings = sa.Table(
+        f"{prefix}journal_postings", md,
+        sa.Column("seq", BigId, primary_key=True, autoincrement=True),
+        sa.Column("posting_key", sa.String(_ID), nullable=False, unique=True),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("posted_at", UTCDateTime, nullable=False),
+        sa.Column("posted_on", sa.Date, nullable=False),
+        sa.Column("document_number", sa.String(_ID), nullable=False),
+        sa.Column("order_id", sa.String(_ID), nullable=False),
+        sa.Column("external_id", sa.String(_ID), nullable=False),
+        sa.Column("channel", sa.String(_ID), nullable=False),
+        sa.Column("account", sa.String(_ID), nullable=False),
+        sa.Column("counter_account", sa.String(_ID), nullable=False),
+        sa.Column("vat_rate", DecimalText, nullable=True),
+        sa.Column("net", DecimalText, nullable=False),
+        sa.Column("vat", DecimalText, nullable=False),
+        sa.Column("gross", DecimalText, nullable=False),
+        sa.Column("currency", sa.String(3), nullable=False),
+        sa.Column("reference", sa.String(_TEXT), nullable=False),
+        sa.Index(f"ix_{prefix}journal_postings_posted_on", "posted_on", "seq"),
+        schema=schema,
+    )
+    return {"invoices": invoices, "document_counters": counters,
+            "journal_postings": postings}
