@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from omskit.domain.edits import EDIT_EVENTS
 from omskit.domain.events import CORE_EVENTS, Event
 from omskit.domain.order import Order
 from omskit.domain.payments import PAYMENT_EVENTS
@@ -55,5 +56,5 @@ class DefaultsPlugin:
     @hookimpl
     def omskit_register_event_types(self, register: Callable[[type[Event]], None]) -> None:
         """The core's events, registered like any plugin's."""
-        for event_type in (*CORE_EVENTS, *PAYMENT_EVENTS):
+        for event_type in (*CORE_EVENTS, *PAYMENT_EVENTS, *EDIT_EVENTS):
             register(event_type)

@@ -6,6 +6,7 @@ import attrs
 
 from omskit.services.carts import CartService
 from omskit.services.channels import ChannelService
+from omskit.services.edits import OrderEditService
 from omskit.services.fulfillment import FulfillmentService
 from omskit.services.inventory import InventoryService
 from omskit.services.orders import OrderService
@@ -39,3 +40,5 @@ class Services:
     payments: PaymentService
     #: Shipments, parcels, labels and tracking.
     shipping: ShippingService
+    #: Order edits: begin, stage, preview, commit, abandon.
+    edits: OrderEditService
