@@ -271,7 +271,7 @@ def test_a_preview_writes_nothing_and_matches_the_commit(shop: Oms) -> None:
     before = table_contents(shop)
     preview = shop.edits.preview(edit.id)
     assert table_contents(shop) == before
-    assert preview.lines[0].before == 2 and preview.lines[0].after == 6
+    assert (preview.lines[0].before, preview.lines[0].after) == (2, 6)
     assert shop.edits.commit(edit.id).summary == preview
 
 
