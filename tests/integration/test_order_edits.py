@@ -17,6 +17,7 @@ from omskit import (
     DeliveryKind,
     DeliveryMethod,
     EditOrder,
+    EditsNotSupported,
     EditStatus,
     FulfillmentStatus,
     IdempotencyKeyConflict,
@@ -397,3 +398,14 @@ def test_an_edit_of_a_held_order_waits_for_the_hold(shop: Oms) -> None:
     released = shop.orders.release_hold(order_id, "fraud_review")
     assert not released.backordered()
     assert sum(fo.units for fo in released.fulfillment_orders) == 3
+
+
+def test_a_channel_without_parse_edit_takes_no_edits(make_oms: Callable[..., Oms]) -> None:
+    from tests.integration.test_plugin_contracts import Channels, GoodConnector
+
+    oms = make_oms(plugins=[Channels(GoodConnector())])
+    before = table_contents(oms)
+    with pytest.raises(EditsNotSupported) as caught:
+        oms.channels.receive_edit("megamart", {"order": "M-1"})
+    assert caught.value.channel == "megamart"
+    assert table_contents(oms) == before
