@@ -199,10 +199,12 @@ class OrderEditService:
         ``LineNotFound``, ``LineReleased``, ``InvalidCommand``; ``OrderEditClosed`` once
         the edit is committed, abandoned or expired. With an ``idempotency_key`` a repeat
         stages nothing more."""
+        # Passed on as given: the command reports a wrong type in its own words.
         return self._stage(StageOrderEdit(
-            edit_id=edit_id, quantities=dict(quantities or {}), add_lines=tuple(add_lines),
-            remove_lines=tuple(remove_lines), shipping_address=shipping_address,
-            delivery=delivery, idempotency_key=idempotency_key))
+            edit_id=edit_id, quantities={} if quantities is None else quantities,
+            add_lines=add_lines, remove_lines=remove_lines,
+            shipping_address=shipping_address, delivery=delivery,
+            idempotency_key=idempotency_key))
 
     def _stage(self, c: StageOrderEdit) -> OrderEdit:
         fingerprint = _request_fingerprint(c)
