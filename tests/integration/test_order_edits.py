@@ -4,6 +4,7 @@ only what changed is routed again; a whole edit submitted twice commits once."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -409,3 +410,51 @@ def test_a_channel_without_parse_edit_takes_no_edits(make_oms: Callable[..., Oms
         oms.channels.receive_edit("megamart", {"order": "M-1"})
     assert caught.value.channel == "megamart"
     assert table_contents(oms) == before
+
+
+def _at_once(*calls: Callable[[], object]) -> list[object]:
+    """Run the calls at the same moment on their own threads; each one's result or error."""
+    outcomes: list[object] = [None] * len(calls)
+    barrier = threading.Barrier(len(calls))
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            outcomes[i] = calls[i]()
+        except Exception as exc:  # collected for the test to judge
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes
+
+
+def test_two_edits_of_one_version_committed_at_once_commit_one(shop: Oms) -> None:
+    order_id = in_milan(shop, "W-1", {"SKU-1": 2})
+    first = shop.edits.begin(order_id, channel="mobile")
+    second = shop.edits.begin(order_id, channel="call_center")
+    shop.edits.stage(first.id, quantities={"1": 5})
+    shop.edits.stage(second.id, add_lines=[NewLine(sku="SKU-2", quantity=4, unit_price="1")])
+    outcomes = _at_once(lambda: shop.edits.commit(first.id),
+                        lambda: shop.edits.commit(second.id))
+    conflicts = [o for o in outcomes if isinstance(o, OrderEditConflict)]
+    committed = [o for o in outcomes if not isinstance(o, Exception)]
+    assert (len(conflicts), len(committed)) == (1, 1), outcomes
+    order = shop.orders.get(order_id)
+    units = sum(x.open_quantity for x in order.lines)
+    assert units in (5, 6)  # one edit or the other, never both
+    assert sum(active_reservations(shop).values()) == units
+
+
+def test_one_edit_submitted_twice_at_once_commits_once(shop: Oms) -> None:
+    order_id = in_milan(shop, "W-1", {"SKU-1": 2})
+    command = EditOrder(channel="mobile", idempotency_key="app-1", order_id=order_id,
+                        quantities={"1": 4})
+    outcomes = _at_once(lambda: shop.edits.submit(command), lambda: shop.edits.submit(command))
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    assert len({o.id for o in outcomes}) == 1  # type: ignore[attr-defined]
+    assert shop.orders.get(order_id).line("1").open_quantity == 4
+    assert sum(active_reservations(shop).values()) == 4

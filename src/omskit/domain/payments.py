@@ -419,16 +419,15 @@ class PaymentLedger:
                                               PaymentCapability.PARTIAL_CAPTURE.value)
 
     def check_void(self, amount: Money, capabilities: frozenset[str]) -> None:
-        """Raise unless a void of ``amount`` may be asked now (writes nothing): at most what
-        the authorisation still holds, and less than all of it only with ``partial_void``."""
+        """Raise unless a void of ``amount`` may be asked now (writes nothing): less than all
+        the authorisation still holds only with ``partial_void``."""
         tx = self.transaction
         if PaymentCapability.VOID not in capabilities:
             raise UnsupportedPaymentOperation(tx.provider, "a void",
                                               PaymentCapability.VOID.value)
+        # A void of everything left (or more: a capture landed since it was planned) closes
+        # the authorisation, as voids always did; only less than that needs partial_void.
         left = self.uncaptured
-        if amount.amount > left.amount:
-            raise PaymentAmountExceeded(tx.id, PaymentAction.VOID.value, amount.amount,
-                                        left.amount)
         if amount.amount < left.amount and PaymentCapability.PARTIAL_VOID not in capabilities:
             raise UnsupportedPaymentOperation(tx.provider, "a partial void",
                                               PaymentCapability.PARTIAL_VOID.value)

@@ -368,12 +368,16 @@ class OrderEditService:
         route only what changed, hold the order for a payment difference to authorise."""
         if order.version != edit.base_version:
             raise OrderEditConflict(edit.id, order.id, edit.base_version, order.version)
+        # Every stock row the order may touch, the added lines' included, locked in the one
+        # global order before anything is read, given back or reserved (decision 26): the
+        # validation's stock read is this locking read.
+        uow.inventory.lock_stock(
+            [*(x.sku for x in order.lines), *(x.sku for x in edit.changes.add_lines)],
+            carts=(order.cart_id,) if order.cart_id is not None else ())
         before = _Before.of(order)
         known = {(p.code, p.message) for p in self._hooks.validate_order(order, uow.inventory)}
         effect = order.apply_edit(edit.changes, at)
-        # Every stock row the order may touch, the new lines' included, locked in the one
-        # global order before anything is given back or reserved (decision 26).
-        lock_stock_of(uow, order)
+        lock_stock_of(uow, order)  # locked above already: costs nothing
         new = [p for p in self._hooks.validate_order(order, uow.inventory)
                if (p.code, p.message) not in known]
         if new:
