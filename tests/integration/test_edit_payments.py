@@ -7,12 +7,13 @@ exactly once per business action."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import attrs
 import pytest
-from omskit_payment_sandbox import SandboxPlugin, SandboxProvider, cards
+from omskit_payment_sandbox import Fault, SandboxPlugin, SandboxProvider, cards
 
 from omskit import (
     EditOrder,
@@ -264,3 +265,23 @@ def test_orders_without_payments_settle_nothing(shop: Oms) -> None:
     order_id = shop.orders.place(order_command("N-1", {"SKU-1": 2})).id
     shop.orders.cancel_lines(order_id, {"1": 1})
     assert shop.payments.summary(order_id).transactions == ()
+
+
+def test_a_settlement_cut_short_is_finished_by_the_next_delivery(
+        shop: Oms, sandbox: SandboxProvider, clock: MutableClock) -> None:
+    order_id = paid(shop, "P-1", {"SKU-2": 3}, "30.00")
+    shop.payments.capture(order_id, Decimal("20.00"), reference="deposit")
+    for _ in range(3):  # the void fails until the retries run out
+        sandbox.fail_next(PaymentAction.VOID, Fault.RETRYABLE)
+    done = edit(shop, order_id, "e-1", quantities={"1": 1})
+    assert [s.kind for s in done.summary.payment] == [PaymentStepKind.REFUND,
+                                                      PaymentStepKind.VOID]
+    (ledger,) = shop.payments.summary(order_id).transactions
+    assert (ledger.refunded.amount, ledger.closed) == (Decimal("10.00"), False)
+    assert shop.outbox.pending_count() >= 1  # the event failed: it stays to be delivered
+    clock.advance(timedelta(minutes=10))  # past the failed delivery's lease
+    shop.outbox.dispatch_pending()
+    (ledger,) = shop.payments.summary(order_id).transactions
+    assert (ledger.refunded.amount, ledger.voided.amount, ledger.closed) == (
+        Decimal("10.00"), Decimal("10.00"), True)
+    assert [c[0] for c in sandbox.calls].count("refund") == 1

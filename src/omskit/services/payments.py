@@ -445,25 +445,27 @@ class PaymentService:
         order = self._orders.get(order_id)
         if order.status is OrderStatus.CANCELLED:
             return summary  # settle_cancellation gives everything back
-        actions = (PaymentAction.AUTHORISE, PaymentAction.REFUND, PaymentAction.VOID)
-        asked = False
         # A repeat: what was asked under this reference is asked again, under its own key,
-        # with its own amount (the ledger or the provider answers).
+        # with its own amount (the ledger, or the provider after a crash, answers).
         for ledger in ledgers:
-            for action in actions:
+            for action in set(_STEP_ACTIONS.values()):
                 key = business_key(ledger.transaction.id, action, reference)
                 attempts = ledger.attempts(key)
                 if attempts:
-                    asked = True
                     with contextlib.suppress(PaymentDeclined):  # recorded, and held
                         self._operate(ledger.transaction.id, action, attempts[-1].amount,
                                       key)
-        if not asked:
-            at = self._clock()
-            plan = settlement(self.summary(order_id).transactions, summary.due, at,
-                              self._capabilities, increase=increase)
-            for step in plan:
-                self._take_step(order_id, step, reference)
+        # Then what is still to do, planned on the ledger as it is now: a step this
+        # reference already asked for is not asked again (its outcome stands).
+        current = self.summary(order_id)
+        asked = {x.transaction.id: x for x in current.transactions}
+        for step in settlement(current.transactions, current.due, self._clock(),
+                               self._capabilities, increase=increase):
+            asks = _STEP_ACTIONS.get(step.kind)
+            if asks is not None and asked[step.transaction_id].attempts(
+                    business_key(step.transaction_id, asks, reference)):
+                continue
+            self._take_step(order_id, step, reference)
         self._check_payment_hold(order_id)
         return self.summary(order_id)
 
@@ -652,8 +654,11 @@ class PaymentService:
                 result = ledger.result_of(last.idempotency_key)
                 if result is None:
                     return _Request(tx, entry=last, reconcile=True)
-                if result.outcome is PaymentOutcome.SUCCESS or action is PaymentAction.VOID:
+                if result.outcome is PaymentOutcome.SUCCESS:
                     return _Request(tx, done=result)
+                if action is PaymentAction.VOID and \
+                        result.error_class is not PaymentErrorClass.RETRYABLE:
+                    return _Request(tx, done=result)  # refused: asking again changes nothing
                 if result.error_class is PaymentErrorClass.PERMANENT and \
                         action is not PaymentAction.AUTHORISE:
                     return _Request(tx, done=result)
@@ -822,6 +827,14 @@ class PaymentService:
                 "oms.payments calls payment providers, which must happen outside any "
                 "database transaction: use the Oms that is not bound to a connection")
 
+
+#: The ledger action of each settlement step that asks a provider under the step's key.
+_STEP_ACTIONS: dict[PaymentStepKind, PaymentAction] = {
+    PaymentStepKind.INCREMENTAL_AUTHORISATION: PaymentAction.AUTHORISE,
+    PaymentStepKind.REFUND: PaymentAction.REFUND,
+    PaymentStepKind.VOID: PaymentAction.VOID,
+    PaymentStepKind.VOID_DOWN: PaymentAction.VOID,
+}
 
 #: Order statuses in which a payment hold can be placed.
 _HOLDABLE = frozenset({OrderStatus.RECEIVED, OrderStatus.VALIDATED, OrderStatus.BACKORDERED,
