@@ -28,8 +28,8 @@ def test_db_upgrade_then_current(omskit_database: TestDatabase) -> None:
     assert run(omskit_database, "db", "current").output.strip() == "none"
     upgraded = run(omskit_database, "db", "upgrade")
     assert upgraded.exit_code == 0
-    assert "revision 0009" in upgraded.output
-    assert run(omskit_database, "db", "current").output.strip() == "0009"
+    assert "revision 0010" in upgraded.output
+    assert run(omskit_database, "db", "current").output.strip() == "0010"
 
 
 def test_demo_runs_a_day_and_summarises_it(omskit_database: TestDatabase) -> None:
@@ -124,6 +124,51 @@ def test_orders_cancel_lines_and_short_close(omskit_database: TestDatabase,
     shown = json.loads(run(omskit_database, "orders", "show", seeded, "--json").output)
     assert shown["status"] == "cancelled"
     assert "order.short_closed" in [e["event_type"] for e in shown["timeline"]]
+
+
+def test_orders_edit_stages_previews_and_commits(omskit_database: TestDatabase, seeded: str,
+                                                tmp_path: Path) -> None:
+    previewed = run(omskit_database, "orders", "edit", "W-1", "1=3", "--channel", "mobile",
+                    "--actor", "cus-9", "--preview", "--json")
+    assert previewed.exit_code == 0, previewed.output
+    data = json.loads(previewed.output)
+    assert data["status"] == "open"
+    assert [(x["before"], x["after"]) for x in data["summary"]["lines"]] == [(2, 3)]
+    assert data["summary"]["total_after"] == "30.00"
+    shown = json.loads(run(omskit_database, "orders", "show", seeded, "--json").output)
+    assert shown["lines"][0]["quantity"] == 2  # a preview changes nothing
+    committed = run(omskit_database, "orders", "edit", seeded, "--edit", data["edit_id"],
+                    "--commit")
+    assert committed.exit_code == 0, committed.output
+    assert "committed" in committed.output
+    assert "30.00" in committed.output
+    changes = tmp_path / "changes.json"
+    changes.write_text(json.dumps({"add_lines": [{"sku": "SHIRT-1", "quantity": 1,
+                                                  "unit_price": "9.90"}]}))
+    whole = json.loads(run(omskit_database, "orders", "edit", "web/W-1", "--file",
+                           str(changes), "--commit", "--json").output)
+    assert whole["summary"]["lines"][0]["line_id"] == "2"
+    shown = json.loads(run(omskit_database, "orders", "show", seeded, "--json").output)
+    assert [x["quantity"] for x in shown["lines"]] == [3, 1]
+    assert [e["event_type"] for e in shown["timeline"]].count("order.edit_committed") == 2
+    staged = run(omskit_database, "orders", "edit", seeded, "--remove", "2")
+    assert "open" in staged.output
+    edit_id = re.search(r"edit ([0-9a-f]{32})", staged.output)
+    assert edit_id is not None
+    abandoned = run(omskit_database, "orders", "edit", seeded, "--edit", edit_id.group(1),
+                    "--abandon", "--json")
+    assert json.loads(abandoned.output)["status"] == "abandoned"
+    base = ["--db", omskit_database.url, "--no-plugins",
+            *(["--schema", omskit_database.schema] if omskit_database.schema else [])]
+    bad = CliRunner().invoke(cli, [*base, "orders", "edit", seeded, "--add", "SHIRT-1:2"])
+    assert bad.exit_code == 2
+    assert "SKU:UNITS:UNIT_PRICE" in bad.output
+    with bootstrap(omskit_database.url, schema=omskit_database.schema,
+                   load_entrypoints=False) as oms:
+        oms.fulfillment.release(seeded)
+    released = CliRunner().invoke(cli, [*base, "orders", "edit", seeded, "1=1", "--commit"])
+    assert released.exit_code != 0
+    assert "is released" in str(released.exception)
 
 
 def test_unknown_order_is_a_clear_error(omskit_database: TestDatabase, seeded: str) -> None:

@@ -35,7 +35,7 @@ def test_upgrade_builds_the_metadata_tables(omskit_database: TestDatabase, prefi
     try:
         assert migrate.current(engine, prefix=prefix, schema=omskit_database.schema) is None
         migrate.upgrade(engine, prefix=prefix, schema=omskit_database.schema)
-        assert migrate.current(engine, prefix=prefix, schema=omskit_database.schema) == "0009"
+        assert migrate.current(engine, prefix=prefix, schema=omskit_database.schema) == "0010"
         assert _schema_diff(engine, prefix, omskit_database.schema) == []
         # compare_metadata ignores constraint names; hosts' own migrations rely on them.
         inspector = sa.inspect(engine)

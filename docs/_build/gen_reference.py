@@ -38,7 +38,8 @@ PAGES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
      ("omskit.domain", "omskit.routing", "omskit.store", "omskit.services")),
 )
 
-SERVICES = ("inventory", "orders", "fulfillment", "channels", "promise", "carts", "outbox")
+SERVICES = ("inventory", "orders", "edits", "fulfillment", "channels", "promise", "carts",
+            "outbox")
 
 
 def public_objects() -> dict[str, list[tuple[str, object]]]:

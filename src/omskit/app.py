@@ -42,6 +42,7 @@ from omskit.services.carts import CartService
 from omskit.services.channels import ChannelService
 from omskit.services.database import Database
 from omskit.services.dispatch import DispatchMode, EventDispatcher
+from omskit.services.edits import OrderEditService
 from omskit.services.fulfillment import FulfillmentService
 from omskit.services.handle import Services
 from omskit.services.handlers import CORE_HANDLERS, EventDelivery
@@ -64,9 +65,9 @@ ENV_DATABASE_URL = "OMSKIT_DATABASE_URL"
 class Oms:
     """One embedded order management system. Build it with :func:`bootstrap`.
 
-    Services: ``inventory``, ``orders``, ``fulfillment``, ``channels``, ``outbox``,
-    ``promise``, ``carts``, ``payments``, ``shipping``, ``invoices``, ``journal``;
-    ``router`` runs routing decisions in memory.
+    Services: ``inventory``, ``orders``, ``edits``, ``fulfillment``, ``channels``,
+    ``outbox``, ``promise``, ``carts``, ``payments``, ``shipping``, ``invoices``,
+    ``journal``; ``router`` runs routing decisions in memory.
     """
 
     def __init__(self, *, db: Database, dispatcher: EventDispatcher,
@@ -98,8 +99,13 @@ class Oms:
         self.fulfillment = FulfillmentService(db=db, orders=self.orders, hooks=hooks,
                                               router=router,
                                               carriers=registries[kinds.SHIPPING_CARRIER])
-        #: Orders from channel payloads, through connector plugins.
-        self.channels = ChannelService(channels=registries[kinds.CHANNEL], orders=self.orders)
+        #: Order edits from any channel: begin, stage, preview, commit or abandon.
+        self.edits = OrderEditService(db=db, clock=clock, hooks=hooks, router=router,
+                                      providers=registries[kinds.PAYMENT_PROVIDER],
+                                      orders=self.orders)
+        #: Orders (and order edits) from channel payloads, through connector plugins.
+        self.channels = ChannelService(channels=registries[kinds.CHANNEL], orders=self.orders,
+                                       edits=self.edits)
         #: Delivery-date quotes per option (ship, pickup) for lines not yet ordered.
         self.promise = PromiseService(db=db, clock=clock, router=router)
         #: Soft reservations: stock held for a cart for a time-to-live.
@@ -131,7 +137,8 @@ class Oms:
                                  fulfillment=self.fulfillment, channels=self.channels,
                                  outbox=self.outbox, promise=self.promise, carts=self.carts,
                                  payments=self.payments, shipping=self.shipping,
-                                 invoices=self.invoices, journal=self.journal)
+                                 invoices=self.invoices, journal=self.journal,
+                                 edits=self.edits)
         delivery.services = self.services
         # Inline dispatch drains the outbox through this instance's outbox service.
         dispatcher.drain = self.outbox.dispatch_batch

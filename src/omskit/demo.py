@@ -20,12 +20,13 @@ import attrs
 
 from omskit.app import Oms
 from omskit.domain.carriers import RateTableCarrier
-from omskit.domain.commands import NewLine, PlaceOrder
+from omskit.domain.commands import EditOrder, NewLine, PlaceOrder
 from omskit.domain.commands.payments import OrderPayment, Tender
 from omskit.domain.errors import InvalidWebhook
 from omskit.domain.inventory import Capability, Location, LocationKind, SupplyKind
 from omskit.domain.invoices import Invoice
 from omskit.domain.lifecycle import FulfillmentStatus, OrderStatus
+from omskit.domain.order import Order
 from omskit.domain.payments import (
     PaymentCapability,
     PaymentNotification,
@@ -272,7 +273,8 @@ def run_demo(oms: Oms, clock: SimulatedClock, *, orders: int = 400, skus: int = 
     packed, shipped and delivered at fixed delays after that, so late orders end the day
     part-way through. About 3 % of store fulfilment orders are rejected (and re-routed, or
     held when the store was the pickup location),
-    1 % of orders are cancelled before release, 1 % carry a discontinued SKU and are held.
+    1 % of orders are cancelled before release, 1 % carry a discontinued SKU and are held,
+    and one web order is edited from the mobile app before its release.
     """
     rng = random.Random(seed)
     day_start = clock.now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -311,6 +313,7 @@ def run_demo(oms: Oms, clock: SimulatedClock, *, orders: int = 400, skus: int = 
         order = oms.orders.place(command)
         placement_seconds += time.perf_counter() - t0
         operations += 1
+        edit_from_another_channel(oms, order)
         if order.status in (OrderStatus.ALLOCATED, OrderStatus.BACKORDERED):
             if rng.random() < 0.01:
                 oms.orders.cancel(order.id, "customer changed their mind")
@@ -325,6 +328,24 @@ def run_demo(oms: Oms, clock: SimulatedClock, *, orders: int = 400, skus: int = 
     total_seconds = time.perf_counter() - started
     return _summarise(oms, catalogue, orders, rejected, placement_seconds, total_seconds,
                       operations)
+
+
+def edit_from_another_channel(oms: Oms, order: Order) -> bool:
+    """The day's first web order that is routed and not yet released is changed by its
+    customer from the mobile app: one more unit of its first line, an edit that names the
+    order by its channel and external id (as a connector's ``parse_edit`` does). Only the
+    added unit is routed; ``omskit orders show`` then has ``order.edit_committed`` from
+    ``mobile`` in its timeline. Returns whether it edited ``order``."""
+    if order.channel != "web" or order.status is not OrderStatus.ALLOCATED:
+        return False
+    if oms.edits.recent(limit=1):
+        return False  # one edited order is enough to show
+    line = order.lines[0]
+    oms.edits.submit(EditOrder(
+        channel="mobile", actor=f"customer:{order.customer.id}",
+        idempotency_key=f"app-edit-{order.external_id}", order_channel=order.channel,
+        order_external_id=order.external_id, quantities={line.line_id: line.open_quantity + 1}))
+    return True
 
 
 def _advance(oms: Oms, rng: random.Random, order_id: str, step: str) -> tuple[int, int]:

@@ -71,7 +71,9 @@ def omskit_register_channels(register: Callable[[ChannelConnector], None]) -> No
 
     Call ``register(connector)`` once per connector; ``connector.code`` must be unique across
     all plugins. A connector turns a channel's payload into a ``PlaceOrder`` command
-    (``Oms.channels.receive(code, payload)``).
+    (``Oms.channels.receive(code, payload)``); one with the optional ``parse_edit``
+    (``EditingChannelConnector``) also turns order edits into ``EditOrder`` commands
+    (``Oms.channels.receive_edit(code, payload)``).
 
     Error policy: an exception aborts ``bootstrap``; a duplicate code raises
     ``DuplicateContribution`` naming both plugins.

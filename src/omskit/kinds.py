@@ -38,6 +38,7 @@ from omskit.ports import (
     CAPABILITY_METHODS,
     Carrier,
     ChannelConnector,
+    EditingChannelConnector,
     Geocoder,
     PaymentProvider,
     RoutingStrategy,
@@ -142,9 +143,18 @@ def _code_of(item: Any) -> str:
     return str(getattr(item, "code", ""))
 
 
+def _channel(item: Any) -> list[str]:
+    """A channel connector's code, and its ``parse_edit`` if it has one (the optional part
+    of the contract)."""
+    problems = _code("channel code")(item)
+    if inspect.getattr_static(item, "parse_edit", None) is not None:
+        problems += protocol_misfits(item, EditingChannelConnector, {"parse_edit"})
+    return problems
+
+
 CHANNEL: ContributionKind[ChannelConnector] = ContributionKind(
     name="channel", hook=hookspecs.omskit_register_channels, key=_code_of,
-    not_found=UnknownChannel, protocol=ChannelConnector, check=_code("channel code"))
+    not_found=UnknownChannel, protocol=ChannelConnector, check=_channel)
 ROUTING_STRATEGY: ContributionKind[RoutingStrategy] = ContributionKind(
     name="routing strategy", hook=hookspecs.omskit_register_routing_strategies, key=_code_of,
     not_found=UnknownRoutingStrategy, protocol=RoutingStrategy,

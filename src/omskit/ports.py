@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from omskit.domain.carriers import CarrierRate
-from omskit.domain.commands import PlaceOrder
+from omskit.domain.commands import EditOrder, PlaceOrder
 from omskit.domain.inventory import Location, StockItem
 from omskit.domain.payments import (
     PaymentCapability,
@@ -44,6 +44,22 @@ class ChannelConnector(Protocol):
 
     def parse(self, payload: Mapping[str, Any]) -> PlaceOrder:
         """Return the command, or raise ``PayloadError`` listing every problem found."""
+        ...
+
+
+class EditingChannelConnector(ChannelConnector, Protocol):
+    """A channel connector that also takes order edits: the optional ``parse_edit`` of the
+    channel contract. A connector without it takes none (``oms.channels.receive_edit``
+    raises ``EditsNotSupported``); one with it is checked for it when it registers.
+
+    The edit names the order by the channel it was placed on and that channel's id of it
+    (``EditOrder.order_channel``, ``order_external_id``), so an app can edit an order the
+    web shop placed; ``EditOrder.channel`` is where the edit comes from, and its
+    ``idempotency_key`` makes a re-delivered edit commit once.
+    """
+
+    def parse_edit(self, payload: Mapping[str, Any]) -> EditOrder:
+        """Return the edit, or raise ``PayloadError`` listing every problem found."""
         ...
 
 
@@ -236,5 +252,6 @@ CAPABILITY_METHODS: Mapping[CarrierCapability, tuple[str, ...]] = {
     CarrierCapability.PICKUPS: ("book_pickup",),
 }
 
-__all__ = ["CAPABILITY_METHODS", "Carrier", "ChannelConnector", "Geocoder", "InventoryReader",
-           "PaymentProvider", "RoutingStrategy", "ShippingCarrier"]
+__all__ = ["CAPABILITY_METHODS", "Carrier", "ChannelConnector", "EditingChannelConnector",
+           "Geocoder", "InventoryReader", "PaymentProvider", "RoutingStrategy",
+           "ShippingCarrier"]

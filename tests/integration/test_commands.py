@@ -29,7 +29,7 @@ def shop(oms: Oms) -> Oms:
 def test_every_command_has_a_name_and_a_handler() -> None:
     assert set(c.COMMANDS.values()) == set(HANDLERS)
     assert all(name == cls.name for name, cls in c.COMMANDS.items())
-    assert len(c.COMMANDS) == 38  # 25, 6 payment commands and 7 shipping commands
+    assert len(c.COMMANDS) == 44  # 25, 6 payment, 7 shipping and 6 order edit commands
 
 
 def test_execute_refuses_what_is_not_a_command(shop: Oms) -> None:

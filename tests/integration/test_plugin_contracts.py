@@ -58,6 +58,18 @@ class ParseTakesNothing:
         return None
 
 
+class ParseEditTakesNothing(GoodConnector):
+    code = "editless"
+
+    def parse_edit(self) -> None:
+        return None
+
+
+class ParseEditNotCallable(GoodConnector):
+    code = "editlist"
+    parse_edit = ["not", "a", "method"]
+
+
 class NoPlan:
     code = "noplan"
 
@@ -83,6 +95,8 @@ class Events:
     (UpperCaseConnector(), "'MegaMart' is not a code"),
     (NoParse(), "has no 'parse'"),
     (ParseTakesNothing(), "parse() cannot be called as parse(payload)"),
+    (ParseEditTakesNothing(), "parse_edit() cannot be called as parse_edit(payload)"),
+    (ParseEditNotCallable(), "'parse_edit' is not callable"),
 ])
 def test_misfit_connector_fails_at_bootstrap_naming_the_plugin(
         make_oms: Callable[..., Oms], contribution: object, message: str) -> None:

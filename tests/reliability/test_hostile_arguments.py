@@ -1,7 +1,8 @@
 """Every public method of ``oms.orders``, ``oms.inventory``, ``oms.fulfillment``, ``oms.carts``,
-``oms.promise``, ``oms.outbox`` and ``oms.channels``, called with hostile arguments one at a
-time (the others valid): wrong types, control characters and NUL, empty and huge strings,
-lone surrogates, naive and out-of-range datetimes, zero, negative, fractional and huge sizes.
+``oms.promise``, ``oms.outbox``, ``oms.channels`` and ``oms.edits``, called with hostile
+arguments one at a time (the others valid): wrong types, control characters and NUL, empty
+and huge strings, lone surrogates, naive and out-of-range datetimes, zero, negative,
+fractional and huge sizes.
 
 Each call must raise :class:`InvalidCommand` (a subclass of ``OmsError``: the shared
 validators of ``omskit.domain.checks`` refuse the argument before anything is read or
@@ -25,7 +26,7 @@ import attrs
 import omskit_channel_storefront
 import pytest
 
-from omskit import Oms
+from omskit import EditOrder, Oms
 from omskit.domain.errors import InvalidCommand, OmsError
 from omskit.domain.promise import CartLine
 from omskit.domain.values import DeliveryKind, DeliveryMethod
@@ -81,6 +82,7 @@ class Method:
 
 #: Stand-ins replaced by the fixture's ids when a call is made.
 ORDER, FULFILMENT_ORDER, SUPPLY = "<order>", "<fulfilment order>", "<supply>"
+EDIT = "<edit>"
 
 
 METHODS: list[Method] = [
@@ -176,6 +178,11 @@ METHODS: list[Method] = [
            {"fulfillment_order_id": IDS, "carrier": IDS, "tracking_number": TEXTS}),
     Method("fulfillment", "deliver", {"fulfillment_order_id": FULFILMENT_ORDER},
            {"fulfillment_order_id": IDS}),
+    Method("fulfillment", "get", {"fulfillment_order_id": FULFILMENT_ORDER},
+           {"fulfillment_order_id": IDS}),
+    Method("fulfillment", "at_location", {"location": "milan"},
+           {"location": LOCATIONS, "statuses": [5, "released", [None], ["nope"]],
+            "limit": [0, -1, True, 1.5, "5", 10**6]}),
     # -- oms.carts
     Method("carts", "hold",
            {"cart_id": "cart-9", "lines": {"SKU-1": 1}, "ttl": timedelta(minutes=5),
@@ -213,9 +220,36 @@ METHODS: list[Method] = [
            {"channel": IDS, "payload": [None, 5, "{}", [], {}, {"id": "\x00"}]}),
     Method("channels", "receive", {"channel": "storefront", "payload": "<payload>"},
            {"channel": IDS, "payload": [None, 5, "{}", [], {}, {"id": "\x00"}]}),
+    Method("channels", "parse_edit", {"channel": "storefront", "payload": "<edit payload>"},
+           {"channel": IDS, "payload": [None, 5, "{}", [], {}, {"edit_id": "\x00"}]}),
+    Method("channels", "receive_edit", {"channel": "storefront", "payload": "<edit payload>"},
+           {"channel": IDS, "payload": [None, 5, "{}", [], {}, {"edit_id": "\x00"}]}),
+    # -- oms.edits
+    Method("edits", "begin", {"order_id": ORDER, "channel": "mobile"},
+           {"order_id": IDS, "channel": CODES, "actor": TEXTS,
+            "idempotency_key": OPTIONAL_IDS}),
+    Method("edits", "stage", {"edit_id": EDIT, "quantities": {"1": 3}},
+           {"edit_id": IDS, "quantities": [5, "1", {"1": -1}, {"": 1}, {"1": "2"},
+                                            {"1": True}, {"1": 10**7}],
+            "add_lines": [5, "SKU-1", [None], [{}], [order_command("W-9", {"A": 1})]],
+            "remove_lines": [5, [None], [""], ["\x00"]],
+            "shipping_address": [5, "Via Roma 1", {}],
+            "delivery": ["pickup", 5, DeliveryMethod(kind=DeliveryKind.PICKUP,
+                                                     pickup_location="WA 0000")],
+            "idempotency_key": OPTIONAL_IDS}),
+    Method("edits", "preview", {"edit_id": EDIT}, {"edit_id": IDS}),
+    Method("edits", "commit", {"edit_id": EDIT}, {"edit_id": IDS}),
+    Method("edits", "abandon", {"edit_id": EDIT}, {"edit_id": IDS}),
+    Method("edits", "get", {"edit_id": EDIT}, {"edit_id": IDS}),
+    Method("edits", "for_order", {"order_id": ORDER}, {"order_id": IDS}),
+    Method("edits", "recent", {}, {"status": ["nope", 5, b"open"], "limit": SIZES}),
+    Method("edits", "submit", {"command": "<edit command>"},
+           {"command": [None, {}, "edit", 5, [order_command("W-9", {"A": 1})]]}),
+    Method("edits", "expire", {}, {"now": MOMENTS}),
 ]
 
-SERVICES = ("orders", "inventory", "fulfillment", "carts", "promise", "outbox", "channels")
+SERVICES = ("orders", "inventory", "fulfillment", "carts", "promise", "outbox", "channels",
+            "edits")
 
 
 @pytest.fixture
@@ -235,9 +269,16 @@ def shop(make_oms: Callable[..., Oms]) -> tuple[Oms, dict[str, Any]]:
         "shipping_address": {"line1": "Via Roma 1", "city": "Milano", "country": "IT"},
         "fulfillment": {"type": "ship"},
         "items": [{"sku": "SKU-1", "quantity": 1, "unit_price": "9.90"}]}
+    edit = oms.edits.begin(order.id, channel="mobile")
+    edit_payload = {"edit_id": "E-1", "source": "mobile", "customer_id": "c-1",
+                    "order": {"source": "web", "id": "W-1"},
+                    "items": [{"line_id": "1", "quantity": 3}]}
     stand_ins = {ORDER: order.id, FULFILMENT_ORDER: order.fulfillment_orders[0].id,
                  SUPPLY: supply.id, "<command>": order_command("W-5", {"SKU-1": 1}),
-                 "<commands>": [order_command("W-6", {"SKU-1": 1})], "<payload>": payload}
+                 "<commands>": [order_command("W-6", {"SKU-1": 1})], "<payload>": payload,
+                 EDIT: edit.id, "<edit payload>": edit_payload,
+                 "<edit command>": EditOrder(channel="mobile", idempotency_key="E-2",
+                                             order_id=order.id, quantities={"1": 1})}
     return oms, stand_ins
 
 

@@ -17,6 +17,8 @@ pytest_plugins = ["omskit.testing"]
 
 #: The sample payload shipped with the plugin (and shown in the README).
 EXAMPLE_ORDER = Path(__file__).resolve().parents[1] / "examples" / "order.json"
+#: The sample edit of that order, sent from the app (also in the README).
+EXAMPLE_EDIT = Path(__file__).resolve().parents[1] / "examples" / "edit.json"
 
 _MINIMAL: dict[str, Any] = {
     "id": "WEB-200001",
@@ -61,6 +63,14 @@ def connector() -> StorefrontConnector:
 def example_payload() -> dict[str, Any]:
     """``examples/order.json``: a web order shipped to Milan, every optional field used."""
     payload: dict[str, Any] = json.loads(EXAMPLE_ORDER.read_text(encoding="utf-8"))
+    return payload
+
+
+@pytest.fixture
+def example_edit() -> dict[str, Any]:
+    """``examples/edit.json``: the app changes the example web order (a quantity, an added
+    item, a new address)."""
+    payload: dict[str, Any] = json.loads(EXAMPLE_EDIT.read_text(encoding="utf-8"))
     return payload
 
 

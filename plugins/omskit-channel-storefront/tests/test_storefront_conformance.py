@@ -44,3 +44,25 @@ class TestStorefrontConformance(ChannelConformance):
             broken(customer={"id": "cus_9"}),
             broken(unexpected="field"),
         ]
+
+    @pytest.fixture
+    def edit_payloads(self, example_edit: dict[str, Any]) -> list[dict[str, Any]]:
+        pickup = {"edit_id": "APP-EDIT-2", "source": "mobile", "customer_id": "cus_123",
+                  "order": {"source": "web", "id": "WEB-100045"},
+                  "items": [{"line_id": "2", "quantity": 0}]}
+        return [example_edit, pickup]
+
+    @pytest.fixture
+    def invalid_edit_payloads(self, example_edit: dict[str, Any]) -> list[dict[str, Any]]:
+        def broken(**changes: Any) -> dict[str, Any]:
+            return {**example_edit, **changes}
+
+        return [
+            {},
+            broken(source="kiosk"),
+            broken(items=[{"line_id": "1", "quantity": "3"}]),
+            broken(items=[], add_items=[], shipping_address=None),
+            broken(order={"source": "web"}),
+            broken(add_items=[{"sku": "SKU-3", "quantity": 1, "unit_price": 24.5}]),
+            broken(unexpected="field"),
+        ]

@@ -121,6 +121,9 @@ def _commands_to_try(oms: Oms, database_url: str | None) -> list[str]:
         tries.append(f"{prefix} orders show {delivered}")
     if waiting is not None:
         tries.append(f"{prefix} orders show {waiting}   # waiting for stock or an operator")
+    for edit in oms.edits.recent("committed", limit=1):
+        tries.append(f"{prefix} orders show {edit.order_id}   # edited from the "
+                     f"{edit.channel} app")
     return tries
 
 

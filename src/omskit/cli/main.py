@@ -24,7 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                 "List registered plugins: distribution, version, hooks, and what each "
                 "contributed (channels, routing strategies, carriers, event types)."),
     "orders": ("omskit.cli.orders:orders",
-               "Find and read orders; cancel lines and close orders short."),
+               "Find and read orders; edit them, cancel lines and close orders short."),
     "inventory": ("omskit.cli.inventory:inventory", "Inspect stock."),
     "outbox": ("omskit.cli.outbox:outbox",
                "Pending and parked events: status, dispatch, retry, skip."),

@@ -1,14 +1,19 @@
-"""``omskit orders``: find orders, read one in full, cancel lines and close short."""
+"""``omskit orders``: find orders, read one in full, edit them, cancel lines and close
+short."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import click
 from rich.table import Table
 
 from omskit.app import Oms
 from omskit.cli.context import CliState, echo_json, pass_state
+from omskit.domain.edits import EditSummary, OrderEdit
 from omskit.domain.errors import OrderNotFound
 from omskit.domain.lifecycle import OrderStatus
 from omskit.domain.order import Order
@@ -25,7 +30,7 @@ def _utc(value: datetime | None) -> datetime | None:
 
 @click.group()
 def orders() -> None:
-    """Find and read orders; cancel lines and close orders short."""
+    """Find and read orders; edit them, cancel lines and close orders short."""
 
 
 def resolve(oms: Oms, reference: str) -> str:
@@ -265,3 +270,164 @@ def short_close(state: CliState, order_id: str, reason: str, as_json: bool) -> N
     oms = state.oms()
     order = oms.orders.short_close(resolve(oms, order_id), reason=reason)
     _print_closure(state, order, as_json)
+
+
+def _added_line(value: str) -> dict[str, Any]:
+    sku, sep, rest = value.partition(":")
+    units, sep2, price = rest.partition(":")
+    if not (sep and sep2 and sku and units.isdigit() and price):
+        raise click.BadParameter(f"{value!r} is not SKU:UNITS:UNIT_PRICE, such as MUG:2:12.50")
+    return {"sku": sku, "quantity": int(units), "unit_price": price}
+
+
+def _json_object(text: str, what: str) -> dict[str, Any]:
+    try:
+        found = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"{what} is not JSON: {exc}") from None
+    if not isinstance(found, dict):
+        raise click.BadParameter(f"{what} must be a JSON object")
+    return found
+
+
+@orders.command("edit")
+@click.argument("order_id")
+@click.argument("quantities", nargs=-1, metavar="[LINE_ID=UNITS]...")
+@click.option("--add", "added", multiple=True, metavar="SKU:UNITS:PRICE",
+              help="Add a line (repeatable).")
+@click.option("--remove", "removed", multiple=True, metavar="LINE_ID",
+              help="Remove a line (repeatable).")
+@click.option("--address", default=None, metavar="JSON",
+              help='New shipping address: {"line1": ..., "city": ..., "country": ...}.')
+@click.option("--pickup", default=None, metavar="LOCATION", help="Pick up at LOCATION.")
+@click.option("--ship", is_flag=True, help="Ship to the address (instead of picking up).")
+@click.option("--file", "changes_file", type=click.Path(exists=True, dir_okay=False,
+                                                        path_type=Path),
+              help="Changes as JSON: quantities, add_lines, remove_lines, shipping_address, "
+                   "delivery.")
+@click.option("--edit", "edit_id", default=None,
+              help="Continue this open edit instead of beginning one.")
+@click.option("--channel", default="cli", show_default=True,
+              help="The channel the edit comes from.")
+@click.option("--actor", default="", help="Who asks for it (kept in the timeline).")
+@click.option("--preview", is_flag=True, help="Show what committing would do; keep it open.")
+@click.option("--commit", "commit_it", is_flag=True, help="Commit the edit.")
+@click.option("--abandon", is_flag=True, help="Abandon the edit.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@pass_state
+def edit(state: CliState, order_id: str, quantities: tuple[str, ...], added: tuple[str, ...],
+         removed: tuple[str, ...], address: str | None, pickup: str | None, ship: bool,
+         changes_file: Path | None, edit_id: str | None, channel: str, actor: str,
+         preview: bool, commit_it: bool, abandon: bool, as_json: bool) -> None:
+    """Edit an order: stage changes (quantities, lines added or removed, a new address, ship
+    or pick up) on a new edit or an open one (--edit), then preview, commit or abandon it.
+    Only what is not yet released for picking can change. ORDER_ID may also be the channel's
+    own id (W-1, or web/W-1)."""
+    if sum((preview, commit_it, abandon)) > 1:
+        raise click.UsageError("give at most one of --preview, --commit and --abandon")
+    if pickup is not None and ship:
+        raise click.UsageError("give --pickup LOCATION or --ship, not both")
+    changes: dict[str, Any] = {}
+    if changes_file is not None:
+        changes = _json_object(changes_file.read_text(encoding="utf-8"), str(changes_file))
+    wanted = dict(changes.pop("quantities", {}) or {})
+    for value in quantities:
+        line_id, units = _line_quantity(value)
+        wanted[line_id] = units
+    if wanted:
+        changes["quantities"] = wanted
+    if added:
+        changes["add_lines"] = [*changes.get("add_lines", []), *map(_added_line, added)]
+    if removed:
+        changes["remove_lines"] = [*changes.get("remove_lines", []), *removed]
+    if address is not None:
+        changes["shipping_address"] = _json_object(address, "--address")
+    if pickup is not None:
+        changes["delivery"] = {"kind": "pickup", "pickup_location": pickup}
+    elif ship:
+        changes["delivery"] = {"kind": "ship"}
+    oms = state.oms()
+    order_id = resolve(oms, order_id)
+    if edit_id is None:
+        if abandon:
+            raise click.UsageError("--abandon needs --edit EDIT_ID")
+        current = oms.edits.begin(order_id, channel=channel, actor=actor)
+    else:
+        current = oms.edits.get(edit_id)
+        if current.order_id != order_id:
+            raise click.UsageError(f"edit {edit_id} is not an edit of order {order_id}")
+    if changes:
+        current = oms.execute(oms.command("stage_order_edit",
+                                          {"edit_id": current.id, **changes}))
+    if abandon:
+        current = oms.edits.abandon(current.id)
+        _print_edit(state, current, None, as_json)
+    elif commit_it:
+        current = oms.edits.commit(current.id)
+        _print_edit(state, current, current.summary, as_json)
+    else:
+        _print_edit(state, current, oms.edits.preview(current.id) if preview else None,
+                    as_json)
+
+
+def _print_edit(state: CliState, edit: OrderEdit, summary: EditSummary | None,
+                as_json: bool) -> None:
+    """The edit (id, status, staged changes) and, for a preview or a commit, what it
+    does."""
+    c = state.oms().converter
+    if as_json:
+        echo_json({"edit_id": edit.id, "order_id": edit.order_id, "status": edit.status.value,
+                   "channel": edit.channel, "actor": edit.actor,
+                   "base_version": edit.base_version, "changes": c.unstructure(edit.changes),
+                   "summary": None if summary is None else c.unstructure(summary)})
+        return
+    console = state.console
+    console.print(f"[bold]edit {edit.id}[/bold] of order {edit.order_id}: "
+                  f"[bold]{edit.status.value}[/bold] (from {edit.channel}"
+                  + (f", by {edit.actor}" if edit.actor else "")
+                  + f", on version {edit.base_version})", highlight=False)
+    if summary is None:
+        staged = edit.changes
+        for line_id, units in staged.quantities.items():
+            console.print(f"  line {line_id} → {units}", highlight=False)
+        for new in staged.add_lines:
+            console.print(f"  add line {new.line_id}: {new.sku} × {new.quantity} at "
+                          f"{new.unit_price}", highlight=False)
+        if staged.shipping_address is not None:
+            to = staged.shipping_address
+            console.print(f"  ship to {to.line1}, {to.city}, {to.country}", highlight=False)
+        if staged.delivery is not None:
+            console.print(f"  delivery {staged.delivery.kind.value}"
+                          + (f" at {staged.delivery.pickup_location}"
+                             if staged.delivery.pickup_location else ""), highlight=False)
+        if edit.status.value == "open":
+            console.print(f"preview: omskit orders edit {edit.order_id} --edit {edit.id} "
+                          "--preview", highlight=False)
+        return
+    lines = Table("line", "sku", "before", "after", "unit price", title="lines")
+    for x in summary.lines:
+        lines.add_row(x.line_id, x.sku, str(x.before), str(x.after), str(x.unit_price))
+    console.print(lines)
+    routed = Table("location", "line", "sku", "quantity", title="routing of what changed")
+    for a in summary.allocations:
+        routed.add_row(a.location, a.line_id, a.sku, str(a.quantity))
+    for b in summary.backordered:
+        routed.add_row("[red]backordered[/red]", b.line_id, b.sku, str(b.quantity))
+    for r in summary.released:
+        routed.add_row(f"given back by {r.location or 'the backorder'}", r.line_id, r.sku,
+                       str(-r.quantity))
+    console.print(routed)
+    console.print(f"total {summary.total_before} → {summary.total_after} {summary.currency} "
+                  f"(difference {summary.payment_difference:+})", highlight=False)
+    for step in summary.payment:
+        console.print(f"payment: {step.kind.value} {step.amount} on {step.transaction_id}",
+                      highlight=False)
+    console.print(f"promised date {summary.promised_date_before} → "
+                  f"{summary.promised_date_after}", highlight=False)
+    if summary.address_changed or summary.delivery_changed:
+        console.print(f"delivery {summary.delivery_after.kind.value}"
+                      + (f" at {summary.delivery_after.pickup_location}"
+                         if summary.delivery_after.pickup_location else ""), highlight=False)
+    if edit.status.value == "open":
+        console.print(f"commit: omskit orders edit {edit.order_id} --edit {edit.id} --commit",
+                      highlight=False)

@@ -475,3 +475,70 @@ class InvalidPeriod(InvalidCommand):
 class PdfUnavailable(OmsError):
     """Rendering a PDF needs WeasyPrint (``pip install 'omskit[pdf]'``) and the Pango
     library it draws text with; HTML rendering works without them."""
+
+
+class OrderEditNotFound(NotFound):
+    """No order edit has this id."""
+
+    kind = "order edit"
+
+
+class OrderEditClosed(OmsError):
+    """The order edit is committed, abandoned or expired: nothing more can be staged on it
+    and it cannot commit (a committed one commits again as a no-op); begin a new one."""
+
+    def __init__(self, edit_id: str, status: str) -> None:
+        self.edit_id = edit_id
+        self.status = status
+        super().__init__(f"order edit {edit_id} is {status}: begin a new edit")
+
+
+class OrderEditConflict(OmsError):
+    """The order changed after the edit was begun (another edit, a release, a payment...):
+    the edit was staged against a version that is gone. Nothing was changed; begin a new
+    edit on the order as it is now."""
+
+    def __init__(self, edit_id: str | None, order_id: str, expected_version: int,
+                 actual_version: int) -> None:
+        self.edit_id = edit_id
+        self.order_id = order_id
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+        super().__init__(
+            f"order {order_id} moved from version {expected_version} to {actual_version} "
+            f"since the edit{'' if edit_id is None else ' ' + edit_id} was begun; nothing "
+            "changed: begin a new edit")
+
+
+class OrderNotEditable(OmsError):
+    """The order cannot be edited (cancelled, completed, or everything shipped)."""
+
+    def __init__(self, order_id: str, reason: str) -> None:
+        self.order_id = order_id
+        self.reason = reason
+        super().__init__(f"order {order_id} cannot be edited: {reason}")
+
+
+class LineReleased(OrderNotEditable):
+    """The change touches goods already released for picking (or picked, packed, shipped):
+    only what is not yet released can change. Names the line (None for a change of the
+    shipping address or delivery method) and the fulfilment order that holds it."""
+
+    def __init__(self, order_id: str, line_id: str | None, fulfillment_order_id: str,
+                 location: str, status: str, change: str) -> None:
+        self.line_id = line_id
+        self.fulfillment_order_id = fulfillment_order_id
+        self.location = location
+        self.status = status
+        self.change = change
+        super().__init__(order_id, f"{change} cannot change: fulfilment order "
+                                   f"{fulfillment_order_id} at {location} is {status}")
+
+
+class EditsNotSupported(OmsError):
+    """The channel connector takes no order edits (it has no ``parse_edit``)."""
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+        super().__init__(f"channel connector {channel!r} takes no order edits "
+                         "(it has no parse_edit)")

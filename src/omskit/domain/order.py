@@ -17,10 +17,13 @@ import attrs
 from omskit.domain import lifecycle
 from omskit.domain.checks import refuse
 from omskit.domain.commands import PlaceOrder
+from omskit.domain.edits import EditedLine, EditEffect, StagedChanges
 from omskit.domain.errors import (
     FulfillmentOrderNotFound,
     IllegalTransition,
     LineNotFound,
+    LineReleased,
+    OrderNotEditable,
     OrderOnHold,
     QuantityAlreadyShipped,
     QuantityNotCancellable,
@@ -50,13 +53,16 @@ from omskit.domain.events import (
 from omskit.domain.lifecycle import FulfillmentStatus, OrderStatus
 from omskit.domain.shipping import LabelStatus, Parcel, Shipment, sum_lines
 from omskit.domain.values import (
+    MAX_UNIT_PRICE,
     Address,
     Customer,
+    DeliveryKind,
     DeliveryMethod,
     Hold,
     LineQuantity,
     Money,
     Problem,
+    check_amount,
     to_minor_units,
 )
 
@@ -74,6 +80,8 @@ _HOLDABLE = frozenset({O.RECEIVED, O.VALIDATED, O.BACKORDERED, O.ALLOCATED, O.ON
 _LIVE = frozenset(set(F) - {F.REJECTED, F.CANCELLED})
 #: Which fulfilment orders a line cancellation takes units from first: the least progressed.
 _CANCEL_FIRST = {F.CREATED: 0, F.RELEASED: 1, F.ACCEPTED: 2}
+#: Orders an edit cannot change: closed, or with everything shipped.
+_NOT_EDITABLE = frozenset({O.CANCELLED, O.COMPLETED, O.SHIPPED, O.DELIVERED})
 
 
 @attrs.define(kw_only=True)
@@ -685,6 +693,23 @@ class Order:
         fulfilment orders not yet picked, the least progressed and newest first. A
         fulfilment order left with nothing is cancelled; one left with less shrinks."""
         self._refuse_uncancellable(quantities)
+        released, cuts = self._take_off(quantities)
+        # The cancellation first, then what it did to the fulfilment orders and the order.
+        self._events.append(OrderLinesCancelled(
+            order=self.id, occurred_at=at, reason=reason,
+            lines=tuple(LineQuantity(line_id=k, sku=self.line(k).sku, quantity=v)
+                        for k, v in quantities.items()),
+            released=tuple(released), idempotency_key=idempotency_key))
+        self._apply_cuts(cuts, at)
+        self.updated_at = at
+        return tuple(released)
+
+    def _take_off(self, quantities: Mapping[str, int]
+                  ) -> tuple[list[CancelledQuantity], dict[str, dict[str, int]]]:
+        """Count ``quantities`` as cancelled on their lines and say where they come from:
+        backordered units first, then units of fulfilment orders not yet picked, the least
+        progressed and newest first. Returns the units taken and the cuts per fulfilment
+        order (apply them with :meth:`_apply_cuts`). The caller checked they can go."""
         covered = self._units(_LIVE)
         # Least progressed first (nobody started on it), then newest first.
         open_fos = sorted(
@@ -712,12 +737,11 @@ class Order:
                         left -= take
             assert left == 0, "cancellable() promised these units"
             line.cancelled_quantity += requested
-        # The cancellation first, then what it did to the fulfilment orders and the order.
-        self._events.append(OrderLinesCancelled(
-            order=self.id, occurred_at=at, reason=reason,
-            lines=tuple(LineQuantity(line_id=k, sku=self.line(k).sku, quantity=v)
-                        for k, v in quantities.items()),
-            released=tuple(released), idempotency_key=idempotency_key))
+        return released, cuts
+
+    def _apply_cuts(self, cuts: Mapping[str, Mapping[str, int]], at: datetime) -> None:
+        """Shrink each fulfilment order by its cut (units per line); one left with nothing
+        is cancelled."""
         for fo_id, cut in cuts.items():
             fo = self.fulfillment_order(fo_id)
             if sum(cut.values()) == fo.units:
@@ -728,8 +752,6 @@ class Order:
                                  quantity=fl.quantity - cut.get(fl.line_id, 0))
                     for fl in fo.lines if fl.quantity > cut.get(fl.line_id, 0))
                 fo.updated_at = at
-        self.updated_at = at
-        return tuple(released)
 
     @property
     def fully_cancelled(self) -> bool:
@@ -790,3 +812,132 @@ class Order:
     def complete(self, at: datetime) -> None:
         """Close a delivered order (after the return window, say)."""
         self._transition(O.COMPLETED, at)
+
+    # -- edits ----------------------------------------------------------------------------
+
+    @property
+    def open_total(self) -> Money:
+        """What the order's lines come to now: units not cancelled × unit price."""
+        return Money.total(self.currency,
+                           ((x.unit_price, x.open_quantity) for x in self.lines))
+
+    @property
+    def holdable(self) -> bool:
+        """Whether a hold can be placed on the order in its status."""
+        return self.status in _HOLDABLE
+
+    def check_editable(self) -> None:
+        """Raise :class:`OrderNotEditable` if the order is cancelled, completed, or has
+        shipped everything: nothing is left that an edit could change."""
+        if self.status in _NOT_EDITABLE:
+            raise OrderNotEditable(self.id, f"it is {self.status.value}")
+
+    def _released_holding(self, line_id: str | None) -> FulfillmentOrder | None:
+        """The first live fulfilment order past ``created`` (released for picking, or
+        further) that holds ``line_id`` (None: any line)."""
+        for fo in self._fulfillment_orders:
+            if fo.status in _LIVE and fo.status is not F.CREATED and (
+                    line_id is None or any(fl.line_id == line_id for fl in fo.lines)):
+                return fo
+        return None
+
+    def apply_edit(self, changes: StagedChanges, at: datetime) -> EditEffect:
+        """Apply an edit's staged changes: what is not yet released for picking changes.
+
+        A quantity taken down comes off the line's backordered units first, then off its
+        fulfilment orders not yet released (newest first; one left empty is cancelled); a
+        quantity raised, and an added line, become demand to route. A new shipping address
+        (for a shipped order) or delivery method cancels every fulfilment order not yet
+        released, so that everything unreleased is routed again to the new destination.
+        Returns what was given back and what to route; the caller releases and routes
+        (then refreshes the status, which this leaves to the routing when there is demand).
+
+        Raises, changing nothing: :class:`OrderNotEditable` (cancelled, completed, every
+        unit shipped), :class:`LineNotFound`, :class:`LineReleased` naming the fulfilment
+        order that holds a changed line (or, for a new destination, any released one), and
+        :class:`InvalidCommand` for an added line's id or price, a ship order without an
+        address, or an edit that would leave the order with nothing.
+        """
+        self.check_editable()
+        delivery = changes.delivery or self.delivery
+        address = changes.shipping_address or self.shipping_address
+        problems: list[str] = []
+        if delivery.kind is DeliveryKind.SHIP and address is None:
+            problems.append("shipping_address: required when the delivery method is ship")
+        if delivery.kind is DeliveryKind.PICKUP and not delivery.pickup_location:
+            problems.append("delivery.pickup_location: required to pick up")
+        existing = {x.line_id for x in self.lines}
+        for i, added in enumerate(changes.add_lines):
+            if added.line_id in existing:
+                problems.append(f"add_lines[{i}].line_id: {added.line_id!r} is already a "
+                                "line of the order")
+            check_amount(added.unit_price, self.currency, f"add_lines[{i}].unit_price",
+                         problems, maximum=MAX_UNIT_PRICE)
+        refuse(problems, "order edit")
+        decreases: dict[str, int] = {}
+        increases: dict[str, int] = {}
+        for line_id, quantity in changes.quantities.items():
+            if line_id not in existing:
+                raise LineNotFound(self.id, line_id)
+            line = self.line(line_id)
+            if quantity == line.open_quantity:
+                continue
+            fo = self._released_holding(line_id)
+            if fo is not None:
+                raise LineReleased(self.id, line_id, fo.id, fo.location, fo.status.value,
+                                   f"line {line_id}")
+            if quantity < line.open_quantity:
+                decreases[line_id] = line.open_quantity - quantity
+            else:
+                increases[line_id] = quantity - line.open_quantity
+        delivery_changed = delivery != self.delivery
+        reroute = delivery_changed or (address != self.shipping_address
+                                       and delivery.kind is DeliveryKind.SHIP)
+        if reroute:
+            fo = self._released_holding(None)
+            if fo is not None:
+                what = "the delivery method" if delivery_changed else "the shipping address"
+                raise LineReleased(self.id, None, fo.id, fo.location, fo.status.value, what)
+        left = (sum(x.open_quantity for x in self.lines) - sum(decreases.values())
+                + sum(increases.values()) + sum(a.quantity for a in changes.add_lines))
+        if left <= 0:
+            refuse(["quantities: the edit would take every unit off the order; cancel the "
+                    "order instead"], "order edit")
+
+        before = {x.line_id: x.open_quantity for x in self.lines}
+        cancelled = {fo.id for fo in self._fulfillment_orders if fo.status is F.CANCELLED}
+        released, cuts = self._take_off(decreases) if decreases else ([], {})
+        self._apply_cuts(cuts, at)
+        for line_id, units in increases.items():
+            self.line(line_id).quantity += units
+        self.lines = (*self.lines, *(
+            OrderLine(line_id=a.line_id, sku=a.sku, quantity=a.quantity,
+                      unit_price=to_minor_units(a.unit_price, self.currency))
+            for a in changes.add_lines))
+        demand = [LineQuantity(line_id=k, sku=self.line(k).sku, quantity=v)
+                  for k, v in increases.items()]
+        demand += [LineQuantity(line_id=a.line_id, sku=a.sku, quantity=a.quantity)
+                   for a in changes.add_lines]
+        if reroute:
+            for fo in self._fulfillment_orders:
+                if fo.status is F.CREATED:
+                    released.extend(CancelledQuantity(
+                        line_id=fl.line_id, sku=fl.sku, quantity=fl.quantity,
+                        fulfillment_order_id=fo.id, location=fo.location) for fl in fo.lines)
+                    self._move_fulfillment(fo, F.CANCELLED, at)
+            demand = list(self.backordered())
+        self.delivery, self.shipping_address = delivery, address
+        self.updated_at = at
+        if not demand:
+            self.refresh_status(at)
+        # else the routing of the demand refreshes it (and the caller, if it routes none),
+        # so the order does not pass through "backordered" on its way.
+        return EditEffect(
+            released=tuple(released), demand=tuple(demand), reroute=reroute,
+            lines=tuple(EditedLine(line_id=x.line_id, sku=x.sku, unit_price=x.unit_price,
+                                   before=before.get(x.line_id, 0), after=x.open_quantity)
+                        for x in self.lines
+                        if x.open_quantity != before.get(x.line_id, 0)),
+            cancelled_fulfillment_orders=tuple(
+                fo.id for fo in self._fulfillment_orders
+                if fo.status is F.CANCELLED and fo.id not in cancelled))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import ClassVar
@@ -52,6 +52,9 @@ class PaymentCapability(enum.StrEnum):
     INCREMENTAL_AUTHORISATION = "incremental_authorisation"
     #: Release an authorisation without capturing it.
     VOID = "void"
+    #: Release part of an authorisation and keep the rest (an authorisation adjusted down,
+    #: when an order's total falls before capture).
+    PARTIAL_VOID = "partial_void"
     #: Refund less than was captured.
     PARTIAL_REFUND = "partial_refund"
     #: Refund one capture in several parts.
@@ -307,10 +310,25 @@ class PaymentLedger:
 
     @property
     def closed(self) -> bool:
-        """Whether the authorisation is over: voided, or a final capture released the rest."""
-        return any(e.outcome is PaymentOutcome.SUCCESS and (
-            e.action is PaymentAction.VOID or (e.action is PaymentAction.CAPTURE and e.final))
-            for e in self.entries)
+        """Whether the authorisation is over: a void released everything left on it, or a
+        final capture released the rest. A void of part of it (``partial_void``: an order
+        whose total fell) leaves the rest open."""
+        authorised = captured = voided = Decimal(0)
+        for e in self.entries:
+            if e.outcome is not PaymentOutcome.SUCCESS:
+                continue
+            amount = e.amount.amount
+            if e.action is PaymentAction.AUTHORISE:
+                authorised += amount
+            elif e.action is PaymentAction.CAPTURE:
+                if e.final:
+                    return True
+                captured += amount
+            elif e.action is PaymentAction.VOID:
+                if amount >= authorised - captured - voided:
+                    return True
+                voided += amount
+        return False
 
     @property
     def expires_at(self) -> datetime | None:
@@ -400,6 +418,20 @@ class PaymentLedger:
             raise UnsupportedPaymentOperation(tx.provider, "a partial capture",
                                               PaymentCapability.PARTIAL_CAPTURE.value)
 
+    def check_void(self, amount: Money, capabilities: frozenset[str]) -> None:
+        """Raise unless a void of ``amount`` may be asked now (writes nothing): less than all
+        the authorisation still holds only with ``partial_void``."""
+        tx = self.transaction
+        if PaymentCapability.VOID not in capabilities:
+            raise UnsupportedPaymentOperation(tx.provider, "a void",
+                                              PaymentCapability.VOID.value)
+        # A void of everything left (or more: a capture landed since it was planned) closes
+        # the authorisation, as voids always did; only less than that needs partial_void.
+        left = self.uncaptured
+        if amount.amount < left.amount and PaymentCapability.PARTIAL_VOID not in capabilities:
+            raise UnsupportedPaymentOperation(tx.provider, "a partial void",
+                                              PaymentCapability.PARTIAL_VOID.value)
+
     def check_refund(self, amount: Money, capabilities: frozenset[str]) -> None:
         """Raise unless a refund of ``amount`` may be asked now (writes nothing)."""
         tx = self.transaction
@@ -488,6 +520,131 @@ def split(amount: Money, available: Sequence[tuple[str, Money]]) -> list[tuple[s
             parts.append((tx_id, Money(take, amount.currency)))
             left = exactly("difference", lambda: left - take)  # noqa: B023 - used at once
     return parts
+
+
+# -- settling a changed total ---------------------------------------------------------------------
+
+
+class PaymentStepKind(enum.StrEnum):
+    """What settling an order's changed total asks of a tender."""
+
+    #: Raise the tender's authorisation by the difference (``incremental_authorisation``).
+    INCREMENTAL_AUTHORISATION = "incremental_authorisation"
+    #: Authorise the difference as a new transaction on the same tender (provider and
+    #: payment method), when the provider cannot raise an authorisation.
+    NEW_AUTHORISATION = "new_authorisation"
+    #: Give back money captured beyond what the order owes now.
+    REFUND = "refund"
+    #: Release everything the tender's authorisation still holds.
+    VOID = "void"
+    #: Release part of the authorisation (``partial_void``), keep the rest for the capture.
+    VOID_DOWN = "void_down"
+    #: The provider cannot release part of an authorisation: what the order no longer
+    #: needs stays held until the final capture (or a cancellation) releases it.
+    LEFT_TO_FINAL_CAPTURE = "left_to_final_capture"
+
+
+@attrs.frozen(kw_only=True)
+class PaymentStep:
+    """One step of bringing an order's payment in line with what it owes now."""
+
+    kind: PaymentStepKind
+    amount: Decimal
+    #: The tender it acts on (for a new authorisation: the tender whose provider and
+    #: payment method it reuses).
+    transaction_id: str
+
+
+def settlement(ledgers: Sequence[PaymentLedger], due: Money, at: datetime,
+               capabilities: Callable[[PaymentTransaction], frozenset[str]], *,
+               increase: bool = True, reduce: bool = True) -> tuple[PaymentStep, ...]:
+    """The steps that bring an order's tenders in line with ``due``, what it owes now.
+
+    Money already captured, held by authorisations, asked for and not yet answered, or
+    waiting for a tender's first authorisation counts as covering the order. What ``due``
+    exceeds that by (``increase``) is authorised: as an increment of the latest open
+    authorisation when its provider declares ``incremental_authorisation``, else as a new
+    authorisation on the same tender. What was captured beyond ``due`` (``reduce``) is
+    refunded, latest tenders first; then what authorisations hold beyond what is left to
+    capture is released, latest first: a whole authorisation by a void, part of one by a
+    partial void when the provider declares ``partial_void`` (else it stays held until the
+    final capture releases it). Only provider tenders are acted on; money a channel took
+    itself counts, and is the channel's to give back. Pure: nothing is asked or written.
+    """
+    currency = due.currency
+    providers = [x for x in ledgers if x.transaction.kind is PaymentTransactionKind.PROVIDER]
+    if not providers:
+        return ()
+
+    def total(values: Iterable[Decimal | list[Decimal]]) -> Decimal:
+        flat = [v for value in values
+                for v in (value if isinstance(value, list) else [value])]
+        return exactly("sum", lambda: sum(flat, Decimal(0)))
+
+    net = total(x.net_captured.amount for x in ledgers)
+    pending_refunds = total(e.amount.amount for x in ledgers
+                            for e in x.pending(PaymentAction.REFUND))
+    pending_captures = total(e.amount.amount for x in ledgers
+                             for e in x.pending(PaymentAction.CAPTURE))
+    steps: list[PaymentStep] = []
+    if increase:
+        # A tender waiting for its first authorisation covers its amount; an authorised
+        # one what it still holds, and increments asked of it and not yet answered.
+        held = total([x.transaction.amount.amount] if x.needs_authorisation
+                     else [x.uncaptured.amount,
+                           *(e.amount.amount for e in x.pending(PaymentAction.AUTHORISE))]
+                     for x in providers)
+        shortfall = exactly("difference", lambda: due.amount - net - held)
+        if shortfall > 0:
+            open_ = [x for x in providers if x.authorised.amount > 0 and not x.closed
+                     and not x.expired(at)
+                     and PaymentCapability.INCREMENTAL_AUTHORISATION
+                     in capabilities(x.transaction)]
+            if open_:
+                return (PaymentStep(kind=PaymentStepKind.INCREMENTAL_AUTHORISATION,
+                                    amount=shortfall, transaction_id=open_[-1].transaction.id),)
+            return (PaymentStep(kind=PaymentStepKind.NEW_AUTHORISATION, amount=shortfall,
+                                transaction_id=providers[-1].transaction.id),)
+    if not reduce:
+        return ()
+    over = exactly("difference", lambda: net - due.amount - pending_refunds)
+    for x in reversed(providers):
+        if over <= 0:
+            break
+        take = min(over, x.refundable.amount)
+        if take <= 0:
+            continue
+        try:
+            x.check_refund(Money(take, currency), capabilities(x.transaction))
+        except (UnsupportedPaymentOperation, PaymentAmountExceeded):
+            continue  # this provider cannot give part back: the balance shows it is owed
+        steps.append(PaymentStep(kind=PaymentStepKind.REFUND, amount=take,
+                                 transaction_id=x.transaction.id))
+        over = exactly("difference", lambda: over - take)  # noqa: B023 - used at once
+    refunded = total(s.amount for s in steps)
+    still_captured = exactly("difference",
+                             lambda: net - pending_refunds - refunded + pending_captures)
+    needed = max(Decimal(0), exactly("difference", lambda: due.amount - still_captured))
+    holding = [(x, x.capturable(at).amount) for x in providers]
+    excess = exactly("difference",
+                     lambda: total(amount for _, amount in holding) - needed)
+    for x, amount in reversed(holding):
+        if excess <= 0:
+            break
+        take = min(excess, amount)
+        if take <= 0:
+            continue
+        caps = capabilities(x.transaction)
+        whole = take >= x.uncaptured.amount
+        if whole and PaymentCapability.VOID in caps:
+            kind = PaymentStepKind.VOID
+        elif not whole and {PaymentCapability.VOID, PaymentCapability.PARTIAL_VOID} <= caps:
+            kind = PaymentStepKind.VOID_DOWN
+        else:
+            kind = PaymentStepKind.LEFT_TO_FINAL_CAPTURE
+        steps.append(PaymentStep(kind=kind, amount=take, transaction_id=x.transaction.id))
+        excess = exactly("difference", lambda: excess - take)  # noqa: B023 - used at once
+    return tuple(steps)
 
 
 # -- what the core and a provider plugin exchange ------------------------------------------------

@@ -41,13 +41,15 @@ def destination_of(order: Order, uow: UnitOfWork,
 
 
 def order_request(order: Order, uow: UnitOfWork, router: RoutingEngine, *,
-                  exclude: Iterable[str] = (), at: datetime) -> RoutingRequest:
-    """The routing request for what ``order`` still lacks."""
+                  exclude: Iterable[str] = (), at: datetime,
+                  demand: Sequence[LineQuantity] | None = None) -> RoutingRequest:
+    """The routing request for what ``order`` still lacks (or for ``demand``, part of it)."""
     address = order.shipping_address
     destination, source = destination_of(order, uow, router)
     return RoutingRequest(
         order_id=order.id, channel=order.channel,
-        segment=order.customer.segment or "standard", demand=order.backordered(),
+        segment=order.customer.segment or "standard",
+        demand=order.backordered() if demand is None else tuple(demand),
         delivery=order.delivery, destination=destination, destination_source=source,
         destination_country=address.country if address else None,
         customer_id=order.customer.id, at=at, wanted_by=order.promised_date,
@@ -66,7 +68,9 @@ def lock_stock_of(uow: UnitOfWork, order: Order) -> None:
 
 
 def allocate(router: RoutingEngine, hooks: Hooks, uow: UnitOfWork, order: Order, *,
-             exclude: Iterable[str] = (), at: datetime) -> list[FulfillmentOrder]:
+             exclude: Iterable[str] = (), at: datetime,
+             demand: Sequence[LineQuantity] | None = None,
+             repromise: bool = False) -> list[FulfillmentOrder]:
     """Route what is still unallocated on ``order``, reserve it, create fulfilment orders.
 
     ``router`` decides with the strategy ``hooks`` choose (``omskit_choose_routing_strategy``).
@@ -74,8 +78,14 @@ def allocate(router: RoutingEngine, hooks: Hooks, uow: UnitOfWork, order: Order,
     Whatever no location can fill stays backordered on the order. Every decision's
     explanation is stored with the order. A location's daily capacity is taken with a
     conditional update in the same transaction, like its stock.
+
+    ``demand`` routes only those quantities (part of what is unallocated: what an edit
+    changed). ``repromise``: when everything routed is sourced, the promised date becomes
+    the later of the promise and this routing's last delivery date (the promise if none
+    yet), instead of being set on the first routing only.
     """
-    if not order.backordered():
+    wanted = order.backordered() if demand is None else tuple(demand)
+    if not wanted:
         return []
     lock_stock_of(uow, order)
     if order.cart_id is not None:
@@ -83,7 +93,7 @@ def allocate(router: RoutingEngine, hooks: Hooks, uow: UnitOfWork, order: Order,
         # other, can reserve them now (a no-op once converted, released or expired; an
         # order held at placement converts when its hold is released).
         convert_cart(uow, order.cart_id, at)
-    request = order_request(order, uow, router, exclude=exclude, at=at)
+    request = order_request(order, uow, router, exclude=exclude, at=at, demand=wanted)
     day = at.astimezone(UTC).date()
     first_routing = order.status is OrderStatus.VALIDATED
     # Where each used location is and how long its cheapest lane takes, for the promise.
@@ -138,10 +148,15 @@ def allocate(router: RoutingEngine, hooks: Hooks, uow: UnitOfWork, order: Order,
         if fo.location in charged:
             # Remembered so that a rejection or cancellation before picking gives it back.
             fo.capacity_day = day
-    if first_routing and order.promised_date is None and created and not backordered:
-        # Fully sourced on its first routing: promise the date the last parcel arrives.
-        order.promised_date = max(delivery_date(lanes[fo.location][0], at,
-                                                lanes[fo.location][1]) for fo in created)
+    if (first_routing or repromise) and created and not backordered:
+        # Fully sourced: promise the date the last parcel arrives (on the first routing;
+        # an edit's routing may move the promise later, never earlier).
+        arrives = max(delivery_date(lanes[fo.location][0], at, lanes[fo.location][1])
+                      for fo in created)
+        if order.promised_date is None:
+            order.promised_date = arrives
+        elif repromise:
+            order.promised_date = max(order.promised_date, arrives)
     reservations = [
         Reservation(id=new_id(), order_id=order.id, line_id=line.line_id,
                     fulfillment_order_id=fo.id, location=fo.location, sku=line.sku,

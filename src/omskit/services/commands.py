@@ -41,6 +41,13 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.ShortClose: lambda s, x: s.orders._short_close(x),
     c.CompleteOrder: lambda s, x: s.orders._complete(x),
     c.AllocateBackorders: lambda s, x: s.orders._allocate_backorders(x),
+    # order edits
+    c.BeginOrderEdit: lambda s, x: s.edits._begin(x),
+    c.StageOrderEdit: lambda s, x: s.edits._stage(x),
+    c.CommitOrderEdit: lambda s, x: s.edits._commit(x),
+    c.AbandonOrderEdit: lambda s, x: s.edits._abandon(x),
+    c.EditOrder: lambda s, x: s.edits._submit(x),
+    c.ExpireOrderEdits: lambda s, x: s.edits._expire(x),
     # fulfilment
     c.ReleaseOrder: lambda s, x: s.fulfillment._release(x),
     c.AcceptFulfillmentOrder: lambda s, x: s.fulfillment._accept(x),

@@ -219,8 +219,17 @@ class FulfillmentService:
         problems: list[str] = []
         check_location_code(location, "location", problems)
         check_count(limit, "limit", problems, minimum=1, maximum=MAX_PAGE_SIZE)
-        wanted = (sorted(s.value for s in statuses) if statuses is not None else
-                  sorted(s.value for s in (F.RELEASED, F.ACCEPTED, F.PICKED, F.PACKED)))
+        wanted = sorted(s.value for s in (F.RELEASED, F.ACCEPTED, F.PICKED, F.PACKED))
+        if statuses is not None:
+            wanted = []
+            if isinstance(statuses, str | bytes) or not isinstance(statuses, Iterable):
+                problems.append("statuses: a list of fulfilment statuses")
+            else:
+                for status in statuses:
+                    try:
+                        wanted.append(F(status).value)
+                    except (ValueError, TypeError):
+                        problems.append(f"statuses: {status!r} is not a fulfilment status")
         refuse(problems, "fulfilment queue")
         with self._db.uow() as uow:
             ids = uow.orders.fulfillment_ids_at(location, wanted, limit)

@@ -6,6 +6,7 @@ import attrs
 
 from omskit.services.carts import CartService
 from omskit.services.channels import ChannelService
+from omskit.services.edits import OrderEditService
 from omskit.services.fulfillment import FulfillmentService
 from omskit.services.inventory import InventoryService
 from omskit.services.invoices import InvoiceService, JournalService
@@ -44,3 +45,5 @@ class Services:
     invoices: InvoiceService
     #: The journal of postings and its export.
     journal: JournalService
+    #: Order edits: begin, stage, preview, commit, abandon.
+    edits: OrderEditService

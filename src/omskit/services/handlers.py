@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from omskit.domain.edits import OrderEditCommitted
 from omskit.domain.events import (
     CartHoldEnded,
     Event,
     OrderCancelled,
+    OrderLinesCancelled,
+    OrderShortClosed,
     ReservationReleased,
     ShipmentShipped,
     StockAdjusted,
@@ -127,6 +130,25 @@ def settle_cancellation(event: Event, services: Services) -> None:
         services.payments.settle_cancellation(event.order)
 
 
+def settle_edit(event: Event, services: Services) -> None:
+    """An order edit was committed: settle the payment difference (an incremental or new
+    authorisation when the total rose, a refund or void-down when it fell), idempotently
+    per edit (``oms.payments.settle``)."""
+    if isinstance(event, OrderEditCommitted):
+        services.payments.settle(event.order, f"edit-{event.edit_id}")
+
+
+def settle_cancelled_units(event: Event, services: Services) -> None:
+    """Units of an order were cancelled (``cancel_lines``) or it was closed short: give back
+    their share of the payment (refund what was captured beyond what the order owes now,
+    void down what authorisations hold beyond it), idempotently per event. After a short
+    close the last shipment's capture is final, and with nothing left to ship the rest of
+    each authorisation is released now."""
+    if isinstance(event, OrderLinesCancelled | OrderShortClosed):
+        kind = "lines" if isinstance(event, OrderLinesCancelled) else "short-close"
+        services.payments.settle(event.order, f"{kind}-{event.event_id}", increase=False)
+
+
 #: The core's handlers per event type, run in this order before plugins' handlers.
 CORE_HANDLERS: Mapping[str, Sequence[Handler]] = {
     **{event_type.event_type: tuple(
@@ -138,6 +160,9 @@ CORE_HANDLERS: Mapping[str, Sequence[Handler]] = {
     ShipmentShipped.event_type: (capture_shipment, invoice_shipment),
     PaymentRecorded.event_type: (post_payment, issue_payment_documents),
     OrderCancelled.event_type: (settle_cancellation,),
+    OrderEditCommitted.event_type: (settle_edit,),
+    OrderLinesCancelled.event_type: (settle_cancelled_units,),
+    OrderShortClosed.event_type: (settle_cancelled_units,),
 }
 
 

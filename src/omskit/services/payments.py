@@ -57,6 +57,7 @@ from omskit.domain.payments import (
     DEFAULT_AUTHORISATION_TTL,
     PAYMENT_PENDING,
     PaymentAction,
+    PaymentAuthorisationRequested,
     PaymentCapability,
     PaymentEntry,
     PaymentEntrySource,
@@ -67,12 +68,15 @@ from omskit.domain.payments import (
     PaymentRecorded,
     PaymentRequest,
     PaymentResult,
+    PaymentStep,
+    PaymentStepKind,
     PaymentSummary,
     PaymentTransaction,
     PaymentTransactionKind,
     attempt_key,
     business_key,
     order_payment,
+    settlement,
     split,
 )
 from omskit.domain.values import LineQuantity, Money
@@ -414,6 +418,129 @@ class PaymentService:
                           business_key(tx.id, PaymentAction.REFUND, "cancel"))
         return self.summary(order_id)
 
+    def settle(self, order_id: str, reference: str, *,
+               increase: bool = True) -> PaymentSummary:
+        """Bring the order's payment in line with what it owes now, for the business action
+        ``reference`` (``edit-<id>``, ``lines-<event>``...): money captured beyond it is
+        refunded, authorisations holding more than is left to capture are released (a
+        void, or a partial void where the provider declares ``partial_void``; otherwise the
+        final capture releases it), and (``increase``) what it owes beyond its tenders is
+        authorised, as an increment where the provider declares
+        ``incremental_authorisation``, else as a new authorisation on the same tender.
+        The plan is :func:`~omskit.domain.payments.settlement`'s.
+
+        Idempotent per ``reference``: each step's key is derived from it, so a repeat
+        re-sends (and the provider de-duplicates) what was asked before, and what was
+        settled is not asked again. A cancelled order is left to
+        :meth:`settle_cancellation`. A declined authorisation is recorded and kept on the
+        order's ``payment_pending`` hold, not raised.
+        """
+        self._refuse_joined()
+        require_id(order_id, "order_id")
+        summary = self.summary(order_id)
+        ledgers = [x for x in summary.transactions
+                   if x.transaction.kind is PaymentTransactionKind.PROVIDER]
+        if not ledgers:
+            return summary  # most orders: nothing to settle
+        order = self._orders.get(order_id)
+        if order.status is OrderStatus.CANCELLED:
+            return summary  # settle_cancellation gives everything back
+        # A repeat: what was asked under this reference is asked again, under its own key,
+        # with its own amount (the ledger, or the provider after a crash, answers).
+        for ledger in ledgers:
+            for action in set(_STEP_ACTIONS.values()):
+                key = business_key(ledger.transaction.id, action, reference)
+                attempts = ledger.attempts(key)
+                if attempts:
+                    with contextlib.suppress(PaymentDeclined):  # recorded, and held
+                        self._operate(ledger.transaction.id, action, attempts[-1].amount,
+                                      key)
+        # Then what is still to do, planned on the ledger as it is now: a step this
+        # reference already asked for is not asked again (its outcome stands).
+        current = self.summary(order_id)
+        asked = {x.transaction.id: x for x in current.transactions}
+        for step in settlement(current.transactions, current.due, self._clock(),
+                               self._capabilities, increase=increase):
+            asks = _STEP_ACTIONS.get(step.kind)
+            if asks is not None and asked[step.transaction_id].attempts(
+                    business_key(step.transaction_id, asks, reference)):
+                continue
+            self._take_step(order_id, step, reference)
+        self._check_payment_hold(order_id)
+        return self.summary(order_id)
+
+    def _take_step(self, order_id: str, step: PaymentStep, reference: str) -> None:
+        tx_id = step.transaction_id
+        currency = self.summary(order_id).due.currency
+        amount = Money(step.amount, currency)
+        if step.kind is PaymentStepKind.INCREMENTAL_AUTHORISATION:
+            with contextlib.suppress(PaymentDeclined):  # recorded; the hold says why
+                self._operate(tx_id, PaymentAction.AUTHORISE, amount,
+                              business_key(tx_id, PaymentAction.AUTHORISE, reference))
+        elif step.kind is PaymentStepKind.NEW_AUTHORISATION:
+            opened = self._open_difference(order_id, tx_id)
+            if opened is not None:
+                # Its payment.authorisation_requested event asks for this too (after a
+                # crash here); asking now settles the edit before this call returns.
+                self._authorise(AuthorisePayment(order_id=order_id, transaction_id=opened))
+        elif step.kind is PaymentStepKind.REFUND:
+            self._operate(tx_id, PaymentAction.REFUND, amount,
+                          business_key(tx_id, PaymentAction.REFUND, reference))
+        elif step.kind in (PaymentStepKind.VOID, PaymentStepKind.VOID_DOWN):
+            self._operate(tx_id, PaymentAction.VOID, amount,
+                          business_key(tx_id, PaymentAction.VOID, reference))
+        else:
+            logger.info("payment transaction %s: %s no longer needed; the provider cannot "
+                        "release part of an authorisation, so the final capture releases "
+                        "it", tx_id, amount)
+
+    def _open_difference(self, order_id: str, like: str) -> str | None:
+        """Open a new transaction on the tender ``like`` (its provider and payment method)
+        for what the order owes beyond its tenders, decided again under the order's lock:
+        a repeat finds the new tender covering it and opens nothing. Returns its id."""
+        opened: list[str] = []
+
+        def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
+            repo = self._repo(uow)
+            ledgers = repo.ledgers(repo.transactions(order.id))
+            plan = settlement(ledgers, _due(order), at, self._capabilities, reduce=False)
+            if not any(s.kind is PaymentStepKind.NEW_AUTHORISATION for s in plan):
+                return
+            base = next(x.transaction for x in ledgers if x.transaction.id == like)
+            tx = PaymentTransaction(
+                id=transaction_id(order.id, repo.count_for_order(order.id) + 1),
+                order_id=order.id, provider=base.provider,
+                amount=Money(plan[0].amount, order.currency),
+                method_token=base.method_token, created_at=at)
+            repo.add_transactions([tx])
+            opened.append(tx.id)
+            if order.holdable:
+                order.place_hold(PAYMENT_PENDING, "waiting for the payment to be authorised",
+                                 at)
+            uow.emit(PaymentAuthorisationRequested(order=order.id, occurred_at=at,
+                                                   transaction_ids=(tx.id,)))
+
+        self._orders.change(order_id, change)
+        return opened[0] if opened else None
+
+    def _check_payment_hold(self, order_id: str) -> None:
+        """Release the ``payment_pending`` hold if nothing is left to authorise (an edit
+        held the order for a difference that turned out covered)."""
+        if not any(h.code == PAYMENT_PENDING for h in self._orders.get(order_id).active_holds):
+            return
+
+        def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
+            repo = self._repo(uow)
+            ledgers = repo.ledgers(repo.transactions(order.id))
+            if any(s.kind in (PaymentStepKind.INCREMENTAL_AUTHORISATION,
+                              PaymentStepKind.NEW_AUTHORISATION)
+                   for s in settlement(ledgers, _due(order), at, self._capabilities,
+                                       reduce=False)):
+                return  # still short: the hold stays until it is authorised
+            self._authorisation_changed(uow, repo, order, at)
+
+        self._orders.change(order_id, change)
+
     # -- expiry ---------------------------------------------------------------------------------
 
     def renew_expired(self, order_id: str) -> PaymentSummary:
@@ -527,8 +654,11 @@ class PaymentService:
                 result = ledger.result_of(last.idempotency_key)
                 if result is None:
                     return _Request(tx, entry=last, reconcile=True)
-                if result.outcome is PaymentOutcome.SUCCESS or action is PaymentAction.VOID:
+                if result.outcome is PaymentOutcome.SUCCESS:
                     return _Request(tx, done=result)
+                if action is PaymentAction.VOID and \
+                        result.error_class is not PaymentErrorClass.RETRYABLE:
+                    return _Request(tx, done=result)  # refused: asking again changes nothing
                 if result.error_class is PaymentErrorClass.PERMANENT and \
                         action is not PaymentAction.AUTHORISE:
                     return _Request(tx, done=result)
@@ -537,9 +667,8 @@ class PaymentService:
                 ledger.check_capture(amount, at, capabilities, final=final)
             elif action is PaymentAction.REFUND:
                 ledger.check_refund(amount, capabilities)
-            elif action is PaymentAction.VOID and PaymentCapability.VOID not in capabilities:
-                raise UnsupportedPaymentOperation(tx.provider, "a void",
-                                                  PaymentCapability.VOID.value)
+            elif action is PaymentAction.VOID:
+                ledger.check_void(amount, capabilities)
             entry = PaymentEntry(
                 transaction_id=tx.id, action=action, outcome=PaymentOutcome.REQUEST,
                 amount=amount, idempotency_key=attempt_key(base, len(attempts) + 1),
@@ -615,8 +744,11 @@ class PaymentService:
         """Release the ``payment_pending`` hold once every tender is authorised; say why it
         stays when one was declined."""
         ledgers = repo.ledgers(repo.transactions(order.id))
-        declined = [x.authorisation_failure for x in ledgers if x.needs_authorisation
-                    and x.authorisation_failure is not None and not x.pending()]
+        # A tender's first authorisation declined, or an increment asked of an open one
+        # (an edit raised the total): either way the order is not paid for.
+        declined = [x.authorisation_failure for x in ledgers
+                    if x.authorisation_failure is not None and not x.pending()
+                    and (x.needs_authorisation or not x.closed)]
         if declined:
             failure = declined[0]
             assert failure is not None
@@ -695,6 +827,14 @@ class PaymentService:
                 "oms.payments calls payment providers, which must happen outside any "
                 "database transaction: use the Oms that is not bound to a connection")
 
+
+#: The ledger action of each settlement step that asks a provider under the step's key.
+_STEP_ACTIONS: dict[PaymentStepKind, PaymentAction] = {
+    PaymentStepKind.INCREMENTAL_AUTHORISATION: PaymentAction.AUTHORISE,
+    PaymentStepKind.REFUND: PaymentAction.REFUND,
+    PaymentStepKind.VOID: PaymentAction.VOID,
+    PaymentStepKind.VOID_DOWN: PaymentAction.VOID,
+}
 
 #: Order statuses in which a payment hold can be placed.
 _HOLDABLE = frozenset({OrderStatus.RECEIVED, OrderStatus.VALIDATED, OrderStatus.BACKORDERED,

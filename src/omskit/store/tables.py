@@ -51,6 +51,7 @@ class Tables:
     invoices: sa.Table
     document_counters: sa.Table
     journal_postings: sa.Table
+    order_edits: sa.Table
 
     def all(self) -> list[sa.Table]:
         """Core tables in dependency order (parents first)."""
@@ -60,7 +61,8 @@ class Tables:
                 self.routing_decisions, self.location_load, self.soft_reservations,
                 self.payment_transactions, self.payment_entries,
                 self.shipments, self.parcels, self.tracking_events, self.label_documents,
-                self.invoices, self.document_counters, self.journal_postings]
+                self.invoices, self.document_counters, self.journal_postings,
+                self.order_edits]
 
 
 def build_metadata(
@@ -404,6 +406,40 @@ def build_metadata(
         payment_entries=payment_entries, shipments=shipments, parcels=parcels,
         tracking_events=tracking_events, label_documents=label_documents,
         **_invoice_tables(md, prefix, schema),
+        order_edits=_edit_table(md, prefix, schema, fk),
+    )
+
+
+def _edit_table(md: sa.MetaData, prefix: str, schema: str | None,
+                fk: Callable[[str, str], str]) -> sa.Table:
+    """Order edits (migration 0010): each staged edit, its changes, status, channel and
+    actor; once committed, what it did."""
+    return sa.Table(
+        f"{prefix}order_edits", md,
+        sa.Column("id", sa.String(_ID), primary_key=True),
+        sa.Column("order_id", sa.String(_ID), sa.ForeignKey(fk("orders", "id")),
+                  nullable=False),
+        sa.Column("channel", sa.String(_ID), nullable=False),
+        sa.Column("actor", sa.String(_TEXT), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        # The order version the edit was begun on: it commits on that version only.
+        sa.Column("base_version", sa.Integer, nullable=False),
+        # The staged changes: {quantities, add_lines, shipping_address, delivery}.
+        sa.Column("changes", JSONDocument, nullable=False),
+        sa.Column("idempotency_key", sa.String(_ID), nullable=True),
+        # {staging key: fingerprint of what it staged}.
+        sa.Column("stage_keys", JSONDocument, nullable=False),
+        # An edit submitted whole: the fingerprint of its request, for repeats.
+        sa.Column("fingerprint", sa.String(72), nullable=True),
+        # Once committed: the EditSummary (what changed, routing, payment difference).
+        sa.Column("summary", JSONDocument, nullable=True),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.Column("expires_at", UTCDateTime, nullable=False),
+        sa.Column("committed_at", UTCDateTime, nullable=True),
+        sa.Index(f"ix_{prefix}order_edits_order_id", "order_id", "created_at"),
+        sa.Index(f"ix_{prefix}order_edits_status_expires", "status", "expires_at"),
+        schema=schema,
     )
 
 

@@ -22,6 +22,7 @@ import pytest
 
 from omskit import (
     AuthorisationExpired,
+    EditOrder,
     InvalidWebhook,
     Money,
     Oms,
@@ -175,8 +176,10 @@ class PaymentProviderConformance:
       what the provider holds on a payment (captured, less refunds and chargebacks).
 
     The provider must declare ``manual_capture``, ``partial_capture``, ``multi_capture``,
-    ``multiple_refunds``, ``partial_refund``, ``void`` and ``webhooks`` for every test to
-    run; a test whose capability is missing is skipped, saying which.
+    ``multiple_refunds``, ``partial_refund``, ``void``, ``partial_void`` and ``webhooks`` for
+    every test to run; a test whose capability is missing is skipped, saying which. An order
+    whose total rises is authorised for the difference, as an increment when the provider
+    declares ``incremental_authorisation``, else as a second authorisation on the tender.
     """
 
     @pytest.fixture
@@ -466,3 +469,37 @@ class PaymentProviderConformance:
         won = payment_oms.payments.summary(order_id)
         assert won.charged_back == Money("0", "EUR")
         assert won.charge_status.value == "full"
+
+    def test_a_higher_total_is_authorised_for_the_difference(
+            self, payment_oms: Oms, faults: FaultyProvider, approved_method: str,
+            provider_captured: Callable[[PaymentProvider, str], Decimal]) -> None:
+        self.needs(faults, PaymentCapability.MULTI_CAPTURE)
+        order_id = self.place(payment_oms, faults.code, approved_method, units=2)
+        payment_oms.edits.submit(EditOrder(channel="conformance", idempotency_key="raise",
+                                           order_id=order_id, quantities={"1": 3}))
+        summary = payment_oms.payments.summary(order_id)
+        assert summary.authorised == Money("30", "EUR")
+        assert summary.authorise_status.value == "full"
+        assert not payment_oms.orders.get(order_id).active_holds
+        # Raised in place when the provider declares it; else a second authorisation on the
+        # same tender (its provider and payment method).
+        incremental = PaymentCapability.INCREMENTAL_AUTHORISATION in faults.capabilities
+        assert len(summary.transactions) == (1 if incremental else 2)
+        assert {x.transaction.method_token for x in summary.transactions} == {approved_method}
+        payment_oms.payments.capture(order_id, reference="all", final=True)
+        assert sum(provider_captured(faults.inner, str(x.transaction.provider_reference))
+                   for x in payment_oms.payments.summary(order_id).transactions) == 30
+
+    def test_a_lower_total_releases_part_of_the_authorisation(
+            self, payment_oms: Oms, faults: FaultyProvider, approved_method: str,
+            provider_captured: Callable[[PaymentProvider, str], Decimal]) -> None:
+        self.needs(faults, PaymentCapability.VOID, PaymentCapability.PARTIAL_VOID)
+        order_id = self.place(payment_oms, faults.code, approved_method, units=3)
+        payment_oms.orders.cancel_lines(order_id, {"1": 1})
+        (ledger,) = payment_oms.payments.summary(order_id).transactions
+        assert ledger.voided == Money("10", "EUR")
+        assert ledger.uncaptured == Money("20", "EUR")
+        assert not ledger.closed
+        # What is left is still held, and capturable in full by the provider.
+        payment_oms.payments.capture(order_id, reference="rest", final=True)
+        assert provider_captured(faults.inner, self.reference(payment_oms, order_id)) == 20

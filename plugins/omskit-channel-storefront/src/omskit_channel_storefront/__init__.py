@@ -7,6 +7,7 @@ Contributes one sales-channel connector, code ``storefront``, through the
 
     oms = omskit.bootstrap("sqlite:///shop.db")
     order = oms.channels.receive("storefront", json.loads(request_body))
+    edit = oms.channels.receive_edit("storefront", json.loads(edit_body))
 
 The payload format is documented in the README and in :mod:`.payload`.
 """
@@ -18,9 +19,10 @@ from collections.abc import Callable
 from omskit import ChannelConnector, hookimpl
 
 from omskit_channel_storefront.connector import CHANNEL_CODE, StorefrontConnector
-from omskit_channel_storefront.payload import OrderPayload
+from omskit_channel_storefront.payload import EditPayload, OrderPayload
 
-__all__ = ["CHANNEL_CODE", "OrderPayload", "StorefrontConnector", "omskit_register_channels"]
+__all__ = ["CHANNEL_CODE", "EditPayload", "OrderPayload", "StorefrontConnector",
+           "omskit_register_channels"]
 
 
 @hookimpl

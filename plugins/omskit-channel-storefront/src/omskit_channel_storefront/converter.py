@@ -96,10 +96,30 @@ def _address_checks(raw: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         yield "lat", "required when lon is given"
 
 
+def _edit_checks(raw: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """An edit changes something, and names each line once."""
+    if not any(raw.get(key) for key in ("items", "add_items", "shipping_address",
+                                        "fulfillment")):
+        yield "items", ("the edit changes nothing: give items, add_items, shipping_address "
+                        "or fulfillment")
+    for key in ("items", "add_items"):
+        listed = raw.get(key)
+        if not isinstance(listed, list | tuple) or len(listed) > MAX_LINES:
+            continue
+        seen: set[str] = set()
+        for i, item in enumerate(listed):
+            line_id = item.get("line_id") if isinstance(item, Mapping) else None
+            if isinstance(line_id, str) and line_id:
+                if line_id in seen:
+                    yield f"{key}[{i}].line_id", f"{line_id!r} is listed twice"
+                seen.add(line_id)
+
+
 #: Cross-field checks per payload class.
 CROSS_CHECKS: dict[type, CrossCheck] = {
     shape.OrderPayload: _order_checks,
     shape.AddressPayload: _address_checks,
+    shape.EditPayload: _edit_checks,
 }
 
 
@@ -209,7 +229,8 @@ def _is(expected: Any) -> Callable[[Any], bool]:
 
 
 def make_payload_converter() -> cattrs.Converter:
-    """A new converter that structures (and only structures) :class:`OrderPayload`."""
+    """A new converter that structures (and only structures) :class:`OrderPayload` and
+    :class:`EditPayload`."""
     converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
     for field_type, check in FIELD_CHECKS.items():
         converter.register_structure_hook(field_type, check)
@@ -219,6 +240,10 @@ def make_payload_converter() -> cattrs.Converter:
         shape.Items: _array_hook(converter, shape.ItemPayload, noun="items",
                                  maximum=MAX_LINES, empty="an order needs at least one item"),
         shape.Tags: _array_hook(converter, Identifier, noun="tags", maximum=MAX_TAGS),
+        shape.ItemChanges: _array_hook(converter, shape.ItemChangePayload, noun="items",
+                                       maximum=MAX_LINES),
+        shape.AddedItems: _array_hook(converter, shape.AddedItemPayload, noun="items",
+                                      maximum=MAX_LINES),
         shape.Attributes: _structure_attributes,
     }
     for generic_type, hook in generic_hooks.items():

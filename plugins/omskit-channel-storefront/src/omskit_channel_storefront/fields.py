@@ -83,6 +83,10 @@ Source = NewType("Source", str)
 """Where the order was placed: one of :data:`SOURCES`."""
 Quantity = NewType("Quantity", int)
 """A whole number of units, ``1 .. MAX_LINE_QUANTITY``."""
+NewQuantity = NewType("NewQuantity", int)
+"""A line's new quantity in an edit, ``0 .. MAX_LINE_QUANTITY`` (0 removes the line)."""
+Version = NewType("Version", int)
+"""An order version the app saw, a whole number from 0."""
 Amount = NewType("Amount", Decimal)
 """Money: a decimal string (``"19.90"``) or an integer, ``0 .. MAX_UNIT_PRICE``; never a float."""
 Latitude = NewType("Latitude", float)
@@ -231,6 +235,24 @@ def structure_quantity(value: Any, _type: object = None) -> Quantity:
     return Quantity(value)
 
 
+def structure_new_quantity(value: Any, _type: object = None) -> NewQuantity:
+    """Admit a :data:`NewQuantity`."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidField(f"must be a whole number, not {show(value)}")
+    if value < 0:
+        raise InvalidField(f"must be at least 0, not {value}")
+    if value > MAX_LINE_QUANTITY:
+        raise InvalidField(f"must be at most {MAX_LINE_QUANTITY}, not {value}")
+    return NewQuantity(value)
+
+
+def structure_version(value: Any, _type: object = None) -> Version:
+    """Admit a :data:`Version`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidField(f"must be a whole number from 0, not {show(value)}")
+    return Version(value)
+
+
 def structure_amount(value: Any, _type: object = None) -> Amount:
     """Admit an :data:`Amount`."""
     if isinstance(value, float):
@@ -307,6 +329,8 @@ FIELD_CHECKS: dict[object, Callable[[Any, Any], Any]] = {
     Currency: structure_currency,
     Source: structure_source,
     Quantity: structure_quantity,
+    NewQuantity: structure_new_quantity,
+    Version: structure_version,
     Amount: structure_amount,
     Latitude: structure_latitude,
     Longitude: structure_longitude,

@@ -22,6 +22,7 @@ from omskit import (
     Customer,
     DeliveryKind,
     DeliveryMethod,
+    EditOrder,
     NewLine,
     PlaceOrder,
 )
@@ -29,6 +30,7 @@ from omskit import (
 from omskit_channel_storefront.payload import (
     AddressPayload,
     CustomerPayload,
+    EditPayload,
     FulfillmentPayload,
     OrderPayload,
     PickupFulfillment,
@@ -102,4 +104,26 @@ def to_place_order(order: OrderPayload) -> PlaceOrder:
         tags=order.tags,
         metadata=to_metadata(order),
         placed_at=order.created_at,
+    )
+
+
+def to_edit_order(edit: EditPayload) -> EditOrder:
+    """The ``EditOrder`` for an edit; raises omskit's ``InvalidCommand`` if omskit refuses it.
+
+    ``source`` is the channel the edit comes from and ``order`` the order it changes (the
+    channel it was placed on and the shop's id of it); ``edit_id`` is the idempotency key
+    and ``customer:<customer_id>`` the actor.
+    """
+    return EditOrder(
+        channel=edit.source,
+        actor=f"customer:{edit.customer_id}",
+        idempotency_key=edit.edit_id,
+        order_channel=edit.order.source,
+        order_external_id=edit.order.id,
+        expected_version=edit.order_version,
+        quantities={item.line_id: item.quantity for item in edit.items},
+        add_lines=[NewLine(sku=item.sku, quantity=item.quantity, unit_price=item.unit_price,
+                           line_id=item.line_id) for item in edit.add_items],
+        shipping_address=to_address(edit.shipping_address),
+        delivery=None if edit.fulfillment is None else to_delivery(edit.fulfillment),
     )

@@ -25,12 +25,14 @@ from omskit_channel_storefront.fields import (
     LocationCode,
     Longitude,
     Name,
+    NewQuantity,
     Note,
     Phone,
     Quantity,
     RequiredText,
     Source,
     Text,
+    Version,
 )
 
 # Optional text fields default to empty strings, as in omskit's own value objects.
@@ -132,3 +134,54 @@ class OrderPayload:
     note: Note | None = None
     app: AppPayload | None = None
     attributes: Attributes = attrs.field(factory=dict)
+
+
+# -- order edits -------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class OrderReferencePayload:
+    """The order an edit changes, as the shop placed it (``order``): its source and id."""
+
+    source: Source
+    id: Identifier
+
+
+@attrs.frozen(kw_only=True)
+class ItemChangePayload:
+    """A line's new quantity (an element of an edit's ``items``); 0 removes the line."""
+
+    line_id: Identifier
+    quantity: NewQuantity
+
+
+@attrs.frozen(kw_only=True)
+class AddedItemPayload(ItemPayload):
+    """A line an edit adds (an element of ``add_items``): as an order's item."""
+
+
+#: An edit's ``items``: at most omskit's ``MAX_LINES``.
+ItemChanges = tuple[ItemChangePayload, ...]
+#: An edit's ``add_items``: at most omskit's ``MAX_LINES``.
+AddedItems = tuple[AddedItemPayload, ...]
+
+
+@attrs.frozen(kw_only=True)
+class EditPayload:
+    """A change to an order the shop placed, sent by the web shop or the app (the JSON
+    object ``parse_edit`` reads): a customer edits from the app an order placed on the site.
+    """
+
+    #: The shop's id of this edit request: a re-sent edit commits once.
+    edit_id: Identifier
+    #: Where the edit comes from.
+    source: Source
+    order: OrderReferencePayload
+    #: Who edits: the shop's customer id.
+    customer_id: Identifier
+    #: The order version the app showed (``omskit orders show``'s ``version``); optional.
+    order_version: Version | None = None
+    items: ItemChanges = ()
+    add_items: AddedItems = ()
+    shipping_address: AddressPayload | None = None
+    fulfillment: FulfillmentPayload | None = None

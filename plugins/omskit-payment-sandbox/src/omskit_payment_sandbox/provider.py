@@ -4,6 +4,8 @@
   refused; an authorisation holds for 7 days (by the injected clock) and can be raised.
 - Captures: at most 50 per payment, never above what is left of the authorisation, never
   after it expired or closed; a final capture closes it.
+- Voids: release what is left of the authorisation, or part of it (``partial_void``: the
+  rest stays held for the captures).
 - Refunds: never above what was captured and not refunded.
 - Idempotency by key, as Stripe does it: the same key again replays the first answer (a
   success or a decline); the same key with other parameters is refused.
@@ -139,7 +141,7 @@ class SandboxProvider:
         return self._run(request, self._capture)
 
     def void(self, request: PaymentRequest) -> PaymentResult:
-        """Release what is left of the authorisation."""
+        """Release what is left of the authorisation, or part of it (a partial void)."""
         return self._run(request, self._void)
 
     def refund(self, request: PaymentRequest) -> PaymentResult:
@@ -302,7 +304,10 @@ class SandboxProvider:
         p = self._payment(request)
         if p.closed:
             raise PaymentDeclined("authorisation_closed", "the authorisation is closed")
-        p.closed = True
+        if request.amount.amount < p.authorised - p.captured:
+            p.authorised -= request.amount.amount  # a partial void: the rest stays held
+        else:
+            p.closed = True
         result = PaymentResult(provider_reference=p.reference, amount=request.amount,
                                operation_reference=self._new_id("void"))
         self._send(request, result, "payment.voided", at)

@@ -36,6 +36,14 @@ from omskit.domain.checks import (
 from omskit.domain.checks import typed as _typed
 from omskit.domain.commands.base import Command
 from omskit.domain.commands.carts import ExpireCarts, HoldCart, ReleaseCart
+from omskit.domain.commands.edits import (
+    AbandonOrderEdit,
+    BeginOrderEdit,
+    CommitOrderEdit,
+    EditOrder,
+    ExpireOrderEdits,
+    StageOrderEdit,
+)
 from omskit.domain.commands.fulfillment import (
     AcceptFulfillmentOrder,
     DeliverFulfillmentOrder,
@@ -54,6 +62,7 @@ from omskit.domain.commands.inventory import (
     SetSafetyStock,
     TransferStock,
 )
+from omskit.domain.commands.lines import NewLine
 from omskit.domain.commands.orders import (
     AllocateBackorders,
     CancelLines,
@@ -93,7 +102,6 @@ from omskit.domain.values import (
     DeliveryMethod,
     check_amount,
     check_currency,
-    to_decimal,
     to_minor_units,
 )
 
@@ -112,6 +120,9 @@ __all__ = [
     "VoidLabel", "check_code", "check_identifier",
     "check_quantity", "check_text",
 ]
+# Order edits.
+__all__ += ["AbandonOrderEdit", "BeginOrderEdit", "CommitOrderEdit", "EditOrder",
+            "ExpireOrderEdits", "StageOrderEdit"]
 # Payments: their commands and the payment part of PlaceOrder.
 __all__ += ["MAX_PAYMENT_AMOUNT", "AuthorisePayment", "CapturePayment", "HandlePaymentWebhook",
             "OrderPayment", "RecordChannelCapture", "RefundPayment", "Tender", "VoidPayment"]
@@ -122,20 +133,6 @@ FINGERPRINT_VERSION = "1"
 
 #: Largest metadata document, serialised as JSON.
 MAX_METADATA_BYTES = 64 * 1024
-
-
-def _as_price(value: object) -> Decimal:
-    return to_decimal(value, field="unit_price")
-
-
-@attrs.frozen(kw_only=True)
-class NewLine:
-    """One line of an order being placed."""
-
-    sku: str
-    quantity: int
-    unit_price: Decimal = attrs.field(converter=_as_price)
-    line_id: str | None = None
 
 
 def _as_tuple(value: object, field: str) -> tuple[Any, ...]:
@@ -327,4 +324,5 @@ COMMANDS: dict[str, type[Command]] = {cls.name: cls for cls in (
     DeliverFulfillmentOrder, HoldCart, ReleaseCart, ExpireCarts, AuthorisePayment,
     CapturePayment, VoidPayment, RefundPayment, RecordChannelCapture, HandlePaymentWebhook,
     CreateShipment, BuyLabel, VoidLabel, ShipShipment, RecordTracking, TrackShipment,
-    ReceiveCarrierWebhook)}
+    ReceiveCarrierWebhook, BeginOrderEdit, StageOrderEdit, CommitOrderEdit, AbandonOrderEdit,
+    EditOrder, ExpireOrderEdits)}
