@@ -354,14 +354,15 @@ def bootstrap(
         disabled=(*disabled_plugins, *disabled_from_environment()),
     )
     hooks = Hooks(pm)
+    settings = dict(settings or {})
     # Contributions first, then configuration: the order the hook specs are documented in.
+    # (A shipping carrier plugin may read `settings` to register one carrier per account.)
     registries = Registries()
     for kind in registries.kinds:
-        hooks.contribute(kind, functools.partial(registries.add, kind))
+        hooks.contribute(kind, functools.partial(registries.add, kind), settings)
     strategies, carriers = registries[kinds.ROUTING_STRATEGY], registries[kinds.CARRIER]
     if routing_strategy not in strategies:
         raise UnknownRoutingStrategy(routing_strategy)
-    settings = dict(settings or {})
     problems = hooks.validate_settings(settings)
     if problems:
         raise InvalidSettings(problems)

@@ -252,17 +252,22 @@ class Hooks:
         self._pm = pm
         self._relay = pm.hook
 
-    def _contribute(self, caller: pluggy.HookCaller, add: Callable[[Any, str], None]) -> None:
+    def _contribute(self, caller: pluggy.HookCaller, add: Callable[[Any, str], None],
+                    settings: Mapping[str, Any]) -> None:
         # Each implementation is called on its own so every contribution can be credited to
         # the plugin that made it (for duplicate errors and for `omskit plugins`).
         for impl in reversed(caller.get_hookimpls()):
             register = lambda item, _name=impl.plugin_name: add(item, _name)  # noqa: E731
-            # Like pluggy, pass only the arguments the implementation asks for.
-            impl.function(**({"register": register} if "register" in impl.argnames else {}))
+            # Like pluggy, pass only the arguments the implementation asks for (a spec
+            # without `settings` never lets an implementation ask for it).
+            offered = {"register": register, "settings": settings}
+            impl.function(**{k: v for k, v in offered.items() if k in impl.argnames})
 
-    def contribute(self, kind: ContributionKind[Any], add: Callable[[Any, str], None]) -> None:
-        """Collect one kind's contributions: ``add(item, plugin_name)`` for each."""
-        self._contribute(getattr(self._relay, kind.hook_name), add)
+    def contribute(self, kind: ContributionKind[Any], add: Callable[[Any, str], None],
+                   settings: Mapping[str, Any]) -> None:
+        """Collect one kind's contributions: ``add(item, plugin_name)`` for each;
+        ``settings`` reaches the implementations whose hook spec offers it."""
+        self._contribute(getattr(self._relay, kind.hook_name), add, settings)
 
     def configure_converter(self, converter: cattrs.Converter) -> None:
         """Let plugins adjust the converter."""
