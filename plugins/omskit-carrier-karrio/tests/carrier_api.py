@@ -75,6 +75,7 @@ class Exchange:
     url: str
     operation: str
     body: bytes
+    headers: dict[str, str] = attrs.field(factory=dict)
 
     def xml(self) -> ET.Element:
         return ET.fromstring(self.body)
@@ -141,7 +142,8 @@ class CarrierAPI:
         """Stands in for ``urllib.request.urlopen``."""
         data = request.data if isinstance(request.data, bytes) else b""
         exchange = Exchange(method=request.get_method(), url=request.full_url,
-                            operation=self._operation(request.full_url, data), body=data)
+                            operation=self._operation(request.full_url, data), body=data,
+                            headers={k.lower(): v for k, v in request.header_items()})
         with self._lock:
             self.exchanges.append(exchange)
             fault = next((f for f in self._faults if exchange.operation.startswith(f[0])),
@@ -313,7 +315,10 @@ class CarrierAPI:
             f"<LocalProductName>{name}</LocalProductName><NetworkTypeCode>TD"
             f"</NetworkTypeCode><CurrencyCode>EUR</CurrencyCode><WeightCharge>{amount}"
             f"</WeightCharge><TotalTransitDays>{days}</TotalTransitDays>"
-            f"<ShippingCharge>{amount}</ShippingCharge><TotalTaxAmount>0.</TotalTaxAmount>"
+            f"<PricingDate>2026-12-01</PricingDate><ShippingCharge>{amount}</ShippingCharge>"
+            f"<TotalTaxAmount>0.</TotalTaxAmount><DeliveryDate><DeliveryType>QDDC"
+            f"</DeliveryType><DlvyDateTime>2026-12-{1 + days:02d} 11:59:00</DlvyDateTime>"
+            f"<DeliveryDateTimeOffset>+01:00</DeliveryDateTimeOffset></DeliveryDate>"
             f"</QtdShp>" for code, name, amount, days in self.dhl_rates)
         return Response(
             '<?xml version="1.0" ?><res:DCTResponse xmlns:res="http://www.dhl.com">'

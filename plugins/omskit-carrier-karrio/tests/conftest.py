@@ -18,6 +18,12 @@ from connections import DHL, GENERIC, UPS, karrio_settings
 pytest_plugins = ["omskit.testing"]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # karrio imports PyPDF2, which warns that it is deprecated: karrio's business.
+    config.addinivalue_line("filterwarnings",
+                            "ignore:PyPDF2 is deprecated:DeprecationWarning")
+
+
 @pytest.fixture
 def settings() -> dict[str, Any]:
     """The three connections: generic, DHL Express, UPS."""

@@ -83,8 +83,8 @@ class KarrioCarrier:
     # -- plumbing -------------------------------------------------------------------------
 
     def _connection(self, settings: Mapping[str, Any],
-                    capability: CarrierCapability) -> Connection:
-        if capability not in self.capabilities:
+                    capability: CarrierCapability | None) -> Connection:
+        if capability is not None and capability not in self.capabilities:
             raise CarrierRefused(self.code, f"karrio's {self.carrier!r} extension does not "
                                             f"support {capability}")
         found = settings_of(settings).connection(self.code)
@@ -195,7 +195,7 @@ class KarrioCarrier:
             details, messages = sdk.call(connection.gateway, capability, payload,
                                          code=self.code, write=True)
             if details is None:
-                raise sdk.refusal(self.code, messages, "label refused")
+                raise sdk.refusal(self.code, messages, "no label")
             return translate.label(connection, request, details)
 
         with self._lock:
@@ -237,15 +237,22 @@ class KarrioCarrier:
                 self._grams.pop(old.tracking_number, None)
 
     def retrieve_label(self, idempotency_key: str, settings: Mapping[str, Any]) -> Label | None:
-        """The label sold under the key, as far as this process knows (see the module doc);
-        ``CarrierOutcomeUnknown`` while a purchase under it is still running."""
+        """The label sold under the key, as far as this process knows (see the module doc).
+        A purchase still running under the key is waited for, as long as a purchase is;
+        past that, ``CarrierOutcomeUnknown``."""
         with self._lock:
             sold = self._sold_under(idempotency_key)
             running = self._running.get(idempotency_key)
-        if sold is None and running is not None and not running.done():
-            raise CarrierOutcomeUnknown(self.code, "a purchase under this key is still "
-                                                   "waiting for the carrier's answer")
-        return sold
+        if sold is not None or running is None:
+            return sold
+        connection = self._connection(settings, None)
+        try:
+            return self._wait(running, connection, "label", write=True)
+        except Exception:
+            if not running.done():
+                raise  # still waiting for the carrier: nobody knows yet
+            with self._lock:  # it ended without a label (or just now, with one)
+                return self._sold_under(idempotency_key)
 
     def void_label(self, label_id: str, settings: Mapping[str, Any]) -> None:
         """Cancel the karrio shipment (again: nothing more happens)."""
@@ -259,7 +266,7 @@ class KarrioCarrier:
             connection, CarrierCapability.VOID,
             translate.cancellation(label_id), "void", write=True)
         if details is None or not getattr(details, "success", False):
-            raise sdk.refusal(self.code, messages, "void refused")
+            raise sdk.refusal(self.code, messages, "not voided")
         with self._lock:
             self._voided.add(label_id)
 
@@ -299,7 +306,7 @@ class KarrioCarrier:
                                        translate.pickup(connection, request, grams), "pickup",
                                        write=True)
         if details is None:
-            raise sdk.refusal(self.code, messages, "pickup refused")
+            raise sdk.refusal(self.code, messages, "no pickup")
         booked = translate.confirmation(request, details)
         with self._lock:
             return self._pickups.setdefault(request.idempotency_key, booked)

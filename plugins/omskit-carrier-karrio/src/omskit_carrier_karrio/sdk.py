@@ -39,6 +39,7 @@ import karrio.sdk as karrio  # type: ignore[import-untyped]
 import karrio.universal.mappers.shipping_proxy as universal_shipping  # type: ignore[import-untyped]
 from omskit import (
     CarrierCapability,
+    CarrierError,
     CarrierOutcomeUnknown,
     CarrierRefused,
     CarrierUnavailable,
@@ -199,8 +200,12 @@ def _said(exc: BaseException) -> str:
     return f"{text} {details}" if details else text
 
 
-def refusal(code: str, messages: list[Any], what: str) -> CarrierRefused:
-    """The carrier answered without a result: it refused, saying why."""
+def refusal(code: str, messages: list[Any], what: str) -> CarrierError:
+    """The carrier answered without a result: a refusal when it said why, else an unknown
+    outcome (an error page from a proxy, an answer karrio found nothing in)."""
+    if not messages:
+        return CarrierOutcomeUnknown(code, f"{what}: the answer has neither a result nor a "
+                                           "reason")
     return CarrierRefused(code, f"{what}: {messages_text(messages)}")
 
 

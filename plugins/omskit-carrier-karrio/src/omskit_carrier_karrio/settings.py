@@ -208,10 +208,12 @@ def _connection(raw: object, where: str, seen: set[str],
             mine.append(f"{where}.default_service: {default_service!r} is not a service of "
                         f"{carrier!r} ({', '.join(sorted(offered))})")
         template = getattr(gateway.settings, "label_template", None)
-        if local and label_type == "PDF" and getattr(template, "type", "SVG") == "ZPL":
-            # karrio turns a ZPL template into a PDF by posting it to api.labelary.com.
-            mine.append(f"{where}.label_type: a ZPL label_template rendered as PDF is sent to "
-                        "api.labelary.com by karrio; use label_type 'ZPL' or an SVG template")
+        if local and template is not None and \
+                getattr(template, "template_type", "SVG") != "SVG":
+            # karrio's renderer reads a template's `type`, which its LabelTemplate does not
+            # have: every template is parsed as SVG.
+            mine.append(f"{where}.credentials.label_template.template_type: karrio renders "
+                        "SVG templates only")
     problems.extend(mine)
     if mine:
         return None

@@ -67,8 +67,10 @@ def sender(connection: Connection, origin: Location) -> Any:
 def parcel(connection: Connection, spec: ParcelSpec, reference: str = "") -> Any:
     """One parcel in kilograms and centimetres."""
     dims: Dimensions | None = spec.dimensions
+    # Without a size, no unit either: karrio would send UPS the dimensions "None".
     return models.Parcel(
-        weight=spec.weight_grams / 1000, weight_unit="KG", dimension_unit="CM",
+        weight=spec.weight_grams / 1000, weight_unit="KG",
+        dimension_unit="CM" if dims else None,
         length=dims.length_mm / 10 if dims else None,
         width=dims.width_mm / 10 if dims else None,
         height=dims.height_mm / 10 if dims else None,
