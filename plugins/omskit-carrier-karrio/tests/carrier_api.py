@@ -1,11 +1,12 @@
-"""DHL Express and UPS as karrio hears them, without a network.
+"""DHL Express (XML-PI and the MyDHL REST API) and UPS as karrio hears them, without a
+network.
 
 :class:`CarrierAPI` replaces ``urlopen`` in ``karrio.core.utils.helpers``, the one function
 every karrio HTTP request goes through (``karrio.lib.request`` and
 ``request_with_response``): karrio builds the carrier's real request (DHL's XML-PI, UPS's
 REST/JSON), sends it to this object and reads back an answer shaped as the carrier documents
 it, or the exception urllib would raise. The answers follow the structure of karrio's own test
-fixtures (``modules/connectors/{dhl_express,ups}/tests`` in karrio's repository), re-typed
+fixtures (``modules/connectors/{dhl_express,mydhl,ups}/tests`` in karrio's repository), re-typed
 with this suite's values rather than copied (those fixtures are LGPL-3.0).
 
 The carriers keep state like the real ones: airway bills and UPS shipments sold (each request
@@ -35,6 +36,7 @@ import attrs
 from PIL import Image
 
 DHL_HOSTS = {"xmlpitest-ea.dhl.com", "xmlpi-ea.dhl.com"}
+MYDHL_HOST = "express.api.dhl.com"
 UPS_HOSTS = {"wwwcie.ups.com", "onlinetools.ups.com"}
 NS = "{http://www.dhl.com}"
 
@@ -125,6 +127,8 @@ class CarrierAPI:
         self.dhl_refuse: tuple[str, str] | None = None
         self.dhl_rates: list[tuple[str, str, str, int]] = [
             ("N", "EXPRESS DOMESTIC", "14.90", 1), ("P", "EXPRESS WORLDWIDE", "38.20", 2)]
+        # MyDHL API
+        self.mydhl_sold: dict[str, Exchange] = {}
         # UPS
         self.ups_tokens = 0
         self.ups_sold: dict[str, Exchange] = {}
@@ -204,6 +208,15 @@ class CarrierAPI:
             return {"ShipmentRequest": "dhl.ship", "KnownTrackingRequest": "dhl.track",
                     "BookPURequest": "dhl.pickup", "DCTRequest": "dhl.rates"}.get(
                         root, f"dhl.{root}")
+        if parts.hostname == MYDHL_HOST:
+            path = parts.path.removeprefix("/mydhlapi").removeprefix("/test")
+            if path == "/shipments":
+                return "mydhl.ship"
+            if path == "/tracking":
+                return "mydhl.track"
+            if path.endswith("/proof-of-delivery"):
+                return "mydhl.proof"
+            return f"mydhl.{path}"
         if parts.hostname in UPS_HOSTS:
             path = parts.path
             for suffix, name in (("/security/v1/oauth/token", "ups.token"),
@@ -324,6 +337,48 @@ class CarrierAPI:
             '<?xml version="1.0" ?><res:DCTResponse xmlns:res="http://www.dhl.com">'
             "<GetQuoteResponse>" + self._dhl_header()
             + f"<BkgDetails>{quotes}</BkgDetails></GetQuoteResponse></res:DCTResponse>")
+
+    # -- DHL Express (MyDHL API, REST) ------------------------------------------------------
+
+    def _mydhl_ship(self, exchange: Exchange) -> Response:
+        with self._lock:
+            number = f"{1230000000 + next(self._numbers)}"
+            self.mydhl_sold[number] = exchange
+            self.dhl_documents[number] = document = _pdf(f"MyDHL label {number}")
+        return Response(json.dumps({
+            "url": "https://express.api.dhl.com/mydhlapi/shipments",
+            "shipmentTrackingNumber": number,
+            "trackingUrl": f"https://express.api.dhl.com/mydhlapi/shipments/{number}/tracking",
+            "packages": [{"referenceNumber": 1, "trackingNumber": f"JD0146{number}",
+                          "trackingUrl": "https://express.api.dhl.com/mydhlapi/tracking"}],
+            "documents": [{"imageFormat": "PDF", "typeCode": "label",
+                           "content": base64.b64encode(document).decode()}],
+            "shipmentCharges": [{"currencyType": "BILLC", "priceCurrency": "EUR",
+                                 "price": 14.9}]}), status=201)
+
+    def _mydhl_track(self, exchange: Exchange) -> Response:
+        number = urlsplit(exchange.url).query.split("shipmentTrackingNumber=", 1)[1]
+        number = number.split("&", 1)[0]
+        with self._lock:
+            scans = list(self.scans.get(number, ()))
+            estimate = self.estimates.get(number)
+        if number not in self.mydhl_sold or not scans:
+            raise _http_error(exchange.url, 404, json.dumps({
+                "instance": "/expressapi/tracking", "title": "Not Found", "status": "404",
+                "detail": f"No shipment found for {number}"}))
+        events = [{"date": f"{s.at:%Y-%m-%d}", "time": f"{s.at:%H:%M:%S}",
+                   "typeCode": s.code, "description": s.description,
+                   "serviceArea": [{"code": "MIL", "description": s.place}]}
+                  for s in reversed(scans)]  # the MyDHL API lists the newest first
+        shipment: dict[str, Any] = {"shipmentTrackingNumber": number, "status": "Success",
+                                    "productCode": "N", "events": events}
+        if estimate is not None:
+            shipment["estimatedTimeOfDelivery"] = f"{estimate:%Y-%m-%d}T23:59:00"
+        return Response(json.dumps({"shipments": [shipment]}))
+
+    def _mydhl_proof(self, exchange: Exchange) -> Response:
+        raise _http_error(exchange.url, 404, json.dumps({
+            "title": "Not Found", "status": "404", "detail": "No proof of delivery"}))
 
     # -- UPS (REST) -------------------------------------------------------------------------
 

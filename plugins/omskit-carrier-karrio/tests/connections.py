@@ -39,6 +39,14 @@ UPS: dict[str, Any] = {
     "default_service": "ups_standard", "timezone": "Europe/Rome",
 }
 
+#: DHL Express through the MyDHL REST API (API key and secret as username and password).
+MYDHL: dict[str, Any] = {
+    "code": "karrio-mydhl", "carrier": "mydhl", "test_mode": True, "shipper": SHIPPER,
+    "credentials": {"username": "api-key", "password": "api-secret",
+                    "account_number": "950000002"},
+    "default_service": "mydhl_express_domestic", "timezone": "Europe/Rome",
+}
+
 
 def karrio_settings(*connections: dict[str, Any]) -> dict[str, Any]:
     """``bootstrap`` settings with these connections (copies)."""

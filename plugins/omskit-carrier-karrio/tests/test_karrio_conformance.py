@@ -1,6 +1,6 @@
 """Every connection kind passes omskit's carrier conformance kit, on SQLite and PostgreSQL:
-karrio's generic carrier (labels rendered locally) and DHL Express and UPS at karrio's HTTP
-seam (their APIs answered by :class:`CarrierAPI`)."""
+karrio's generic carrier (labels rendered locally), and DHL Express (XML-PI and the MyDHL
+API) and UPS at karrio's HTTP seam (their APIs answered by :class:`CarrierAPI`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from omskit.testing import CarrierConformance
 
 import omskit_carrier_karrio
 from carrier_api import CarrierAPI
-from connections import DHL, GENERIC, UPS, karrio_settings
+from connections import DHL, GENERIC, MYDHL, UPS, karrio_settings
 from omskit_carrier_karrio import KarrioCarrier, settings_of
 
 
@@ -64,3 +64,9 @@ class TestUpsConformance(_Karrio):
     """UPS through karrio (OAuth, then REST), answered at karrio's HTTP seam."""
 
     connection = UPS
+
+
+class TestMyDhlConformance(_Karrio):
+    """DHL Express through karrio's MyDHL extension (REST), answered at karrio's HTTP seam."""
+
+    connection = MYDHL

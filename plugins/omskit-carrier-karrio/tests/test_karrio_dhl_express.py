@@ -1,6 +1,7 @@
-"""DHL Express through karrio, its XML-PI answered at karrio's HTTP seam, on SQLite and
-PostgreSQL: the label and the request karrio sends for it, rates, a return label, tracking
-normalised to omskit's vocabulary with DHL's local times, pickups, refusals."""
+"""DHL Express through karrio, answered at karrio's HTTP seam, on SQLite and PostgreSQL: with
+XML-PI (``dhl_express``) the label and the request karrio sends for it, rates, a return
+label, tracking normalised to omskit's vocabulary with DHL's local times, pickups, refusals;
+with the MyDHL REST API (``mydhl``) a label and its tracking."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from omskit import (
 from omskit.testing import table_contents
 
 from carrier_api import CarrierAPI
-from connections import DHL, karrio_settings
+from connections import DHL, MYDHL, karrio_settings
 from omskit_carrier_karrio import KarrioCarrier, settings_of
 from shop import TORINO, packed, stocked, warehouse
 
@@ -193,3 +194,32 @@ def test_a_pickup_is_booked_once_with_the_labelled_weights(
     assert float(sent.findtext(".//Pickup/weight/Weight") or 0) == pytest.approx(3.5)
     assert (sent.findtext(".//Pickup/ReadyByTime"), sent.findtext(".//Pickup/CloseTime")) == (
         "09:00", "18:00")
+
+
+def test_the_mydhl_api_from_label_to_delivery(make_oms: Callable[..., Oms],
+                                              carrier_api: CarrierAPI) -> None:
+    oms = stocked(make_oms(load_entrypoints=True, settings=karrio_settings(MYDHL)))
+    order_id, fo = packed(oms)
+    shipment = oms.shipping.create_shipment(fo, carrier="karrio-mydhl",
+                                            parcels=[ParcelSpec(weight_grams=1200)])
+    parcel = oms.shipping.buy_label(shipment.parcels[0].id)
+    assert parcel.tracking_number in carrier_api.mydhl_sold
+    assert oms.shipping.label_document(parcel.id) == (
+        "application/pdf", carrier_api.dhl_documents[parcel.tracking_number])
+    sent = carrier_api.last("mydhl.ship").json()
+    assert (sent["productCode"], sent["accounts"][0]["number"]) == ("N", "950000002")
+    assert carrier_api.last("mydhl.ship").headers["authorization"].startswith("Basic ")
+    oms.shipping.ship(shipment.id)
+    assert oms.shipping.track(shipment.id).recorded == 0  # 404 until DHL scans it
+    for code, at, said in [("PU", datetime(2026, 12, 1, 17, 5), "Shipment picked up"),
+                           ("WC", datetime(2026, 12, 2, 8, 10), "With delivery courier"),
+                           ("OK", datetime(2026, 12, 2, 11, 20), "Delivered")]:
+        carrier_api.scan(parcel.tracking_number, code, at, said)
+    assert oms.shipping.track(shipment.id).recorded == 3
+    # karrio's mydhl files PU under "pending" and WC under "in transit": the plugin reads
+    # DHL's codes as karrio's dhl_express does.
+    assert [e.status for e in oms.shipping.tracking_events(parcel.id)] == [
+        TrackingStatus.PICKED_UP, TrackingStatus.OUT_FOR_DELIVERY, TrackingStatus.DELIVERED]
+    (fo_done,) = oms.orders.get(order_id).fulfillment_orders
+    assert fo_done.shipments[0].delivered_at == datetime(2026, 12, 2, 10, 20, tzinfo=UTC)
+

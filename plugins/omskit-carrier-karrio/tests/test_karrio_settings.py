@@ -13,7 +13,7 @@ import pytest
 from omskit import CarrierCapability, CarrierRefused, InvalidSettings, Oms
 
 import omskit_carrier_karrio
-from connections import DHL, GENERIC, UPS, karrio_settings
+from connections import DHL, GENERIC, MYDHL, UPS, karrio_settings
 from omskit_carrier_karrio import KarrioCarrier, parse, validate
 
 C = CarrierCapability
@@ -37,6 +37,14 @@ def test_good_connections_parse_with_their_extensions_capabilities(
     assert all(C.WEBHOOKS not in c.capabilities for c in parsed.connections)
 
 
+def test_dhls_rest_api_has_the_same_capabilities_as_its_xml_api() -> None:
+    parsed, problems = parse(karrio_settings(MYDHL)["carrier_karrio"])
+    assert problems == []
+    (mydhl,) = parsed.connections
+    assert mydhl.capabilities == frozenset({C.RATES, C.LABELS, C.RETURN_LABELS, C.TRACKING,
+                                            C.PICKUPS})
+
+
 def with_change(connection: dict[str, Any], **change: Any) -> dict[str, Any]:
     changed = copy.deepcopy(connection)
     for key, value in change.items():
@@ -50,7 +58,8 @@ def with_change(connection: dict[str, Any], **change: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(("connection", "problem"), [
     (with_change(DHL, carrier="poste_italiane"),
      "carrier_karrio.connections[0].carrier: 'poste_italiane' is not an installed karrio "
-     "extension (installed: dhl_express, generic, ups; pip install karrio.<name>)"),
+     "extension (installed: dhl_express, generic, mydhl, ups; pip install "
+     "karrio.<name>)"),
     (with_change(DHL, code="Karrio DHL"),
      "carrier_karrio.connections[0].code: 'Karrio DHL' is not a carrier code like "
      "'karrio-dhl'"),

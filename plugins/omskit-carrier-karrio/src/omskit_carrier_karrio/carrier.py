@@ -54,6 +54,8 @@ REMEMBERED_LABELS = 1000
 #: carrier has not scanned a label it just sold. From karrio's own fixtures of each.
 TRACKING_NOT_FOUND: Mapping[str, frozenset[str]] = {
     "dhl_express": frozenset({"103"}),
+    # The MyDHL API answers 404 Not Found for a number it does not know.
+    "mydhl": frozenset({"404"}),
     "ups": frozenset({"TW0001"}),
 }
 
@@ -283,7 +285,7 @@ class KarrioCarrier:
                                      write=False)
         details = tracking.of_number(found or (), tracking_number)
         if details is not None:
-            return tracking.updates(details, connection.timezone)
+            return tracking.updates(details, connection.timezone, self.carrier)
         not_found = TRACKING_NOT_FOUND.get(self.carrier, frozenset())
         if messages and not all(str(m.code) in not_found for m in messages):
             raise sdk.refusal(self.code, messages, "tracking refused")

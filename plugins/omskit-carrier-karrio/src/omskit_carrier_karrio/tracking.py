@@ -38,6 +38,13 @@ STATUSES: Mapping[str, TrackingStatus] = {
 }
 #: karrio statuses that are not parcel movements.
 IGNORED = frozenset({"cancelled"})
+#: Where an extension's own table is wrong, by the carrier's event code. DHL Express uses the
+#: same event codes in XML-PI and in the MyDHL API; karrio's ``dhl_express`` maps them right,
+#: its ``mydhl`` puts "PU" (shipment picked up) under ``pending`` and "WC" (with the delivery
+#: courier) under ``in_transit``.
+CODE_OVERRIDES: Mapping[str, Mapping[str, TrackingStatus]] = {
+    "mydhl": {"PU": TrackingStatus.PICKED_UP, "WC": TrackingStatus.OUT_FOR_DELIVERY},
+}
 
 
 def occurred_at(event: Any, zone: str | None) -> datetime | None:
@@ -92,11 +99,13 @@ def expected_date(details: Any) -> date | None:
         return None
 
 
-def updates(details: Any, zone: str | None) -> list[TrackingUpdate]:
+def updates(details: Any, zone: str | None, carrier: str = "") -> list[TrackingUpdate]:
     """Every event of karrio's ``TrackingDetails`` as omskit tracking updates, oldest first.
     The carrier's estimate goes with the newest event (the estimate as of now; a changed
-    estimate without a new event waits for the next one)."""
+    estimate without a new event waits for the next one). ``carrier`` is the karrio
+    extension, for :data:`CODE_OVERRIDES`."""
     number = str(details.tracking_number)
+    overrides = CODE_OVERRIDES.get(carrier, {})
     found: list[TrackingUpdate] = []
     for event in details.events or ():
         name = str(getattr(event, "status", None) or "unknown")
@@ -105,7 +114,8 @@ def updates(details: Any, zone: str | None) -> list[TrackingUpdate]:
         at = occurred_at(event, zone)
         if at is None:
             continue
-        status = STATUSES.get(name, TrackingStatus.IN_TRANSIT)
+        status = overrides.get(str(getattr(event, "code", None) or ""),
+                               STATUSES.get(name, TrackingStatus.IN_TRANSIT))
         found.append(TrackingUpdate(
             tracking_number=number, status=status, occurred_at=at,
             event_id=event_id(number, event, at),
@@ -128,5 +138,5 @@ def of_number(found: Sequence[Any], tracking_number: str) -> Any | None:
     return next((d for d in found if str(d.tracking_number) == tracking_number), None)
 
 
-__all__ = ["IGNORED", "STATUSES", "event_id", "expected_date", "occurred_at", "of_number",
-           "updates"]
+__all__ = ["CODE_OVERRIDES", "IGNORED", "STATUSES", "event_id", "expected_date",
+           "occurred_at", "of_number", "updates"]
