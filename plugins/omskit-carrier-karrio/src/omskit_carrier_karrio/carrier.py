@@ -209,7 +209,11 @@ class KarrioCarrier:
                 # Recorded by the worker when it ends, even if nobody waits any more.
                 running = self._start(purchase, lambda f: self._record(key, request, f))
                 self._running[key] = running
-        return self._wait(running, connection, "label", write=True)
+        label = self._wait(running, connection, "label", write=True)
+        # The waiter may wake before the worker's callback ran: record it here too.
+        with self._lock:
+            self._remember(key, request, label)
+        return label
 
     def _sold_under(self, key: str) -> Label | None:
         # Under self._lock. A finished purchase counts even before its callback recorded it
@@ -224,19 +228,21 @@ class KarrioCarrier:
     def _record(self, key: str, request: LabelRequest, done: Future[Label]) -> None:
         # Runs when the purchase ends, even after omskit stopped waiting for it.
         with self._lock:
+            if not done.cancelled() and done.exception() is None:
+                self._remember(key, request, done.result())
             if self._running.get(key) is done:
                 del self._running[key]
-            if done.cancelled() or done.exception() is not None:
-                return
-            label = done.result()
-            self._sold.setdefault(key, label)
-            self._sold.move_to_end(key)
-            self._grams[label.tracking_number] = request.parcel.weight_grams
-            # Reconciliation asks about recent purchases; old labels (documents included)
-            # need not stay in memory for ever.
-            while len(self._sold) > REMEMBERED_LABELS:
-                _, old = self._sold.popitem(last=False)
-                self._grams.pop(old.tracking_number, None)
+
+    def _remember(self, key: str, request: LabelRequest, label: Label) -> None:
+        # Under self._lock.
+        self._sold.setdefault(key, label)
+        self._sold.move_to_end(key)
+        self._grams[label.tracking_number] = request.parcel.weight_grams
+        # Reconciliation asks about recent purchases; old labels (documents included) need
+        # not stay in memory for ever.
+        while len(self._sold) > REMEMBERED_LABELS:
+            _, old = self._sold.popitem(last=False)
+            self._grams.pop(old.tracking_number, None)
 
     def retrieve_label(self, idempotency_key: str, settings: Mapping[str, Any]) -> Label | None:
         """The label sold under the key, as far as this process knows (see the module doc).
