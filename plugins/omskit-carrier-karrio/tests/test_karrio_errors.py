@@ -6,6 +6,7 @@ waited for no longer than ``timeout_seconds`` and its late answer is kept."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
@@ -15,11 +16,13 @@ from omskit import (
     LabelStatus,
     Oms,
     ParcelSpec,
+    PickupRequest,
 )
 
 from carrier_api import CarrierAPI
 from connections import DHL, GENERIC, UPS, karrio_settings
-from shop import packed, stocked
+from omskit_carrier_karrio import KarrioCarrier
+from shop import packed, stocked, warehouse
 
 
 @pytest.fixture
@@ -136,3 +139,21 @@ def test_a_void_whose_answer_was_lost_leaves_the_label_bought(
     # omskit records a void only when the carrier confirms it.
     assert status(shop, shipment_id) == (LabelStatus.BOUGHT, f"{parcel_id}:1")
     assert carrier_api.ups_voided == {bought.tracking_number}
+
+
+def test_a_pickup_booked_while_the_first_booking_is_still_running_is_booked_once(
+        shop: Oms, settings: dict[str, Any], carrier_api: CarrierAPI) -> None:
+    carrier = shop.shipping.carrier("karrio-dhl")
+    assert isinstance(carrier, KarrioCarrier)
+    pickup = PickupRequest(idempotency_key="pickup-7", location=warehouse(),
+                           day=date(2026, 12, 4), tracking_numbers=("5700000001",))
+    carrier_api.fault("dhl.pickup", "hang")
+    with pytest.raises(CarrierOutcomeUnknown, match=r"pickup: no answer within 0\.5 s"):
+        carrier.book_pickup(pickup, settings)
+    with pytest.raises(CarrierOutcomeUnknown):
+        carrier.book_pickup(pickup, settings)  # waits for the same booking
+    carrier_api.release()
+    booked = carrier.book_pickup(pickup, settings)
+    assert booked.confirmation == "3601"
+    assert carrier_api.count("dhl.pickup") == 1
+

@@ -10,8 +10,9 @@ What the plugin adds, because karrio's carriers do not:
   arrived after omskit stopped waiting for it. A purchase still running under a key is waited
   for, never started twice. The memory is the process's: after a restart in the middle of a
   purchase the carrier may have sold a label omskit does not know; the key is the shipment's
-  reference at the carrier, to find it and void it. karrio's generic carrier renders labels
-  locally from the key, so it gives the same label again after a restart too.
+  reference at the carrier (karrio's ``mydhl`` sends none), to find it and void it.
+  karrio's generic carrier renders labels locally from the key, so it gives the same label
+  again after a restart too.
 - **A time limit.** karrio's HTTP requests have none; each call runs in a worker thread and
   omskit waits ``timeout_seconds``: past it a purchase, a void or a pickup is
   ``CarrierOutcomeUnknown`` (the answer, if it comes, is still recorded) and a read is
@@ -51,7 +52,8 @@ T = TypeVar("T")
 REMEMBERED_LABELS = 1000
 
 #: Tracking answers that mean "no such parcel yet" rather than a failure, by extension: the
-#: carrier has not scanned a label it just sold. From karrio's own fixtures of each.
+#: carrier has not scanned a label it just sold (DHL's 103 and UPS's TW0001 as karrio's own
+#: fixtures show them).
 TRACKING_NOT_FOUND: Mapping[str, frozenset[str]] = {
     "dhl_express": frozenset({"103"}),
     # The MyDHL API answers 404 Not Found for a number it does not know.
@@ -76,6 +78,7 @@ class KarrioCarrier:
         self._running: dict[str, Future[Label]] = {}
         self._voided: set[str] = set()
         self._pickups: dict[str, PickupConfirmation] = {}
+        self._booking: dict[str, Future[PickupConfirmation]] = {}
         #: Weight of each parcel this process labelled, for pickups.
         self._grams: dict[str, int] = {}
 
@@ -301,22 +304,34 @@ class KarrioCarrier:
 
     def book_pickup(self, request: PickupRequest,
                     settings: Mapping[str, Any]) -> PickupConfirmation:
-        """Book a collection (the same key again: the same booking)."""
+        """Book a collection (the same key again: the same booking; a booking still running
+        under the key is waited for, never made twice)."""
         from omskit_carrier_karrio import sdk, translate
 
         connection = self._connection(settings, CarrierCapability.PICKUPS)
+        key = request.idempotency_key
         with self._lock:
-            found = self._pickups.get(request.idempotency_key)
-            grams = dict(self._grams)
-        if found is not None:
-            return found
-        details, messages = self._call(connection, CarrierCapability.PICKUPS,
-                                       translate.pickup(connection, request, grams), "pickup",
-                                       write=True)
-        if details is None:
-            raise sdk.refusal(self.code, messages, "no pickup")
-        booked = translate.confirmation(request, details)
+            found = self._pickups.get(key)
+            if found is not None:
+                return found
+            running = self._booking.get(key)
+            if running is None or (running.done() and running.exception() is not None):
+                payload = translate.pickup(connection, request, dict(self._grams))
+
+                def book() -> PickupConfirmation:
+                    details, messages = sdk.call(connection.gateway,
+                                                 CarrierCapability.PICKUPS, payload,
+                                                 code=self.code, write=True)
+                    if details is None:
+                        raise sdk.refusal(self.code, messages, "no pickup")
+                    return translate.confirmation(request, details)
+
+                running = self._start(book)
+                self._booking[key] = running
+        booked = self._wait(running, connection, "pickup", write=True)
         with self._lock:
-            return self._pickups.setdefault(request.idempotency_key, booked)
+            self._booking.pop(key, None)
+            return self._pickups.setdefault(key, booked)
+
 
 __all__ = ["REMEMBERED_LABELS", "TRACKING_NOT_FOUND", "KarrioCarrier"]
