@@ -5,6 +5,9 @@ waited for no longer than ``timeout_seconds`` and its late answer is kept."""
 
 from __future__ import annotations
 
+import contextlib
+import sys
+import types
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -13,6 +16,7 @@ import pytest
 from omskit import (
     CarrierOutcomeUnknown,
     CarrierUnavailable,
+    LabelRequest,
     LabelStatus,
     Oms,
     ParcelSpec,
@@ -21,8 +25,8 @@ from omskit import (
 
 from carrier_api import CarrierAPI
 from connections import DHL, GENERIC, UPS, karrio_settings
-from omskit_carrier_karrio import KarrioCarrier
-from shop import packed, stocked, warehouse
+from omskit_carrier_karrio import KarrioCarrier, settings_of
+from shop import TORINO, packed, stocked, warehouse
 
 
 @pytest.fixture
@@ -156,4 +160,28 @@ def test_a_pickup_booked_while_the_first_booking_is_still_running_is_booked_once
     booked = carrier.book_pickup(pickup, settings)
     assert booked.confirmation == "3601"
     assert carrier_api.count("dhl.pickup") == 1
+
+
+def test_with_sentry_sdk_installed_karrio_sends_a_failed_request_twice(
+        monkeypatch: pytest.MonkeyPatch, settings: dict[str, Any],
+        carrier_api: CarrierAPI) -> None:
+    # karrio 2026.1.32 opens each connection inside a Sentry span when sentry_sdk imports,
+    # and on *any* exception there opens it again outside the span
+    # (karrio.core.utils.helpers._urlopen_with_span). A purchase whose answer was lost is then
+    # bought a second time behind omskit's back: the guide tells hosts to keep sentry-sdk out
+    # of the process that buys labels. This test pins karrio's behaviour.
+    span = types.SimpleNamespace(set_data=lambda *args: None)
+    sentry = types.ModuleType("sentry_sdk")
+    sentry.start_span = lambda **kwargs: contextlib.nullcontext(span)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "sentry_sdk", sentry)
+    connection = settings_of(settings).connection("karrio-dhl")
+    assert connection is not None
+    carrier = KarrioCarrier(connection.code, connection.carrier, connection.capabilities)
+    request = LabelRequest(idempotency_key="s-1:1", order_id="o-1", shipment_id="s",
+                           parcel_id="s-1", origin=warehouse(), destination=TORINO,
+                           parcel=ParcelSpec(weight_grams=1200))
+    carrier_api.fault("dhl.ship", "timeout_after")
+    label = carrier.buy_label(request, settings)
+    assert len(carrier_api.dhl_sold) == 2  # one purchase, two airway bills
+    assert label.tracking_number == list(carrier_api.dhl_sold)[1]
 
