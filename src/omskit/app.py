@@ -373,6 +373,7 @@ def bootstrap(
     hooks = Hooks(pm)
     settings = dict(settings or {})
     # Contributions first, then configuration: the order the hook specs are documented in.
+    # (A shipping carrier plugin may read `settings` to register one carrier per account.)
     registries = Registries()
     for kind in registries.kinds:
         hooks.contribute(kind, functools.partial(registries.add, kind), settings)

@@ -114,9 +114,15 @@ def omskit_register_geocoders(register: Callable[[Geocoder], None]) -> None:
 
 
 @hookspec
-def omskit_register_shipping_carriers(register: Callable[[ShippingCarrier], None]) -> None:
+def omskit_register_shipping_carriers(register: Callable[[ShippingCarrier], None],
+                                      settings: Mapping[str, Any]) -> None:
     """Contribute shipping carriers (``omskit.ports.ShippingCarrier``), keyed by
     ``carrier.code``: labels, tracking, webhooks and pickups of one provider.
+
+    ``settings`` is the mapping given to ``bootstrap``, for a plugin that registers one
+    carrier per configured account (omit the argument when the codes are fixed). It is read
+    before ``omskit_validate_settings`` runs: register what parses, skip the rest, and let
+    the plugin's validator report it (``bootstrap`` then raises ``InvalidSettings``).
 
     ``oms.fulfillment.ship`` and ``oms.shipping`` resolve their ``carrier`` here; the core
     calls only the methods of the capabilities a carrier declares, outside any transaction,

@@ -29,12 +29,14 @@ from omskit import (
     FulfillmentStatus,
     IllegalTransition,
     InvalidCommand,
+    InvalidSettings,
     InvalidWebhook,
     Label,
     LabelRequest,
     LabelStatus,
     LineQuantity,
     LocationNotFound,
+    ManualCarrier,
     ManualCarriers,
     Oms,
     OrderStatus,
@@ -379,6 +381,32 @@ def test_a_carrier_missing_a_declared_method_fails_at_bootstrap(
 
     with pytest.raises(PluginError, match="buy_label"):
         make_oms(plugins=[Broken()])
+
+
+def test_a_plugin_registers_one_carrier_per_account_in_its_settings(
+        make_oms: Callable[..., Oms]) -> None:
+    class PerAccount:
+        """One manual carrier per configured account; a bad entry is left to the validator."""
+
+        @hookimpl
+        def omskit_register_shipping_carriers(self, register: Callable[[Any], None],
+                                              settings: Mapping[str, Any]) -> None:
+            for code in settings.get("accounts", []):
+                if isinstance(code, str) and code:
+                    register(ManualCarrier(code))
+
+        @hookimpl
+        def omskit_validate_settings(self, settings: Mapping[str, Any]) -> list[str]:
+            return [f"accounts: {code!r} is not a code" for code in settings.get("accounts", [])
+                    if not isinstance(code, str) or not code]
+
+    oms = make_oms(plugins=[PerAccount()], settings={"accounts": ["brt-north", "brt-south"]})
+    assert oms.shipping.carriers() == ["brt-north", "brt-south"]
+    assert make_oms(plugins=[PerAccount()]).shipping.carriers() == []
+    # Registration reads the settings before they are checked; the validator still stops
+    # bootstrap, with the problem, not with a crash in registration.
+    with pytest.raises(InvalidSettings, match="accounts: 7 is not a code"):
+        make_oms(plugins=[PerAccount()], settings={"accounts": ["brt-north", 7]})
 
 
 # -- documents ----------------------------------------------------------------------------------
