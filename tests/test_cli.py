@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 
 from omskit import Oms, bootstrap
 from omskit.cli import cli
+from omskit.store import migrate
 from omskit.testing import TestDatabase, location, order_command
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
@@ -28,8 +29,8 @@ def test_db_upgrade_then_current(omskit_database: TestDatabase) -> None:
     assert run(omskit_database, "db", "current").output.strip() == "none"
     upgraded = run(omskit_database, "db", "upgrade")
     assert upgraded.exit_code == 0
-    assert "revision 0010" in upgraded.output
-    assert run(omskit_database, "db", "current").output.strip() == "0010"
+    assert f"revision {migrate.head()}" in upgraded.output
+    assert run(omskit_database, "db", "current").output.strip() == migrate.head()
 
 
 def test_demo_runs_a_day_and_summarises_it(omskit_database: TestDatabase) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,7 +36,8 @@ def test_upgrade_builds_the_metadata_tables(omskit_database: TestDatabase, prefi
     try:
         assert migrate.current(engine, prefix=prefix, schema=omskit_database.schema) is None
         migrate.upgrade(engine, prefix=prefix, schema=omskit_database.schema)
-        assert migrate.current(engine, prefix=prefix, schema=omskit_database.schema) == "0010"
+        assert (migrate.current(engine, prefix=prefix, schema=omskit_database.schema)
+                == migrate.head())
         assert _schema_diff(engine, prefix, omskit_database.schema) == []
         # compare_metadata ignores constraint names; hosts' own migrations rely on them.
         inspector = sa.inspect(engine)
@@ -68,3 +70,11 @@ def test_oms_upgrade_then_place_an_order(omskit_database: TestDatabase) -> None:
         order = oms.orders.place(order_command("M-1", {"SKU-1": 3}))
         assert order.status.value == "allocated"
         assert oms.inventory.stock_item("dc-1", "SKU-1").reserved == 3  # type: ignore[union-attr]
+
+
+def test_migrations_are_one_gapless_numbered_chain() -> None:
+    folder = Path(migrate.__file__).parent / "migrations" / "versions"
+    versions = sorted(p.name for p in folder.glob("[0-9]*.py"))
+    numbers = [name[:4] for name in versions]
+    assert numbers == [f"{n:04d}" for n in range(1, len(numbers) + 1)]
+    assert migrate.head() == numbers[-1]

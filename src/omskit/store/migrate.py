@@ -41,3 +41,16 @@ def current(engine: sa.Engine, *, prefix: str = "omskit_",
             connection, opts={"version_table": version_table(prefix),
                               "version_table_schema": schema})
         return context.get_current_revision()
+
+
+def head() -> str:
+    """The newest revision omskit ships (what ``upgrade`` reaches by default)."""
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", SCRIPT_LOCATION)
+    heads = ScriptDirectory.from_config(config).get_heads()
+    # One linear history: two heads would mean two migrations claim the same parent.
+    if len(heads) != 1:
+        raise RuntimeError(f"omskit's migrations have {len(heads)} heads: {sorted(heads)}")
+    return str(heads[0])
