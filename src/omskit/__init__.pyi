@@ -73,6 +73,7 @@ from .domain.commands.edits import (
     ExpireOrderEdits,
     StageOrderEdit,
 )
+from .domain.commands.monitoring import SWEEP_JOBS, RunSweeps, SweepExceptions
 from .domain.commands.payments import (
     MAX_PAYMENT_AMOUNT,
     AuthorisePayment,
@@ -234,6 +235,15 @@ from .domain.lifecycle import (
     FulfillmentStatus,
     OrderStatus,
 )
+from .domain.monitoring import (
+    MONITOR_EVENTS,
+    ExceptionCleared,
+    ExceptionKind,
+    ExceptionRaised,
+    MonitorSettings,
+    MonitorSweep,
+    OrderException,
+)
 from .domain.order import FulfillmentOrder, Order, OrderLine
 from .domain.payments import (
     DEFAULT_AUTHORISATION_TTL,
@@ -332,6 +342,7 @@ from .services.orders import TimelineEntry
 from .services.shipping import (
     TrackingResult,
 )
+from .services.sweeps import SweepReport
 from .store.engine import create_engine
 from .store.orders import OrderQuery, OrderSummary
 from .store.shipping import (
@@ -365,9 +376,11 @@ __all__ = [
     "MAX_TEXT_LENGTH",
     "MAX_UNIT_PRICE",
     "MINOR_UNITS",
+    "MONITOR_EVENTS",
     "ORDER_TRANSITIONS",
     "PAYMENT_EVENTS",
     "PAYMENT_PENDING",
+    "SWEEP_JOBS",
     "AbandonOrderEdit",
     "AcceptFulfillmentOrder",
     "AddedLine",
@@ -424,6 +437,9 @@ __all__ = [
     "EditingChannelConnector",
     "EditsNotSupported",
     "Event",
+    "ExceptionCleared",
+    "ExceptionKind",
+    "ExceptionRaised",
     "Exclusion",
     "ExpireCarts",
     "ExpireOrderEdits",
@@ -474,6 +490,8 @@ __all__ = [
     "ManualCarrier",
     "ManualCarriers",
     "Money",
+    "MonitorSettings",
+    "MonitorSweep",
     "MovementKind",
     "NewLine",
     "NotFound",
@@ -487,6 +505,7 @@ __all__ = [
     "OrderEditConflict",
     "OrderEditNotFound",
     "OrderEvent",
+    "OrderException",
     "OrderExpectedDateChanged",
     "OrderHoldPlaced",
     "OrderHoldReleased",
@@ -575,6 +594,7 @@ __all__ = [
     "RoutingPolicy",
     "RoutingRequest",
     "RoutingStrategy",
+    "RunSweeps",
     "SaveLocation",
     "Services",
     "SetSafetyStock",
@@ -606,6 +626,8 @@ __all__ = [
     "SupplyReceived",
     "SupplyRegistered",
     "SupplyStatus",
+    "SweepExceptions",
+    "SweepReport",
     "Tender",
     "TimelineEntry",
     "TrackShipment",

@@ -48,11 +48,13 @@ from omskit.services.handle import Services
 from omskit.services.handlers import CORE_HANDLERS, EventDelivery
 from omskit.services.inventory import InventoryService
 from omskit.services.invoices import InvoiceService, JournalService
+from omskit.services.monitor import MonitorService
 from omskit.services.orders import OrderService
 from omskit.services.outbox import OutboxService
 from omskit.services.payments import PaymentService
 from omskit.services.promise import PromiseService
 from omskit.services.shipping import ShippingService
+from omskit.services.sweeps import SweepService
 from omskit.store import migrate
 from omskit.store.engine import DEFAULT_URL, create_engine
 from omskit.store.tables import Tables, build_metadata
@@ -67,7 +69,7 @@ class Oms:
 
     Services: ``inventory``, ``orders``, ``edits``, ``fulfillment``, ``channels``,
     ``outbox``, ``promise``, ``carts``, ``payments``, ``shipping``, ``invoices``,
-    ``journal``; ``router`` runs routing decisions in memory.
+    ``journal``, ``monitor``, ``sweeps``; ``router`` runs routing decisions in memory.
     """
 
     def __init__(self, *, db: Database, dispatcher: EventDispatcher,
@@ -127,6 +129,13 @@ class Oms:
         #: The journal: a posting per document, capture and refund; its CSV export.
         self.journal = JournalService(db=db, dispatcher=dispatcher, settings=settings,
                                       orders=self.orders, payments=self.payments)
+        #: Order monitoring: late, stuck, held orders and more; the sweep raising each once.
+        self.monitor = MonitorService(db=db, dispatcher=dispatcher, clock=clock,
+                                      settings=settings, payments=self.payments)
+        #: The periodic jobs (lapsed holds and edits, expired authorisations, the monitor),
+        #: one process at a time.
+        self.sweeps = SweepService(db=db, clock=clock, carts=self.carts, edits=self.edits,
+                                   payments=self.payments, monitor=self.monitor)
         delivery = EventDelivery(hooks)
         #: Relaying stored events to the core's handlers and ``omskit_handle_event``;
         #: parked events for operators.
@@ -138,7 +147,7 @@ class Oms:
                                  outbox=self.outbox, promise=self.promise, carts=self.carts,
                                  payments=self.payments, shipping=self.shipping,
                                  invoices=self.invoices, journal=self.journal,
-                                 edits=self.edits)
+                                 edits=self.edits, monitor=self.monitor, sweeps=self.sweeps)
         delivery.services = self.services
         # Inline dispatch drains the outbox through this instance's outbox service.
         dispatcher.drain = self.outbox.dispatch_batch

@@ -14,6 +14,7 @@ from omskit.domain.invoices import (
     invoice_settings,
     parse_invoice_settings,
 )
+from omskit.domain.monitoring import MONITOR_EVENTS, parse_monitor_settings
 from omskit.domain.order import Order, OrderLine
 from omskit.domain.payments import PAYMENT_EVENTS
 from omskit.domain.routing import RoutingPolicy, RoutingRequest
@@ -65,16 +66,18 @@ class DefaultsPlugin:
 
     @hookimpl
     def omskit_validate_settings(self, settings: Mapping[str, Any]) -> list[str]:
-        """Check the core's keys: ``settings["routing"]``, ``settings["inventory"]`` and
-        ``settings["invoices"]``."""
+        """Check the core's keys: ``settings["routing"]``, ``settings["inventory"]``,
+        ``settings["invoices"]`` and ``settings["monitor"]``."""
         problems: list[str] = []
         parse_routing(settings, problems)
         parse_inventory(settings, problems)
         parse_invoice_settings(settings, problems)
+        parse_monitor_settings(settings, problems)
         return problems
 
     @hookimpl
     def omskit_register_event_types(self, register: Callable[[type[Event]], None]) -> None:
         """The core's events, registered like any plugin's."""
-        for event_type in (*CORE_EVENTS, *PAYMENT_EVENTS, *INVOICE_EVENTS, *EDIT_EVENTS):
+        for event_type in (*CORE_EVENTS, *PAYMENT_EVENTS, *INVOICE_EVENTS, *EDIT_EVENTS,
+                           *MONITOR_EVENTS):
             register(event_type)

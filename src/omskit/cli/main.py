@@ -33,6 +33,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "journal": ("omskit.cli.invoices:journal",
                 "The journal of postings (invoices, credit notes, captures, refunds): export "
                 "it."),
+    "exceptions": ("omskit.cli.monitoring:exceptions",
+                   "Orders an operator must look at: late, stuck, long backordered, held; "
+                   "authorisations about to expire; parked events."),
+    "sweep": ("omskit.cli.monitoring:sweep",
+              "Run the periodic jobs once (or --loop): expire lapsed cart holds and order "
+              "edits, renew expired authorisations, raise and clear exceptions."),
     "demo": ("omskit.cli.demo:demo",
              "Seed an Italian network and run a day of omnichannel orders through their life."),
     "simulate": ("omskit.cli.simulate:simulate",

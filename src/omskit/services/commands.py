@@ -48,6 +48,9 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.AbandonOrderEdit: lambda s, x: s.edits._abandon(x),
     c.EditOrder: lambda s, x: s.edits._submit(x),
     c.ExpireOrderEdits: lambda s, x: s.edits._expire(x),
+    # monitoring and sweeps
+    c.SweepExceptions: lambda s, x: s.monitor._sweep(x),
+    c.RunSweeps: lambda s, x: s.sweeps._run(x),
     # fulfilment
     c.ReleaseOrder: lambda s, x: s.fulfillment._release(x),
     c.AcceptFulfillmentOrder: lambda s, x: s.fulfillment._accept(x),

@@ -10,11 +10,13 @@ from omskit.services.edits import OrderEditService
 from omskit.services.fulfillment import FulfillmentService
 from omskit.services.inventory import InventoryService
 from omskit.services.invoices import InvoiceService, JournalService
+from omskit.services.monitor import MonitorService
 from omskit.services.orders import OrderService
 from omskit.services.outbox import OutboxService
 from omskit.services.payments import PaymentService
 from omskit.services.promise import PromiseService
 from omskit.services.shipping import ShippingService
+from omskit.services.sweeps import SweepService
 
 
 @attrs.frozen(kw_only=True)
@@ -47,3 +49,7 @@ class Services:
     journal: JournalService
     #: Order edits: begin, stage, preview, commit, abandon.
     edits: OrderEditService
+    #: Order monitoring: the exceptions, and the sweep that raises each once.
+    monitor: MonitorService
+    #: The periodic jobs, one process at a time.
+    sweeps: SweepService

@@ -52,6 +52,8 @@ class Tables:
     document_counters: sa.Table
     journal_postings: sa.Table
     order_edits: sa.Table
+    monitor_breaches: sa.Table
+    sweep_leases: sa.Table
 
     def all(self) -> list[sa.Table]:
         """Core tables in dependency order (parents first)."""
@@ -62,7 +64,7 @@ class Tables:
                 self.payment_transactions, self.payment_entries,
                 self.shipments, self.parcels, self.tracking_events, self.label_documents,
                 self.invoices, self.document_counters, self.journal_postings,
-                self.order_edits]
+                self.order_edits, self.monitor_breaches, self.sweep_leases]
 
 
 def build_metadata(
@@ -407,6 +409,7 @@ def build_metadata(
         tracking_events=tracking_events, label_documents=label_documents,
         **_invoice_tables(md, prefix, schema),
         order_edits=_edit_table(md, prefix, schema, fk),
+        **_monitor_tables(md, prefix, schema),
     )
 
 
@@ -556,3 +559,32 @@ def _invoice_tables(md: sa.MetaData, prefix: str, schema: str | None) -> dict[st
     )
     return {"invoices": invoices, "document_counters": counters,
             "journal_postings": postings}
+
+
+def _monitor_tables(md: sa.MetaData, prefix: str, schema: str | None) -> dict[str, sa.Table]:
+    """Order monitoring (migration 0011): each breach a sweep raised, under its key, until
+    it is cleared; and the sweep's lease where no advisory lock exists (SQLite)."""
+    monitor_breaches = sa.Table(
+        f"{prefix}monitor_breaches", md,
+        # kind, subject and what started the breach: a sweep raises each key once.
+        sa.Column("key", sa.String(255), primary_key=True),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("order_id", sa.String(_ID), nullable=True),
+        sa.Column("subject", sa.String(_TEXT), nullable=False),
+        sa.Column("since", UTCDateTime, nullable=False),
+        sa.Column("detail", sa.String(_TEXT), nullable=False),
+        sa.Column("raised_at", UTCDateTime, nullable=False),
+        sa.Column("cleared_at", UTCDateTime, nullable=True),
+        sa.Index(f"ix_{prefix}monitor_breaches_open", "cleared_at", "kind"),
+        sa.Index(f"ix_{prefix}monitor_breaches_order_id", "order_id"),
+        schema=schema,
+    )
+    sweep_leases = sa.Table(
+        f"{prefix}sweep_leases", md,
+        sa.Column("name", sa.String(_ID), primary_key=True),
+        sa.Column("holder", sa.String(_ID), nullable=False),
+        sa.Column("acquired_at", UTCDateTime, nullable=False),
+        sa.Column("expires_at", UTCDateTime, nullable=False),
+        schema=schema,
+    )
+    return {"monitor_breaches": monitor_breaches, "sweep_leases": sweep_leases}

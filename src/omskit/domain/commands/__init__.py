@@ -63,6 +63,7 @@ from omskit.domain.commands.inventory import (
     TransferStock,
 )
 from omskit.domain.commands.lines import NewLine
+from omskit.domain.commands.monitoring import SWEEP_JOBS, RunSweeps, SweepExceptions
 from omskit.domain.commands.orders import (
     AllocateBackorders,
     CancelLines,
@@ -126,6 +127,8 @@ __all__ += ["AbandonOrderEdit", "BeginOrderEdit", "CommitOrderEdit", "EditOrder"
 # Payments: their commands and the payment part of PlaceOrder.
 __all__ += ["MAX_PAYMENT_AMOUNT", "AuthorisePayment", "CapturePayment", "HandlePaymentWebhook",
             "OrderPayment", "RecordChannelCapture", "RefundPayment", "Tender", "VoidPayment"]
+# Monitoring and the periodic sweeps.
+__all__ += ["SWEEP_JOBS", "RunSweeps", "SweepExceptions"]
 
 #: Version of :meth:`PlaceOrder.fingerprint`'s canonical form, the prefix of each
 #: fingerprint: stored fingerprints of another version are not compared.
@@ -325,4 +328,4 @@ COMMANDS: dict[str, type[Command]] = {cls.name: cls for cls in (
     CapturePayment, VoidPayment, RefundPayment, RecordChannelCapture, HandlePaymentWebhook,
     CreateShipment, BuyLabel, VoidLabel, ShipShipment, RecordTracking, TrackShipment,
     ReceiveCarrierWebhook, BeginOrderEdit, StageOrderEdit, CommitOrderEdit, AbandonOrderEdit,
-    EditOrder, ExpireOrderEdits)}
+    EditOrder, ExpireOrderEdits, SweepExceptions, RunSweeps)}
