@@ -142,6 +142,7 @@ def test_a_long_backorder_and_a_held_order(make_oms: Callable[..., Oms],
     assert kinds_of(oms, held.id) == ["held"]
     (hold,) = oms.monitor.exceptions(kinds=["held"])
     assert hold.detail == "fraud_review: score 91 from the fraud check"
+    assert hold.reference == "fraud_review"
     clock.advance(timedelta(hours=23))
     assert "backorder_aged" in kinds_of(oms, waiting.id)
     report = oms.monitor.sweep()
@@ -193,6 +194,7 @@ def test_a_parked_event_is_an_exception(make_oms: Callable[..., Oms],
     assert parked.order_id is None
     oms.monitor.sweep()
     (seq,) = [r.seq for r in oms.outbox.parked()]
+    assert parked.reference == str(seq)
     oms.outbox.skip(seq, reason="handled by hand")
     assert oms.monitor.sweep().cleared == (parked.key,)
 

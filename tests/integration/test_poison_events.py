@@ -115,9 +115,11 @@ def test_skipping_a_parked_event_lets_its_order_flow(make_oms: Callable[..., Oms
 def test_operator_calls_refuse_bad_arguments(make_oms: Callable[..., Oms]) -> None:
     oms = stocked(make_oms(plugins=[RecordingHandler()]))
     before = outbox_rows(oms)
-    for bad in (0, -1, True, "1", None, 1.5):
+    for bad in (0, -1, True, "1", None, 1.5, 2**63):
         with pytest.raises(InvalidCommand):
             oms.outbox.retry(bad)  # type: ignore[arg-type]
+        with pytest.raises(InvalidCommand):
+            oms.outbox.skip(bad, reason="too big for the column")  # type: ignore[arg-type]
     with pytest.raises(OutboxEventNotFound):
         oms.outbox.retry(10**12)
     with pytest.raises(OutboxEventNotFound):

@@ -1,5 +1,6 @@
 """Journeys in a real browser (Playwright driving Debian's chromium) against the deployment
-served by uvicorn: an operator releases a held order, a store associate ships an order from
+served by uvicorn: an operator finds a late order in the exceptions queue and releases its
+hold, a store associate ships an order from
 the store page, a customer follows a tracking link."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from omskit_reference import Deployment, Scope, create_app
 
 from .conftest import Client, place_body, post
+from .test_operations import late_and_held
 
 CHROMIUM = os.environ.get("OMSKIT_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 SHOTS = Path(os.environ.get("OMSKIT_SCREENSHOTS", "")) if os.environ.get(
@@ -75,28 +77,28 @@ def shot(page: Page, name: str) -> None:
         page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def test_an_operator_finds_a_held_order_and_releases_its_hold(
+def test_an_operator_finds_a_late_order_and_releases_its_hold(
         page: Page, server: str, admin: Client, deployment: Deployment) -> None:
-    placed = post(admin, "/orders", place_body("W-LATE", {"SKU-D": 1}))
-    post(admin, f"/orders/{placed.json()['id']}/holds",
-         {"code": "address-check", "reason": "the courier could not find the street"},
-         If_Match=placed.headers["ETag"])
+    late = late_and_held(admin, "W-LATE")
     post(admin, "/orders", place_body("W-FINE", {"SKU-D": 1}))
     sign_in(page, server, deployment.keys.issue("Operator", Scope.OPERATIONS).token)
-
-    page.get_by_role("combobox", name="Status").select_option("on_hold")
-    page.get_by_role("button", name="Search").click()
-    orders = page.get_by_role("table", name="orders")
-    expect(orders.get_by_role("link", name="W-LATE")).to_be_visible()
-    expect(orders.get_by_role("link", name="W-FINE")).to_have_count(0)
     shot(page, "dashboard")
-    orders.get_by_role("link", name="W-LATE").click()
+
+    page.get_by_role("link", name="Exceptions").click()
+    queue = page.get_by_role("table", name="exceptions")
+    expect(queue.get_by_role("link", name="W-LATE")).to_have_count(2)  # late, and held
+    expect(queue.get_by_role("link", name="W-FINE")).to_have_count(0)
+    expect(page.get_by_role("img", name="late orders by days late")).to_be_visible()
+    shot(page, "exceptions")
+    queue.get_by_role("link", name="W-LATE").first.click()
     expect(page.locator("#order-status")).to_have_text("on_hold")
     shot(page, "order")
     page.get_by_role("button", name="Release hold address-check").click()
     expect(page.locator("#order-status")).to_have_text("allocated")
     expect(page.get_by_role("table", name="holds")).to_contain_text("No holds.")
-    assert deployment.oms.orders.get(placed.json()["id"]).active_holds == ()
+    assert deployment.oms.orders.get(late["id"]).active_holds == ()
+    page.get_by_role("link", name="Exceptions").click()
+    expect(page.get_by_role("table", name="exceptions")).not_to_contain_text("address-check")
 
 
 def test_a_store_associate_ships_an_order_from_the_store_page(

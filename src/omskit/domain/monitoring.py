@@ -45,6 +45,8 @@ class OrderException:
     ``key`` names the breach (kind, subject, and what started it): a sweep raises each key
     once and clears it when the breach ends. ``since`` is when the breach began (the
     promised date passed, the status was entered, the hold placed, the event parked).
+    ``reference`` is what an action on it needs: the hold's code, the parked event's
+    sequence number, the payment transaction's id (empty for the others).
     """
 
     key: str
@@ -53,6 +55,7 @@ class OrderException:
     subject: str
     since: datetime
     detail: str
+    reference: str = ""
 
 
 #: Default time an order may stay in each open status before it is stuck. Statuses with

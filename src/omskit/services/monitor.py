@@ -189,7 +189,8 @@ class MonitorService:
             key=f"held:{row.order_id}:{row.position}", kind=ExceptionKind.HELD,
             order_id=row.order_id, subject=f"{row.order_id} hold {row.code}",
             since=row.placed_at + self._settings.hold_after,
-            detail=f"{row.code}: {row.reason}" if row.reason else row.code)
+            detail=f"{row.code}: {row.reason}" if row.reason else row.code,
+            reference=row.code)
 
     def _parked(self, row: Any) -> OrderException:
         error = (row.last_error or "").strip().splitlines()
@@ -197,7 +198,7 @@ class MonitorService:
             key=f"outbox_parked:{row.seq}:{row.parked_at.isoformat()}",
             kind=ExceptionKind.OUTBOX_PARKED, order_id=row.order_id,
             subject=f"event {row.seq} ({row.event_type})", since=row.parked_at,
-            detail=error[-1][:300] if error else "parked")
+            detail=error[-1][:300] if error else "parked", reference=str(row.seq))
 
     def _expiring(self, order_id: str, at: datetime) -> list[OrderException]:
         warning = self._settings.authorisation_warning
@@ -216,7 +217,7 @@ class MonitorService:
                 kind=ExceptionKind.AUTHORISATION_EXPIRING, order_id=order_id,
                 subject=f"{order_id} payment {tx.id}", since=expires - warning,
                 detail=f"{tx.provider} authorisation {verb} at {expires.isoformat()} with "
-                       f"{left.amount} {left.currency} not captured"))
+                       f"{left.amount} {left.currency} not captured", reference=tx.id))
         return found
 
 

@@ -21,11 +21,18 @@ logger = logging.getLogger("omskit.outbox")
 MAX_PAGE = 1000
 
 
+#: The largest sequence number the outbox's 64-bit column holds.
+MAX_SEQ = 2**63 - 1
+
+
 def _check_seq(seq: object) -> int:
-    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
-        raise InvalidCommand([f"seq: must be a positive whole number, not {seq!r}"],
-                             subject="outbox event")
+    # Bounded like the column: a larger number is a typed error on both databases, not
+    # SQLite's OverflowError or PostgreSQL's NumericValueOutOfRange.
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 1 <= seq <= MAX_SEQ:
+        raise InvalidCommand([f"seq: must be a whole number from 1 to {MAX_SEQ}, not "
+                              f"{seq!r}"], subject="outbox event")
     return seq
+
 
 #: Most events one dispatch call leases.
 MAX_DISPATCH_BATCH = 10_000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import click
 import omskit
@@ -17,8 +18,9 @@ from omskit_reference.seed import DEMO_CARRIERS, seed
 DEFAULT_DATABASE = "sqlite:///omskit-reference.db"
 
 
-def _open(database: str) -> Deployment:
-    return Deployment.open(database, plugins=[omskit.ManualCarriers(*DEMO_CARRIERS)])
+def _open(database: str, schema: str | None = None) -> Deployment:
+    return Deployment.open(database, plugins=[omskit.ManualCarriers(*DEMO_CARRIERS)],
+                           schema=schema)
 
 
 @click.group()
@@ -78,3 +80,36 @@ def issue_key(database: str, name: str, scope: str, location: str | None,
     finally:
         deployment.close()
     click.echo(issued.token)
+
+
+@main.command()
+@click.option("--database", default=DEFAULT_DATABASE, show_default=True,
+              envvar="OMSKIT_DATABASE_URL")
+@click.option("--schema", default=None, envvar="OMSKIT_SCHEMA",
+              help="PostgreSQL schema of omskit's tables (default: the search path).")
+@click.option("--interval", default=30.0, show_default=True, type=click.FloatRange(1, 3600),
+              help="Seconds between rounds.")
+@click.option("--once", is_flag=True, help="Run one round and stop.")
+def worker(database: str, schema: str | None, interval: float, once: bool) -> None:
+    """Deliver pending events to this process's handlers and run the periodic sweeps
+    (lapsed cart holds and edits, expired authorisations, the exceptions), every --interval
+    seconds. Run as many as you like: one sweeps at a time, the others skip."""
+    deployment = _open(database, schema)
+    oms = deployment.oms
+    try:
+        while True:
+            delivered = oms.outbox.dispatch_pending()
+            report = oms.sweeps.run()
+            raised = len(report.monitor.raised) if report.monitor else 0
+            cleared = len(report.monitor.cleared) if report.monitor else 0
+            click.echo(f"delivered {delivered} event(s); "
+                       + (f"swept: {report.carts_expired} cart hold(s) and "
+                          f"{report.edits_expired} edit(s) expired, "
+                          f"{report.authorisations_renewed} authorisation(s) renewed, "
+                          f"{raised} exception(s) raised, {cleared} cleared"
+                          if report.ran else "another worker is sweeping"))
+            if once:
+                return
+            time.sleep(interval)
+    finally:
+        deployment.close()

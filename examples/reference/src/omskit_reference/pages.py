@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections import Counter
-from datetime import timedelta
+from datetime import date, timedelta
 from importlib import resources
 from typing import Annotated, Any
 
@@ -25,10 +25,12 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 from omskit import (
+    ExceptionKind,
     FulfillmentStatus,
     InvalidCommand,
     OmsError,
     Order,
+    OrderException,
     OrderQuery,
     OrderStatus,
     OrderSummary,
@@ -150,6 +152,27 @@ def orders_per_hour_chart(orders: list[OrderSummary], hours: int = 24) -> str:
     return "".join(parts)
 
 
+def late_orders_chart(late: list[OrderException], today: date) -> str:
+    """An SVG bar chart of late orders by how many days late they are."""
+    buckets = [("1", 1, 1), ("2", 2, 2), ("3", 3, 3), ("4-7", 4, 7), ("8-14", 8, 14),
+               ("15+", 15, 10**6)]
+    days = [(today - x.since.date()).days + 1 for x in late]
+    counts = [sum(low <= d <= high for d in days) for _, low, high in buckets]
+    tallest = max(counts) or 1
+    height, step = 120, 60
+    parts = [f'<svg role="img" aria-label="late orders by days late" '
+             f'width="{step * len(buckets) + 30}" height="{height + 30}">']
+    for i, ((label, _, _), n) in enumerate(zip(buckets, counts, strict=True)):
+        size = n / tallest * (height - 14)
+        x = 30 + i * step
+        parts.append(f'<rect x="{x}" y="{height - size:.1f}" width="40" height="{size:.1f}" '
+                     f'fill="#d94f70"><title>{label} day(s) late: {n}</title></rect>'
+                     f'<text x="{x + 14}" y="{height - size - 3:.1f}">{n}</text>'
+                     f'<text x="{x + 6}" y="{height + 14}">{label}d</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 class Pages(Controller):
     """The signed-in pages under ``/ui``."""
 
@@ -243,6 +266,66 @@ class Pages(Controller):
         except OmsError as exc:
             return self._order_page(deployment, key, order, str(exc))
         return self._order_page(deployment, key, order)
+
+    @get("/exceptions", sync_to_thread=True)
+    def exceptions(self, request: Request[Any, Any, Any], deployment: Dep,
+                   kind: FromQuery[str] = "") -> Template:
+        """The exceptions queue, with the late-orders chart and each row's action."""
+        key = viewer(request, deployment)
+        _operations(key)
+        late = deployment.oms.monitor.exceptions(kinds=[ExceptionKind.LATE])
+        return page("exceptions.html.j2", key, kind=kind,
+                    kinds=[k.value for k in ExceptionKind],
+                    chart=late_orders_chart(late, deployment.clock().date()),
+                    **self._exceptions(deployment, key, kind))
+
+    @post("/exceptions/orders/{order_id:str}/holds/{code:str}/release", sync_to_thread=True,
+          status_code=200)
+    def exception_release_hold(self, request: Request[Any, Any, Any], deployment: Dep,
+                               order_id: FromPath[str], code: FromPath[str],
+                               kind: FromQuery[str] = "") -> Template:
+        """Release a held order's hold from the queue; answers the queue."""
+        key = viewer(request, deployment)
+        require_action(request)
+        require_write(key, Scope.OPERATIONS)
+        message = ""
+        try:
+            deployment.oms.orders.release_hold(order_id, code)
+        except OmsError as exc:
+            message = str(exc)
+        return page("_exceptions.html.j2", key,
+                    **self._exceptions(deployment, key, kind, message))
+
+    @post("/exceptions/outbox/{seq:int}/{action:str}", sync_to_thread=True, status_code=200)
+    def exception_outbox(self, request: Request[Any, Any, Any], deployment: Dep,
+                         seq: FromPath[int], action: FromPath[str],
+                         kind: FromQuery[str] = "") -> Template:
+        """Retry or skip a parked event from the queue; answers the queue."""
+        key = viewer(request, deployment)
+        require_action(request)
+        require_write(key, Scope.OPERATIONS)
+        message = ""
+        try:
+            if action == "retry":
+                deployment.oms.outbox.retry(seq)
+            elif action == "skip":
+                deployment.oms.outbox.skip(seq, reason=f"skipped by {key.name}")
+            else:
+                raise InvalidCommand([f"action: unknown action {action!r}"])
+        except OmsError as exc:
+            message = str(exc)
+        return page("_exceptions.html.j2", key,
+                    **self._exceptions(deployment, key, kind, message))
+
+    def _exceptions(self, deployment: Deployment, key: ApiKey, kind: str,
+                    message: str = "") -> dict[str, Any]:
+        oms = deployment.oms
+        found = oms.monitor.exceptions(kinds=[kind] if kind else None)
+        externals = {o: oms.orders.get(o).external_id
+                     for o in {x.order_id for x in found[:200] if x.order_id}}
+        return {"exceptions": found[:200], "externals": externals, "message": message,
+                "query": f"?kind={kind}" if kind else "",
+                "can_change": key.writes and key.scope in (Scope.ADMIN, Scope.OPERATIONS)}
 
     @get("/stock", sync_to_thread=True)
     def stock(self, request: Request[Any, Any, Any], deployment: Dep,
