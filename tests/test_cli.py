@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
 from omskit import Oms, bootstrap
 from omskit.cli import cli
 from omskit.store import migrate
+from omskit.store.tables import build_metadata
 from omskit.testing import TestDatabase, location, order_command
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
@@ -45,6 +48,17 @@ def test_demo_runs_a_day_and_summarises_it(omskit_database: TestDatabase) -> Non
     assert 0 <= summary["split_rate"] <= 1
     assert 0 <= summary["backorder_rate"] <= 1
     assert sum(summary["units_shipped_by_location"].values()) > 0
+    # The day ends with a sweep: each exception it lists was raised once, and is open.
+    assert summary["exceptions_raised"] == sum(summary["exceptions"].values()) > 0
+    engine = omskit_database.engine()
+    try:
+        with engine.connect() as conn:
+            breaches = build_metadata(schema=omskit_database.schema).monitor_breaches
+            open_now = conn.execute(sa.select(breaches.c.kind)
+                                    .where(breaches.c.cleared_at.is_(None))).scalars()
+            assert Counter(open_now) == summary["exceptions"]
+    finally:
+        engine.dispose()
     # A second run on the same database refuses to mix days, unless --reset.
     again = CliRunner().invoke(cli, ["--db", omskit_database.url, "--no-plugins",
                                      *(["--schema", omskit_database.schema]

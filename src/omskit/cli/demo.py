@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import timedelta
+
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -69,12 +72,20 @@ def demo(state: CliState, order_count: int, skus: int, seed: int, reset: bool,
                                progress=lambda done, _total: bar.update(task, completed=done))
         tries = _commands_to_try(oms, state.database_url)
         tries.append(_invoice_try(run_invoiced_order(oms, clock), state.database_url))
+        # The evening's sweep: what a worker would have raised by the end of the day.
+        clock.now += timedelta(hours=2)
+        swept = oms.sweeps.run()
+        exceptions = Counter(x.kind.value for x in oms.monitor.exceptions())
+        prefix = "omskit" if state.database_url is None else f"omskit --db {state.database_url}"
+        tries.append(f"{prefix} exceptions   # late, stuck and held orders at the day's end")
     finally:
         oms.close()
+    raised = len(swept.monitor.raised) if swept.monitor else 0
     if as_json:
-        echo_json(_as_dict(summary))
+        echo_json({**_as_dict(summary), "exceptions": dict(sorted(exceptions.items())),
+                   "exceptions_raised": raised})
     else:
-        _print(state.console, summary, shown(url), tries)
+        _print(state.console, summary, shown(url), tries, exceptions)
 
 
 def _as_dict(s: DemoSummary) -> dict[str, object]:
@@ -134,7 +145,8 @@ def _invoice_try(invoice: Invoice, database_url: str | None) -> str:
             f"captured at shipment, invoiced: {invoice.gross} {invoice.currency}")
 
 
-def _print(console: Console, s: DemoSummary, where: str, tries: list[str]) -> None:
+def _print(console: Console, s: DemoSummary, where: str, tries: list[str],
+           exceptions: Counter[str]) -> None:
     statuses = Table("status", "orders", title="orders by status")
     for status, count in sorted(s.by_status.items(), key=lambda kv: -kv[1]):
         statuses.add_row(status, str(count))
@@ -156,7 +168,10 @@ def _print(console: Console, s: DemoSummary, where: str, tries: list[str]) -> No
                  f"({s.placement_seconds:.2f} s for {s.orders})")
     kpis.add_row("all operations", f"{s.operations} in {s.total_seconds:.2f} s "
                  f"({s.operations_per_second:.0f}/s)")
-    for table in (kpis, statuses, channels, locations):
+    raised = Table("exception", "orders", title="exceptions at the day's end")
+    for kind, count in sorted(exceptions.items(), key=lambda kv: -kv[1]):
+        raised.add_row(kind, str(count))
+    for table in (kpis, statuses, channels, locations, raised):
         console.print(table)
     console.print(f"database: {where}\ntry:")
     for line in tries:
