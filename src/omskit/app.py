@@ -52,6 +52,7 @@ from omskit.services.orders import OrderService
 from omskit.services.outbox import OutboxService
 from omskit.services.payments import PaymentService
 from omskit.services.promise import PromiseService
+from omskit.services.returns import ReturnService
 from omskit.services.shipping import ShippingService
 from omskit.store import migrate
 from omskit.store.engine import DEFAULT_URL, create_engine
@@ -67,7 +68,7 @@ class Oms:
 
     Services: ``inventory``, ``orders``, ``edits``, ``fulfillment``, ``channels``,
     ``outbox``, ``promise``, ``carts``, ``payments``, ``shipping``, ``invoices``,
-    ``journal``; ``router`` runs routing decisions in memory.
+    ``journal``, ``returns``; ``router`` runs routing decisions in memory.
     """
 
     def __init__(self, *, db: Database, dispatcher: EventDispatcher,
@@ -127,6 +128,12 @@ class Oms:
         #: The journal: a posting per document, capture and refund; its CSV export.
         self.journal = JournalService(db=db, dispatcher=dispatcher, settings=settings,
                                       orders=self.orders, payments=self.payments)
+        #: Returns (RMAs) from any channel: request, label, receive, inspect, refund,
+        #: exchange; judged and priced by the returns policy plugin.
+        self.returns = ReturnService(db=db, dispatcher=dispatcher, clock=clock,
+                                     policies=registries[kinds.RETURNS_POLICY],
+                                     settings=settings, orders=self.orders,
+                                     payments=self.payments, shipping=self.shipping)
         delivery = EventDelivery(hooks)
         #: Relaying stored events to the core's handlers and ``omskit_handle_event``;
         #: parked events for operators.
@@ -138,7 +145,7 @@ class Oms:
                                  outbox=self.outbox, promise=self.promise, carts=self.carts,
                                  payments=self.payments, shipping=self.shipping,
                                  invoices=self.invoices, journal=self.journal,
-                                 edits=self.edits)
+                                 edits=self.edits, returns=self.returns)
         delivery.services = self.services
         # Inline dispatch drains the outbox through this instance's outbox service.
         dispatcher.drain = self.outbox.dispatch_batch

@@ -14,6 +14,7 @@ from omskit.services.orders import OrderService
 from omskit.services.outbox import OutboxService
 from omskit.services.payments import PaymentService
 from omskit.services.promise import PromiseService
+from omskit.services.returns import ReturnService
 from omskit.services.shipping import ShippingService
 
 
@@ -47,3 +48,5 @@ class Services:
     journal: JournalService
     #: Order edits: begin, stage, preview, commit, abandon.
     edits: OrderEditService
+    #: Returns: request, label, receive, inspect, refund, exchange.
+    returns: ReturnService

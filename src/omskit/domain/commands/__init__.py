@@ -83,6 +83,20 @@ from omskit.domain.commands.payments import (
     Tender,
     VoidPayment,
 )
+from omskit.domain.commands.returns import (
+    RETURN_COMMANDS,
+    ApproveReturn,
+    BuyReturnLabel,
+    CancelReturn,
+    CloseReturn,
+    DeclineReturn,
+    ExpireReturn,
+    InspectReturn,
+    ReceiveReturn,
+    RefundReturn,
+    RequestReturn,
+    ReturnItem,
+)
 from omskit.domain.commands.shipping import (
     BuyLabel,
     CreateShipment,
@@ -126,6 +140,11 @@ __all__ += ["AbandonOrderEdit", "BeginOrderEdit", "CommitOrderEdit", "EditOrder"
 # Payments: their commands and the payment part of PlaceOrder.
 __all__ += ["MAX_PAYMENT_AMOUNT", "AuthorisePayment", "CapturePayment", "HandlePaymentWebhook",
             "OrderPayment", "RecordChannelCapture", "RefundPayment", "Tender", "VoidPayment"]
+
+# Returns.
+__all__ += ["ApproveReturn", "BuyReturnLabel", "CancelReturn", "CloseReturn", "DeclineReturn",
+            "ExpireReturn", "InspectReturn", "ReceiveReturn", "RefundReturn", "RequestReturn",
+            "ReturnItem"]
 
 #: Version of :meth:`PlaceOrder.fingerprint`'s canonical form, the prefix of each
 #: fingerprint: stored fingerprints of another version are not compared.
@@ -325,4 +344,4 @@ COMMANDS: dict[str, type[Command]] = {cls.name: cls for cls in (
     CapturePayment, VoidPayment, RefundPayment, RecordChannelCapture, HandlePaymentWebhook,
     CreateShipment, BuyLabel, VoidLabel, ShipShipment, RecordTracking, TrackShipment,
     ReceiveCarrierWebhook, BeginOrderEdit, StageOrderEdit, CommitOrderEdit, AbandonOrderEdit,
-    EditOrder, ExpireOrderEdits)}
+    EditOrder, ExpireOrderEdits, *RETURN_COMMANDS)}
