@@ -119,20 +119,24 @@ def test_an_online_order_is_returned_at_another_store_refunded_and_credited(shop
     assert rma.status is ReturnStatus.INSPECTED
     # Restocked at the store that received it, not where it shipped from.
     item = shop.inventory.stock_item("store-roma", "SHIRT")
-    assert item is not None and item.on_hand == 1
+    assert item is not None
+    assert item.on_hand == 1
     rma = shop.returns.refund(rma.id)
-    assert rma.refund is not None and rma.refund.amount == Decimal("40.00")
+    assert rma.refund is not None
+    assert rma.refund.amount == Decimal("40.00")
     assert shop.payments.summary(order_id).refunded.amount == Decimal("40.00")
     notes = [d for d in shop.invoices.for_order(order_id)
              if d.kind is DocumentKind.CREDIT_NOTE]
-    assert len(notes) == 1 and abs(notes[0].gross) == Decimal("40.00")
+    assert len(notes) == 1
+    assert abs(notes[0].gross) == Decimal("40.00")
     assert notes[0].source.endswith(f"return-{rma.id}") or rma.id in notes[0].reason
     # Refunding again pays nothing twice.
     assert shop.returns.refund(rma.id).refund == rma.refund
     assert shop.payments.summary(order_id).refunded.amount == Decimal("40.00")
     assert shop.returns.close(rma.id).status is ReturnStatus.CLOSED
     timeline = [e.event_type for e in shop.orders.timeline(order_id)]
-    assert "return.requested" in timeline and "return.refunded" in timeline
+    assert "return.requested" in timeline
+    assert "return.refunded" in timeline
 
 
 def test_a_return_received_twice_changes_nothing_the_second_time(shop: Oms) -> None:
@@ -144,7 +148,8 @@ def test_a_return_received_twice_changes_nothing_the_second_time(shop: Oms) -> N
     before = table_contents(shop)
     again = shop.returns.receive(rma.id, "dc-milan", [ReturnItem(line_id="1", quantity=1)],
                                  idempotency_key="box-1")
-    assert again == first and table_contents(shop) == before
+    assert again == first
+    assert table_contents(shop) == before
     with pytest.raises(IdempotencyKeyConflict):
         shop.returns.receive(rma.id, "store-roma", [ReturnItem(line_id="1", quantity=1)],
                              idempotency_key="box-1")
@@ -237,7 +242,8 @@ def test_commands_run_returns(shop: Oms) -> None:
     again = shop.execute(shop.command("request_return", {
         "order_id": order_id, "channel": "web", "idempotency_key": "req-1",
         "lines": [{"line_id": "1", "quantity": 1, "reason": "size"}]}))
-    assert again.id == rma.id and len(shop.returns.for_order(order_id)) == 1
+    assert again.id == rma.id
+    assert len(shop.returns.for_order(order_id)) == 1
     assert shop.execute(shop.command("approve_return", {"return_id": rma.id})).status \
         is ReturnStatus.APPROVED
 

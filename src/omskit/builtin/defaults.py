@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 from omskit.domain.edits import EDIT_EVENTS
-from omskit.domain.returns import RETURN_EVENTS
 from omskit.domain.events import CORE_EVENTS, Event
 from omskit.domain.invoices import (
     INVOICE_EVENTS,
@@ -17,6 +16,7 @@ from omskit.domain.invoices import (
 )
 from omskit.domain.order import Order, OrderLine
 from omskit.domain.payments import PAYMENT_EVENTS
+from omskit.domain.returns import RETURN_EVENTS
 from omskit.domain.routing import RoutingPolicy, RoutingRequest
 from omskit.hookspecs import hookimpl
 from omskit.routing.settings import parse_inventory, parse_routing, routing_settings

@@ -338,9 +338,8 @@ class ReturnService:
 
     def _approve(self, c: ApproveReturn) -> Return:
         def change(uow: UnitOfWork, repo: ReturnRepository, rma: Return, at: datetime) -> bool:
-            if rma.status is not ReturnStatus.REQUESTED:
-                if rma.status is ReturnStatus.APPROVED or rma.status not in RETURN_VOID:
-                    return False  # approved before: approving again changes nothing
+            if rma.status is not ReturnStatus.REQUESTED and rma.status not in RETURN_VOID:
+                return False  # approved before: approving again changes nothing
             rma.move_to(ReturnStatus.APPROVED, at)
             return True
 

@@ -9,10 +9,9 @@ import attrs
 from omskit.domain.checks import MAX_LINES, check_identifier, check_quantity, check_text
 from omskit.domain.commands.base import (
     Command,
-    checked,
     code,
-    identifier,
     idempotency_key,
+    identifier,
     location_code,
     text,
 )
@@ -70,7 +69,8 @@ def check_units(value: object, field: str, problems: list[str]) -> None:
             continue
         check_identifier(unit.line_id, f"{field}[{i}].line_id", problems)
         check_quantity(unit.quantity, f"{field}[{i}].quantity", problems)
-        if not isinstance(unit.disposition, Disposition):
+        given: object = unit.disposition
+        if not isinstance(given, Disposition):
             problems.append(f"{field}[{i}].disposition: must be one of "
                             f"{', '.join(d.value for d in Disposition)}")
 
@@ -101,16 +101,19 @@ class RequestReturn(Command):
     subject = "return"
 
     order_id: str = identifier()
-    lines: tuple[ReturnItem, ...] = checked(check_items, converter=_as_tuple)
+    lines: tuple[ReturnItem, ...] = attrs.field(converter=_as_tuple)
     channel: str = code()
     location: str | None = location_code(optional=True, default=None)
     note: str = text()
-    exchange: tuple[NewLine, ...] = checked(_check_exchange, converter=_as_tuple, default=())
+    exchange: tuple[NewLine, ...] = attrs.field(converter=_as_tuple, default=())
     exchange_mode: ExchangeMode = ExchangeMode.ON_RECEIPT
     idempotency_key: str | None = idempotency_key()
 
     def check(self, problems: list[str]) -> None:
-        if not isinstance(self.exchange_mode, ExchangeMode):
+        check_items(self.lines, "lines", problems)
+        _check_exchange(self.exchange, "exchange", problems)
+        mode: object = self.exchange_mode
+        if not isinstance(mode, ExchangeMode):
             problems.append("exchange_mode: must be one of "
                             f"{', '.join(m.value for m in ExchangeMode)}")
 
@@ -183,8 +186,11 @@ class ReceiveReturn(Command):
 
     return_id: str = identifier()
     location: str = location_code()
-    lines: tuple[ReturnItem, ...] = checked(check_items, converter=_as_tuple)
+    lines: tuple[ReturnItem, ...] = attrs.field(converter=_as_tuple)
     idempotency_key: str = identifier()
+
+    def check(self, problems: list[str]) -> None:
+        check_items(self.lines, "lines", problems)
 
 
 @attrs.frozen(kw_only=True)
@@ -196,8 +202,11 @@ class InspectReturn(Command):
     subject = "return inspection"
 
     return_id: str = identifier()
-    units: tuple[UnitDisposition, ...] = checked(check_units, converter=_as_tuple)
+    units: tuple[UnitDisposition, ...] = attrs.field(converter=_as_tuple)
     idempotency_key: str = identifier()
+
+    def check(self, problems: list[str]) -> None:
+        check_units(self.units, "units", problems)
 
 
 @attrs.frozen(kw_only=True)
