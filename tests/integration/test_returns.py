@@ -14,23 +14,28 @@ import pytest
 from omskit_payment_sandbox import SandboxPlugin, SandboxProvider, cards
 
 from omskit import (
+    CapabilityNotSupported,
     Disposition,
     DocumentKind,
     ExchangeMode,
     IdempotencyKeyConflict,
+    IllegalTransition,
     InvalidCommand,
     LocationKind,
+    LocationNotFound,
     ManualCarriers,
     NewLine,
     Oms,
     OrderPayment,
     OrderStatus,
+    PaymentAmountExceeded,
     PlaceOrder,
     RefundContext,
     RefundQuote,
     RefusalCode,
     ReturnContext,
     ReturnItem,
+    ReturnNotFound,
     ReturnQuantityExceeded,
     ReturnRefusal,
     ReturnStatus,
@@ -252,3 +257,52 @@ def test_without_a_policy_returns_are_refused(make_oms: Callable[..., Oms]) -> N
     oms = make_oms()
     with pytest.raises(UnknownReturnsPolicy):
         oms.returns.policy()
+
+
+def test_bad_receipts_inspections_refunds_and_labels_change_nothing(shop: Oms) -> None:
+    order_id = shipped_order(shop, "W-10", {"SHIRT": 2})
+    rma = shop.returns.request(order_id, [ReturnItem(line_id="1", quantity=1)], channel="web")
+    before = table_contents(shop)
+    with pytest.raises(IllegalTransition):  # not approved yet
+        shop.returns.receive(rma.id, "dc-milan", [ReturnItem(line_id="1", quantity=1)],
+                             idempotency_key="k")
+    assert table_contents(shop) == before
+    shop.returns.approve(rma.id)
+    before = table_contents(shop)
+    with pytest.raises(ReturnQuantityExceeded):  # more than the return asked for
+        shop.returns.receive(rma.id, "dc-milan", [ReturnItem(line_id="1", quantity=2)],
+                             idempotency_key="k")
+    with pytest.raises(LocationNotFound):
+        shop.returns.receive(rma.id, "nowhere", [ReturnItem(line_id="1", quantity=1)],
+                             idempotency_key="k")
+    with pytest.raises(ReturnQuantityExceeded):  # nothing received to inspect
+        shop.returns.inspect(rma.id, [UnitDisposition(
+            line_id="1", quantity=1, disposition=Disposition.RESTOCK)], idempotency_key="i")
+    with pytest.raises(IllegalTransition):  # nothing inspected to refund
+        shop.returns.refund(rma.id)
+    with pytest.raises(CapabilityNotSupported):  # a carrier omskit does not call
+        shop.returns.buy_label(rma.id, "brt")
+    with pytest.raises(ReturnNotFound):
+        shop.returns.approve("no-such-return")
+    assert table_contents(shop) == before
+
+
+def test_a_refund_beyond_what_was_captured_is_refused_and_changes_nothing(
+        shop: Oms) -> None:
+    order = shop.orders.place(order_command("W-11", {"SHIRT": 1}, unit_price="20.00"))
+    for fo in shop.fulfillment.release(order.id).fulfillment_orders:
+        for step in (shop.fulfillment.accept, shop.fulfillment.pick, shop.fulfillment.pack):
+            step(fo.id)
+        shop.fulfillment.ship(fo.id, carrier="brt", tracking_number="T-11")
+    rma = shop.returns.approve(shop.returns.request(
+        order.id, [ReturnItem(line_id="1", quantity=1)], channel="web").id)
+    shop.returns.receive(rma.id, "dc-milan", [ReturnItem(line_id="1", quantity=1)],
+                         idempotency_key="k")
+    shop.returns.inspect(rma.id, [UnitDisposition(line_id="1", quantity=1,
+                                                  disposition=Disposition.QUARANTINE)],
+                         idempotency_key="k")
+    before = table_contents(shop)
+    with pytest.raises(PaymentAmountExceeded):  # nothing was ever captured
+        shop.returns.refund(rma.id)
+    assert table_contents(shop) == before
+    assert shop.returns.get(rma.id).refund is None
