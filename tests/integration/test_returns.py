@@ -4,6 +4,7 @@ exchanges, and bad input changing nothing."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -306,3 +307,55 @@ def test_a_refund_beyond_what_was_captured_is_refused_and_changes_nothing(
         shop.returns.refund(rma.id)
     assert table_contents(shop) == before
     assert shop.returns.get(rma.id).refund is None
+
+
+def _race(workers: int, job: Callable[[], object]) -> tuple[list[object], list[BaseException]]:
+    """Run ``job`` in ``workers`` threads released together; what each returned or raised."""
+    barrier = threading.Barrier(workers)
+    done: list[object] = []
+    failed: list[BaseException] = []
+    lock = threading.Lock()
+
+    def run() -> None:
+        barrier.wait(timeout=30)
+        try:
+            result = job()
+        except BaseException as exc:  # collected for the test's assertions
+            with lock:
+                failed.append(exc)
+        else:
+            with lock:
+                done.append(result)
+
+    threads = [threading.Thread(target=run) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return done, failed
+
+
+def test_racing_requests_never_take_more_than_was_shipped(shop: Oms) -> None:
+    order_id = shipped_order(shop, "W-12", {"SHIRT": 2})
+    done, failed = _race(4, lambda: shop.returns.request(
+        order_id, [ReturnItem(line_id="1", quantity=1)], channel="web"))
+    assert len(done) == 2
+    assert len(failed) == 2
+    assert all(isinstance(e, ReturnQuantityExceeded) for e in failed), failed
+    assert sum(r.requested["1"] for r in shop.returns.for_order(order_id)) == 2
+
+
+def test_a_receipt_delivered_four_times_at_once_is_taken_once(shop: Oms) -> None:
+    order_id = shipped_order(shop, "W-13", {"SHIRT": 2})
+    rma = shop.returns.approve(shop.returns.request(
+        order_id, [ReturnItem(line_id="1", quantity=2)], channel="web").id)
+    done, failed = _race(4, lambda: shop.returns.receive(
+        rma.id, "dc-milan", [ReturnItem(line_id="1", quantity=1)], idempotency_key="box"))
+    assert failed == []
+    assert len(done) == 4
+    found = shop.returns.get(rma.id)
+    assert (len(found.receipts), found.received, found.status) == (
+        1, {"1": 1}, ReturnStatus.PARTIALLY_RECEIVED)
+    received = [e for e in shop.orders.timeline(order_id)
+                if e.event_type == "return.received"]
+    assert len(received) == 1
