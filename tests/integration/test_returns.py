@@ -15,6 +15,7 @@ import pytest
 from omskit_payment_sandbox import SandboxPlugin, SandboxProvider, cards
 
 from omskit import (
+    MAX_ID_LENGTH,
     CapabilityNotSupported,
     Disposition,
     DocumentKind,
@@ -359,3 +360,18 @@ def test_a_receipt_delivered_four_times_at_once_is_taken_once(shop: Oms) -> None
     received = [e for e in shop.orders.timeline(order_id)
                 if e.event_type == "return.received"]
     assert len(received) == 1
+
+
+def test_the_longest_inspection_key_restocks(shop: Oms) -> None:
+    order_id = shipped_order(shop, "W-14", {"SHIRT": 1})
+    rma = shop.returns.approve(shop.returns.request(
+        order_id, [ReturnItem(line_id="1", quantity=1)], channel="web").id)
+    key = "k" * MAX_ID_LENGTH
+    shop.returns.receive(rma.id, "store-roma", [ReturnItem(line_id="1", quantity=1)],
+                         idempotency_key=key)
+    shop.returns.inspect(rma.id, [UnitDisposition(line_id="1", quantity=1,
+                                                  disposition=Disposition.RESTOCK)],
+                         idempotency_key=key)
+    item = shop.inventory.stock_item("store-roma", "SHIRT")
+    assert item is not None
+    assert item.on_hand == 1

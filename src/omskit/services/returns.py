@@ -20,6 +20,7 @@ Provider calls (return labels, refunds) are made outside any transaction, as in
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -126,6 +127,13 @@ def _taken(returns: list[Return]) -> dict[str, int]:
         for line_id, n in counted.items():
             total[line_id] += n
     return dict(total)
+
+
+def _movement_key(return_id: str, inspection_key: str, position: int) -> str:
+    """The ledger key of one restocked entry of an inspection: a digest, so a long
+    inspection key still fits the ledger's key column."""
+    digest = hashlib.sha256(f"{return_id}\n{inspection_key}\n{position}".encode()).hexdigest()
+    return f"return:{digest[:48]}"
 
 
 class ReturnService:
@@ -450,8 +458,8 @@ class ReturnService:
                 # The movement's key makes the ledger refuse a second one even if the
                 # return's own record of the inspection were lost.
                 uow.inventory.add_on_hand(location, sku, u.quantity, MovementKind.RECEIVE,
-                                          reference, at,
-                                          f"return:{rma.id}:{c.idempotency_key}:{i}")
+                                          reference, at, _movement_key(rma.id,
+                                                                       c.idempotency_key, i))
                 uow.emit(StockReceived(occurred_at=at, location=location, sku=sku,
                                        quantity=u.quantity, reference=reference))
             rma.add_inspection(ReturnInspection(key=c.idempotency_key, units=c.units,
