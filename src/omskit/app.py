@@ -53,6 +53,7 @@ from omskit.services.orders import OrderService
 from omskit.services.outbox import OutboxService
 from omskit.services.payments import PaymentService
 from omskit.services.promise import PromiseService
+from omskit.services.returns import ReturnService
 from omskit.services.shipping import ShippingService
 from omskit.services.sweeps import SweepService
 from omskit.store import migrate
@@ -69,7 +70,8 @@ class Oms:
 
     Services: ``inventory``, ``orders``, ``edits``, ``fulfillment``, ``channels``,
     ``outbox``, ``promise``, ``carts``, ``payments``, ``shipping``, ``invoices``,
-    ``journal``, ``monitor``, ``sweeps``; ``router`` runs routing decisions in memory.
+    ``journal``, ``monitor``, ``sweeps``, ``returns``; ``router`` runs routing decisions in
+    memory.
     """
 
     def __init__(self, *, db: Database, dispatcher: EventDispatcher,
@@ -136,6 +138,12 @@ class Oms:
         #: one process at a time.
         self.sweeps = SweepService(db=db, clock=clock, carts=self.carts, edits=self.edits,
                                    payments=self.payments, monitor=self.monitor)
+        #: Returns (RMAs) from any channel: request, label, receive, inspect, refund,
+        #: exchange; judged and priced by the returns policy plugin.
+        self.returns = ReturnService(db=db, dispatcher=dispatcher, clock=clock,
+                                     policies=registries[kinds.RETURNS_POLICY],
+                                     settings=settings, orders=self.orders,
+                                     payments=self.payments, shipping=self.shipping)
         delivery = EventDelivery(hooks)
         #: Relaying stored events to the core's handlers and ``omskit_handle_event``;
         #: parked events for operators.
@@ -147,7 +155,8 @@ class Oms:
                                  outbox=self.outbox, promise=self.promise, carts=self.carts,
                                  payments=self.payments, shipping=self.shipping,
                                  invoices=self.invoices, journal=self.journal,
-                                 edits=self.edits, monitor=self.monitor, sweeps=self.sweeps)
+                                 edits=self.edits, monitor=self.monitor, sweeps=self.sweeps,
+                                 returns=self.returns)
         delivery.services = self.services
         # Inline dispatch drains the outbox through this instance's outbox service.
         dispatcher.drain = self.outbox.dispatch_batch

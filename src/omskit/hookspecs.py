@@ -47,6 +47,7 @@ if TYPE_CHECKING:
         Geocoder,
         InventoryReader,
         PaymentProvider,
+        ReturnsPolicy,
         RoutingStrategy,
         ShippingCarrier,
     )
@@ -164,6 +165,23 @@ def omskit_register_payment_providers(register: Callable[[PaymentProvider], None
 
     Error policy: as ``omskit_register_channels``; a provider whose ``capabilities`` is not a
     frozenset of ``PaymentCapability`` raises ``PluginError`` naming the plugin.
+    """
+
+
+@hookspec
+def omskit_register_returns_policies(register: Callable[[ReturnsPolicy], None],
+                                     settings: Mapping[str, Any]) -> None:
+    """Contribute returns policies (``omskit.ports.ReturnsPolicy``), keyed by
+    ``policy.code``.
+
+    ``oms.returns`` asks the policy named by ``settings["returns"]["policy"]`` (or the only
+    one installed) whether a return may be requested (window, reasons, non-returnable goods,
+    where it may be brought back) and what its refund is (items, shipping, fees). The core
+    keeps every invariant: shipped quantities, idempotent receipts, stock movements and the
+    payment ledger. ``settings`` as for ``omskit_register_payment_providers``; an
+    implementation may leave it out of its signature.
+
+    Error policy: as ``omskit_register_channels``.
     """
 
 

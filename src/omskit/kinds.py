@@ -28,6 +28,7 @@ from omskit.domain.errors import (
     UnknownEventType,
     UnknownGeocoder,
     UnknownPaymentProvider,
+    UnknownReturnsPolicy,
     UnknownRoutingStrategy,
     UnknownShippingCarrier,
 )
@@ -41,6 +42,7 @@ from omskit.ports import (
     EditingChannelConnector,
     Geocoder,
     PaymentProvider,
+    ReturnsPolicy,
     RoutingStrategy,
     ShippingCarrier,
 )
@@ -189,7 +191,11 @@ PAYMENT_PROVIDER: ContributionKind[PaymentProvider] = ContributionKind(
     name="payment provider", hook=hookspecs.omskit_register_payment_providers, key=_code_of,
     not_found=UnknownPaymentProvider, protocol=PaymentProvider, check=_payment_provider)
 
+RETURNS_POLICY: ContributionKind[ReturnsPolicy] = ContributionKind(
+    name="returns policy", hook=hookspecs.omskit_register_returns_policies, key=_code_of,
+    not_found=UnknownReturnsPolicy, protocol=ReturnsPolicy, check=_code("returns policy code"))
+
 #: Every contribution kind, in the order bootstrap collects them.
 KINDS: tuple[ContributionKind[Any], ...] = (CHANNEL, ROUTING_STRATEGY, CARRIER,
                                             SHIPPING_CARRIER, GEOCODER, EVENT_TYPE,
-                                            PAYMENT_PROVIDER)
+                                            PAYMENT_PROVIDER, RETURNS_POLICY)

@@ -19,6 +19,7 @@ from omskit.domain.payments import (
     PaymentRequest,
     PaymentResult,
 )
+from omskit.domain.returns import RefundContext, RefundQuote, ReturnContext, ReturnRefusal
 from omskit.domain.routing import Candidate, RoutingPlan, RoutingRequest
 from omskit.domain.shipping import (
     CarrierCapability,
@@ -241,6 +242,33 @@ class PaymentProvider(Protocol):
         ...
 
 
+class ReturnsPolicy(Protocol):
+    """Judges returns and prices their refunds: a return window, reasons, non-returnable
+    goods, fees, where goods may be brought back.
+
+    The core owns every invariant: it never lets a return take more units than were
+    shipped, takes each receipt once, moves stock only for restocked units, and pays the
+    refund through the payment ledger (never more than was captured). A policy only decides:
+    both methods must be pure (they read only their arguments) and fast, as they run inside
+    the return's transaction. ``settings`` is the mapping given to ``bootstrap`` (read your
+    own key of it).
+    """
+
+    code: str
+
+    def evaluate(self, context: ReturnContext,
+                 settings: Mapping[str, Any]) -> Sequence[ReturnRefusal]:
+        """Every reason to refuse the return (empty: it may be requested). A refusal coded
+        ``window_closed`` makes the core raise ``ReturnWindowClosed``; any other,
+        ``ReturnRefused``."""
+        ...
+
+    def quote(self, context: RefundContext, settings: Mapping[str, Any]) -> RefundQuote:
+        """The refund for what came back: items, shipping and fees, in the order's
+        currency with its decimals."""
+        ...
+
+
 #: The methods each capability lets the core call.
 CAPABILITY_METHODS: Mapping[CarrierCapability, tuple[str, ...]] = {
     CarrierCapability.RATES: ("rates",),
@@ -253,5 +281,5 @@ CAPABILITY_METHODS: Mapping[CarrierCapability, tuple[str, ...]] = {
 }
 
 __all__ = ["CAPABILITY_METHODS", "Carrier", "ChannelConnector", "EditingChannelConnector",
-           "Geocoder", "InventoryReader", "PaymentProvider", "RoutingStrategy",
+           "Geocoder", "InventoryReader", "PaymentProvider", "ReturnsPolicy", "RoutingStrategy",
            "ShippingCarrier"]

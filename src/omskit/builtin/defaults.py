@@ -17,6 +17,7 @@ from omskit.domain.invoices import (
 from omskit.domain.monitoring import MONITOR_EVENTS, parse_monitor_settings
 from omskit.domain.order import Order, OrderLine
 from omskit.domain.payments import PAYMENT_EVENTS
+from omskit.domain.returns import RETURN_EVENTS
 from omskit.domain.routing import RoutingPolicy, RoutingRequest
 from omskit.hookspecs import hookimpl
 from omskit.routing.settings import parse_inventory, parse_routing, routing_settings
@@ -79,5 +80,5 @@ class DefaultsPlugin:
     def omskit_register_event_types(self, register: Callable[[type[Event]], None]) -> None:
         """The core's events, registered like any plugin's."""
         for event_type in (*CORE_EVENTS, *PAYMENT_EVENTS, *INVOICE_EVENTS, *EDIT_EVENTS,
-                           *MONITOR_EVENTS):
+                           *MONITOR_EVENTS, *RETURN_EVENTS):
             register(event_type)

@@ -39,6 +39,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sweep": ("omskit.cli.monitoring:sweep",
               "Run the periodic jobs once (or --loop): expire lapsed cart holds and order "
               "edits, renew expired authorisations, raise and clear exceptions."),
+    "returns": ("omskit.cli.returns:returns",
+                "Returns (RMAs): request, approve, label, receive, inspect, refund and close."),
     "demo": ("omskit.cli.demo:demo",
              "Seed an Italian network and run a day of omnichannel orders through their life."),
     "simulate": ("omskit.cli.simulate:simulate",

@@ -542,3 +542,48 @@ class EditsNotSupported(OmsError):
         self.channel = channel
         super().__init__(f"channel connector {channel!r} takes no order edits "
                          "(it has no parse_edit)")
+
+
+# -- returns -----------------------------------------------------------------------------------
+
+
+class ReturnNotFound(NotFound):
+    """No return (RMA) has this id."""
+
+    kind = "return"
+
+
+class UnknownReturnsPolicy(NotFound):
+    """No installed plugin contributes a returns policy with this code (or none at all)."""
+
+    kind = "returns policy"
+
+
+class ReturnQuantityExceeded(OmsError):
+    """A return (or a receipt, or an inspection) names more units of a line than there are
+    to take: more than was shipped less what earlier returns took, more than the return
+    asked for, or more than was received and not yet inspected. Nothing was written."""
+
+    def __init__(self, subject: str, line_id: str, requested: int, available: int) -> None:
+        self.subject = subject
+        self.line_id = line_id
+        self.requested = requested
+        self.available = available
+        super().__init__(f"{subject}: line {line_id!r} asks for {requested} unit(s), only "
+                         f"{available} can be taken")
+
+
+class ReturnRefused(OmsError):
+    """The returns policy refuses the return; ``refusals`` says why (each a
+    ``ReturnRefusal`` with its code and, for one line's, the line id). Nothing was
+    written."""
+
+    def __init__(self, order_id: str, refusals: Iterable[object]) -> None:
+        self.order_id = order_id
+        self.refusals: tuple[object, ...] = tuple(refusals)
+        said = "; ".join(str(getattr(r, "message", r)) for r in self.refusals)
+        super().__init__(f"return of order {order_id} refused: {said}")
+
+
+class ReturnWindowClosed(ReturnRefused):
+    """The return comes after the policy's return window closed; nothing was written."""

@@ -78,6 +78,17 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.RefundPayment: lambda s, x: s.payments._refund(x),
     c.RecordChannelCapture: lambda s, x: s.payments._record_channel_capture(x),
     c.HandlePaymentWebhook: lambda s, x: s.payments._handle_webhook(x),
+    # returns
+    c.RequestReturn: lambda s, x: s.returns._request(x),
+    c.ApproveReturn: lambda s, x: s.returns._approve(x),
+    c.DeclineReturn: lambda s, x: s.returns._decline(x),
+    c.CancelReturn: lambda s, x: s.returns._cancel(x),
+    c.ExpireReturn: lambda s, x: s.returns._expire(x),
+    c.BuyReturnLabel: lambda s, x: s.returns._buy_label(x),
+    c.ReceiveReturn: lambda s, x: s.returns._receive(x),
+    c.InspectReturn: lambda s, x: s.returns._inspect(x),
+    c.RefundReturn: lambda s, x: s.returns._refund(x),
+    c.CloseReturn: lambda s, x: s.returns._close(x),
 }
 
 

@@ -15,6 +15,7 @@ from omskit.services.orders import OrderService
 from omskit.services.outbox import OutboxService
 from omskit.services.payments import PaymentService
 from omskit.services.promise import PromiseService
+from omskit.services.returns import ReturnService
 from omskit.services.shipping import ShippingService
 from omskit.services.sweeps import SweepService
 
@@ -53,3 +54,5 @@ class Services:
     monitor: MonitorService
     #: The periodic jobs, one process at a time.
     sweeps: SweepService
+    #: Returns: request, label, receive, inspect, refund, exchange.
+    returns: ReturnService

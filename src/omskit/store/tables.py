@@ -54,6 +54,7 @@ class Tables:
     order_edits: sa.Table
     monitor_breaches: sa.Table
     sweep_leases: sa.Table
+    returns: sa.Table
 
     def all(self) -> list[sa.Table]:
         """Core tables in dependency order (parents first)."""
@@ -64,7 +65,7 @@ class Tables:
                 self.payment_transactions, self.payment_entries,
                 self.shipments, self.parcels, self.tracking_events, self.label_documents,
                 self.invoices, self.document_counters, self.journal_postings,
-                self.order_edits, self.monitor_breaches, self.sweep_leases]
+                self.order_edits, self.monitor_breaches, self.sweep_leases, self.returns]
 
 
 def build_metadata(
@@ -410,6 +411,34 @@ def build_metadata(
         **_invoice_tables(md, prefix, schema),
         order_edits=_edit_table(md, prefix, schema, fk),
         **_monitor_tables(md, prefix, schema),
+        returns=_return_table(md, prefix, schema, fk),
+    )
+
+
+def _return_table(md: sa.MetaData, prefix: str, schema: str | None,
+                  fk: Callable[[str, str], str]) -> sa.Table:
+    """Returns (migration 0012): each return's status and where it is searched by; the rest
+    of the aggregate (lines, receipts, inspections, label, refund, exchange) is one JSON
+    document written with the row, under the row's lock."""
+    return sa.Table(
+        f"{prefix}returns", md,
+        sa.Column("id", sa.String(_ID), primary_key=True),
+        sa.Column("order_id", sa.String(_ID), sa.ForeignKey(fk("orders", "id")),
+                  nullable=False),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("channel", sa.String(_ID), nullable=False),
+        sa.Column("location", sa.String(_ID), nullable=True),
+        sa.Column("policy", sa.String(_ID), nullable=False),
+        # A request retried with the same key finds the return created first.
+        sa.Column("idempotency_key", sa.String(_ID), nullable=True),
+        sa.Column("document", JSONDocument, nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.UniqueConstraint("order_id", "idempotency_key"),
+        sa.Index(f"ix_{prefix}returns_order_id", "order_id", "created_at"),
+        sa.Index(f"ix_{prefix}returns_status", "status", "updated_at"),
+        schema=schema,
     )
 
 

@@ -20,7 +20,8 @@ Conformance kits, one per plugin kind: :class:`ChannelConformance`,
 :class:`GeocoderConformance`, :class:`CarrierConformance` (with :class:`RecordingCarrier`
 and :class:`Webhook`),
 :class:`PaymentProviderConformance` (with :class:`MutableClock`, :class:`FaultyProvider` and
-:class:`SimulatedCrash`).
+:class:`SimulatedCrash`), :class:`ReturnsPolicyConformance` (with :func:`return_context`
+and :func:`refund_context`).
 """
 
 from __future__ import annotations
@@ -199,6 +200,11 @@ from omskit.testing.payments import (  # noqa: E402
     PaymentProviderConformance,
     SimulatedCrash,
 )
+from omskit.testing.returns import (  # noqa: E402
+    ReturnsPolicyConformance,
+    refund_context,
+    return_context,
+)
 from omskit.testing.routing import (  # noqa: E402
     RoutingRulesConformance,
     RoutingStrategyConformance,
@@ -217,6 +223,7 @@ __all__ = [
     "MutableClock",
     "PaymentProviderConformance",
     "RecordingCarrier",
+    "ReturnsPolicyConformance",
     "RoutingRulesConformance",
     "RoutingStrategyConformance",
     "SimulatedCrash",
@@ -231,6 +238,8 @@ __all__ = [
     "omskit_database",
     "order",
     "order_command",
+    "refund_context",
+    "return_context",
     "routing_inputs",
     "routing_request",
     "selected_backends",

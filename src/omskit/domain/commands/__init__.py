@@ -84,6 +84,20 @@ from omskit.domain.commands.payments import (
     Tender,
     VoidPayment,
 )
+from omskit.domain.commands.returns import (
+    RETURN_COMMANDS,
+    ApproveReturn,
+    BuyReturnLabel,
+    CancelReturn,
+    CloseReturn,
+    DeclineReturn,
+    ExpireReturn,
+    InspectReturn,
+    ReceiveReturn,
+    RefundReturn,
+    RequestReturn,
+    ReturnItem,
+)
 from omskit.domain.commands.shipping import (
     BuyLabel,
     CreateShipment,
@@ -129,6 +143,11 @@ __all__ += ["MAX_PAYMENT_AMOUNT", "AuthorisePayment", "CapturePayment", "HandleP
             "OrderPayment", "RecordChannelCapture", "RefundPayment", "Tender", "VoidPayment"]
 # Monitoring and the periodic sweeps.
 __all__ += ["SWEEP_JOBS", "RunSweeps", "SweepExceptions"]
+
+# Returns.
+__all__ += ["ApproveReturn", "BuyReturnLabel", "CancelReturn", "CloseReturn", "DeclineReturn",
+            "ExpireReturn", "InspectReturn", "ReceiveReturn", "RefundReturn", "RequestReturn",
+            "ReturnItem"]
 
 #: Version of :meth:`PlaceOrder.fingerprint`'s canonical form, the prefix of each
 #: fingerprint: stored fingerprints of another version are not compared.
@@ -329,3 +348,4 @@ COMMANDS: dict[str, type[Command]] = {cls.name: cls for cls in (
     CreateShipment, BuyLabel, VoidLabel, ShipShipment, RecordTracking, TrackShipment,
     ReceiveCarrierWebhook, BeginOrderEdit, StageOrderEdit, CommitOrderEdit, AbandonOrderEdit,
     EditOrder, ExpireOrderEdits, SweepExceptions, RunSweeps)}
+COMMANDS.update({cls.name: cls for cls in RETURN_COMMANDS})
