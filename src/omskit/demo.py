@@ -22,6 +22,7 @@ from omskit.app import Oms
 from omskit.domain.carriers import RateTableCarrier
 from omskit.domain.commands import EditOrder, NewLine, PlaceOrder
 from omskit.domain.commands.payments import OrderPayment, Tender
+from omskit.domain.commands.returns import ReturnItem
 from omskit.domain.errors import InvalidWebhook
 from omskit.domain.inventory import Capability, Location, LocationKind, SupplyKind
 from omskit.domain.invoices import Invoice
@@ -33,6 +34,16 @@ from omskit.domain.payments import (
     PaymentRequest,
     PaymentResult,
 )
+from omskit.domain.returns import (
+    Disposition,
+    RefundContext,
+    RefundQuote,
+    RefusalCode,
+    Return,
+    ReturnContext,
+    ReturnRefusal,
+    UnitDisposition,
+)
 from omskit.domain.values import (
     Address,
     Contact,
@@ -42,7 +53,7 @@ from omskit.domain.values import (
     DeliveryMethod,
 )
 from omskit.hookspecs import hookimpl
-from omskit.ports import Carrier, PaymentProvider
+from omskit.ports import Carrier, PaymentProvider, ReturnsPolicy
 
 #: The demo's carriers: Italian parcel rate cards (EUR per parcel, per km, per unit) that
 #: routing prices each candidate location with, and the promise adds transit days from.
@@ -537,3 +548,60 @@ def run_invoiced_order(oms: Oms, clock: SimulatedClock) -> Invoice:
         oms.fulfillment.ship(fo.id, carrier="brt", tracking_number="BRT-PAID-1")
     (invoice,) = oms.invoices.for_order(order.id)
     return invoice
+
+
+class DemoReturnsPolicy:
+    """The demo's returns policy: 30 days from delivery, every unit received refunded at
+    its price (a deployment installs a real one, such as omskit-returns-standard)."""
+
+    code = "demo-returns"
+    window = timedelta(days=30)
+
+    def evaluate(self, context: ReturnContext,
+                 settings: Mapping[str, Any]) -> Sequence[ReturnRefusal]:
+        """Refuse after the window."""
+        start = context.delivered_at or context.shipped_at or context.placed_at
+        if context.requested_at > start + self.window:
+            return [ReturnRefusal(code=RefusalCode.WINDOW_CLOSED,
+                                  message="the 30-day return window has closed")]
+        return []
+
+    def quote(self, context: RefundContext, settings: Mapping[str, Any]) -> RefundQuote:
+        """The price of every unit received."""
+        return RefundQuote(items=sum((x.unit_price * x.received for x in context.lines),
+                                     Decimal(0)))
+
+
+class DemoReturns:
+    """The plugin that contributes :class:`DemoReturnsPolicy`."""
+
+    @hookimpl
+    def omskit_register_returns_policies(
+            self, register: Callable[[ReturnsPolicy], None]) -> None:
+        """Register the demo's returns policy."""
+        register(DemoReturnsPolicy())
+
+
+def run_returned_order(oms: Oms, clock: SimulatedClock, invoice: Invoice) -> Return:
+    """The invoiced order is delivered; two days later the customer brings the shirt back
+    to the Torino store (which neither sold nor shipped it). It is received and restocked
+    there, refunded through the card with a credit note, and closed. Needs :class:`DemoReturns`."""
+    order = oms.orders.get(invoice.order_id)
+    for fo in order.fulfillment_orders:
+        clock.now += timedelta(hours=20)
+        oms.fulfillment.deliver(fo.id)
+    clock.now += timedelta(days=2)
+    shirt = next(line for line in order.lines if line.sku == "SHIRT-LINO")
+    rma = oms.returns.request(order.id, [ReturnItem(line_id=shirt.line_id, quantity=1,
+                                                    reason="too large")],
+                              channel="store", location="store-torino",
+                              idempotency_key="demo-return-1")
+    oms.returns.approve(rma.id)
+    clock.now += timedelta(minutes=5)
+    oms.returns.receive(rma.id, "store-torino", [ReturnItem(line_id=shirt.line_id, quantity=1)],
+                        idempotency_key="torino-counter-1")
+    oms.returns.inspect(rma.id, [UnitDisposition(line_id=shirt.line_id, quantity=1,
+                                                 disposition=Disposition.RESTOCK)],
+                        idempotency_key="torino-bench-1")
+    oms.returns.refund(rma.id)
+    return oms.returns.close(rma.id)

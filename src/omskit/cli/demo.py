@@ -20,14 +20,17 @@ from omskit.demo import (
     STRATEGY,
     DemoCarriers,
     DemoPayments,
+    DemoReturns,
     DemoSummary,
     SimulatedClock,
     demo_day,
     run_demo,
     run_invoiced_order,
+    run_returned_order,
 )
-from omskit.domain.invoices import Invoice
+from omskit.domain.invoices import DocumentKind, Invoice
 from omskit.domain.lifecycle import OrderStatus
+from omskit.domain.returns import Return
 
 
 @click.command()
@@ -54,7 +57,8 @@ def demo(state: CliState, order_count: int, skus: int, seed: int, reset: bool,
     oms = bootstrap(url, clock=clock, load_entrypoints=state.load_plugins,
                     schema=state.schema, table_prefix=state.table_prefix,
                     settings={**DEMO_SETTINGS, **state.settings}, routing_strategy=STRATEGY,
-                    plugins=[DemoCarriers(), ManualCarriers(*DEMO_CARRIERS), DemoPayments()])
+                    plugins=[DemoCarriers(), ManualCarriers(*DEMO_CARRIERS), DemoPayments(),
+                             DemoReturns()])
     try:
         if reset:
             oms.drop_schema()
@@ -71,13 +75,16 @@ def demo(state: CliState, order_count: int, skus: int, seed: int, reset: bool,
             summary = run_demo(oms, clock, orders=order_count, skus=skus, seed=seed,
                                progress=lambda done, _total: bar.update(task, completed=done))
         tries = _commands_to_try(oms, state.database_url)
-        tries.append(_invoice_try(run_invoiced_order(oms, clock), state.database_url))
+        invoice = run_invoiced_order(oms, clock)
+        tries.append(_invoice_try(invoice, state.database_url))
         # The evening's sweep: what a worker would have raised by the end of the day.
         clock.now += timedelta(hours=2)
         swept = oms.sweeps.run()
         exceptions = Counter(x.kind.value for x in oms.monitor.exceptions())
         prefix = "omskit" if state.database_url is None else f"omskit --db {state.database_url}"
         tries.append(f"{prefix} exceptions   # late, stuck and held orders at the day's end")
+        tries.append(_return_try(oms, run_returned_order(oms, clock, invoice),
+                                 state.database_url))
     finally:
         oms.close()
     raised = len(swept.monitor.raised) if swept.monitor else 0
@@ -143,6 +150,16 @@ def _invoice_try(invoice: Invoice, database_url: str | None) -> str:
     prefix = "omskit" if database_url is None else f"omskit --db {database_url}"
     return (f"{prefix} invoices show {invoice.number} --pdf invoice.pdf   # paid by card, "
             f"captured at shipment, invoiced: {invoice.gross} {invoice.currency}")
+
+
+def _return_try(oms: Oms, rma: Return, database_url: str | None) -> str:
+    """The command that shows the demo's return, with its refund and credit note."""
+    prefix = "omskit" if database_url is None else f"omskit --db {database_url}"
+    notes = [d.number for d in oms.invoices.for_order(rma.order_id)
+             if d.kind is DocumentKind.CREDIT_NOTE]
+    refunded = f"{rma.refund.amount} refunded" if rma.refund else "not refunded"
+    return (f"{prefix} returns show {rma.id}   # the online order returned in "
+            f"{rma.location}: {refunded}, credit note {', '.join(notes) or '-'}")
 
 
 def _print(console: Console, s: DemoSummary, where: str, tries: list[str],
