@@ -28,6 +28,7 @@ from omskit.domain.errors import (
     UnknownEventType,
     UnknownGeocoder,
     UnknownPaymentProvider,
+    UnknownRelay,
     UnknownRoutingStrategy,
     UnknownShippingCarrier,
 )
@@ -39,6 +40,7 @@ from omskit.ports import (
     Carrier,
     ChannelConnector,
     EditingChannelConnector,
+    EventRelay,
     Geocoder,
     PaymentProvider,
     RoutingStrategy,
@@ -189,7 +191,11 @@ PAYMENT_PROVIDER: ContributionKind[PaymentProvider] = ContributionKind(
     name="payment provider", hook=hookspecs.omskit_register_payment_providers, key=_code_of,
     not_found=UnknownPaymentProvider, protocol=PaymentProvider, check=_payment_provider)
 
+EVENT_RELAY: ContributionKind[EventRelay] = ContributionKind(
+    name="event relay", hook=hookspecs.omskit_register_event_relays, key=_code_of,
+    not_found=UnknownRelay, protocol=EventRelay, check=_code("event relay code"))
+
 #: Every contribution kind, in the order bootstrap collects them.
 KINDS: tuple[ContributionKind[Any], ...] = (CHANNEL, ROUTING_STRATEGY, CARRIER,
                                             SHIPPING_CARRIER, GEOCODER, EVENT_TYPE,
-                                            PAYMENT_PROVIDER)
+                                            PAYMENT_PROVIDER, EVENT_RELAY)

@@ -542,3 +542,17 @@ class EditsNotSupported(OmsError):
         self.channel = channel
         super().__init__(f"channel connector {channel!r} takes no order edits "
                          "(it has no parse_edit)")
+
+
+class UnknownRelay(NotFound):
+    """No installed plugin contributes an event relay with this code."""
+
+    kind = "event relay"
+
+
+class RelayUnavailable(OmsError):
+    """An event relay could not reach its broker (down, refused the connection, timed out):
+    the whole batch is retryable, and nothing of it is recorded as delivered. Relays raise it
+    (or any exception) from ``publish``; the core records the failure on the relay."""
+
+    retryable = True

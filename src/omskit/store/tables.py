@@ -52,6 +52,8 @@ class Tables:
     document_counters: sa.Table
     journal_postings: sa.Table
     order_edits: sa.Table
+    relays: sa.Table
+    relay_deliveries: sa.Table
 
     def all(self) -> list[sa.Table]:
         """Core tables in dependency order (parents first)."""
@@ -62,7 +64,7 @@ class Tables:
                 self.payment_transactions, self.payment_entries,
                 self.shipments, self.parcels, self.tracking_events, self.label_documents,
                 self.invoices, self.document_counters, self.journal_postings,
-                self.order_edits]
+                self.order_edits, self.relays, self.relay_deliveries]
 
 
 def build_metadata(
@@ -407,7 +409,38 @@ def build_metadata(
         tracking_events=tracking_events, label_documents=label_documents,
         **_invoice_tables(md, prefix, schema),
         order_edits=_edit_table(md, prefix, schema, fk),
+        **_relay_tables(md, prefix, schema),
     )
+
+
+def _relay_tables(md: sa.MetaData, prefix: str, schema: str | None) -> dict[str, sa.Table]:
+    """What each event relay delivered to its broker (migration 0011): a row per relay (its
+    workers' claims are serialised on it; batch failures are recorded there) and a row per
+    event the relay claimed, with whether its broker confirmed it."""
+    relays = sa.Table(
+        f"{prefix}relays", md,
+        sa.Column("relay", sa.String(_ID), primary_key=True),
+        # Batches in a row that failed whole (broker down), and the last such error.
+        sa.Column("failures", sa.Integer, nullable=False),
+        sa.Column("last_error", sa.Text, nullable=True),
+        sa.Column("last_failure_at", UTCDateTime, nullable=True),
+        sa.Column("last_delivery_at", UTCDateTime, nullable=True),
+        schema=schema,
+    )
+    deliveries = sa.Table(
+        f"{prefix}relay_deliveries", md,
+        sa.Column("relay", sa.String(_ID), primary_key=True),
+        sa.Column("seq", BigId, primary_key=True, autoincrement=False),
+        # A worker of the relay leases the event until this time; after it, others may.
+        sa.Column("claimed_until", UTCDateTime, nullable=True),
+        sa.Column("delivered_at", UTCDateTime, nullable=True),
+        # Publishes the broker did not confirm; after too many the event is parked.
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("last_error", sa.Text, nullable=True),
+        sa.Column("parked_at", UTCDateTime, nullable=True),
+        schema=schema,
+    )
+    return {"relays": relays, "relay_deliveries": deliveries}
 
 
 def _edit_table(md: sa.MetaData, prefix: str, schema: str | None,

@@ -20,7 +20,8 @@ Conformance kits, one per plugin kind: :class:`ChannelConformance`,
 :class:`GeocoderConformance`, :class:`CarrierConformance` (with :class:`RecordingCarrier`
 and :class:`Webhook`),
 :class:`PaymentProviderConformance` (with :class:`MutableClock`, :class:`FaultyProvider` and
-:class:`SimulatedCrash`).
+:class:`SimulatedCrash`), :class:`RelayConformance` (with :class:`MemoryRelay`,
+:class:`MemoryBroker`, :class:`CrashingRelay` and :class:`ReceivedMessage`).
 """
 
 from __future__ import annotations
@@ -199,6 +200,13 @@ from omskit.testing.payments import (  # noqa: E402
     PaymentProviderConformance,
     SimulatedCrash,
 )
+from omskit.testing.relays import (  # noqa: E402
+    CrashingRelay,
+    MemoryBroker,
+    MemoryRelay,
+    ReceivedMessage,
+    RelayConformance,
+)
 from omskit.testing.routing import (  # noqa: E402
     RoutingRulesConformance,
     RoutingStrategyConformance,
@@ -210,13 +218,18 @@ __all__ = [
     "BACKENDS",
     "CarrierConformance",
     "ChannelConformance",
+    "CrashingRelay",
     "FaultyProvider",
     "GeocoderConformance",
     "HookCall",
     "HookRecorder",
+    "MemoryBroker",
+    "MemoryRelay",
     "MutableClock",
     "PaymentProviderConformance",
+    "ReceivedMessage",
     "RecordingCarrier",
+    "RelayConformance",
     "RoutingRulesConformance",
     "RoutingStrategyConformance",
     "SimulatedCrash",
