@@ -145,3 +145,17 @@ def test_a_relay_must_fit_the_contract() -> None:
 
     with pytest.raises(PluginError, match="publish"):
         bootstrap("sqlite://", plugins=[NoPublish()], load_entrypoints=False)
+
+
+def test_cli_names_an_unknown_relay(omskit_database: object, tmp_path: object) -> None:
+    from click.testing import CliRunner
+
+    from omskit.cli.main import cli
+
+    url = omskit_database.url  # type: ignore[attr-defined]
+    schema = omskit_database.schema  # type: ignore[attr-defined]
+    base = ["--db", url, "--no-plugins", *(["--schema", schema] if schema else [])]
+    assert CliRunner().invoke(cli, [*base, "db", "upgrade"]).exit_code == 0
+    result = CliRunner().invoke(cli, [*base, "outbox", "relay", "nope", "--once"])
+    # omskit's main() turns it into one line, "error: event relay 'nope' not found".
+    assert isinstance(result.exception, UnknownRelay)
