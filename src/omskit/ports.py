@@ -267,7 +267,10 @@ class EventRelay(Protocol):
     is called by one thread at a time per ``Oms`` worker.
     """
 
-    code: str
+    @property
+    def code(self) -> str:
+        """The relay's code: lower-case letters, digits and ``_ . : -``."""
+        ...
 
     def publish(self, messages: Sequence[RelayMessage]) -> Collection[str]:
         """Publish ``messages`` in the order given and return the ``message_id`` of each one

@@ -18,8 +18,15 @@ from omskit import (
     bootstrap,
     hookimpl,
 )
-from omskit.testing import MemoryBroker, MemoryRelay, ReceivedMessage, RelayConformance
-from omskit.testing.relays import outbox_events, place_some_orders, relay_all
+from omskit.testing import (
+    MemoryBroker,
+    MemoryRelay,
+    ReceivedMessage,
+    RelayConformance,
+    outbox_events,
+    place_some_orders,
+    relay_all,
+)
 
 
 class TestMemoryRelayConformance(RelayConformance):

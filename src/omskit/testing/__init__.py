@@ -206,6 +206,9 @@ from omskit.testing.relays import (  # noqa: E402
     MemoryRelay,
     ReceivedMessage,
     RelayConformance,
+    outbox_events,
+    place_some_orders,
+    relay_all,
 )
 from omskit.testing.routing import (  # noqa: E402
     RoutingRulesConformance,
@@ -244,6 +247,9 @@ __all__ = [
     "omskit_database",
     "order",
     "order_command",
+    "outbox_events",
+    "place_some_orders",
+    "relay_all",
     "routing_inputs",
     "routing_request",
     "selected_backends",
