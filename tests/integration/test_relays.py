@@ -139,6 +139,11 @@ def test_bad_arguments_change_nothing(make_oms: Callable[..., Oms]) -> None:
     for limit in (0, -1, True, "5", 10_001):
         with pytest.raises(InvalidCommand):
             oms.outbox.relay("r", limit=limit)  # type: ignore[arg-type]
+    for name in (None, "", "R", "a b", "\x00", 5):
+        with pytest.raises(InvalidCommand):
+            oms.outbox.relay(name)  # type: ignore[arg-type]
+        with pytest.raises(InvalidCommand):
+            oms.outbox.relay_status(name)  # type: ignore[arg-type]
     assert oms.outbox.relay_status("r").pending == len(outbox_events(oms))
 
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from omskit.domain.checks import check_count, refuse
+from omskit.domain.checks import check_code, check_count, refuse
 from omskit.domain.relays import RelayMessage, RelayRun, RelayStatus
 from omskit.ports import EventRelay
 from omskit.registries import Registry
@@ -44,6 +44,7 @@ class RelayWorker:
     def run(self, name: str, limit: int) -> RelayRun:
         """Relay one batch of up to ``limit`` events through relay ``name``."""
         problems: list[str] = []
+        check_code(name, "name", problems)
         check_count(limit, "limit", problems, minimum=1, maximum=MAX_RELAY_BATCH)
         refuse(problems, "relay")
         relay = self._relays.get(name)  # UnknownRelay before anything is claimed
@@ -111,17 +112,21 @@ class RelayWorker:
                         unconfirmed=len(unconfirmed), held_back=len(held_back),
                         parked=parked)
 
+    def _known(self, name: str) -> None:
+        problems: list[str] = []
+        check_code(name, "name", problems)
+        refuse(problems, "relay")
+        self._relays.get(name)  # UnknownRelay for a code no plugin contributed
+
     def status(self, name: str) -> RelayStatus:
         """Where relay ``name`` stands (pending, parked, last failure)."""
-        if not isinstance(name, str) or name not in self._relays:
-            self._relays.get(name)  # raises UnknownRelay
+        self._known(name)
         with self._db.uow() as uow:
             return self._repository(uow).status(name)
 
     def delivered(self, name: str) -> list[int]:
         """Seqs of the events relay ``name``'s broker confirmed, in outbox order."""
-        if not isinstance(name, str) or name not in self._relays:
-            self._relays.get(name)
+        self._known(name)
         with self._db.uow() as uow:
             return self._repository(uow).delivered(name)
 
