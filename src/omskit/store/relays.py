@@ -35,7 +35,12 @@ class RelayRepository:
         insert = (postgresql.insert(r) if self._conn.dialect.name == "postgresql"
                   else sqlite.insert(r))
         self._conn.execute(insert.values(**values).on_conflict_do_nothing())
-        self._conn.execute(sa.select(r.c.relay).where(r.c.relay == relay).with_for_update())
+        # An update rather than SELECT ... FOR UPDATE: it takes the same row lock, and under
+        # a host's REPEATABLE READ or SERIALIZABLE engine a worker whose snapshot predates
+        # another's claim fails with a serialization error (retried with a fresh snapshot)
+        # instead of claiming the same events from a stale view.
+        self._conn.execute(r.update().where(r.c.relay == relay)
+                           .values(failures=r.c.failures))
 
     def claim(self, relay: str, limit: int, now: datetime,
               until: datetime) -> list[tuple[RelayMessage, int]]:
