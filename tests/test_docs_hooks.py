@@ -608,6 +608,17 @@ def _tax_rate(ns: dict[str, Any]) -> None:
             assert (str(invoice.lines[0].vat_rate), str(invoice.vat)) == expected
 
 
+def _event_relays(ns: dict[str, Any]) -> None:
+    with memory_oms(ns["plugin"]) as oms:
+        assert oms.outbox.relays() == ["file"]
+        stock(oms, "dc-milano", 10)
+        before = len(ns["plugin"].lines)
+        run = oms.outbox.relay("file", limit=100)
+        assert run.delivered == run.claimed > 0
+        assert len(ns["plugin"].lines) == before + run.delivered
+        assert oms.outbox.relay("file").claimed == 0
+
+
 EFFECTS: dict[str, Callable[[dict[str, Any]], None]] = {
     "Writing a plugin": _fraud_screening,
     "omskit_register_channels": _channels,
@@ -617,6 +628,7 @@ EFFECTS: dict[str, Callable[[dict[str, Any]], None]] = {
     "omskit_register_shipping_carriers": _shipping_carriers,
     "omskit_register_event_types": _event_types,
     "omskit_register_payment_providers": _payment_providers,
+    "omskit_register_event_relays": _event_relays,
     "omskit_configure_converter": _converter,
     "omskit_configure_metadata": _metadata,
     "omskit_validate_settings": _validate_settings,

@@ -32,7 +32,13 @@ from omskit.plugins import (
     describe_plugins,
     disabled_from_environment,
 )
-from omskit.ports import ChannelConnector, Geocoder, PaymentProvider, RoutingStrategy
+from omskit.ports import (
+    ChannelConnector,
+    EventRelay,
+    Geocoder,
+    PaymentProvider,
+    RoutingStrategy,
+)
 from omskit.registries import Registries
 from omskit.routing.engine import RoutingEngine
 from omskit.routing.settings import routing_settings
@@ -148,7 +154,7 @@ class Oms:
         #: Relaying stored events to the core's handlers and ``omskit_handle_event``;
         #: parked events for operators.
         self.outbox = OutboxService(db=db, dispatcher=dispatcher, clock=clock,
-                                    deliver=delivery)
+                                    deliver=delivery, relays=registries[kinds.EVENT_RELAY])
         #: The services alone: what event handlers and plugins are given, not this object.
         self.services = Services(orders=self.orders, inventory=self.inventory,
                                  fulfillment=self.fulfillment, channels=self.channels,
@@ -237,6 +243,10 @@ class Oms:
     def geocoder(self, code: str) -> Geocoder:
         """The installed geocoder with this code, or :class:`UnknownGeocoder`."""
         return self._registries[kinds.GEOCODER].get(code)
+
+    def event_relay(self, code: str) -> EventRelay:
+        """The installed event relay with this code, or :class:`UnknownRelay`."""
+        return self._registries[kinds.EVENT_RELAY].get(code)
 
     def routing_strategy(self, code: str) -> RoutingStrategy:
         """The routing strategy with this code, or :class:`UnknownRoutingStrategy`."""

@@ -459,6 +459,8 @@ DEMO_SETTINGS: Mapping[str, Any] = {
         "sku_tax_classes": {"BOOK-*": "super_reduced", "FOOD-*": "reduced"},
         "channel_series": {"store": {"invoice": "POS", "credit_note": "POSNC"}},
     },
+    # The demo's own policy, even where another is installed (omskit-returns-standard).
+    "returns": {"policy": "demo-returns"},
 }
 
 

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from omskit.ports import (
         Carrier,
         ChannelConnector,
+        EventRelay,
         Geocoder,
         InventoryReader,
         PaymentProvider,
@@ -180,6 +181,25 @@ def omskit_register_returns_policies(register: Callable[[ReturnsPolicy], None],
     keeps every invariant: shipped quantities, idempotent receipts, stock movements and the
     payment ledger. ``settings`` as for ``omskit_register_payment_providers``; an
     implementation may leave it out of its signature.
+
+    Error policy: as ``omskit_register_channels``.
+    """
+
+
+@hookspec
+def omskit_register_event_relays(register: Callable[[EventRelay], None],
+                                 settings: Mapping[str, Any]) -> None:
+    """Contribute event relays (``omskit.ports.EventRelay``), keyed by ``relay.code``: each
+    publishes outbox events to one broker.
+
+    ``oms.outbox.relay(code)`` and ``omskit outbox relay CODE`` claim the events that relay
+    has not delivered (per relay, so several relays and several workers of each share the
+    outbox), call ``publish`` outside any transaction and record what the broker confirmed.
+    ``settings`` is the mapping given to ``bootstrap``, for a plugin that builds its relay
+    from its own key (broker URL, exchange or stream); register nothing for a key that does
+    not parse and report it from ``omskit_validate_settings``. An implementation may leave
+    ``settings`` out of its signature. A relay should connect on first ``publish``, not
+    when it registers.
 
     Error policy: as ``omskit_register_channels``.
     """

@@ -28,6 +28,7 @@ from omskit.domain.errors import (
     UnknownEventType,
     UnknownGeocoder,
     UnknownPaymentProvider,
+    UnknownRelay,
     UnknownReturnsPolicy,
     UnknownRoutingStrategy,
     UnknownShippingCarrier,
@@ -40,6 +41,7 @@ from omskit.ports import (
     Carrier,
     ChannelConnector,
     EditingChannelConnector,
+    EventRelay,
     Geocoder,
     PaymentProvider,
     ReturnsPolicy,
@@ -194,8 +196,11 @@ PAYMENT_PROVIDER: ContributionKind[PaymentProvider] = ContributionKind(
 RETURNS_POLICY: ContributionKind[ReturnsPolicy] = ContributionKind(
     name="returns policy", hook=hookspecs.omskit_register_returns_policies, key=_code_of,
     not_found=UnknownReturnsPolicy, protocol=ReturnsPolicy, check=_code("returns policy code"))
+EVENT_RELAY: ContributionKind[EventRelay] = ContributionKind(
+    name="event relay", hook=hookspecs.omskit_register_event_relays, key=_code_of,
+    not_found=UnknownRelay, protocol=EventRelay, check=_code("event relay code"))
 
 #: Every contribution kind, in the order bootstrap collects them.
 KINDS: tuple[ContributionKind[Any], ...] = (CHANNEL, ROUTING_STRATEGY, CARRIER,
                                             SHIPPING_CARRIER, GEOCODER, EVENT_TYPE,
-                                            PAYMENT_PROVIDER, RETURNS_POLICY)
+                                            PAYMENT_PROVIDER, RETURNS_POLICY, EVENT_RELAY)

@@ -7,7 +7,7 @@ instead of on the first order that reaches it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from omskit.domain.carriers import CarrierRate
@@ -19,6 +19,7 @@ from omskit.domain.payments import (
     PaymentRequest,
     PaymentResult,
 )
+from omskit.domain.relays import RelayMessage
 from omskit.domain.returns import RefundContext, RefundQuote, ReturnContext, ReturnRefusal
 from omskit.domain.routing import Candidate, RoutingPlan, RoutingRequest
 from omskit.domain.shipping import (
@@ -280,6 +281,33 @@ CAPABILITY_METHODS: Mapping[CarrierCapability, tuple[str, ...]] = {
     CarrierCapability.PICKUPS: ("book_pickup",),
 }
 
+class EventRelay(Protocol):
+    """Publishes outbox events to one broker (RabbitMQ, NATS...), keyed by ``code``: the
+    name ``oms.outbox.relay(name)`` and ``omskit outbox relay NAME`` take.
+
+    The core claims the events, calls :meth:`publish` outside any transaction, and records
+    what the broker confirmed per relay; the plugin only translates to its broker. A relay
+    is called by one thread at a time per ``Oms`` worker.
+    """
+
+    @property
+    def code(self) -> str:
+        """The relay's code: lower-case letters, digits and ``_ . : -``."""
+        ...
+
+    def publish(self, messages: Sequence[RelayMessage]) -> Collection[str]:
+        """Publish ``messages`` in the order given and return the ``message_id`` of each one
+        the broker confirmed it holds (persisted). Use ``message_id`` as the broker's
+        message id, so a re-publish after a crash is a duplicate it or its consumers drop.
+
+        A message left out is counted as a failed attempt and published again later (with
+        the later messages of its order). Raise when the broker cannot be reached at all
+        (``RelayUnavailable``, or any exception): the core records a retryable failure on
+        the relay and marks nothing delivered.
+        """
+        ...
+
+
 __all__ = ["CAPABILITY_METHODS", "Carrier", "ChannelConnector", "EditingChannelConnector",
-           "Geocoder", "InventoryReader", "PaymentProvider", "ReturnsPolicy", "RoutingStrategy",
-           "ShippingCarrier"]
+           "EventRelay", "Geocoder", "InventoryReader", "PaymentProvider", "ReturnsPolicy",
+           "RoutingStrategy", "ShippingCarrier"]

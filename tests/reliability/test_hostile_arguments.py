@@ -214,6 +214,9 @@ METHODS: list[Method] = [
     Method("outbox", "retry", {"seq": 1}, {"seq": [0, -1, True, 1.5, "1", None]}),
     Method("outbox", "skip", {"seq": 1, "reason": "given up"},
            {"seq": [0, -1, True, 1.5, "1", None], "reason": [*TEXTS, "", "  "]}),
+    Method("outbox", "relay", {"name": "amqp"}, {"name": CODES, "limit": SIZES}),
+    Method("outbox", "relay_status", {"name": "amqp"}, {"name": CODES}),
+    Method("outbox", "relays", {}, {}),
     # -- oms.channels
     Method("channels", "codes", {}, {}),
     Method("channels", "parse", {"channel": "storefront", "payload": "<payload>"},

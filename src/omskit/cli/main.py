@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "Find and read orders; edit them, cancel lines and close orders short."),
     "inventory": ("omskit.cli.inventory:inventory", "Inspect stock."),
     "outbox": ("omskit.cli.outbox:outbox",
-               "Pending and parked events: status, dispatch, retry, skip."),
+               "Pending and parked events: status, dispatch, retry, skip; relays to brokers."),
     "invoices": ("omskit.cli.invoices:invoices",
                  "Invoices and credit notes: list them, show one, write its PDF."),
     "journal": ("omskit.cli.invoices:journal",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 from rich.table import Table
 
@@ -10,7 +12,7 @@ from omskit.cli.context import CliState, echo_json, pass_state
 
 @click.group()
 def outbox() -> None:
-    """Pending and parked events: status, dispatch, retry, skip."""
+    """Pending and parked events: status, dispatch, retry, skip; relays to brokers."""
 
 
 @outbox.command("status")
@@ -93,3 +95,45 @@ def dispatch(state: CliState, limit: int) -> None:
             break
     click.echo(f"delivered {total}; pending {oms.outbox.pending_count()}, "
                f"parked {oms.outbox.parked_count()}")
+
+
+@outbox.command("relay")
+@click.argument("name")
+@click.option("--once", "mode", flag_value="once", default=True,
+              help="Relay until nothing waits or a batch fails, then exit (default).")
+@click.option("--loop", "mode", flag_value="loop",
+              help="Keep relaying, polling every --interval seconds when idle, until "
+                   "interrupted (a worker process).")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True,
+              help="Most events per batch.")
+@click.option("--interval", type=click.FloatRange(0.05, 3600), default=1.0,
+              show_default=True, help="Seconds to wait when idle or after a failed batch "
+                                      "(--loop).")
+@pass_state
+def relay(state: CliState, name: str, mode: str, limit: int, interval: float) -> None:
+    """Publish pending events to a broker through the event relay NAME (a plugin's), and
+    record per relay what the broker confirmed. Several workers may run at once."""
+    oms = state.oms()
+    delivered = 0
+    error: str | None = None
+    try:
+        while True:
+            run = oms.outbox.relay(name, limit=limit)
+            delivered += run.delivered
+            error = run.error
+            if error is not None and mode == "loop":
+                # A worker outlives a broker outage: say so, wait, and try again.
+                click.echo(f"relay {name}: batch failed, nothing marked: {error}", err=True)
+            idle = run.claimed == 0 or run.failed
+            if mode == "once" and idle:
+                break
+            if idle:
+                time.sleep(interval)
+    except KeyboardInterrupt:  # a worker stopped by its operator: report, do not trace
+        pass
+    status = oms.outbox.relay_status(name)
+    click.echo(f"relay {name}: delivered {delivered}; pending {status.pending}, "
+               f"parked {status.parked}")
+    if mode == "once" and error is not None:
+        raise click.ClickException(f"relay {name}: the broker failed the batch, nothing "
+                                   f"of it marked delivered: {error}")

@@ -587,3 +587,20 @@ class ReturnRefused(OmsError):
 
 class ReturnWindowClosed(ReturnRefused):
     """The return comes after the policy's return window closed; nothing was written."""
+
+
+# -- event relays ------------------------------------------------------------------------------
+
+
+class UnknownRelay(NotFound):
+    """No installed plugin contributes an event relay with this code."""
+
+    kind = "event relay"
+
+
+class RelayUnavailable(OmsError):
+    """An event relay could not reach its broker (down, refused the connection, timed out):
+    the whole batch is retryable, and nothing of it is recorded as delivered. Relays raise it
+    (or any exception) from ``publish``; the core records the failure on the relay."""
+
+    retryable = True

@@ -10,8 +10,12 @@ from datetime import datetime, timedelta
 from omskit.domain.checks import check_count, check_text, refuse
 from omskit.domain.errors import InvalidCommand, OutboxEventNotFound
 from omskit.domain.events import Event
+from omskit.domain.relays import RelayRun, RelayStatus
+from omskit.ports import EventRelay
+from omskit.registries import Registry
 from omskit.services.database import Database
 from omskit.services.dispatch import EventDispatcher
+from omskit.services.relays import RelayWorker
 from omskit.store.outbox import OutboxRecord
 from omskit.store.uow import UnitOfWork
 
@@ -50,11 +54,19 @@ class OutboxService:
     max_attempts = 5
 
     def __init__(self, *, db: Database, dispatcher: EventDispatcher,
-                 clock: Callable[[], datetime], deliver: Callable[[Event], None]) -> None:
+                 clock: Callable[[], datetime], deliver: Callable[[Event], None],
+                 relays: Registry[EventRelay] | None = None) -> None:
         self._db = db
         self._dispatcher = dispatcher
         self._clock = clock
         self._deliver = deliver
+        self._relays: Registry[EventRelay] = relays if relays is not None else Registry(
+            "event relay")
+        # The relay worker reads the lease and attempts from here, so a host that tunes
+        # them on oms.outbox tunes relays too.
+        self._relay_worker = RelayWorker(db=db, relays=self._relays, clock=clock,
+                                         lease=lambda: self.lease,
+                                         max_attempts=lambda: self.max_attempts)
 
     def dispatch_pending(self, limit: int = 500) -> int:
         """Deliver up to ``limit`` pending events in order; returns how many were delivered.
@@ -114,6 +126,35 @@ class OutboxService:
                 uow.outbox.release_claims(waiting)
                 uow.commit()
         return len(delivered), bool(failures)
+
+    # -- relays to brokers ----------------------------------------------------------------
+
+    def relay(self, name: str, *, limit: int = 100) -> RelayRun:
+        """Publish one batch of up to ``limit`` events through the event relay ``name``
+        (contributed by a plugin, ``omskit_register_event_relays``) and record what its
+        broker confirmed.
+
+        Each relay has its own record of delivered events, independent of the in-process
+        dispatch (``dispatch_pending``) and of other relays, so any number of relays and of
+        worker processes per relay run at once: a relay's claims are taken one worker at a
+        time (a row lock on PostgreSQL, the write lock on SQLite) and leased for ``lease``.
+        Every event of the outbox is relayed, in write order per order. A broker that is
+        down fails the batch (``RelayRun.error``, kept on the relay) and marks nothing; a
+        message the broker does not confirm is published again later, and parked for this
+        relay after ``max_attempts``. Call it in a loop in a worker (``omskit outbox relay
+        NAME --loop``); it returns ``claimed == 0`` when nothing waits.
+        :class:`UnknownRelay` for a name no plugin contributed.
+        """
+        return self._relay_worker.run(name, limit)
+
+    def relay_status(self, name: str) -> RelayStatus:
+        """Where relay ``name`` stands: events waiting for it, parked for it, and its last
+        failure."""
+        return self._relay_worker.status(name)
+
+    def relays(self) -> list[str]:
+        """Codes of every installed event relay."""
+        return list(self._relays)
 
     def pending_count(self) -> int:
         """How many events wait for dispatch (parked ones not counted)."""

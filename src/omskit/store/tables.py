@@ -55,6 +55,8 @@ class Tables:
     monitor_breaches: sa.Table
     sweep_leases: sa.Table
     returns: sa.Table
+    relays: sa.Table
+    relay_deliveries: sa.Table
 
     def all(self) -> list[sa.Table]:
         """Core tables in dependency order (parents first)."""
@@ -65,7 +67,8 @@ class Tables:
                 self.payment_transactions, self.payment_entries,
                 self.shipments, self.parcels, self.tracking_events, self.label_documents,
                 self.invoices, self.document_counters, self.journal_postings,
-                self.order_edits, self.monitor_breaches, self.sweep_leases, self.returns]
+                self.order_edits, self.monitor_breaches, self.sweep_leases, self.returns,
+                self.relays, self.relay_deliveries]
 
 
 def build_metadata(
@@ -412,6 +415,7 @@ def build_metadata(
         order_edits=_edit_table(md, prefix, schema, fk),
         **_monitor_tables(md, prefix, schema),
         returns=_return_table(md, prefix, schema, fk),
+        **_relay_tables(md, prefix, schema),
     )
 
 
@@ -440,6 +444,36 @@ def _return_table(md: sa.MetaData, prefix: str, schema: str | None,
         sa.Index(f"ix_{prefix}returns_status", "status", "updated_at"),
         schema=schema,
     )
+
+
+def _relay_tables(md: sa.MetaData, prefix: str, schema: str | None) -> dict[str, sa.Table]:
+    """What each event relay delivered to its broker (migration 0013): a row per relay (its
+    workers' claims are serialised on it; batch failures are recorded there) and a row per
+    event the relay claimed, with whether its broker confirmed it."""
+    relays = sa.Table(
+        f"{prefix}relays", md,
+        sa.Column("relay", sa.String(_ID), primary_key=True),
+        # Batches in a row that failed whole (broker down), and the last such error.
+        sa.Column("failures", sa.Integer, nullable=False),
+        sa.Column("last_error", sa.Text, nullable=True),
+        sa.Column("last_failure_at", UTCDateTime, nullable=True),
+        sa.Column("last_delivery_at", UTCDateTime, nullable=True),
+        schema=schema,
+    )
+    deliveries = sa.Table(
+        f"{prefix}relay_deliveries", md,
+        sa.Column("relay", sa.String(_ID), primary_key=True),
+        sa.Column("seq", BigId, primary_key=True, autoincrement=False),
+        # A worker of the relay leases the event until this time; after it, others may.
+        sa.Column("claimed_until", UTCDateTime, nullable=True),
+        sa.Column("delivered_at", UTCDateTime, nullable=True),
+        # Publishes the broker did not confirm; after too many the event is parked.
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("last_error", sa.Text, nullable=True),
+        sa.Column("parked_at", UTCDateTime, nullable=True),
+        schema=schema,
+    )
+    return {"relays": relays, "relay_deliveries": deliveries}
 
 
 def _edit_table(md: sa.MetaData, prefix: str, schema: str | None,

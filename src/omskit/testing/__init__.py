@@ -21,7 +21,8 @@ Conformance kits, one per plugin kind: :class:`ChannelConformance`,
 and :class:`Webhook`),
 :class:`PaymentProviderConformance` (with :class:`MutableClock`, :class:`FaultyProvider` and
 :class:`SimulatedCrash`), :class:`ReturnsPolicyConformance` (with :func:`return_context`
-and :func:`refund_context`).
+and :func:`refund_context`), :class:`RelayConformance` (with :class:`MemoryRelay`,
+:class:`MemoryBroker`, :class:`CrashingRelay` and :class:`ReceivedMessage`).
 """
 
 from __future__ import annotations
@@ -200,6 +201,16 @@ from omskit.testing.payments import (  # noqa: E402
     PaymentProviderConformance,
     SimulatedCrash,
 )
+from omskit.testing.relays import (  # noqa: E402
+    CrashingRelay,
+    MemoryBroker,
+    MemoryRelay,
+    ReceivedMessage,
+    RelayConformance,
+    outbox_events,
+    place_some_orders,
+    relay_all,
+)
 from omskit.testing.returns import (  # noqa: E402
     ReturnsPolicyConformance,
     refund_context,
@@ -216,13 +227,18 @@ __all__ = [
     "BACKENDS",
     "CarrierConformance",
     "ChannelConformance",
+    "CrashingRelay",
     "FaultyProvider",
     "GeocoderConformance",
     "HookCall",
     "HookRecorder",
+    "MemoryBroker",
+    "MemoryRelay",
     "MutableClock",
     "PaymentProviderConformance",
+    "ReceivedMessage",
     "RecordingCarrier",
+    "RelayConformance",
     "ReturnsPolicyConformance",
     "RoutingRulesConformance",
     "RoutingStrategyConformance",
@@ -238,7 +254,10 @@ __all__ = [
     "omskit_database",
     "order",
     "order_command",
+    "outbox_events",
+    "place_some_orders",
     "refund_context",
+    "relay_all",
     "return_context",
     "routing_inputs",
     "routing_request",
