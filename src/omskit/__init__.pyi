@@ -84,6 +84,11 @@ from .domain.commands.payments import (
     Tender,
     VoidPayment,
 )
+from .domain.commands.pickups import (
+    CollectPickup,
+    ExpireUncollectedPickups,
+    MarkReadyForPickup,
+)
 from .domain.commands.shipping import (
     BuyLabel,
     CreateShipment,
@@ -147,6 +152,7 @@ from .domain.errors import (
     PaymentRetryable,
     PaymentTransactionNotFound,
     PdfUnavailable,
+    PickupNotReady,
     PluginError,
     QuantityAlreadyShipped,
     QuantityNotCancellable,
@@ -259,6 +265,13 @@ from .domain.payments import (
     PaymentTransaction,
     PaymentTransactionKind,
 )
+from .domain.pickup import (
+    PICKUP_EVENTS,
+    PickupCollected,
+    PickupExpired,
+    PickupReady,
+    PickupTransferPlanned,
+)
 from .domain.promise import (
     CartHold,
     CartLine,
@@ -368,6 +381,7 @@ __all__ = [
     "ORDER_TRANSITIONS",
     "PAYMENT_EVENTS",
     "PAYMENT_PENDING",
+    "PICKUP_EVENTS",
     "AbandonOrderEdit",
     "AcceptFulfillmentOrder",
     "AddedLine",
@@ -401,6 +415,7 @@ __all__ = [
     "CartNotFound",
     "ChannelConnector",
     "ChargeStatus",
+    "CollectPickup",
     "Command",
     "CommitOrderEdit",
     "CompleteOrder",
@@ -427,6 +442,7 @@ __all__ = [
     "Exclusion",
     "ExpireCarts",
     "ExpireOrderEdits",
+    "ExpireUncollectedPickups",
     "FulfillmentOrder",
     "FulfillmentOrderCreated",
     "FulfillmentOrderNotFound",
@@ -473,6 +489,7 @@ __all__ = [
     "LocationSaved",
     "ManualCarrier",
     "ManualCarriers",
+    "MarkReadyForPickup",
     "Money",
     "MovementKind",
     "NewLine",
@@ -537,8 +554,13 @@ __all__ = [
     "PaymentTransactionNotFound",
     "PdfUnavailable",
     "PickFulfillmentOrder",
+    "PickupCollected",
     "PickupConfirmation",
+    "PickupExpired",
+    "PickupNotReady",
+    "PickupReady",
     "PickupRequest",
+    "PickupTransferPlanned",
     "PlaceHold",
     "PlaceOrder",
     "PlanCost",

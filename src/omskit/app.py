@@ -51,6 +51,7 @@ from omskit.services.invoices import InvoiceService, JournalService
 from omskit.services.orders import OrderService
 from omskit.services.outbox import OutboxService
 from omskit.services.payments import PaymentService
+from omskit.services.pickups import PickupService
 from omskit.services.promise import PromiseService
 from omskit.services.shipping import ShippingService
 from omskit.store import migrate
@@ -65,7 +66,7 @@ ENV_DATABASE_URL = "OMSKIT_DATABASE_URL"
 class Oms:
     """One embedded order management system. Build it with :func:`bootstrap`.
 
-    Services: ``inventory``, ``orders``, ``edits``, ``fulfillment``, ``channels``,
+    Services: ``inventory``, ``orders``, ``edits``, ``fulfillment``, ``pickups``, ``channels``,
     ``outbox``, ``promise``, ``carts``, ``payments``, ``shipping``, ``invoices``,
     ``journal``; ``router`` runs routing decisions in memory.
     """
@@ -99,6 +100,9 @@ class Oms:
         self.fulfillment = FulfillmentService(db=db, orders=self.orders, hooks=hooks,
                                               router=router,
                                               carriers=registries[kinds.SHIPPING_CARRIER])
+        #: Pick up in store: ready, collect, expire what is not collected.
+        self.pickups = PickupService(db=db, orders=self.orders, clock=clock,
+                                     settings=settings)
         #: Order edits from any channel: begin, stage, preview, commit or abandon.
         self.edits = OrderEditService(db=db, clock=clock, hooks=hooks, router=router,
                                       providers=registries[kinds.PAYMENT_PROVIDER],
@@ -138,7 +142,7 @@ class Oms:
                                  outbox=self.outbox, promise=self.promise, carts=self.carts,
                                  payments=self.payments, shipping=self.shipping,
                                  invoices=self.invoices, journal=self.journal,
-                                 edits=self.edits)
+                                 edits=self.edits, pickups=self.pickups)
         delivery.services = self.services
         # Inline dispatch drains the outbox through this instance's outbox service.
         dispatcher.drain = self.outbox.dispatch_batch

@@ -13,6 +13,7 @@ from omskit.services.invoices import InvoiceService, JournalService
 from omskit.services.orders import OrderService
 from omskit.services.outbox import OutboxService
 from omskit.services.payments import PaymentService
+from omskit.services.pickups import PickupService
 from omskit.services.promise import PromiseService
 from omskit.services.shipping import ShippingService
 
@@ -47,3 +48,5 @@ class Services:
     journal: JournalService
     #: Order edits: begin, stage, preview, commit, abandon.
     edits: OrderEditService
+    #: Pick up in store: ready, collect, expire.
+    pickups: PickupService

@@ -635,6 +635,15 @@ class InventoryRepository:
         row = self._conn.execute(stmt).mappings().one_or_none()
         return None if row is None else self._c.structure(dict(row), Supply)
 
+    def transfers_for(self, fulfillment_order_id: str) -> list[Supply]:
+        """Open ship-to-store transfers reserved for this fulfilment order, earliest first."""
+        sp = self._t.supplies
+        rows = self._conn.execute(
+            sa.select(sp).where(sp.c.fulfillment_order_id == fulfillment_order_id,
+                                sp.c.status == SupplyStatus.OPEN.value)
+            .order_by(sp.c.eta, sp.c.id)).mappings()
+        return [self._c.structure(dict(row), Supply) for row in rows]
+
     def set_supply_status(self, supply_id: str, status: SupplyStatus) -> bool:
         """Close an open supply record; False if it was no longer open (idempotent retry)."""
         sp = self._t.supplies

@@ -83,6 +83,11 @@ from omskit.domain.commands.payments import (
     Tender,
     VoidPayment,
 )
+from omskit.domain.commands.pickups import (
+    CollectPickup,
+    ExpireUncollectedPickups,
+    MarkReadyForPickup,
+)
 from omskit.domain.commands.shipping import (
     BuyLabel,
     CreateShipment,
@@ -123,6 +128,8 @@ __all__ = [
 # Order edits.
 __all__ += ["AbandonOrderEdit", "BeginOrderEdit", "CommitOrderEdit", "EditOrder",
             "ExpireOrderEdits", "StageOrderEdit"]
+# Pick up in store.
+__all__ += ["CollectPickup", "ExpireUncollectedPickups", "MarkReadyForPickup"]
 # Payments: their commands and the payment part of PlaceOrder.
 __all__ += ["MAX_PAYMENT_AMOUNT", "AuthorisePayment", "CapturePayment", "HandlePaymentWebhook",
             "OrderPayment", "RecordChannelCapture", "RefundPayment", "Tender", "VoidPayment"]
@@ -325,4 +332,4 @@ COMMANDS: dict[str, type[Command]] = {cls.name: cls for cls in (
     CapturePayment, VoidPayment, RefundPayment, RecordChannelCapture, HandlePaymentWebhook,
     CreateShipment, BuyLabel, VoidLabel, ShipShipment, RecordTracking, TrackShipment,
     ReceiveCarrierWebhook, BeginOrderEdit, StageOrderEdit, CommitOrderEdit, AbandonOrderEdit,
-    EditOrder, ExpireOrderEdits)}
+    EditOrder, ExpireOrderEdits, MarkReadyForPickup, CollectPickup, ExpireUncollectedPickups)}
