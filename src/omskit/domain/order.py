@@ -544,7 +544,10 @@ class Order:
             order=self.id, occurred_at=at, fulfillment_order_id=fo.id, location=fo.location,
             collection_id=collection_id, lines=taken, complete=complete))
         if complete:
+            # Handed over: shipped and delivered at once, the order following each step
+            # (released, shipped, delivered: never a jump the order's table forbids).
             self._move_fulfillment(fo, F.SHIPPED, at)
+            self.refresh_status(at)
             self._move_fulfillment(fo, F.DELIVERED, at)
         self.refresh_status(at)
         return handover
@@ -582,6 +585,7 @@ class Order:
                                           quantity=collected[x.line_id])
                              for x in fo.lines if collected.get(x.line_id, 0))
             self._move_fulfillment(fo, F.SHIPPED, at)
+            self.refresh_status(at)
             self._move_fulfillment(fo, F.DELIVERED, at)
         self.updated_at = at
         if self.fully_cancelled:

@@ -14,6 +14,7 @@ from omskit.domain.checks import check_count, refuse
 from omskit.domain.commands import CollectPickup, ExpireUncollectedPickups, MarkReadyForPickup
 from omskit.domain.errors import PickupNotReady
 from omskit.domain.events import new_id
+from omskit.domain.inventory import Supply
 from omskit.domain.lifecycle import FulfillmentStatus
 from omskit.domain.order import FulfillmentOrder, Order
 from omskit.domain.pickup import pickup_settings
@@ -167,6 +168,15 @@ class PickupService:
         return bool(done)
 
     # -- reads ------------------------------------------------------------------------------
+
+    def transfers(self, fulfillment_order_id: str) -> list[Supply]:
+        """Ship-to-store transfers still on their way for this fulfilment order, earliest
+        first (``FulfillmentOrderNotFound`` for an unknown id): the pickup can be ready
+        once this is empty."""
+        require_id(fulfillment_order_id, "fulfillment_order_id")
+        with self._db.uow() as uow:
+            uow.orders.order_id_for_fulfillment(fulfillment_order_id)
+            return uow.inventory.transfers_for(fulfillment_order_id)
 
     def uncollected(self, now: datetime | None = None, *, limit: int = 200
                     ) -> list[FulfillmentOrder]:
