@@ -53,8 +53,8 @@ from omskit.domain.inventory import (
 from omskit.routing.engine import RoutingEngine
 from omskit.routing.settings import inventory_settings
 from omskit.services.database import Database
-from omskit.services.ship_to_store import reserve_arrived_transfer
 from omskit.services.dispatch import EventDispatcher
+from omskit.services.ship_to_store import reserve_arrived_transfer
 from omskit.services.sourcing import channel_available
 from omskit.store.availability import AvailabilityQueries
 from omskit.store.uow import UnitOfWork

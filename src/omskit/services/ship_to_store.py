@@ -22,8 +22,7 @@ import attrs
 
 from omskit.domain.delivery_dates import delivery_date, ship_date
 from omskit.domain.errors import InsufficientStock
-from omskit.domain.events import RoutedQuantity, StockReserved, new_id
-from omskit.domain.events import SupplyRegistered
+from omskit.domain.events import RoutedQuantity, StockReserved, SupplyRegistered, new_id
 from omskit.domain.inventory import Location, MovementKind, Reservation, Supply, SupplyKind
 from omskit.domain.lifecycle import FulfillmentStatus
 from omskit.domain.order import Order
