@@ -277,7 +277,8 @@ def test_pickup_ready_date_at_the_store(shop: Oms) -> None:
     assert b.date == TODAY
     more = shop.promise.quote({"B": 5}, pickup_locations=["store-turin"]).pickup("store-turin")
     assert more is not None
-    assert more.available and more.date == TODAY
+    assert more.available
+    assert more.date == TODAY
     none = shop.promise.quote({"B": 6}, pickup_locations=["store-turin"]).pickup("store-turin")
     assert none is not None
     assert not none.available
