@@ -85,6 +85,11 @@ from .domain.commands.payments import (
     Tender,
     VoidPayment,
 )
+from .domain.commands.pickups import (
+    CollectPickup,
+    ExpireUncollectedPickups,
+    MarkReadyForPickup,
+)
 from .domain.commands.returns import (
     ApproveReturn,
     BuyReturnLabel,
@@ -161,6 +166,7 @@ from .domain.errors import (
     PaymentRetryable,
     PaymentTransactionNotFound,
     PdfUnavailable,
+    PickupNotReady,
     PluginError,
     QuantityAlreadyShipped,
     QuantityNotCancellable,
@@ -288,6 +294,13 @@ from .domain.payments import (
     PaymentSummary,
     PaymentTransaction,
     PaymentTransactionKind,
+)
+from .domain.pickup import (
+    PICKUP_EVENTS,
+    PickupCollected,
+    PickupExpired,
+    PickupReady,
+    PickupTransferPlanned,
 )
 from .domain.promise import (
     CartHold,
@@ -433,6 +446,7 @@ __all__ = [
     "ORDER_TRANSITIONS",
     "PAYMENT_EVENTS",
     "PAYMENT_PENDING",
+    "PICKUP_EVENTS",
     "RETURN_EVENTS",
     "RETURN_TRANSITIONS",
     "SWEEP_JOBS",
@@ -473,6 +487,7 @@ __all__ = [
     "ChannelConnector",
     "ChargeStatus",
     "CloseReturn",
+    "CollectPickup",
     "Command",
     "CommitOrderEdit",
     "CompleteOrder",
@@ -509,6 +524,7 @@ __all__ = [
     "ExpireCarts",
     "ExpireOrderEdits",
     "ExpireReturn",
+    "ExpireUncollectedPickups",
     "FulfillmentOrder",
     "FulfillmentOrderCreated",
     "FulfillmentOrderNotFound",
@@ -556,6 +572,7 @@ __all__ = [
     "LocationSaved",
     "ManualCarrier",
     "ManualCarriers",
+    "MarkReadyForPickup",
     "Money",
     "MonitorSettings",
     "MonitorSweep",
@@ -623,8 +640,13 @@ __all__ = [
     "PaymentTransactionNotFound",
     "PdfUnavailable",
     "PickFulfillmentOrder",
+    "PickupCollected",
     "PickupConfirmation",
+    "PickupExpired",
+    "PickupNotReady",
+    "PickupReady",
     "PickupRequest",
+    "PickupTransferPlanned",
     "PlaceHold",
     "PlaceOrder",
     "PlanCost",

@@ -58,6 +58,7 @@ from omskit.services.monitor import MonitorService
 from omskit.services.orders import OrderService
 from omskit.services.outbox import OutboxService
 from omskit.services.payments import PaymentService
+from omskit.services.pickups import PickupService
 from omskit.services.promise import PromiseService
 from omskit.services.returns import ReturnService
 from omskit.services.shipping import ShippingService
@@ -74,7 +75,7 @@ ENV_DATABASE_URL = "OMSKIT_DATABASE_URL"
 class Oms:
     """One embedded order management system. Build it with :func:`bootstrap`.
 
-    Services: ``inventory``, ``orders``, ``edits``, ``fulfillment``, ``channels``,
+    Services: ``inventory``, ``orders``, ``edits``, ``fulfillment``, ``pickups``, ``channels``,
     ``outbox``, ``promise``, ``carts``, ``payments``, ``shipping``, ``invoices``,
     ``journal``, ``monitor``, ``sweeps``, ``returns``; ``router`` runs routing decisions in
     memory.
@@ -109,6 +110,9 @@ class Oms:
         self.fulfillment = FulfillmentService(db=db, orders=self.orders, hooks=hooks,
                                               router=router,
                                               carriers=registries[kinds.SHIPPING_CARRIER])
+        #: Pick up in store: ready, collect, expire what is not collected.
+        self.pickups = PickupService(db=db, orders=self.orders, clock=clock,
+                                     settings=settings)
         #: Order edits from any channel: begin, stage, preview, commit or abandon.
         self.edits = OrderEditService(db=db, clock=clock, hooks=hooks, router=router,
                                       providers=registries[kinds.PAYMENT_PROVIDER],
@@ -143,7 +147,8 @@ class Oms:
         #: The periodic jobs (lapsed holds and edits, expired authorisations, the monitor),
         #: one process at a time.
         self.sweeps = SweepService(db=db, clock=clock, carts=self.carts, edits=self.edits,
-                                   payments=self.payments, monitor=self.monitor)
+                                   payments=self.payments, pickups=self.pickups,
+                                   monitor=self.monitor)
         #: Returns (RMAs) from any channel: request, label, receive, inspect, refund,
         #: exchange; judged and priced by the returns policy plugin.
         self.returns = ReturnService(db=db, dispatcher=dispatcher, clock=clock,
@@ -162,7 +167,7 @@ class Oms:
                                  payments=self.payments, shipping=self.shipping,
                                  invoices=self.invoices, journal=self.journal,
                                  edits=self.edits, monitor=self.monitor, sweeps=self.sweeps,
-                                 returns=self.returns)
+                                 returns=self.returns, pickups=self.pickups)
         delivery.services = self.services
         # Inline dispatch drains the outbox through this instance's outbox service.
         dispatcher.drain = self.outbox.dispatch_batch

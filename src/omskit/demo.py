@@ -392,6 +392,13 @@ def _advance(oms: Oms, rng: random.Random, order_id: str, step: str) -> tuple[in
                 if new.status is FulfillmentStatus.RELEASED:
                     oms.fulfillment.accept(new.id)
                     operations += 1
+        elif step == "ship" and fo.location == order.delivery.pickup_location:
+            # Collected in the store: the transfers sent to it arrive, the store sets the
+            # goods aside, the customer takes them (oms.pickups, decision 42).
+            for transfer in oms.pickups.transfers(fo.id):
+                oms.inventory.receive_supply(transfer.id)
+            oms.pickups.ready(fo.id)
+            oms.pickups.collect(fo.id)
         elif step == "ship":
             oms.fulfillment.ship(fo.id, carrier=rng.choice(DEMO_CARRIERS),
                                 tracking_number=f"TRK{rng.randrange(10**9, 10**10)}")

@@ -15,9 +15,11 @@ import pytest
 from omskit_payment_sandbox import SandboxPlugin, SandboxProvider, cards
 
 from omskit import (
+    Capability,
     ExceptionKind,
     InvalidCommand,
     InvalidSettings,
+    LocationKind,
     ManualCarriers,
     Oms,
     OrderPayment,
@@ -285,3 +287,28 @@ def test_the_sweep_command_from_json(shop: Oms, clock: MutableClock) -> None:
     again = shop.execute(shop.command("sweep_exceptions", {}))
     assert again.raised == ()
     assert again.open == 1
+
+
+def test_a_pickup_not_collected_is_flagged_then_cancelled_by_the_sweep(
+        make_oms: Callable[..., Oms], clock: MutableClock) -> None:
+    oms = make_oms(clock=clock, settings={"pickup": {"collect_days": 3}})
+    oms.inventory.save_location(location("store-roma", 41.9, 12.5, kind=LocationKind.STORE,
+                                         capabilities=(Capability.PICKUP,)))
+    oms.inventory.receive("store-roma", "SKU-1", 2)
+    order = oms.orders.place(order_command("P-1", {"SKU-1": 1}, pickup_at="store-roma"))
+    (fo,) = oms.fulfillment.release(order.id).fulfillment_orders
+    oms.pickups.ready(fo.id)
+    clock.advance(timedelta(hours=47))
+    assert oms.monitor.exceptions(kinds=["pickup_uncollected"]) == []
+    clock.advance(timedelta(hours=2))
+    (waiting,) = oms.monitor.exceptions(kinds=["pickup_uncollected"])
+    assert (waiting.order_id, waiting.reference) == (order.id, fo.id)
+    assert "ready at store-roma" in waiting.detail
+    assert waiting.key in [x.key for x in oms.sweeps.run().monitor.raised]  # type: ignore[union-attr]
+    clock.advance(timedelta(days=2))  # past the 3-day deadline
+    report = oms.sweeps.run()
+    assert report.pickups_expired == 1
+    assert report.monitor is not None
+    assert waiting.key in report.monitor.cleared
+    assert oms.inventory.stock_item("store-roma", "SKU-1").reserved == 0
+    assert oms.sweeps.run().pickups_expired == 0

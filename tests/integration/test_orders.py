@@ -137,9 +137,13 @@ def test_pickup_is_sourced_at_the_pickup_location_only(network: Oms) -> None:
     network.inventory.receive("rome", "A", 10)
     network.inventory.receive("store-rome", "A", 1)
     order = network.orders.place(in_rome("E-1", {"A": 3}, pickup_at="store-rome"))
-    assert order.status is O.BACKORDERED
-    assert [(fo.location, fo.units) for fo in order.fulfillment_orders] == [("store-rome", 1)]
-    assert stock_rows(network)[("rome", "A")].reserved == 0
+    # Only the store hands it over: the two it lacks come to it from rome by transfer
+    # (ship-to-store, decision 40), reserved for the order on arrival.
+    assert order.status is O.ALLOCATED
+    assert [(fo.location, fo.units) for fo in order.fulfillment_orders] == [("store-rome", 3)]
+    rows = stock_rows(network)
+    assert (rows[("rome", "A")].on_hand, rows[("rome", "A")].reserved) == (8, 0)
+    assert rows[("store-rome", "A")].reserved == 1
 
 
 def test_operator_hold_and_release(network: Oms) -> None:

@@ -3,7 +3,8 @@
 The defect: the store's rejection re-routed the order with the store excluded, and nothing
 else may hand over a pickup, so the order stayed backordered for ever, with no hold and no way
 out. Now it is held (``pickup_rejected``) with the store and its reason, for an operator, whose
-release asks the store again. Ship-to-store re-sourcing comes with issue 7.
+release asks the store again, when no transfer can resupply the store (decision 40; here
+ship-to-store is switched off).
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ F = FulfillmentStatus
 
 @pytest.fixture
 def network(make_oms: Callable[..., Oms]) -> Oms:
-    """A Rome store offering pickup (and shipping), a Milan warehouse with plenty."""
-    oms = make_oms(plugins=[ManualCarriers("counter")])
+    """A Rome store offering pickup (and shipping), a Milan warehouse with plenty; with
+    ship-to-store off, Milan cannot resupply the store (tests/integration/
+    test_ship_to_store.py has it on)."""
+    oms = make_oms(plugins=[ManualCarriers("counter")],
+                   settings={"pickup": {"ship_to_store": False}})
     oms.inventory.save_location(location("store-rome", *ROME, kind=LocationKind.STORE,
                                          capabilities=(Capability.PICKUP, Capability.SHIP)))
     oms.inventory.save_location(location("milan", *MILAN))

@@ -269,17 +269,40 @@ def test_pickup_ready_date_at_the_store(shop: Oms) -> None:
                               at=NOW.replace(hour=13)).pickup("store-turin")
     assert late is not None
     assert late.date == TODAY + timedelta(days=1)
-    # B only at milan now, at the store when the supply lands: no transfers are assumed.
+    # B on hand at milan, at the store only when the supply lands: ship-to-store brings it
+    # from milan today, as routing would (decision 40); switched off, the supply dates it.
     b = shop.promise.quote({"B": 1}, pickup_locations=["store-turin"]).pickup("store-turin")
+    assert b is not None
+    assert not b.uses_future_supply
+    assert b.date == TODAY
+    more = shop.promise.quote({"B": 5}, pickup_locations=["store-turin"]).pickup("store-turin")
+    assert more is not None
+    assert more.available
+    assert more.date == TODAY
+    none = shop.promise.quote({"B": 6}, pickup_locations=["store-turin"]).pickup("store-turin")
+    assert none is not None
+    assert not none.available
+    assert "no location can send it there" in none.reason
+    with pytest.raises(LocationNotFound):
+        shop.promise.quote({"A": 1}, pickup_locations=["store-nowhere"])
+
+
+def test_pickup_without_ship_to_store_waits_for_the_stores_supply(
+        make_oms: Callable[..., Oms], clock: Clock) -> None:
+    oms = make_oms(clock=clock, settings={"pickup": {"ship_to_store": False}})
+    oms.inventory.save_location(location("milan", *MILAN))
+    oms.inventory.save_location(location("store-turin", 45.07, 7.69, kind=LocationKind.STORE,
+                                         capabilities=(Capability.PICKUP,)))
+    oms.inventory.receive("milan", "B", 5)
+    eta = NOW + timedelta(days=2)
+    oms.inventory.register_supply("store-turin", "B", 1, eta)
+    b = oms.promise.quote({"B": 1}, pickup_locations=["store-turin"]).pickup("store-turin")
     assert b is not None
     assert b.uses_future_supply
     assert b.date == eta.date()
-    none = shop.promise.quote({"B": 2}, pickup_locations=["store-turin"]).pickup("store-turin")
+    none = oms.promise.quote({"B": 2}, pickup_locations=["store-turin"]).pickup("store-turin")
     assert none is not None
     assert not none.available
-    assert "transfers from other locations are not considered" in none.reason
-    with pytest.raises(LocationNotFound):
-        shop.promise.quote({"A": 1}, pickup_locations=["store-nowhere"])
 
 
 def test_quote_counts_the_carts_own_hold(shop: Oms) -> None:

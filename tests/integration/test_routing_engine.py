@@ -232,11 +232,13 @@ def test_pickup_orders_use_only_the_pickup_store(routed: Callable[..., Oms]) -> 
           capabilities=[Capability.PICKUP])
     order = oms.orders.place(order_command("P-1", {"A": 2}, pickup_at="store-roma"))
     assert [fo.location for fo in order.fulfillment_orders] == ["store-roma"]
-    assert [(b.sku, b.quantity) for b in order.backordered()] == [("A", 1)]
-    (decision,) = oms.orders.explain(order.id)
+    assert order.backordered() == ()
+    # The pickup decision, then the ship-to-store one for the unit the store lacks.
+    decision, transfer = oms.orders.explain(order.id)
     assert "shipping" not in decision.cost.by_term
     milano = next(c for c in decision.candidates if c.location == "dc-milano")
     assert milano.reasons == ("delivery: the customer collects at store-roma",)
+    assert [(a.location, a.quantity) for a in transfer.allocations] == [("dc-milano", 1)]
 
 
 @pytest.mark.parametrize(("settings", "problem"), [

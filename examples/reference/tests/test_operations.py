@@ -60,7 +60,7 @@ def test_a_sweep_raises_each_exception_once(admin: Client,
     assert sorted(x["kind"] for x in first.json()["exceptions_raised"]) == ["held", "late"]
     again = post(admin, "/sweeps", {})
     assert again.json()["exceptions_raised"] == []
-    assert again.json()["jobs"] == ["carts", "edits", "authorisations", "monitor"]
+    assert again.json()["jobs"] == ["carts", "edits", "authorisations", "pickups", "monitor"]
     bad = post(admin, "/sweeps", {"jobs": ["laundry"]})
     assert bad.status_code == 422  # omskit refused the command, naming the problem
     assert "unknown job 'laundry'" in bad.text

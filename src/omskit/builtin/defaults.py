@@ -17,6 +17,7 @@ from omskit.domain.invoices import (
 from omskit.domain.monitoring import MONITOR_EVENTS, parse_monitor_settings
 from omskit.domain.order import Order, OrderLine
 from omskit.domain.payments import PAYMENT_EVENTS
+from omskit.domain.pickup import PICKUP_EVENTS, parse_pickup
 from omskit.domain.returns import RETURN_EVENTS
 from omskit.domain.routing import RoutingPolicy, RoutingRequest
 from omskit.hookspecs import hookimpl
@@ -74,11 +75,12 @@ class DefaultsPlugin:
         parse_inventory(settings, problems)
         parse_invoice_settings(settings, problems)
         parse_monitor_settings(settings, problems)
+        parse_pickup(settings, problems)
         return problems
 
     @hookimpl
     def omskit_register_event_types(self, register: Callable[[type[Event]], None]) -> None:
         """The core's events, registered like any plugin's."""
         for event_type in (*CORE_EVENTS, *PAYMENT_EVENTS, *INVOICE_EVENTS, *EDIT_EVENTS,
-                           *MONITOR_EVENTS, *RETURN_EVENTS):
+                           *MONITOR_EVENTS, *RETURN_EVENTS, *PICKUP_EVENTS):
             register(event_type)

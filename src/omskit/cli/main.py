@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "orders": ("omskit.cli.orders:orders",
                "Find and read orders; edit them, cancel lines and close orders short."),
     "inventory": ("omskit.cli.inventory:inventory", "Inspect stock."),
+    "pickups": ("omskit.cli.pickups:pickups",
+                "Pick up in store: mark ready, collect, expire the uncollected."),
     "outbox": ("omskit.cli.outbox:outbox",
                "Pending and parked events: status, dispatch, retry, skip; relays to brokers."),
     "invoices": ("omskit.cli.invoices:invoices",

@@ -12,8 +12,8 @@ from rich.table import Table
 from omskit.cli.context import CliState, echo_json, pass_state
 
 _KINDS = ("late", "stuck", "backorder_aged", "held", "authorisation_expiring",
-          "outbox_parked")
-_JOBS = ("carts", "edits", "authorisations", "monitor")
+          "outbox_parked", "pickup_uncollected")
+_JOBS = ("carts", "edits", "authorisations", "pickups", "monitor")
 
 
 @click.command("exceptions")
@@ -45,6 +45,7 @@ def _summary(report: Any) -> dict[str, Any]:
         "ran": report.ran, "at": report.at.isoformat(), "jobs": list(report.jobs),
         "carts_expired": report.carts_expired, "edits_expired": report.edits_expired,
         "authorisations_renewed": report.authorisations_renewed,
+        "pickups_expired": report.pickups_expired,
         "exceptions_raised": len(monitor.raised) if monitor else 0,
         "exceptions_cleared": len(monitor.cleared) if monitor else 0,
         "exceptions_open": monitor.open if monitor else None,
@@ -77,6 +78,7 @@ def sweep(state: CliState, jobs: tuple[str, ...], loop: bool, interval: float,
                 f"swept {', '.join(report['jobs'])}: {report['carts_expired']} cart hold(s) "
                 f"and {report['edits_expired']} edit(s) expired, "
                 f"{report['authorisations_renewed']} authorisation(s) renewed, "
+                f"{report['pickups_expired']} uncollected pickup(s) cancelled, "
                 f"{report['exceptions_raised']} exception(s) raised, "
                 f"{report['exceptions_cleared']} cleared, {report['exceptions_open']} open")
         if not loop:

@@ -604,3 +604,13 @@ class RelayUnavailable(OmsError):
     (or any exception) from ``publish``; the core records the failure on the relay."""
 
     retryable = True
+class PickupNotReady(OmsError):
+    """A pickup fulfilment order cannot be made ready yet: goods are still coming to the
+    store by transfer (ship-to-store), or it is not a pickup at its own store. Nothing was
+    changed; receive the transfer first."""
+
+    def __init__(self, fulfillment_order_id: str, reason: str) -> None:
+        self.fulfillment_order_id = fulfillment_order_id
+        self.reason = reason
+        super().__init__(f"fulfilment order {fulfillment_order_id} cannot be ready for "
+                         f"pickup: {reason}")

@@ -115,6 +115,10 @@ class Supply:
     reference: str = ""
     status: SupplyStatus = SupplyStatus.OPEN
     created_at: datetime
+    #: A ship-to-store transfer reserved for this order's fulfilment order at ``location``:
+    #: received, its units are reserved for it (decision 42). None: anyone's stock.
+    order_id: str | None = None
+    fulfillment_order_id: str | None = None
 
 
 class ReservationStatus(enum.StrEnum):

@@ -39,6 +39,8 @@ class FulfillmentStatus(enum.StrEnum):
     REJECTED = "rejected"
     PICKED = "picked"
     PACKED = "packed"
+    #: A pickup order's goods are set aside at the store for the customer to collect.
+    READY_FOR_PICKUP = "ready_for_pickup"
     SHIPPED = "shipped"
     DELIVERED = "delivered"
     CANCELLED = "cancelled"
@@ -82,9 +84,12 @@ _F = FulfillmentStatus
 FULFILLMENT_TRANSITIONS: Mapping[FulfillmentStatus, frozenset[FulfillmentStatus]] = {
     _F.CREATED: frozenset({_F.RELEASED, _F.CANCELLED}),
     _F.RELEASED: frozenset({_F.ACCEPTED, _F.REJECTED, _F.CANCELLED}),
-    _F.ACCEPTED: frozenset({_F.PICKED, _F.CANCELLED}),
-    _F.PICKED: frozenset({_F.PACKED, _F.CANCELLED}),
-    _F.PACKED: frozenset({_F.SHIPPED, _F.CANCELLED}),
+    _F.ACCEPTED: frozenset({_F.PICKED, _F.READY_FOR_PICKUP, _F.CANCELLED}),
+    _F.PICKED: frozenset({_F.PACKED, _F.READY_FOR_PICKUP, _F.CANCELLED}),
+    _F.PACKED: frozenset({_F.SHIPPED, _F.READY_FOR_PICKUP, _F.CANCELLED}),
+    # Collected in full: handed over (shipped, then delivered at once); not collected by
+    # its deadline: cancelled, the goods back on the shelf (decision 42).
+    _F.READY_FOR_PICKUP: frozenset({_F.SHIPPED, _F.CANCELLED}),
     _F.SHIPPED: frozenset({_F.DELIVERED}),
     _F.DELIVERED: frozenset(),
     _F.REJECTED: frozenset(),
@@ -96,13 +101,14 @@ ORDER_OPEN_FOR_ROUTING = frozenset(
     {_O.VALIDATED, _O.BACKORDERED, _O.ALLOCATED, _O.RELEASED, _O.PARTIALLY_SHIPPED}
 )
 #: Fulfilment statuses that still hold stock for the order.
-FULFILLMENT_ACTIVE = frozenset({_F.CREATED, _F.RELEASED, _F.ACCEPTED, _F.PICKED, _F.PACKED})
+FULFILLMENT_ACTIVE = frozenset({_F.CREATED, _F.RELEASED, _F.ACCEPTED, _F.PICKED, _F.PACKED,
+                                _F.READY_FOR_PICKUP})
 #: Fulfilment statuses before picking: a line cancellation may shrink or cancel one, and one
 #: rejected or cancelled gives back its daily-capacity slot.
 FULFILLMENT_BEFORE_PICK = frozenset({_F.CREATED, _F.RELEASED, _F.ACCEPTED})
 #: Fulfilment statuses whose goods are in hand at the location: left to ship by line
 #: cancellations and short closes.
-FULFILLMENT_IN_HAND = frozenset({_F.PICKED, _F.PACKED})
+FULFILLMENT_IN_HAND = frozenset({_F.PICKED, _F.PACKED, _F.READY_FOR_PICKUP})
 #: Fulfilment statuses whose goods have left the location.
 FULFILLMENT_SHIPPED = frozenset({_F.SHIPPED, _F.DELIVERED})
 

@@ -36,6 +36,8 @@ class ExceptionKind(enum.StrEnum):
     AUTHORISATION_EXPIRING = "authorisation_expiring"
     #: An outbox event a handler failed on too often: parked for an operator.
     OUTBOX_PARKED = "outbox_parked"
+    #: Ready for pickup longer than the reminder threshold and not yet collected.
+    PICKUP_UNCOLLECTED = "pickup_uncollected"
 
 
 @attrs.frozen(kw_only=True)
@@ -81,7 +83,9 @@ class MonitorSettings:
       at once);
     - ``late_after_days``: days of grace past the promised date (default 0);
     - ``authorisation_warning_hours``: how long before its expiry an open authorisation is
-      flagged (default 24).
+      flagged (default 24);
+    - ``pickup_after_hours``: how long a pickup may wait ready before it is an exception
+      (default 48; it is cancelled at its collection deadline).
     """
 
     stuck_after: Mapping[OrderStatus, timedelta] = attrs.field(
@@ -90,6 +94,7 @@ class MonitorSettings:
     hold_after: timedelta = timedelta(0)
     late_after_days: int = 0
     authorisation_warning: timedelta = timedelta(hours=24)
+    pickup_after: timedelta = timedelta(hours=48)
 
     def late_since(self, promised: date) -> date:
         """The last day an order promised for ``promised`` is not yet late."""
@@ -111,7 +116,7 @@ def parse_monitor_settings(settings: Mapping[str, Any], problems: list[str]) -> 
         problems.append("monitor: must be a mapping")
         return MonitorSettings()
     known = {"stuck_after_hours", "backorder_after_hours", "hold_after_hours",
-             "late_after_days", "authorisation_warning_hours"}
+             "late_after_days", "authorisation_warning_hours", "pickup_after_hours"}
     for key in sorted(set(section) - known):
         problems.append(f"monitor.{key}: unknown setting (known: {', '.join(sorted(known))})")
     stuck = dict(DEFAULT_STUCK_AFTER)
@@ -134,7 +139,8 @@ def parse_monitor_settings(settings: Mapping[str, Any], problems: list[str]) -> 
     values: dict[str, Any] = {"stuck_after": stuck}
     for key, field in (("backorder_after_hours", "backorder_after"),
                        ("hold_after_hours", "hold_after"),
-                       ("authorisation_warning_hours", "authorisation_warning")):
+                       ("authorisation_warning_hours", "authorisation_warning"),
+                       ("pickup_after_hours", "pickup_after")):
         if key in section:
             found = _hours(section[key], f"monitor.{key}", problems)
             if found is not None:

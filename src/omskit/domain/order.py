@@ -51,6 +51,7 @@ from omskit.domain.events import (
     new_id,
 )
 from omskit.domain.lifecycle import FulfillmentStatus, OrderStatus
+from omskit.domain.pickup import PICKUP_CARRIER, PickupCollected, PickupExpired, PickupReady
 from omskit.domain.shipping import LabelStatus, Parcel, Shipment, sum_lines
 from omskit.domain.values import (
     MAX_UNIT_PRICE,
@@ -120,6 +121,10 @@ class FulfillmentOrder:
     #: (None: the location had no capacity limit, or the slot was given back because the
     #: fulfilment order was rejected or cancelled before picking).
     capacity_day: date | None = None
+    #: When the store marked a pickup fulfilment order ready, and the deadline by which the
+    #: customer must collect it (None until it is ready).
+    ready_at: datetime | None = None
+    collect_by: datetime | None = None
 
     @property
     def active(self) -> bool:
@@ -481,6 +486,113 @@ class Order:
             reason=reason))
         self.refresh_status(at)
         return fo
+
+    # -- pickup in store (decision 42) ----------------------------------------------------
+
+    def mark_ready_for_pickup(self, fulfillment_order_id: str, at: datetime,
+                              collect_by: datetime) -> FulfillmentOrder:
+        """The store set the goods of a pickup fulfilment order aside: the customer may
+        collect them until ``collect_by``. :class:`IllegalTransition` from a status that
+        cannot become ready (not yet accepted, shipped, closed)."""
+        fo = self.fulfillment_order(fulfillment_order_id)
+        self._move_fulfillment(fo, F.READY_FOR_PICKUP, at)
+        fo.ready_at, fo.collect_by = at, collect_by
+        self._events.append(PickupReady(
+            order=self.id, occurred_at=at, fulfillment_order_id=fo.id, location=fo.location,
+            lines=fo.lines, collect_by=collect_by))
+        self.refresh_status(at)
+        return fo
+
+    def collect(self, fulfillment_order_id: str, collection_id: str,
+                lines: Sequence[LineQuantity], at: datetime) -> Shipment:
+        """The customer collected ``lines`` (empty: everything not yet collected) of a
+        ready fulfilment order, recorded as a handover shipment ``collection_id`` (shipped
+        and delivered at ``at``). Collected in full, the fulfilment order is delivered.
+
+        Raises :class:`IllegalTransition` unless it is ready for pickup, and
+        :class:`InvalidCommand` for lines it does not have or more units than are left to
+        collect; changes nothing then.
+        """
+        fo = self.fulfillment_order(fulfillment_order_id)
+        if fo.status is not F.READY_FOR_PICKUP:
+            raise IllegalTransition("fulfillment_order", fo.id, fo.status.value,
+                                    F.SHIPPED.value)
+        room = fo.unshipped()
+        wanted = tuple(lines) or tuple(
+            LineQuantity(line_id=x.line_id, sku=x.sku, quantity=room[x.line_id])
+            for x in fo.lines if x.line_id in room)
+        skus = {x.line_id: x.sku for x in fo.lines}
+        problems: list[str] = []
+        for i, x in enumerate(wanted):
+            if x.line_id not in skus:
+                problems.append(f"lines[{i}].line_id: {x.line_id!r} is not a line of "
+                                f"fulfilment order {fo.id}")
+            elif x.quantity > room.get(x.line_id, 0):
+                problems.append(f"lines[{i}].quantity: {x.quantity} of line {x.line_id!r}, "
+                                f"but {room.get(x.line_id, 0)} are ready to collect")
+        if len({x.line_id for x in wanted}) != len(wanted):
+            problems.append("lines: a line is listed twice")
+        refuse(problems, "collection")
+        taken = tuple(LineQuantity(line_id=x.line_id, sku=skus[x.line_id],
+                                   quantity=x.quantity) for x in wanted)
+        handover = Shipment(id=collection_id, carrier=PICKUP_CARRIER, lines=taken,
+                            created_at=at, shipped_at=at, delivered_at=at)
+        fo.shipments.append(handover)
+        fo.updated_at = self.updated_at = at
+        complete = not fo.unshipped()
+        self._events.append(PickupCollected(
+            order=self.id, occurred_at=at, fulfillment_order_id=fo.id, location=fo.location,
+            collection_id=collection_id, lines=taken, complete=complete))
+        if complete:
+            # Handed over: shipped and delivered at once, the order following each step
+            # (released, shipped, delivered: never a jump the order's table forbids).
+            self._move_fulfillment(fo, F.SHIPPED, at)
+            self.refresh_status(at)
+            self._move_fulfillment(fo, F.DELIVERED, at)
+        self.refresh_status(at)
+        return handover
+
+    def expire_pickup(self, fulfillment_order_id: str, at: datetime
+                      ) -> tuple[LineQuantity, ...]:
+        """The customer did not collect a ready fulfilment order by its deadline: what is
+        left of it is cancelled on the order's lines. Nothing collected, the fulfilment
+        order is cancelled; part collected, it shrinks to what was collected and is
+        delivered. An order left with nothing is cancelled. Returns the units cancelled
+        (the caller releases their stock); nothing for a fulfilment order not ready."""
+        fo = self.fulfillment_order(fulfillment_order_id)
+        if fo.status is not F.READY_FOR_PICKUP:
+            return ()
+        room = fo.unshipped()
+        left = tuple(LineQuantity(line_id=x.line_id, sku=x.sku, quantity=room[x.line_id])
+                     for x in fo.lines if x.line_id in room)
+        assert fo.collect_by is not None, "a ready fulfilment order has a deadline"
+        for x in left:
+            self.line(x.line_id).cancelled_quantity += x.quantity
+        self._events.append(OrderLinesCancelled(
+            order=self.id, occurred_at=at, reason="not collected",
+            lines=left, released=tuple(
+                CancelledQuantity(line_id=x.line_id, sku=x.sku, quantity=x.quantity,
+                                  fulfillment_order_id=fo.id, location=fo.location)
+                for x in left), idempotency_key=None))
+        self._events.append(PickupExpired(
+            order=self.id, occurred_at=at, fulfillment_order_id=fo.id, location=fo.location,
+            lines=left, collect_by=fo.collect_by))
+        collected = sum_lines(s.lines for s in fo.shipments)
+        if not collected:
+            self._move_fulfillment(fo, F.CANCELLED, at)
+        else:
+            fo.lines = tuple(LineQuantity(line_id=x.line_id, sku=x.sku,
+                                          quantity=collected[x.line_id])
+                             for x in fo.lines if collected.get(x.line_id, 0))
+            self._move_fulfillment(fo, F.SHIPPED, at)
+            self.refresh_status(at)
+            self._move_fulfillment(fo, F.DELIVERED, at)
+        self.updated_at = at
+        if self.fully_cancelled:
+            self._close_cancelled("not collected", at)
+        else:
+            self.refresh_status(at)
+        return left
 
     # -- shipments ------------------------------------------------------------------------
 

@@ -198,6 +198,11 @@ class RoutingEngine:
         # serves every later decision, re-plans and backorder rounds included.
         self.locate = functools.lru_cache(maxsize=20_000)(self._locate)
 
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        """The deployment's settings (keyed by plugin) this engine was built with."""
+        return self._settings
+
     def _locate(self, address: Address) -> tuple[Coordinates | None, str]:
         """Coordinates for ``address`` from the first geocoder that knows it, with
         ``geocoder:<code>`` as their source; ``(None, "")`` when none does."""

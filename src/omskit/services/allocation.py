@@ -11,6 +11,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 
+import attrs
+
 from omskit.domain.delivery_dates import delivery_date
 from omskit.domain.events import RoutedQuantity, StockReserved, new_id
 from omskit.domain.inventory import Location, Reservation
@@ -20,6 +22,13 @@ from omskit.domain.routing import RoutingRequest
 from omskit.domain.values import Coordinates, DeliveryKind, LineQuantity
 from omskit.plugins import Hooks
 from omskit.routing.engine import Decision, RoutingEngine
+from omskit.services.ship_to_store import (
+    PlannedTransfer,
+    plan_transfers,
+    record_transfers,
+    store_ready_date,
+    wants_ship_to_store,
+)
 from omskit.services.soft_reservations import convert_cart
 from omskit.services.sourcing import source_in_rounds
 from omskit.store.uow import UnitOfWork
@@ -138,30 +147,53 @@ def allocate(router: RoutingEngine, hooks: Hooks, uow: UnitOfWork, order: Order,
     for a in sourced.taken:
         reserved[(a.location, a.line_id, a.sku)] += a.quantity
     backordered = sourced.unsourced
-    if not reserved and order.status is not OrderStatus.VALIDATED:
+    transfers: list[PlannedTransfer] = []
+    if backordered and wants_ship_to_store(router, order):
+        # The pickup store lacks these units: ship them to it (decision 42).
+        transfers, backordered = plan_transfers(
+            router, hooks, uow, order, attrs.evolve(request, demand=backordered),
+            exclude=exclude, at=at)
+    coming: dict[tuple[str, str, str], int] = defaultdict(int)
+    for t in transfers:
+        coming[(order.delivery.pickup_location or "", t.line_id, t.sku)] += t.quantity
+    if not reserved and not coming and order.status is not OrderStatus.VALIDATED:
         # Nothing new could be sourced for an order already routed: no event, no new version.
         return []
-    allocations = [RoutedQuantity(location=loc, line_id=line, sku=sku, quantity=q)
-                   for (loc, line, sku), q in reserved.items()]
+    allocations = [RoutedQuantity(location=loc, line_id=line, sku=sku,
+                                  quantity=reserved.get((loc, line, sku), 0)
+                                  + coming.get((loc, line, sku), 0))
+                   for (loc, line, sku) in {**reserved, **coming}]
     created = order.add_fulfillment_orders(sourced.strategy, allocations, backordered, at)
     for fo in created:
         if fo.location in charged:
             # Remembered so that a rejection or cancellation before picking gives it back.
             fo.capacity_day = day
+    store_fo = next((fo for fo in created if transfers
+                     and fo.location == order.delivery.pickup_location), None)
+    if store_fo is not None:
+        record_transfers(uow, order, store_fo.id, transfers, at)
     if (first_routing or repromise) and created and not backordered:
         # Fully sourced: promise the date the last parcel arrives (on the first routing;
-        # an edit's routing may move the promise later, never earlier).
-        arrives = max(delivery_date(lanes[fo.location][0], at, lanes[fo.location][1])
-                      for fo in created)
+        # an edit's routing may move the promise later, never earlier). Goods coming to
+        # a pickup store by transfer count the transfer's transit.
+        dates = [delivery_date(lanes[fo.location][0], at, lanes[fo.location][1])
+                 for fo in created if fo.location in lanes]
+        if store_fo is not None:
+            store = uow.inventory.location(store_fo.location)
+            assert store is not None
+            dates.append(store_ready_date(store, transfers))
+        arrives = max(dates)
         if order.promised_date is None:
             order.promised_date = arrives
         elif repromise:
             order.promised_date = max(order.promised_date, arrives)
+    # Units coming by transfer are reserved when the transfer arrives, not now.
     reservations = [
         Reservation(id=new_id(), order_id=order.id, line_id=line.line_id,
                     fulfillment_order_id=fo.id, location=fo.location, sku=line.sku,
-                    quantity=line.quantity, created_at=at)
+                    quantity=units, created_at=at)
         for fo in created for line in fo.lines
+        if (units := reserved.get((fo.location, line.line_id, line.sku), 0))
     ]
     uow.inventory.add_reservations(reservations)
     for r in reservations:

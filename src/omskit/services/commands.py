@@ -67,6 +67,10 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.RecordTracking: lambda s, x: s.shipping._record_tracking(x),
     c.TrackShipment: lambda s, x: s.shipping._track(x),
     c.ReceiveCarrierWebhook: lambda s, x: s.shipping._receive_webhook(x),
+    # pick up in store
+    c.MarkReadyForPickup: lambda s, x: s.pickups._ready(x),
+    c.CollectPickup: lambda s, x: s.pickups._collect(x),
+    c.ExpireUncollectedPickups: lambda s, x: s.pickups._expire(x),
     # carts
     c.HoldCart: lambda s, x: s.carts._hold(x),
     c.ReleaseCart: lambda s, x: s.carts._release(x),

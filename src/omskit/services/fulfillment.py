@@ -126,8 +126,9 @@ class FulfillmentService:
         fill is backordered. On a held order the lines wait, unallocated, for the hold's
         release. Returns the order with its new fulfilment orders.
 
-        A pickup order whose pickup location rejected, and that nothing else could source,
-        is held with the code ``pickup_rejected`` (the reason names the location and its
+        A pickup order whose pickup location rejected is re-sourced by a transfer to the
+        store when another location has the goods (ship-to-store); one that nothing could
+        source is held with the code ``pickup_rejected`` (the reason names the location and its
         reason): an operator sorts it out with the store and releases the hold, which routes
         the order again, to the pickup location too, or cancels it.
         """
@@ -152,8 +153,9 @@ class FulfillmentService:
             pickup = order.delivery
             if (pickup.kind is DeliveryKind.PICKUP and fo.location == pickup.pickup_location
                     and order.backordered()):
-                # Nobody else can hand it over at that store (ship-to-store is not there
-                # yet): without a hold it would wait for ever, unseen.
+                # Nobody else can hand it over at that store, and no transfer could
+                # resupply it (ship-to-store, decision 42, found no source or is off):
+                # without a hold it would wait for ever, unseen.
                 said = f"pickup location {fo.location} rejected fulfilment order {fo.id}"
                 if reason:
                     said = f"{said}: {reason}"

@@ -14,6 +14,7 @@ from omskit.services.monitor import MonitorService
 from omskit.services.orders import OrderService
 from omskit.services.outbox import OutboxService
 from omskit.services.payments import PaymentService
+from omskit.services.pickups import PickupService
 from omskit.services.promise import PromiseService
 from omskit.services.returns import ReturnService
 from omskit.services.shipping import ShippingService
@@ -56,3 +57,5 @@ class Services:
     sweeps: SweepService
     #: Returns: request, label, receive, inspect, refund, exchange.
     returns: ReturnService
+    #: Pick up in store: ready, collect, expire.
+    pickups: PickupService

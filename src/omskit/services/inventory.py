@@ -54,6 +54,7 @@ from omskit.routing.engine import RoutingEngine
 from omskit.routing.settings import inventory_settings
 from omskit.services.database import Database
 from omskit.services.dispatch import EventDispatcher
+from omskit.services.ship_to_store import reserve_arrived_transfer
 from omskit.services.sourcing import channel_available
 from omskit.store.availability import AvailabilityQueries
 from omskit.store.uow import UnitOfWork
@@ -336,6 +337,11 @@ class InventoryService:
         supply_id = c.supply_id
 
         def op(uow: UnitOfWork, at: datetime) -> Supply:
+            peek = uow.inventory.supply(supply_id)
+            if peek is not None and peek.order_id is not None:
+                # A ship-to-store transfer: its order's lock first, then the stock's, the
+                # order every order change takes them in.
+                uow.orders.get(peek.order_id, for_update=True)
             supply = uow.inventory.supply(supply_id, for_update=True)
             if supply is None:
                 raise SupplyNotFound(supply_id)
@@ -344,6 +350,8 @@ class InventoryService:
                         else MovementKind.RECEIVE)
                 uow.inventory.add_on_hand(supply.location, supply.sku, supply.quantity, kind,
                                           f"supply {supply.id}", at)
+                # Sent for a pickup order: its units are that order's (decision 42).
+                reserve_arrived_transfer(uow, supply, at)
                 uow.emit(SupplyReceived(occurred_at=at, supply_id=supply.id,
                                         location=supply.location, sku=supply.sku,
                                         quantity=supply.quantity))

@@ -148,6 +148,9 @@ class MonitorService:
             if ExceptionKind.OUTBOX_PARKED in kinds:
                 rows = repo.parked_events(KIND_LIMIT)
                 keep(ExceptionKind.OUTBOX_PARKED, rows, [self._parked(r) for r in rows])
+            if ExceptionKind.PICKUP_UNCOLLECTED in kinds:
+                rows = repo.uncollected_pickups(at - s.pickup_after, KIND_LIMIT)
+                keep(ExceptionKind.PICKUP_UNCOLLECTED, rows, [self._pickup(r) for r in rows])
             candidates = (repo.authorisations_expiring(at + s.authorisation_warning,
                                                        KIND_LIMIT)
                           if ExceptionKind.AUTHORISATION_EXPIRING in kinds else [])
@@ -191,6 +194,16 @@ class MonitorService:
             since=row.placed_at + self._settings.hold_after,
             detail=f"{row.code}: {row.reason}" if row.reason else row.code,
             reference=row.code)
+
+    def _pickup(self, row: Any) -> OrderException:
+        deadline = f"; collect by {row.collect_by:%Y-%m-%d %H:%M}" if row.collect_by else ""
+        return OrderException(
+            key=f"pickup_uncollected:{row.id}:{row.ready_at.isoformat()}",
+            kind=ExceptionKind.PICKUP_UNCOLLECTED, order_id=row.order_id,
+            subject=f"{row.order_id} pickup at {row.location}",
+            since=row.ready_at + self._settings.pickup_after,
+            detail=f"ready at {row.location} since {row.ready_at:%Y-%m-%d %H:%M}{deadline}",
+            reference=row.id)
 
     def _parked(self, row: Any) -> OrderException:
         error = (row.last_error or "").strip().splitlines()

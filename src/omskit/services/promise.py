@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
+import attrs
+
 from omskit.builtin.rules import cheapest_rate
 from omskit.domain.checks import (
     check_code,
@@ -32,6 +34,7 @@ from omskit.domain.checks import (
 from omskit.domain.delivery_dates import delivery_date, ship_date
 from omskit.domain.errors import InvalidCommand, LocationNotFound
 from omskit.domain.inventory import Location, StockPosition
+from omskit.domain.pickup import pickup_settings
 from omskit.domain.promise import (
     CartLine,
     PromiseOption,
@@ -51,6 +54,7 @@ from omskit.domain.values import (
 from omskit.ports import Carrier
 from omskit.routing.engine import RoutingEngine, holdback_of
 from omskit.services.database import Database
+from omskit.services.ship_to_store import eta_of
 from omskit.store.uow import UnitOfWork
 
 #: Most pickup locations one quote may ask about.
@@ -305,21 +309,66 @@ class _Context:
                                              (code,))
         ready: list[tuple[datetime, bool]] = []
         missing = []
+        ship_to_store = pickup_settings(self._router.settings).ship_to_store
         for sku, quantity in self._need.items():
             when, future = self._ready(code, sku, quantity, holdbacks)
+            if ship_to_store and (when is None or future):
+                # Ship-to-store, as routing plans it (decision 42): what the store does not
+                # have on hand comes by transfer from a location that has; the goods are
+                # ready the store's processing after they arrive.
+                found = self._transfer(store, sku, holdbacks)
+                if found is not None and (when is None or found.ready_at < when):
+                    when, future = found.ready_at, False
             if when is None:
                 missing.append(sku)
             else:
                 ready.append((when, future))
         if missing:
             return PromiseOption.unavailable(
-                kind, f"not enough stock or open supply of {', '.join(missing)} at {code} "
-                      "(transfers from other locations are not considered)", (code,))
+                kind, f"not enough stock or open supply of {', '.join(missing)} at {code}, "
+                      "and no location can send it there", (code,))
         when = max(r for r, _ in ready)
         part = PromisePart(location=code, units=dict(self._need), ready_at=when,
                            date=ship_date(store, when),
                            uses_future_supply=any(f for _, f in ready))
         return PromiseOption.of(kind, [part])
+
+    def _transfer(self, store: Location, sku: str,
+                  store_holdbacks: Sequence[Holdback]) -> PromisePart | None:
+        """The earliest transfer of what ``store`` lacks of ``sku`` from one location with
+        it on hand (routing's rules for a shipment to the store apply), as a part whose
+        ``ready_at`` is its arrival at the store; None when no location can send it."""
+        quantity = self._need[sku]
+        position = self._positions.get((store.code, sku))
+        own = max(0, (position.available if position is not None else 0)
+                  - holdback_of(store_holdbacks, store.code, sku)
+                  + self._held.get((store.code, sku), 0))
+        short = quantity - min(own, quantity)
+        request = attrs.evolve(self._request(DeliveryMethod(), store.coordinates),
+                               exclude_locations=frozenset({store.code}))
+        candidates = [self._candidate(loc, store.coordinates)
+                      for code, loc in sorted(self._locations.items())
+                      if code != store.code and loc.active
+                      and (code, sku) in self._positions]
+        if not candidates:
+            return None
+        excluded, holdbacks = self._rules(request, candidates)
+        best: PromisePart | None = None
+        for c in candidates:
+            if c.code in excluded:
+                continue
+            lane = self._lane(c, request)
+            if lane is None:
+                continue
+            when, future = self._ready(c.code, sku, short, holdbacks)
+            if when is None or future:
+                continue  # routing transfers only what is on hand
+            arrives = eta_of(c.location, when, lane[1])
+            if best is None or (arrives, c.code) < (best.ready_at, best.location):
+                best = PromisePart(location=c.code, units={sku: short}, ready_at=arrives,
+                                   date=arrives.date(), carrier=lane[0],
+                                   transit_days=lane[1])
+        return best
 
 
 def _rank(entry: tuple[PromisePart, float]) -> tuple[date, bool, float, str]:

@@ -1,5 +1,6 @@
 """``oms.sweeps``: the periodic jobs a worker (or a host's scheduler) runs, one process at a
-time: cart holds and order edits that lapsed, authorisations that expired, and the monitor."""
+time: cart holds and order edits that lapsed, authorisations that expired, pickups not
+collected by their deadline, and the monitor."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from omskit.services.database import Database
 from omskit.services.edits import OrderEditService
 from omskit.services.monitor import KIND_LIMIT, MonitorService
 from omskit.services.payments import PaymentService
+from omskit.services.pickups import PickupService
 from omskit.store.monitoring import MonitorRepository
 from omskit.store.sweeps import sweep_lock
 
@@ -32,13 +34,15 @@ LEASE_TTL = timedelta(minutes=10)
 @attrs.frozen(kw_only=True)
 class SweepReport:
     """What one sweep did: whether this process held the lock (``ran``), and per job what
-    it did (holds and edits expired, authorisations renewed, the monitor's sweep)."""
+    it did (holds and edits expired, authorisations renewed, uncollected pickups cancelled,
+    the monitor's sweep)."""
 
     ran: bool
     at: datetime
     carts_expired: int = 0
     edits_expired: int = 0
     authorisations_renewed: int = 0
+    pickups_expired: int = 0
     monitor: MonitorSweep | None = None
     jobs: tuple[str, ...] = ()
 
@@ -49,12 +53,13 @@ class SweepService:
 
     def __init__(self, *, db: Database, clock: Callable[[], datetime], carts: CartService,
                  edits: OrderEditService, payments: PaymentService,
-                 monitor: MonitorService) -> None:
+                 pickups: PickupService, monitor: MonitorService) -> None:
         self._db = db
         self._clock = clock
         self._carts = carts
         self._edits = edits
         self._payments = payments
+        self._pickups = pickups
         self._monitor = monitor
         self._holder = f"{socket.gethostname()}:{os.getpid()}:{new_id()}"[:128]
 
@@ -88,6 +93,8 @@ class SweepService:
                 done["edits_expired"] = self._edits.expire(at)
             if "authorisations" in wanted:
                 done["authorisations_renewed"] = self._renew_authorisations(at)
+            if "pickups" in wanted:
+                done["pickups_expired"] = self._pickups.expire_uncollected(at)
             if "monitor" in wanted:
                 done["monitor"] = self._monitor.sweep(at)
         return SweepReport(ran=True, at=at,

@@ -48,7 +48,9 @@ class AvailabilityQueries:
                                (s.c.on_hand - s.c.reserved - s.c.safety_stock).label("units")
                                ).where(s.c.sku == sku)
         supply_part = sa.select(sp.c.location.label("location"), sp.c.quantity.label("units")
-                                ).where(sp.c.sku == sku, sp.c.status == _OPEN, sp.c.eta <= at)
+                                ).where(sp.c.sku == sku, sp.c.status == _OPEN, sp.c.eta <= at,
+                                        # A ship-to-store transfer is its order's only.
+                                        sp.c.order_id.is_(None))
         if location is not None:
             stock_part = stock_part.where(s.c.location == location)
             supply_part = supply_part.where(sp.c.location == location)

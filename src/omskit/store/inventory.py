@@ -324,7 +324,9 @@ class InventoryRepository:
         sp = self._t.supplies
         rows = self._conn.execute(
             sa.select(sp.c.location, sp.c.sku, sp.c.eta, sp.c.quantity)
-            .where(sp.c.sku.in_(list(skus)), sp.c.status == SupplyStatus.OPEN.value)
+            .where(sp.c.sku.in_(list(skus)), sp.c.status == SupplyStatus.OPEN.value,
+                   # A ship-to-store transfer is that pickup order's, nobody else's.
+                   sp.c.order_id.is_(None))
             .order_by(sp.c.eta)
         )
         found: dict[tuple[str, str], list[IncomingSupply]] = defaultdict(list)
@@ -409,6 +411,24 @@ class InventoryRepository:
             return False
         self._log(location, sku, MovementKind.RESERVE, 0, quantity, reference, at)
         return True
+
+    def reserve_arrived(self, location: str, sku: str, quantity: int, reference: str,
+                        at: datetime) -> None:
+        """Reserve units that just arrived for one order (a ship-to-store transfer): they
+        were sent for it, so safety stock does not hold them back; only what is on hand
+        and unreserved can be taken (``InsufficientStock`` otherwise)."""
+        s = self._t.stock_items
+        self._stock.forget(sku)
+        done = self._conn.execute(
+            s.update()
+            .where(s.c.location == location, s.c.sku == sku,
+                   s.c.on_hand - s.c.reserved >= quantity)
+            .values(reserved=s.c.reserved + quantity))
+        if done.rowcount != 1:
+            item = self.stock_item(location, sku)
+            free = item.on_hand - item.reserved if item else 0
+            raise InsufficientStock(location, sku, quantity, free)
+        self._log(location, sku, MovementKind.RESERVE, 0, quantity, reference, at)
 
     def reserve_many(self, items: Sequence[tuple[str, str, int]], reference: str,
                      at: datetime) -> list[bool]:
@@ -634,6 +654,15 @@ class InventoryRepository:
             stmt = stmt.with_for_update()
         row = self._conn.execute(stmt).mappings().one_or_none()
         return None if row is None else self._c.structure(dict(row), Supply)
+
+    def transfers_for(self, fulfillment_order_id: str) -> list[Supply]:
+        """Open ship-to-store transfers reserved for this fulfilment order, earliest first."""
+        sp = self._t.supplies
+        rows = self._conn.execute(
+            sa.select(sp).where(sp.c.fulfillment_order_id == fulfillment_order_id,
+                                sp.c.status == SupplyStatus.OPEN.value)
+            .order_by(sp.c.eta, sp.c.id)).mappings()
+        return [self._c.structure(dict(row), Supply) for row in rows]
 
     def set_supply_status(self, supply_id: str, status: SupplyStatus) -> bool:
         """Close an open supply record; False if it was no longer open (idempotent retry)."""

@@ -95,6 +95,15 @@ class MonitorRepository:
                    o.c.status.not_in([s.value for s in CLOSED_STATUSES]))
             .order_by(tx.c.order_id).limit(limit)).scalars())
 
+    def uncollected_pickups(self, ready_before: datetime, limit: int) -> list[sa.Row[Any]]:
+        """Pickups ready before ``ready_before`` and not collected (id, order_id, location,
+        ready_at, collect_by)."""
+        fo = self._t.fulfillment_orders
+        return list(self._conn.execute(
+            sa.select(fo.c.id, fo.c.order_id, fo.c.location, fo.c.ready_at, fo.c.collect_by)
+            .where(fo.c.status == "ready_for_pickup", fo.c.ready_at <= ready_before)
+            .order_by(fo.c.ready_at, fo.c.id).limit(limit)))
+
     def parked_events(self, limit: int) -> list[sa.Row[Any]]:
         """Parked outbox events (seq, event_type, order_id, parked_at, last_error)."""
         ob = self._t.outbox

@@ -24,10 +24,12 @@ from omskit.store.tables import Tables
 
 Row = dict[str, Any]
 
-#: Fulfilment statuses in which a fulfilment order can have shipments (packed or later).
+#: Fulfilment statuses in which a fulfilment order can have shipments (packed or later; a
+#: pickup's collections are shipments of a ready fulfilment order).
 _MAY_HAVE_SHIPMENTS = frozenset({FulfillmentStatus.PACKED.value, FulfillmentStatus.SHIPPED.value,
                                  FulfillmentStatus.DELIVERED.value,
-                                 FulfillmentStatus.CANCELLED.value})
+                                 FulfillmentStatus.CANCELLED.value,
+                                 FulfillmentStatus.READY_FOR_PICKUP.value})
 
 
 def shipment_row(order_id: str, fulfillment_order_id: str, position: int, s: Shipment,
@@ -167,7 +169,8 @@ class OrderRepository:
                 "id": fo.id, "order_id": order.id, "location": fo.location,
                 "status": fo.status.value, "rejection_reason": fo.rejection_reason,
                 "created_at": fo.created_at, "updated_at": fo.updated_at,
-                "capacity_day": fo.capacity_day,
+                "capacity_day": fo.capacity_day, "ready_at": fo.ready_at,
+                "collect_by": fo.collect_by,
             }
             for line in fo.lines:
                 fo_lines[(fo.id, line.line_id)] = {
@@ -273,6 +276,16 @@ class OrderRepository:
             sa.select(fo.order_id, fo.id)
             .where(fo.location == location, fo.status.in_(list(statuses)))
             .order_by(fo.created_at, fo.id).limit(limit))]
+
+    def uncollected(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """``(order id, fulfilment order id)`` of pickups ready and not collected by their
+        deadline at ``now``, the earliest deadline first, at most ``limit``."""
+        self._pending.flush()
+        fo = self._t.fulfillment_orders.c
+        return [(str(r[0]), str(r[1])) for r in self._conn.execute(
+            sa.select(fo.order_id, fo.id)
+            .where(fo.status == "ready_for_pickup", fo.collect_by <= now)
+            .order_by(fo.collect_by, fo.id).limit(limit))]
 
     def get(self, order_id: str, *, for_update: bool = False) -> Order:
         """Load the whole order; ``for_update`` locks its row until the transaction ends."""
@@ -383,7 +396,8 @@ class OrderRepository:
                 status=FulfillmentStatus(r["status"]), created_at=r["created_at"],
                 updated_at=r["updated_at"], rejection_reason=r["rejection_reason"],
                 shipments=list(shipments.get(r["id"], ())),
-                capacity_day=r["capacity_day"],
+                capacity_day=r["capacity_day"], ready_at=r["ready_at"],
+                collect_by=r["collect_by"],
             ))
         return Order(
             id=row["id"], channel=row["channel"], external_id=row["external_id"],

@@ -131,8 +131,13 @@ def build_metadata(
         sa.Column("reference", sa.String(_TEXT), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("created_at", UTCDateTime, nullable=False),
+        # Added by migration 0014: a ship-to-store transfer reserved for one pickup order's
+        # fulfilment order (None: anyone's stock once it arrives).
+        sa.Column("order_id", sa.String(_ID), nullable=True),
+        sa.Column("fulfillment_order_id", sa.String(_ID), nullable=True),
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
         sa.Index(f"ix_{prefix}supplies_sku_status", "sku", "status"),
+        sa.Index(f"ix_{prefix}supplies_fulfillment_order_id", "fulfillment_order_id"),
         schema=schema,
     )
     orders = sa.Table(
@@ -207,7 +212,11 @@ def build_metadata(
         # Shipments moved to their own table in migration 0008.
         # Added by migration 0005: the day whose daily-capacity slot it holds, if any.
         sa.Column("capacity_day", sa.Date, nullable=True),
+        # Added by migration 0014: when a pickup was ready, and its collection deadline.
+        sa.Column("ready_at", UTCDateTime, nullable=True),
+        sa.Column("collect_by", UTCDateTime, nullable=True),
         sa.Index(f"ix_{prefix}fulfillment_orders_location_status", "location", "status"),
+        sa.Index(f"ix_{prefix}fulfillment_orders_status_collect_by", "status", "collect_by"),
         sa.Index(f"ix_{prefix}fulfillment_orders_order_id", "order_id"),
         schema=schema,
     )

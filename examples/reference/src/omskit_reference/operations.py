@@ -22,7 +22,7 @@ from omskit_reference.problems import ERRORS
 @attrs.frozen(kw_only=True)
 class SweepBody:
     """The jobs to run (all when empty): ``carts``, ``edits``, ``authorisations``,
-    ``monitor``."""
+    ``pickups``, ``monitor``."""
 
     jobs: list[str] = attrs.field(factory=list)
 
@@ -36,6 +36,7 @@ class SweepAnswer:
     carts_expired: int
     edits_expired: int
     authorisations_renewed: int
+    pickups_expired: int
     exceptions_raised: list[OrderException]
     exceptions_cleared: list[str]
 
@@ -102,6 +103,7 @@ class SweepController(Controller):
                 ran=report.ran, jobs=list(report.jobs), carts_expired=report.carts_expired,
                 edits_expired=report.edits_expired,
                 authorisations_renewed=report.authorisations_renewed,
+                pickups_expired=report.pickups_expired,
                 exceptions_raised=list(monitor.raised) if monitor else [],
                 exceptions_cleared=list(monitor.cleared) if monitor else []))
         return deployment.write(request, data, work)

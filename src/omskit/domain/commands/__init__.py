@@ -84,6 +84,11 @@ from omskit.domain.commands.payments import (
     Tender,
     VoidPayment,
 )
+from omskit.domain.commands.pickups import (
+    CollectPickup,
+    ExpireUncollectedPickups,
+    MarkReadyForPickup,
+)
 from omskit.domain.commands.returns import (
     RETURN_COMMANDS,
     ApproveReturn,
@@ -138,6 +143,8 @@ __all__ = [
 # Order edits.
 __all__ += ["AbandonOrderEdit", "BeginOrderEdit", "CommitOrderEdit", "EditOrder",
             "ExpireOrderEdits", "StageOrderEdit"]
+# Pick up in store.
+__all__ += ["CollectPickup", "ExpireUncollectedPickups", "MarkReadyForPickup"]
 # Payments: their commands and the payment part of PlaceOrder.
 __all__ += ["MAX_PAYMENT_AMOUNT", "AuthorisePayment", "CapturePayment", "HandlePaymentWebhook",
             "OrderPayment", "RecordChannelCapture", "RefundPayment", "Tender", "VoidPayment"]
@@ -347,5 +354,6 @@ COMMANDS: dict[str, type[Command]] = {cls.name: cls for cls in (
     CapturePayment, VoidPayment, RefundPayment, RecordChannelCapture, HandlePaymentWebhook,
     CreateShipment, BuyLabel, VoidLabel, ShipShipment, RecordTracking, TrackShipment,
     ReceiveCarrierWebhook, BeginOrderEdit, StageOrderEdit, CommitOrderEdit, AbandonOrderEdit,
-    EditOrder, ExpireOrderEdits, SweepExceptions, RunSweeps)}
+    EditOrder, ExpireOrderEdits, SweepExceptions, RunSweeps, MarkReadyForPickup, CollectPickup,
+    ExpireUncollectedPickups)}
 COMMANDS.update({cls.name: cls for cls in RETURN_COMMANDS})

@@ -10,8 +10,9 @@ import attrs
 from omskit.domain.commands.base import Command, moment
 
 #: The jobs ``run_sweeps`` runs, in the order it runs them: what lapsed first (cart holds,
-#: order edits, authorisations), then the monitor, so it sees their outcome.
-SWEEP_JOBS: tuple[str, ...] = ("carts", "edits", "authorisations", "monitor")
+#: order edits, authorisations, uncollected pickups), then the monitor, so it sees their
+#: outcome.
+SWEEP_JOBS: tuple[str, ...] = ("carts", "edits", "authorisations", "pickups", "monitor")
 
 
 @attrs.frozen(kw_only=True)
