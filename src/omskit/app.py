@@ -42,6 +42,7 @@ from omskit.services.carts import CartService
 from omskit.services.channels import ChannelService
 from omskit.services.database import Database
 from omskit.services.dispatch import DispatchMode, EventDispatcher
+from omskit.services.dropship import DropshipService
 from omskit.services.edits import OrderEditService
 from omskit.services.fulfillment import FulfillmentService
 from omskit.services.handle import Services
@@ -67,7 +68,7 @@ class Oms:
 
     Services: ``inventory``, ``orders``, ``edits``, ``fulfillment``, ``channels``,
     ``outbox``, ``promise``, ``carts``, ``payments``, ``shipping``, ``invoices``,
-    ``journal``; ``router`` runs routing decisions in memory.
+    ``journal``, ``dropship``; ``router`` runs routing decisions in memory.
     """
 
     def __init__(self, *, db: Database, dispatcher: EventDispatcher,
@@ -127,6 +128,13 @@ class Oms:
         #: The journal: a posting per document, capture and refund; its CSV export.
         self.journal = JournalService(db=db, dispatcher=dispatcher, settings=settings,
                                       orders=self.orders, payments=self.payments)
+        #: Dropship: purchase orders to suppliers through supplier connector plugins, and
+        #: their acknowledgements, refusals, ship notices and stock feeds.
+        self.dropship = DropshipService(db=db, dispatcher=dispatcher, clock=clock,
+                                        hooks=hooks, router=router,
+                                        suppliers=registries[kinds.SUPPLIER],
+                                        carriers=registries[kinds.SHIPPING_CARRIER],
+                                        settings=settings, orders=self.orders)
         delivery = EventDelivery(hooks)
         #: Relaying stored events to the core's handlers and ``omskit_handle_event``;
         #: parked events for operators.
@@ -138,7 +146,7 @@ class Oms:
                                  outbox=self.outbox, promise=self.promise, carts=self.carts,
                                  payments=self.payments, shipping=self.shipping,
                                  invoices=self.invoices, journal=self.journal,
-                                 edits=self.edits)
+                                 edits=self.edits, dropship=self.dropship)
         delivery.services = self.services
         # Inline dispatch drains the outbox through this instance's outbox service.
         dispatcher.drain = self.outbox.dispatch_batch

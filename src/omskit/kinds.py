@@ -20,7 +20,8 @@ import attrs
 from typing_extensions import get_protocol_members
 
 from omskit import hookspecs
-from omskit.domain.checks import check_code
+from omskit.domain.checks import check_code, check_location_code
+from omskit.domain.dropship import UnknownSupplier
 from omskit.domain.errors import (
     NotFound,
     UnknownCarrier,
@@ -43,6 +44,7 @@ from omskit.ports import (
     PaymentProvider,
     RoutingStrategy,
     ShippingCarrier,
+    SupplierConnector,
 )
 
 T = TypeVar("T")
@@ -189,7 +191,18 @@ PAYMENT_PROVIDER: ContributionKind[PaymentProvider] = ContributionKind(
     name="payment provider", hook=hookspecs.omskit_register_payment_providers, key=_code_of,
     not_found=UnknownPaymentProvider, protocol=PaymentProvider, check=_payment_provider)
 
+def _supplier(item: Any) -> list[str]:
+    """A supplier connector's code is its supplier location's code."""
+    problems: list[str] = []
+    check_location_code(getattr(item, "code", None), "supplier code", problems)
+    return problems
+
+
+SUPPLIER: ContributionKind[SupplierConnector] = ContributionKind(
+    name="supplier", hook=hookspecs.omskit_register_suppliers, key=_code_of,
+    not_found=UnknownSupplier, protocol=SupplierConnector, check=_supplier)
+
 #: Every contribution kind, in the order bootstrap collects them.
 KINDS: tuple[ContributionKind[Any], ...] = (CHANNEL, ROUTING_STRATEGY, CARRIER,
                                             SHIPPING_CARRIER, GEOCODER, EVENT_TYPE,
-                                            PAYMENT_PROVIDER)
+                                            PAYMENT_PROVIDER, SUPPLIER)

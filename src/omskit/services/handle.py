@@ -6,6 +6,7 @@ import attrs
 
 from omskit.services.carts import CartService
 from omskit.services.channels import ChannelService
+from omskit.services.dropship import DropshipService
 from omskit.services.edits import OrderEditService
 from omskit.services.fulfillment import FulfillmentService
 from omskit.services.inventory import InventoryService
@@ -47,3 +48,5 @@ class Services:
     journal: JournalService
     #: Order edits: begin, stage, preview, commit, abandon.
     edits: OrderEditService
+    #: Purchase orders to suppliers and what they send back (dropship).
+    dropship: DropshipService

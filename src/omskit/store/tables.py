@@ -52,6 +52,8 @@ class Tables:
     document_counters: sa.Table
     journal_postings: sa.Table
     order_edits: sa.Table
+    purchase_orders: sa.Table
+    supplier_messages: sa.Table
 
     def all(self) -> list[sa.Table]:
         """Core tables in dependency order (parents first)."""
@@ -62,7 +64,7 @@ class Tables:
                 self.payment_transactions, self.payment_entries,
                 self.shipments, self.parcels, self.tracking_events, self.label_documents,
                 self.invoices, self.document_counters, self.journal_postings,
-                self.order_edits]
+                self.order_edits, self.purchase_orders, self.supplier_messages]
 
 
 def build_metadata(
@@ -407,7 +409,53 @@ def build_metadata(
         tracking_events=tracking_events, label_documents=label_documents,
         **_invoice_tables(md, prefix, schema),
         order_edits=_edit_table(md, prefix, schema, fk),
+        **_dropship_tables(md, prefix, schema, fk),
     )
+
+
+def _dropship_tables(md: sa.MetaData, prefix: str, schema: str | None,
+                     fk: Callable[[str, str], str]) -> dict[str, sa.Table]:
+    """Dropship (migration 0011): purchase orders, one per fulfilment order at a supplier,
+    with their sending claim; and every supplier message processed (once each)."""
+    purchase_orders = sa.Table(
+        f"{prefix}purchase_orders", md,
+        sa.Column("id", sa.String(_ID), primary_key=True),
+        sa.Column("supplier", sa.String(_ID), nullable=False),
+        sa.Column("order_id", sa.String(_ID), sa.ForeignKey(fk("orders", "id")),
+                  nullable=False),
+        sa.Column("fulfillment_order_id", sa.String(_ID),
+                  sa.ForeignKey(fk("fulfillment_orders", "id")), nullable=False, unique=True),
+        sa.Column("status", sa.String(24), nullable=False),
+        # [{line_id, sku, quantity}] ordered, and reported shipped by ship notices.
+        sa.Column("lines", JSONDocument, nullable=False),
+        sa.Column("shipped", JSONDocument, nullable=False),
+        # The key a send is made under, stored (committed) before the connector is called.
+        sa.Column("idempotency_key", sa.String(_ID), nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("claimed_at", UTCDateTime, nullable=True),
+        sa.Column("sent_at", UTCDateTime, nullable=True),
+        sa.Column("supplier_reference", sa.String(_TEXT), nullable=False),
+        sa.Column("error", sa.String(_TEXT), nullable=False),
+        sa.Column("document_json", sa.Text, nullable=False),
+        sa.Column("document_html", sa.Text, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.Index(f"ix_{prefix}purchase_orders_supplier_status", "supplier", "status"),
+        schema=schema,
+    )
+    supplier_messages = sa.Table(
+        f"{prefix}supplier_messages", md,
+        sa.Column("supplier", sa.String(_ID), primary_key=True),
+        sa.Column("message_id", sa.String(_ID), primary_key=True),
+        sa.Column("kind", sa.String(24), nullable=False),
+        sa.Column("purchase_order_id", sa.String(_ID), nullable=True),
+        # applied, or refused (with the reason in error): either way never processed again.
+        sa.Column("outcome", sa.String(16), nullable=False),
+        sa.Column("error", sa.String(_TEXT), nullable=False),
+        sa.Column("received_at", UTCDateTime, nullable=False),
+        schema=schema,
+    )
+    return {"purchase_orders": purchase_orders, "supplier_messages": supplier_messages}
 
 
 def _edit_table(md: sa.MetaData, prefix: str, schema: str | None,

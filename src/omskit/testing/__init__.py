@@ -20,7 +20,8 @@ Conformance kits, one per plugin kind: :class:`ChannelConformance`,
 :class:`GeocoderConformance`, :class:`CarrierConformance` (with :class:`RecordingCarrier`
 and :class:`Webhook`),
 :class:`PaymentProviderConformance` (with :class:`MutableClock`, :class:`FaultyProvider` and
-:class:`SimulatedCrash`).
+:class:`SimulatedCrash`), :class:`SupplierConformance` (with :class:`SupplierDesk`,
+:class:`MemorySupplier` and :class:`FaultyConnector`).
 """
 
 from __future__ import annotations
@@ -205,21 +206,31 @@ from omskit.testing.routing import (  # noqa: E402
     check_plan,
     routing_inputs,
 )
+from omskit.testing.suppliers import (  # noqa: E402
+    FaultyConnector,
+    MemorySupplier,
+    SupplierConformance,
+    SupplierDesk,
+)
 
 __all__ = [
     "BACKENDS",
     "CarrierConformance",
     "ChannelConformance",
+    "FaultyConnector",
     "FaultyProvider",
     "GeocoderConformance",
     "HookCall",
     "HookRecorder",
+    "MemorySupplier",
     "MutableClock",
     "PaymentProviderConformance",
     "RecordingCarrier",
     "RoutingRulesConformance",
     "RoutingStrategyConformance",
     "SimulatedCrash",
+    "SupplierConformance",
+    "SupplierDesk",
     "TestDatabase",
     "Webhook",
     "candidate",

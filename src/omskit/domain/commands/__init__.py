@@ -36,6 +36,14 @@ from omskit.domain.checks import (
 from omskit.domain.checks import typed as _typed
 from omskit.domain.commands.base import Command
 from omskit.domain.commands.carts import ExpireCarts, HoldCart, ReleaseCart
+from omskit.domain.commands.dropship import (
+    CreatePurchaseOrder,
+    PollSuppliers,
+    ReceiveShipNotice,
+    ReceiveStockFeed,
+    ReceiveSupplierResponse,
+    SendPurchaseOrder,
+)
 from omskit.domain.commands.edits import (
     AbandonOrderEdit,
     BeginOrderEdit,
@@ -121,6 +129,8 @@ __all__ = [
     "check_quantity", "check_text",
 ]
 # Order edits.
+__all__ += ["CreatePurchaseOrder", "PollSuppliers", "ReceiveShipNotice", "ReceiveStockFeed",
+            "ReceiveSupplierResponse", "SendPurchaseOrder"]
 __all__ += ["AbandonOrderEdit", "BeginOrderEdit", "CommitOrderEdit", "EditOrder",
             "ExpireOrderEdits", "StageOrderEdit"]
 # Payments: their commands and the payment part of PlaceOrder.
@@ -325,4 +335,5 @@ COMMANDS: dict[str, type[Command]] = {cls.name: cls for cls in (
     CapturePayment, VoidPayment, RefundPayment, RecordChannelCapture, HandlePaymentWebhook,
     CreateShipment, BuyLabel, VoidLabel, ShipShipment, RecordTracking, TrackShipment,
     ReceiveCarrierWebhook, BeginOrderEdit, StageOrderEdit, CommitOrderEdit, AbandonOrderEdit,
-    EditOrder, ExpireOrderEdits)}
+    EditOrder, ExpireOrderEdits, CreatePurchaseOrder, SendPurchaseOrder,
+    ReceiveSupplierResponse, ReceiveShipNotice, ReceiveStockFeed, PollSuppliers)}
