@@ -134,7 +134,7 @@ def test_a_supplier_ships_part_of_a_two_line_order_by_sku(shop: Oms,
 
 
 def test_an_unknown_carrier_or_another_suppliers_order_is_refused(shop: Oms) -> None:
-    order_id, po_id = _released(shop, {"SKU-1": 2})
+    _, po_id = _released(shop, {"SKU-1": 2})
     before = table_contents(shop)
     with pytest.raises(omskit.UnknownShippingCarrier):
         shop.dropship.receive_ship_notice(SUPPLIER, ShipNotice(
@@ -144,12 +144,11 @@ def test_an_unknown_carrier_or_another_suppliers_order_is_refused(shop: Oms) -> 
     with pytest.raises(omskit.UnknownSupplier):
         shop.dropship.receive_response("sup-other", SupplierResponse(
             message_id="m", purchase_order_id=po_id, kind=SupplierResponseKind.REFUSED))
-    with pytest.raises(omskit.InvalidCommand):
-        ShipNotice  # noqa: B018 - the command refuses a blank tracking number
-        shop.dropship.receive_ship_notice(SUPPLIER, ShipNotice(
-            message_id="asn-2", purchase_order_id=po_id,
-            lines=(ShipNoticeLine(sku="SKU-1", quantity=1),), carrier="brt",
-            tracking_number=" "))
+    blank = ShipNotice(message_id="asn-2", purchase_order_id=po_id,
+                       lines=(ShipNoticeLine(sku="SKU-1", quantity=1),), carrier="brt",
+                       tracking_number=" ")
+    with pytest.raises(omskit.InvalidCommand):  # the command refuses a blank number
+        shop.dropship.receive_ship_notice(SUPPLIER, blank)
     assert table_contents(shop) == before
 
 
@@ -186,8 +185,10 @@ def test_stock_feed_commands_from_json(shop: Oms) -> None:
     assert shop.execute(command) == ["SKU-1"]
     assert shop.inventory.stock_item(SUPPLIER, "SKU-1").on_hand == 4
     assert shop.execute(command) == []
+    negative = StockFeed(message_id="f-2", levels=(StockLevel(sku="SKU-1", quantity=-1),))
     with pytest.raises(omskit.InvalidCommand):
-        StockFeed(message_id="f-2", levels=(StockLevel(sku="SKU-1", quantity=-1),))
+        shop.dropship.receive_stock_feed(SUPPLIER, negative)
+    with pytest.raises(omskit.InvalidCommand):
         shop.command("receive_stock_feed", {
             "supplier": SUPPLIER,
             "feed": {"message_id": "f-2", "levels": [{"sku": "SKU-1", "quantity": -1}]}})

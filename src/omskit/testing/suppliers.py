@@ -25,6 +25,7 @@ from omskit import (
     ShipNoticeExceedsOrder,
     ShipNoticeLine,
     StockFeed,
+    StockItem,
     StockLevel,
     SupplierConnector,
     SupplierOutcomeUnknown,
@@ -38,6 +39,12 @@ from omskit.testing.builders import location, order_command, table_contents
 SendFault = Literal["timeout_after_send", "timeout_before_send"]
 #: The carrier the kit's suppliers ship with (registered by the kit as a manual carrier).
 KIT_CARRIER = "conformance-post"
+
+
+def _stock(oms: Oms, location_code: str, sku: str) -> StockItem:
+    found = oms.inventory.stock_item(location_code, sku)
+    assert found is not None, f"{location_code} has no stock row of {sku}"
+    return found
 
 
 def _state(oms: Oms) -> dict[str, list[tuple[Any, ...]]]:
@@ -305,7 +312,7 @@ class SupplierConformance:
         assert rerouted.location == "conformance-dc"
         assert rerouted.units == 3
         assert supplier_oms.dropship.get(po_id).status is PurchaseOrderStatus.REFUSED
-        assert supplier_oms.inventory.stock_item(supplier_code, "SKU-1").reserved == 0
+        assert _stock(supplier_oms, supplier_code, "SKU-1").reserved == 0
 
     def test_a_supplier_ships_part_then_the_rest(self, supplier_oms: Oms,
                                                  supplier_desk: SupplierDesk,
@@ -324,7 +331,7 @@ class SupplierConformance:
         assert fo.unshipped() == {fo.lines[0].line_id: 1}
         assert supplier_oms.dropship.get(po_id).status is \
             PurchaseOrderStatus.PARTIALLY_SHIPPED
-        stock = supplier_oms.inventory.stock_item(supplier_code, "SKU-1")
+        stock = _stock(supplier_oms, supplier_code, "SKU-1")
         assert (stock.on_hand, stock.reserved) == (8, 1)
         supplier_desk.ship(po_id, "asn-2", {"SKU-1": 1}, KIT_CARRIER, "TRK-2")
         supplier_oms.dropship.poll(supplier_code)
@@ -360,8 +367,8 @@ class SupplierConformance:
         supplier_desk.stock("feed-1", {"SKU-1": 5, "SKU-3": 7})
         supplier_oms.dropship.poll(supplier_code)
         supplier_oms.dropship.poll(supplier_code)
-        held = supplier_oms.inventory.stock_item(supplier_code, "SKU-1")
+        held = _stock(supplier_oms, supplier_code, "SKU-1")
         assert (held.on_hand, held.reserved, held.available) == (8, 3, 5)
-        assert supplier_oms.inventory.stock_item(supplier_code, "SKU-3").on_hand == 7
+        assert _stock(supplier_oms, supplier_code, "SKU-3").on_hand == 7
         (entry,) = supplier_oms.inventory.ledger(supplier_code, "SKU-3")
         assert entry.reference.startswith("stock feed ")  # the connector's message id

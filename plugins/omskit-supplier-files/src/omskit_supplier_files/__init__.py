@@ -193,7 +193,7 @@ class FileSupplier:
             for i, row in enumerate(rows):
                 key = (str(row["purchase_order_id"]).strip(), str(row["carrier"]).strip(),
                        str(row["tracking_number"]).strip())
-                lines = row["lines"] if "lines" in row else [row]
+                lines = row.get("lines", [row])
                 groups.setdefault(key, []).extend(
                     ShipNoticeLine(sku=str(x["sku"]).strip(),
                                    quantity=_quantity(x["quantity"], f"{path.name}[{i}]"))
