@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "journal": ("omskit.cli.invoices:journal",
                 "The journal of postings (invoices, credit notes, captures, refunds): export "
                 "it."),
+    "suppliers": ("omskit.cli.suppliers:suppliers",
+                  "Dropship suppliers: process what they sent back, list purchase orders."),
     "demo": ("omskit.cli.demo:demo",
              "Seed an Italian network and run a day of omnichannel orders through their life."),
     "simulate": ("omskit.cli.simulate:simulate",
