@@ -3,6 +3,8 @@ edges the kit does not reach (on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -192,3 +194,50 @@ def test_stock_feed_commands_from_json(shop: Oms) -> None:
         shop.command("receive_stock_feed", {
             "supplier": SUPPLIER,
             "feed": {"message_id": "f-2", "levels": [{"sku": "SKU-1", "quantity": -1}]}})
+
+
+class Counting(Flaky):
+    """Counts sends; slow enough for callers to overlap."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def send_purchase_order(self, document: omskit.PurchaseOrderDocument,
+                            settings: object) -> str:  # type: ignore[override]
+        with self.lock:
+            self.calls += 1
+        reference = super().send_purchase_order(document, settings)
+        time.sleep(0.05)  # the supplier's round trip: the other callers find the claim
+        return reference
+
+
+def test_a_purchase_order_is_sent_once_under_concurrent_calls(
+        make_oms: Callable[..., Oms]) -> None:
+    counting = Counting(SUPPLIER)
+    oms = make_oms(plugins=[MemorySupplierPlugin(counting)])
+    oms.inventory.save_location(location(SUPPLIER, 45.07, 7.69, country="IT",
+                                         kind=LocationKind.SUPPLIER))
+    oms.inventory.receive(SUPPLIER, "SKU-1", 5)
+    _, po_id = _released(oms, {"SKU-1": 1})  # the supplier is down: pending
+    counting.down = False
+    calls_before = counting.calls
+    outcomes: list[str] = []
+
+    def send() -> None:
+        try:
+            outcomes.append(oms.dropship.send(po_id).status.value)
+        except omskit.PurchaseOrderSendInProgress:
+            outcomes.append("in progress")
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert counting.calls - calls_before == 1
+    assert len(counting.received()) == 1
+    assert set(outcomes) <= {"sent", "in progress"}
+    assert "sent" in outcomes
+    assert oms.dropship.get(po_id).status is PurchaseOrderStatus.SENT
