@@ -500,7 +500,7 @@ class DropshipService:
                 item = uow.inventory.stock_item(c.supplier, level.sku)
                 on_hand, reserved = (item.on_hand, item.reserved) if item else (0, 0)
                 delta = level.quantity + reserved - on_hand
-                if delta > 0 or (delta == 0 and item is None):
+                if delta > 0:
                     uow.inventory.add_on_hand(c.supplier, level.sku, delta,
                                               MovementKind.ADJUST, reference, at)
                 elif delta < 0:
