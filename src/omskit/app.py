@@ -48,6 +48,7 @@ from omskit.services.carts import CartService
 from omskit.services.channels import ChannelService
 from omskit.services.database import Database
 from omskit.services.dispatch import DispatchMode, EventDispatcher
+from omskit.services.dropship import DropshipService
 from omskit.services.edits import OrderEditService
 from omskit.services.fulfillment import FulfillmentService
 from omskit.services.handle import Services
@@ -79,6 +80,7 @@ class Oms:
     ``outbox``, ``promise``, ``carts``, ``payments``, ``shipping``, ``invoices``,
     ``journal``, ``monitor``, ``sweeps``, ``returns``; ``router`` runs routing decisions in
     memory.
+    ``journal``, ``dropship``; ``router`` runs routing decisions in memory.
     """
 
     def __init__(self, *, db: Database, dispatcher: EventDispatcher,
@@ -155,6 +157,13 @@ class Oms:
                                      policies=registries[kinds.RETURNS_POLICY],
                                      settings=settings, orders=self.orders,
                                      payments=self.payments, shipping=self.shipping)
+        #: Dropship: purchase orders to suppliers through supplier connector plugins, and
+        #: their acknowledgements, refusals, ship notices and stock feeds.
+        self.dropship = DropshipService(db=db, dispatcher=dispatcher, clock=clock,
+                                        hooks=hooks, router=router,
+                                        suppliers=registries[kinds.SUPPLIER],
+                                        carriers=registries[kinds.SHIPPING_CARRIER],
+                                        settings=settings, orders=self.orders)
         delivery = EventDelivery(hooks)
         #: Relaying stored events to the core's handlers and ``omskit_handle_event``;
         #: parked events for operators.
@@ -167,7 +176,8 @@ class Oms:
                                  payments=self.payments, shipping=self.shipping,
                                  invoices=self.invoices, journal=self.journal,
                                  edits=self.edits, monitor=self.monitor, sweeps=self.sweeps,
-                                 returns=self.returns, pickups=self.pickups)
+                                 returns=self.returns, pickups=self.pickups,
+                                 dropship=self.dropship)
         delivery.services = self.services
         # Inline dispatch drains the outbox through this instance's outbox service.
         dispatcher.drain = self.outbox.dispatch_batch

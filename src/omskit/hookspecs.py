@@ -51,6 +51,7 @@ if TYPE_CHECKING:
         ReturnsPolicy,
         RoutingStrategy,
         ShippingCarrier,
+        SupplierConnector,
     )
 
 #: What ``omskit_handle_event`` receives: an ``omskit.Services``, the narrow handle on the
@@ -134,6 +135,27 @@ def omskit_register_shipping_carriers(register: Callable[[ShippingCarrier], None
 
     Error policy: as ``omskit_register_channels``; a carrier missing a method of a declared
     capability raises ``PluginError`` naming the plugin.
+    """
+
+
+@hookspec
+def omskit_register_suppliers(register: Callable[[SupplierConnector], None],
+                              settings: Mapping[str, Any]) -> None:
+    """Contribute supplier connectors (``omskit.SupplierConnector``), keyed by
+    ``connector.code``: the code of the supplier location (kind ``supplier``) whose
+    purchase orders it sends and whose acknowledgements, refusals, ship notices and stock
+    feeds it reads back (dropship, ``oms.dropship``).
+
+    ``settings`` is the mapping given to ``bootstrap``, for a plugin that registers one
+    connector per configured supplier (omit the argument when the codes are fixed); as for
+    ``omskit_register_shipping_carriers``, it is read before ``omskit_validate_settings``.
+
+    The core calls the connector outside any transaction and keeps the invariants (one
+    purchase order per fulfilment order and key, each message processed once, a ship
+    notice never beyond what was ordered).
+
+    Error policy: as ``omskit_register_channels``; a connector that does not fit the
+    Protocol raises ``PluginError`` naming the plugin.
     """
 
 

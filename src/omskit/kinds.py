@@ -20,7 +20,8 @@ import attrs
 from typing_extensions import get_protocol_members
 
 from omskit import hookspecs
-from omskit.domain.checks import check_code
+from omskit.domain.checks import check_code, check_location_code
+from omskit.domain.dropship import UnknownSupplier
 from omskit.domain.errors import (
     NotFound,
     UnknownCarrier,
@@ -47,6 +48,7 @@ from omskit.ports import (
     ReturnsPolicy,
     RoutingStrategy,
     ShippingCarrier,
+    SupplierConnector,
 )
 
 T = TypeVar("T")
@@ -199,8 +201,19 @@ RETURNS_POLICY: ContributionKind[ReturnsPolicy] = ContributionKind(
 EVENT_RELAY: ContributionKind[EventRelay] = ContributionKind(
     name="event relay", hook=hookspecs.omskit_register_event_relays, key=_code_of,
     not_found=UnknownRelay, protocol=EventRelay, check=_code("event relay code"))
+def _supplier(item: Any) -> list[str]:
+    """A supplier connector's code is its supplier location's code."""
+    problems: list[str] = []
+    check_location_code(getattr(item, "code", None), "supplier code", problems)
+    return problems
+
+
+SUPPLIER: ContributionKind[SupplierConnector] = ContributionKind(
+    name="supplier", hook=hookspecs.omskit_register_suppliers, key=_code_of,
+    not_found=UnknownSupplier, protocol=SupplierConnector, check=_supplier)
 
 #: Every contribution kind, in the order bootstrap collects them.
 KINDS: tuple[ContributionKind[Any], ...] = (CHANNEL, ROUTING_STRATEGY, CARRIER,
                                             SHIPPING_CARRIER, GEOCODER, EVENT_TYPE,
-                                            PAYMENT_PROVIDER, RETURNS_POLICY, EVENT_RELAY)
+                                            PAYMENT_PROVIDER, RETURNS_POLICY, EVENT_RELAY,
+                                            SUPPLIER)

@@ -12,6 +12,12 @@ from typing import Any, Protocol
 
 from omskit.domain.carriers import CarrierRate
 from omskit.domain.commands import EditOrder, PlaceOrder
+from omskit.domain.dropship import (
+    PurchaseOrderDocument,
+    ShipNotice,
+    StockFeed,
+    SupplierResponse,
+)
 from omskit.domain.inventory import Location, StockItem
 from omskit.domain.payments import (
     PaymentCapability,
@@ -270,6 +276,49 @@ class ReturnsPolicy(Protocol):
         ...
 
 
+class SupplierConnector(Protocol):
+    """Sends purchase orders to one supplier and reads back what it answers (dropship).
+
+    ``code`` is the code of the supplier's location (a location of kind ``supplier``): a
+    fulfilment order released there becomes a purchase order sent through this connector.
+    The core owns every invariant: the purchase order is claimed under an idempotency key
+    (committed) before :meth:`send_purchase_order` is called, outside any transaction; an
+    outcome-unknown send is reconciled with :meth:`find_purchase_order` before any retry;
+    each message read back is processed once (by its ``message_id``), so the ``read_*``
+    methods may return the same messages again. ``settings`` is the mapping given to
+    ``bootstrap`` (read your own key of it).
+    """
+
+    code: str
+
+    def send_purchase_order(self, document: PurchaseOrderDocument,
+                            settings: Mapping[str, Any]) -> str:
+        """Hand the purchase order to the supplier; return the supplier's reference for it
+        (or ``""``). A second call with the same ``document.idempotency_key`` must not
+        make a second purchase order. Raise ``SupplierUnavailable`` when the supplier did
+        not get it, ``SupplierRefused`` when it never will, ``SupplierOutcomeUnknown`` when
+        it may have."""
+        ...
+
+    def find_purchase_order(self, idempotency_key: str,
+                            settings: Mapping[str, Any]) -> str | None:
+        """The supplier's reference of the purchase order sent under ``idempotency_key``
+        (``""`` when it has none), or ``None`` if the supplier never got it."""
+        ...
+
+    def read_responses(self, settings: Mapping[str, Any]) -> Sequence[SupplierResponse]:
+        """Acknowledgements and refusals the supplier sent (seen ones again is fine)."""
+        ...
+
+    def read_ship_notices(self, settings: Mapping[str, Any]) -> Sequence[ShipNotice]:
+        """Ship notices the supplier sent (seen ones again is fine)."""
+        ...
+
+    def read_stock_feed(self, settings: Mapping[str, Any]) -> Sequence[StockFeed]:
+        """Stock feeds the supplier sent, oldest first (seen ones again is fine)."""
+        ...
+
+
 #: The methods each capability lets the core call.
 CAPABILITY_METHODS: Mapping[CarrierCapability, tuple[str, ...]] = {
     CarrierCapability.RATES: ("rates",),
@@ -310,4 +359,4 @@ class EventRelay(Protocol):
 
 __all__ = ["CAPABILITY_METHODS", "Carrier", "ChannelConnector", "EditingChannelConnector",
            "EventRelay", "Geocoder", "InventoryReader", "PaymentProvider", "ReturnsPolicy",
-           "RoutingStrategy", "ShippingCarrier"]
+           "RoutingStrategy", "ShippingCarrier", "SupplierConnector"]

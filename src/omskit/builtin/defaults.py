@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from omskit.domain.dropship import DROPSHIP_EVENTS
 from omskit.domain.edits import EDIT_EVENTS
 from omskit.domain.events import CORE_EVENTS, Event
 from omskit.domain.invoices import (
@@ -82,5 +83,6 @@ class DefaultsPlugin:
     def omskit_register_event_types(self, register: Callable[[type[Event]], None]) -> None:
         """The core's events, registered like any plugin's."""
         for event_type in (*CORE_EVENTS, *PAYMENT_EVENTS, *INVOICE_EVENTS, *EDIT_EVENTS,
-                           *MONITOR_EVENTS, *RETURN_EVENTS, *PICKUP_EVENTS):
+                           *MONITOR_EVENTS, *RETURN_EVENTS, *PICKUP_EVENTS,
+                           *DROPSHIP_EVENTS):
             register(event_type)

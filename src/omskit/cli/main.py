@@ -43,6 +43,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "edits, renew expired authorisations, raise and clear exceptions."),
     "returns": ("omskit.cli.returns:returns",
                 "Returns (RMAs): request, approve, label, receive, inspect, refund and close."),
+    "suppliers": ("omskit.cli.suppliers:suppliers",
+                  "Dropship suppliers: process what they sent back, list purchase orders."),
     "demo": ("omskit.cli.demo:demo",
              "Seed an Italian network and run a day of omnichannel orders through their life."),
     "simulate": ("omskit.cli.simulate:simulate",

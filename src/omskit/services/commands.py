@@ -71,6 +71,13 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.MarkReadyForPickup: lambda s, x: s.pickups._ready(x),
     c.CollectPickup: lambda s, x: s.pickups._collect(x),
     c.ExpireUncollectedPickups: lambda s, x: s.pickups._expire(x),
+    # dropship
+    c.CreatePurchaseOrder: lambda s, x: s.dropship._purchase(x),
+    c.SendPurchaseOrder: lambda s, x: s.dropship._send(x),
+    c.ReceiveSupplierResponse: lambda s, x: s.dropship._receive_response(x),
+    c.ReceiveShipNotice: lambda s, x: s.dropship._receive_ship_notice(x),
+    c.ReceiveStockFeed: lambda s, x: s.dropship._receive_stock_feed(x),
+    c.PollSuppliers: lambda s, x: s.dropship._poll(x),
     # carts
     c.HoldCart: lambda s, x: s.carts._hold(x),
     c.ReleaseCart: lambda s, x: s.carts._release(x),

@@ -6,6 +6,7 @@ import attrs
 
 from omskit.services.carts import CartService
 from omskit.services.channels import ChannelService
+from omskit.services.dropship import DropshipService
 from omskit.services.edits import OrderEditService
 from omskit.services.fulfillment import FulfillmentService
 from omskit.services.inventory import InventoryService
@@ -59,3 +60,5 @@ class Services:
     returns: ReturnService
     #: Pick up in store: ready, collect, expire.
     pickups: PickupService
+    #: Purchase orders to suppliers and what they send back (dropship).
+    dropship: DropshipService

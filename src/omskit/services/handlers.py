@@ -17,6 +17,7 @@ from omskit.domain.edits import OrderEditCommitted
 from omskit.domain.events import (
     CartHoldEnded,
     Event,
+    FulfillmentOrderStatusChanged,
     OrderCancelled,
     OrderLinesCancelled,
     OrderShortClosed,
@@ -36,6 +37,7 @@ from omskit.domain.payments import (
     PaymentRecorded,
 )
 from omskit.plugins import Hooks
+from omskit.services.dropship import purchase_on_release
 from omskit.services.handle import Services
 
 #: A core reaction to one committed event.
@@ -163,6 +165,7 @@ CORE_HANDLERS: Mapping[str, Sequence[Handler]] = {
     OrderEditCommitted.event_type: (settle_edit,),
     OrderLinesCancelled.event_type: (settle_cancelled_units,),
     OrderShortClosed.event_type: (settle_cancelled_units,),
+    FulfillmentOrderStatusChanged.event_type: (purchase_on_release,),
 }
 
 

@@ -57,6 +57,8 @@ class Tables:
     returns: sa.Table
     relays: sa.Table
     relay_deliveries: sa.Table
+    purchase_orders: sa.Table
+    supplier_messages: sa.Table
 
     def all(self) -> list[sa.Table]:
         """Core tables in dependency order (parents first)."""
@@ -68,7 +70,8 @@ class Tables:
                 self.shipments, self.parcels, self.tracking_events, self.label_documents,
                 self.invoices, self.document_counters, self.journal_postings,
                 self.order_edits, self.monitor_breaches, self.sweep_leases, self.returns,
-                self.relays, self.relay_deliveries]
+                self.relays, self.relay_deliveries, self.purchase_orders,
+                self.supplier_messages]
 
 
 def build_metadata(
@@ -425,6 +428,7 @@ def build_metadata(
         **_monitor_tables(md, prefix, schema),
         returns=_return_table(md, prefix, schema, fk),
         **_relay_tables(md, prefix, schema),
+        **_dropship_tables(md, prefix, schema, fk),
     )
 
 
@@ -483,6 +487,51 @@ def _relay_tables(md: sa.MetaData, prefix: str, schema: str | None) -> dict[str,
         schema=schema,
     )
     return {"relays": relays, "relay_deliveries": deliveries}
+
+
+def _dropship_tables(md: sa.MetaData, prefix: str, schema: str | None,
+                     fk: Callable[[str, str], str]) -> dict[str, sa.Table]:
+    """Dropship (migration 0015): purchase orders, one per fulfilment order at a supplier,
+    with their sending claim; and every supplier message processed (once each)."""
+    purchase_orders = sa.Table(
+        f"{prefix}purchase_orders", md,
+        sa.Column("id", sa.String(_ID), primary_key=True),
+        sa.Column("supplier", sa.String(_ID), nullable=False),
+        sa.Column("order_id", sa.String(_ID), sa.ForeignKey(fk("orders", "id")),
+                  nullable=False),
+        sa.Column("fulfillment_order_id", sa.String(_ID),
+                  sa.ForeignKey(fk("fulfillment_orders", "id")), nullable=False, unique=True),
+        sa.Column("status", sa.String(24), nullable=False),
+        # [{line_id, sku, quantity}] ordered, and reported shipped by ship notices.
+        sa.Column("lines", JSONDocument, nullable=False),
+        sa.Column("shipped", JSONDocument, nullable=False),
+        # The key a send is made under, stored (committed) before the connector is called.
+        sa.Column("idempotency_key", sa.String(_ID), nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("claimed_at", UTCDateTime, nullable=True),
+        sa.Column("sent_at", UTCDateTime, nullable=True),
+        sa.Column("supplier_reference", sa.String(_TEXT), nullable=False),
+        sa.Column("error", sa.String(_TEXT), nullable=False),
+        sa.Column("document_json", sa.Text, nullable=False),
+        sa.Column("document_html", sa.Text, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.Index(f"ix_{prefix}purchase_orders_supplier_status", "supplier", "status"),
+        schema=schema,
+    )
+    supplier_messages = sa.Table(
+        f"{prefix}supplier_messages", md,
+        sa.Column("supplier", sa.String(_ID), primary_key=True),
+        sa.Column("message_id", sa.String(_ID), primary_key=True),
+        sa.Column("kind", sa.String(24), nullable=False),
+        sa.Column("purchase_order_id", sa.String(_ID), nullable=True),
+        # applied, or refused (with the reason in error): either way never processed again.
+        sa.Column("outcome", sa.String(16), nullable=False),
+        sa.Column("error", sa.String(_TEXT), nullable=False),
+        sa.Column("received_at", UTCDateTime, nullable=False),
+        schema=schema,
+    )
+    return {"purchase_orders": purchase_orders, "supplier_messages": supplier_messages}
 
 
 def _edit_table(md: sa.MetaData, prefix: str, schema: str | None,

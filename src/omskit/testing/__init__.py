@@ -23,6 +23,8 @@ and :class:`Webhook`),
 :class:`SimulatedCrash`), :class:`ReturnsPolicyConformance` (with :func:`return_context`
 and :func:`refund_context`), :class:`RelayConformance` (with :class:`MemoryRelay`,
 :class:`MemoryBroker`, :class:`CrashingRelay` and :class:`ReceivedMessage`).
+:class:`SimulatedCrash`), :class:`SupplierConformance` (with :class:`SupplierDesk`,
+:class:`MemorySupplier` and :class:`FaultyConnector`).
 """
 
 from __future__ import annotations
@@ -222,18 +224,26 @@ from omskit.testing.routing import (  # noqa: E402
     check_plan,
     routing_inputs,
 )
+from omskit.testing.suppliers import (  # noqa: E402
+    FaultyConnector,
+    MemorySupplier,
+    SupplierConformance,
+    SupplierDesk,
+)
 
 __all__ = [
     "BACKENDS",
     "CarrierConformance",
     "ChannelConformance",
     "CrashingRelay",
+    "FaultyConnector",
     "FaultyProvider",
     "GeocoderConformance",
     "HookCall",
     "HookRecorder",
     "MemoryBroker",
     "MemoryRelay",
+    "MemorySupplier",
     "MutableClock",
     "PaymentProviderConformance",
     "ReceivedMessage",
@@ -243,6 +253,8 @@ __all__ = [
     "RoutingRulesConformance",
     "RoutingStrategyConformance",
     "SimulatedCrash",
+    "SupplierConformance",
+    "SupplierDesk",
     "TestDatabase",
     "Webhook",
     "candidate",

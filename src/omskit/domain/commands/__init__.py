@@ -36,6 +36,14 @@ from omskit.domain.checks import (
 from omskit.domain.checks import typed as _typed
 from omskit.domain.commands.base import Command
 from omskit.domain.commands.carts import ExpireCarts, HoldCart, ReleaseCart
+from omskit.domain.commands.dropship import (
+    CreatePurchaseOrder,
+    PollSuppliers,
+    ReceiveShipNotice,
+    ReceiveStockFeed,
+    ReceiveSupplierResponse,
+    SendPurchaseOrder,
+)
 from omskit.domain.commands.edits import (
     AbandonOrderEdit,
     BeginOrderEdit,
@@ -141,6 +149,8 @@ __all__ = [
     "check_quantity", "check_text",
 ]
 # Order edits.
+__all__ += ["CreatePurchaseOrder", "PollSuppliers", "ReceiveShipNotice", "ReceiveStockFeed",
+            "ReceiveSupplierResponse", "SendPurchaseOrder"]
 __all__ += ["AbandonOrderEdit", "BeginOrderEdit", "CommitOrderEdit", "EditOrder",
             "ExpireOrderEdits", "StageOrderEdit"]
 # Pick up in store.
@@ -355,5 +365,6 @@ COMMANDS: dict[str, type[Command]] = {cls.name: cls for cls in (
     CreateShipment, BuyLabel, VoidLabel, ShipShipment, RecordTracking, TrackShipment,
     ReceiveCarrierWebhook, BeginOrderEdit, StageOrderEdit, CommitOrderEdit, AbandonOrderEdit,
     EditOrder, ExpireOrderEdits, SweepExceptions, RunSweeps, MarkReadyForPickup, CollectPickup,
-    ExpireUncollectedPickups)}
+    ExpireUncollectedPickups, CreatePurchaseOrder, SendPurchaseOrder, ReceiveSupplierResponse,
+    ReceiveShipNotice, ReceiveStockFeed, PollSuppliers)}
 COMMANDS.update({cls.name: cls for cls in RETURN_COMMANDS})
