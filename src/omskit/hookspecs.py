@@ -70,13 +70,15 @@ def omskit_register_channels(register: Callable[[ChannelConnector], None]) -> No
     """Contribute sales-channel connectors.
 
     Call ``register(connector)`` once per connector; ``connector.code`` must be unique across
-    all plugins. A connector turns a channel's payload into a ``PlaceOrder`` command
+    all plugins, and so must its namespace of order channels (its code, its optional
+    ``channels``, and their ``<name>:…`` sub-channels), the idempotency space of its orders'
+    external ids. A connector turns a channel's payload into a ``PlaceOrder`` command
     (``Oms.channels.receive(code, payload)``); one with the optional ``parse_edit``
     (``EditingChannelConnector``) also turns order edits into ``EditOrder`` commands
     (``Oms.channels.receive_edit(code, payload)``).
 
-    Error policy: an exception aborts ``bootstrap``; a duplicate code raises
-    ``DuplicateContribution`` naming both plugins.
+    Error policy: an exception aborts ``bootstrap``; a duplicate code or an overlapping
+    namespace raises ``DuplicateContribution`` naming both plugins.
     """
 
 

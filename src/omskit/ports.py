@@ -36,8 +36,13 @@ from omskit.domain.values import Address, Coordinates
 class ChannelConnector(Protocol):
     """Turns a sales channel's order payload into a :class:`PlaceOrder` command.
 
-    ``code`` is the channel code the connector's orders carry (``PlaceOrder.channel``), so it
-    must be a valid channel code: lower-case letters, digits and ``_ . : -``.
+    ``code`` is a valid channel code (lower-case letters, digits and ``_ . : -``), unique
+    across plugins. It heads the connector's namespace of order channels: its orders carry
+    (``PlaceOrder.channel``) its code, a sub-channel ``<code>:<name>`` (one marketplace
+    shop, one store), or a channel it declares in an optional ``channels`` attribute (a
+    frozenset of codes, and their sub-channels). Orders are idempotent per channel and
+    external id, so the core refuses a command outside the namespace (``ChannelNotOwned``)
+    and a second connector whose namespace overlaps (``DuplicateContribution``).
     """
 
     code: str

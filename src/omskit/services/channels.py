@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from omskit.domain.channels import channel_claims, owns_channel
 from omskit.domain.checks import check_identifier, refuse
 from omskit.domain.commands import EditOrder, PlaceOrder
 from omskit.domain.edits import OrderEdit
-from omskit.domain.errors import EditsNotSupported, InvalidCommand, PayloadError
+from omskit.domain.errors import ChannelNotOwned, EditsNotSupported, InvalidCommand, PayloadError
 from omskit.domain.order import Order
 from omskit.ports import ChannelConnector
 from omskit.registries import Registry
@@ -29,8 +30,22 @@ class ChannelService:
         """Codes of the installed channel connectors."""
         return list(self._channels)
 
+    def namespace(self, channel: str) -> frozenset[str]:
+        """The names whose order channels (each name and its ``name:…`` sub-channels) the
+        connector ``channel`` owns: its code and the ``channels`` it declares."""
+        return channel_claims(self._channels.get(channel))
+
+    def owner(self, order_channel: str) -> str | None:
+        """The code of the connector whose namespace holds the order channel
+        ``order_channel``, or ``None`` (an order placed by the host itself)."""
+        for code in self._channels:
+            if owns_channel(self._channels.get(code), order_channel):
+                return code
+        return None
+
     def parse(self, channel: str, payload: Mapping[str, Any]) -> PlaceOrder:
-        """The command a connector makes of ``payload``; :class:`PayloadError` if malformed."""
+        """The command a connector makes of ``payload``; :class:`PayloadError` if malformed,
+        :class:`ChannelNotOwned` if the connector placed it outside its namespace."""
         problems: list[str] = []
         check_identifier(channel, "channel", problems)
         refuse(problems, "channel payload")
@@ -39,11 +54,16 @@ class ChannelService:
             raise PayloadError([f"payload: expected a JSON object, got {type(payload).__name__}"],
                                channel=channel)
         try:
-            return connector.parse(payload)
+            command = connector.parse(payload)
         except PayloadError:
             raise
         except InvalidCommand as exc:
             raise PayloadError(exc.problems, channel=channel) from exc
+        # The order channel is the idempotency space of external ids: a connector keeps to
+        # its own, so two connectors never answer each other's re-deliveries.
+        if not owns_channel(connector, command.channel):
+            raise ChannelNotOwned(channel, command.channel)
+        return command
 
     def receive(self, channel: str, payload: Mapping[str, Any]) -> Order:
         """Parse and place an order; a re-delivered payload returns the existing order."""
@@ -71,6 +91,9 @@ class ChannelService:
         if not isinstance(command, EditOrder):
             raise PayloadError([f"payload: the connector made a {type(command).__name__}, "
                                 "not an EditOrder"], channel=channel)
+        # The edit's idempotency keys live in the channel it comes from: keep it in ours.
+        if not owns_channel(connector, command.channel):
+            raise ChannelNotOwned(channel, command.channel)
         return command
 
     def receive_edit(self, channel: str, payload: Mapping[str, Any]) -> OrderEdit:
