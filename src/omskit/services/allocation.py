@@ -149,14 +149,12 @@ def allocate(router: RoutingEngine, hooks: Hooks, uow: UnitOfWork, order: Order,
             # Remembered so that a rejection or cancellation before picking gives it back.
             fo.capacity_day = day
     if (first_routing or repromise) and created and not backordered:
-        # Fully sourced: promise the date the last parcel arrives (on the first routing;
-        # an edit's routing may move the promise later, never earlier).
+        # Fully sourced: promise the date the last parcel arrives. A date quoted at checkout
+        # (or promised before an edit) is kept when routing can meet it; when it cannot, the
+        # promise moves later, never earlier, and the timeline says so (order.promise_moved).
         arrives = max(delivery_date(lanes[fo.location][0], at, lanes[fo.location][1])
                       for fo in created)
-        if order.promised_date is None:
-            order.promised_date = arrives
-        elif repromise:
-            order.promised_date = max(order.promised_date, arrives)
+        order.move_promise(arrives, "edit" if repromise else "placement", at)
     reservations = [
         Reservation(id=new_id(), order_id=order.id, line_id=line.line_id,
                     fulfillment_order_id=fo.id, location=fo.location, sku=line.sku,
