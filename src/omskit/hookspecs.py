@@ -66,7 +66,8 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def omskit_register_channels(register: Callable[[ChannelConnector], None]) -> None:
+def omskit_register_channels(register: Callable[[ChannelConnector], None],
+                             settings: Mapping[str, Any]) -> None:
     """Contribute sales-channel connectors.
 
     Call ``register(connector)`` once per connector; ``connector.code`` must be unique across
@@ -76,6 +77,11 @@ def omskit_register_channels(register: Callable[[ChannelConnector], None]) -> No
     (``Oms.channels.receive(code, payload)``); one with the optional ``parse_edit``
     (``EditingChannelConnector``) also turns order edits into ``EditOrder`` commands
     (``Oms.channels.receive_edit(code, payload)``).
+
+    ``settings`` is the mapping given to ``bootstrap``, for a connector configured there
+    (the tills of a point of sale, the shops of a marketplace); omit the argument when
+    there is nothing to read. As for shipping carriers, it is read before
+    ``omskit_validate_settings`` runs: register what parses and report the rest there.
 
     Error policy: an exception aborts ``bootstrap``; a duplicate code or an overlapping
     namespace raises ``DuplicateContribution`` naming both plugins.
