@@ -21,6 +21,7 @@ from .builtin.carriers import (
 )
 from .domain.availability import StockSummary
 from .domain.carriers import CarrierRate, RateTableCarrier
+from .domain.channels import PUSH_BACKOFF, ChannelStatus, ChannelStatusUpdate
 from .domain.checks import (
     EARLIEST_MOMENT,
     LATEST_MOMENT,
@@ -52,8 +53,10 @@ from .domain.commands import (
     PickFulfillmentOrder,
     PlaceHold,
     PlaceOrder,
+    PushChannelStatus,
     ReceiveStock,
     ReceiveSupply,
+    RecordChannelStatus,
     RegisterSupply,
     RejectFulfillmentOrder,
     ReleaseCart,
@@ -326,6 +329,7 @@ from .ports import (
     PaymentProvider,
     RoutingStrategy,
     ShippingCarrier,
+    StatusPushingChannelConnector,
 )
 from .routing.candidates import CandidateArrays, PricedCandidates
 from .routing.engine import InvalidRoutingPlan
@@ -370,6 +374,7 @@ __all__ = [
     "ORDER_TRANSITIONS",
     "PAYMENT_EVENTS",
     "PAYMENT_PENDING",
+    "PUSH_BACKOFF",
     "AbandonOrderEdit",
     "AcceptFulfillmentOrder",
     "AddedLine",
@@ -403,6 +408,8 @@ __all__ = [
     "CartNotFound",
     "ChannelConnector",
     "ChannelNotOwned",
+    "ChannelStatus",
+    "ChannelStatusUpdate",
     "ChargeStatus",
     "Command",
     "CommitOrderEdit",
@@ -554,6 +561,7 @@ __all__ = [
     "PromiseOption",
     "PromisePart",
     "PromiseQuote",
+    "PushChannelStatus",
     "QuantityAlreadyShipped",
     "QuantityNotCancellable",
     "RateRequest",
@@ -562,6 +570,7 @@ __all__ = [
     "ReceiveStock",
     "ReceiveSupply",
     "RecordChannelCapture",
+    "RecordChannelStatus",
     "RecordTracking",
     "RecordedTrackingEvent",
     "RefundPayment",
@@ -596,6 +605,7 @@ __all__ = [
     "SoftReservationStatus",
     "StageOrderEdit",
     "StagedChanges",
+    "StatusPushingChannelConnector",
     "StockAdjusted",
     "StockItem",
     "StockLimitExceeded",

@@ -44,6 +44,7 @@ from omskit.ports import (
     PaymentProvider,
     RoutingStrategy,
     ShippingCarrier,
+    StatusPushingChannelConnector,
 )
 
 T = TypeVar("T")
@@ -160,6 +161,8 @@ def _channel(item: Any) -> list[str]:
                 check_code(name, "channels", problems)
     if inspect.getattr_static(item, "parse_edit", None) is not None:
         problems += protocol_misfits(item, EditingChannelConnector, {"parse_edit"})
+    if inspect.getattr_static(item, "push_status", None) is not None:
+        problems += protocol_misfits(item, StatusPushingChannelConnector, {"push_status"})
     return problems
 
 

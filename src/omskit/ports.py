@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from omskit.domain.carriers import CarrierRate
+from omskit.domain.channels import ChannelStatusUpdate
 from omskit.domain.commands import EditOrder, PlaceOrder
 from omskit.domain.inventory import Location, StockItem
 from omskit.domain.payments import (
@@ -65,6 +66,22 @@ class EditingChannelConnector(ChannelConnector, Protocol):
 
     def parse_edit(self, payload: Mapping[str, Any]) -> EditOrder:
         """Return the edit, or raise ``PayloadError`` listing every problem found."""
+        ...
+
+
+class StatusPushingChannelConnector(ChannelConnector, Protocol):
+    """A channel connector that tells its channel what became of the orders it sent: the
+    optional ``push_status`` of the channel contract (checked at registration when there).
+
+    The core records an update when an order of the connector's namespace is accepted,
+    ships (with carrier and tracking) or is cancelled, and ``oms.channels.push()`` sends
+    the due ones, outside any transaction; an exception from ``push_status`` keeps the
+    update for a later attempt. Delivery is at least once: the channel may see an update
+    twice (``update.id`` is stable) and must take it so.
+    """
+
+    def push_status(self, update: ChannelStatusUpdate) -> None:
+        """Tell the channel; raise on failure (the update is retried later)."""
         ...
 
 

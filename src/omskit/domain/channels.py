@@ -9,7 +9,11 @@ connectors never own the same channel: registration refuses the second one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import enum
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+
+import attrs
 
 
 def channel_claims(connector: object) -> frozenset[str]:
@@ -40,4 +44,50 @@ def namespace_clash(first: object, second: object) -> str | None:
     return None
 
 
-__all__ = ["channel_claims", "in_namespace", "namespace_clash", "owns_channel"]
+class ChannelStatus(enum.StrEnum):
+    """What a channel is told about an order it sent."""
+
+    #: omskit placed the order.
+    ACCEPTED = "accepted"
+    #: A shipment left, with its carrier and tracking number.
+    SHIPPED = "shipped"
+    #: The order was cancelled.
+    CANCELLED = "cancelled"
+
+
+#: How long after the n-th failed push the next attempt is due (the last step repeats).
+PUSH_BACKOFF: tuple[timedelta, ...] = (timedelta(seconds=30), timedelta(minutes=2),
+                                       timedelta(minutes=10), timedelta(hours=1))
+
+
+@attrs.frozen(kw_only=True)
+class ChannelStatusUpdate:
+    """One status of an order to push back to the channel it came from, through its
+    connector's ``push_status``; kept until sent, retried after a failure."""
+
+    id: str
+    #: The connector whose namespace holds the order's channel (it sends the update).
+    connector: str
+    order_id: str
+    #: The order's channel and its id there (what the channel knows the order by).
+    channel: str
+    external_id: str
+    status: ChannelStatus
+    #: ``carrier`` and ``tracking_number`` for ``shipped``, ``reason`` for ``cancelled``.
+    details: Mapping[str, str]
+    #: What it reports (``accepted``, or the id of the event): one update per key.
+    key: str
+    created_at: datetime
+    attempts: int = 0
+    next_attempt_at: datetime
+    sent_at: datetime | None = None
+    last_error: str = ""
+
+
+def next_attempt(failures: int, at: datetime) -> datetime:
+    """When a push that failed ``failures`` times is due again."""
+    return at + PUSH_BACKOFF[min(failures, len(PUSH_BACKOFF)) - 1]
+
+
+__all__ = ["PUSH_BACKOFF", "ChannelStatus", "ChannelStatusUpdate", "channel_claims",
+           "in_namespace", "namespace_clash", "next_attempt", "owns_channel"]

@@ -75,6 +75,9 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.RefundPayment: lambda s, x: s.payments._refund(x),
     c.RecordChannelCapture: lambda s, x: s.payments._record_channel_capture(x),
     c.HandlePaymentWebhook: lambda s, x: s.payments._handle_webhook(x),
+    # channels
+    c.RecordChannelStatus: lambda s, x: s.channels._record_status(x),
+    c.PushChannelStatus: lambda s, x: s.channels._push(x),
 }
 
 

@@ -52,6 +52,8 @@ class Tables:
     document_counters: sa.Table
     journal_postings: sa.Table
     order_edits: sa.Table
+    channel_deliveries: sa.Table
+    channel_status_updates: sa.Table
 
     def all(self) -> list[sa.Table]:
         """Core tables in dependency order (parents first)."""
@@ -62,7 +64,7 @@ class Tables:
                 self.payment_transactions, self.payment_entries,
                 self.shipments, self.parcels, self.tracking_events, self.label_documents,
                 self.invoices, self.document_counters, self.journal_postings,
-                self.order_edits]
+                self.order_edits, self.channel_deliveries, self.channel_status_updates]
 
 
 def build_metadata(
@@ -407,7 +409,46 @@ def build_metadata(
         tracking_events=tracking_events, label_documents=label_documents,
         **_invoice_tables(md, prefix, schema),
         order_edits=_edit_table(md, prefix, schema, fk),
+        **_channel_tables(md, prefix, schema, fk),
     )
+
+
+def _channel_tables(md: sa.MetaData, prefix: str, schema: str | None,
+                    fk: Callable[[str, str], str]) -> dict[str, sa.Table]:
+    """Channel webhooks seen and status pushed back to channels (migration 0011)."""
+    deliveries = sa.Table(
+        f"{prefix}channel_deliveries", md,
+        # A channel's webhook delivery id, seen once: a re-delivery returns its order.
+        sa.Column("connector", sa.String(_ID), primary_key=True),
+        sa.Column("delivery_id", sa.String(_ID), primary_key=True),
+        sa.Column("order_id", sa.String(_ID), sa.ForeignKey(fk("orders", "id")),
+                  nullable=False),
+        sa.Column("received_at", UTCDateTime, nullable=False),
+        schema=schema,
+    )
+    updates = sa.Table(
+        f"{prefix}channel_status_updates", md,
+        sa.Column("id", sa.String(_ID), primary_key=True),
+        sa.Column("connector", sa.String(_ID), nullable=False),
+        sa.Column("order_id", sa.String(_ID), sa.ForeignKey(fk("orders", "id")),
+                  nullable=False),
+        sa.Column("channel", sa.String(_ID), nullable=False),
+        sa.Column("external_id", sa.String(_ID), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        # {carrier, tracking_number, reason...}: what the channel is told with the status.
+        sa.Column("details", JSONDocument, nullable=False),
+        # What the update reports (an event id, or "accepted"): one update per key.
+        sa.Column("key", sa.String(_ID), nullable=False, unique=True),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+        sa.Column("sent_at", UTCDateTime, nullable=True),
+        sa.Column("last_error", sa.String(_TEXT), nullable=False),
+        sa.Index(f"ix_{prefix}channel_status_updates_due", "sent_at", "next_attempt_at"),
+        sa.Index(f"ix_{prefix}channel_status_updates_order_id", "order_id", "created_at"),
+        schema=schema,
+    )
+    return {"channel_deliveries": deliveries, "channel_status_updates": updates}
 
 
 def _edit_table(md: sa.MetaData, prefix: str, schema: str | None,

@@ -36,6 +36,7 @@ from omskit.domain.checks import (
 from omskit.domain.checks import typed as _typed
 from omskit.domain.commands.base import Command
 from omskit.domain.commands.carts import ExpireCarts, HoldCart, ReleaseCart
+from omskit.domain.commands.channels import PushChannelStatus, RecordChannelStatus
 from omskit.domain.commands.edits import (
     AbandonOrderEdit,
     BeginOrderEdit,
@@ -120,6 +121,8 @@ __all__ = [
     "VoidLabel", "check_code", "check_identifier",
     "check_quantity", "check_text",
 ]
+# Status pushed back to channels.
+__all__ += ["PushChannelStatus", "RecordChannelStatus"]
 # Order edits.
 __all__ += ["AbandonOrderEdit", "BeginOrderEdit", "CommitOrderEdit", "EditOrder",
             "ExpireOrderEdits", "StageOrderEdit"]
@@ -325,4 +328,4 @@ COMMANDS: dict[str, type[Command]] = {cls.name: cls for cls in (
     CapturePayment, VoidPayment, RefundPayment, RecordChannelCapture, HandlePaymentWebhook,
     CreateShipment, BuyLabel, VoidLabel, ShipShipment, RecordTracking, TrackShipment,
     ReceiveCarrierWebhook, BeginOrderEdit, StageOrderEdit, CommitOrderEdit, AbandonOrderEdit,
-    EditOrder, ExpireOrderEdits)}
+    EditOrder, ExpireOrderEdits, RecordChannelStatus, PushChannelStatus)}
