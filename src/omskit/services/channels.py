@@ -15,7 +15,7 @@ from omskit.domain.channels import (
     next_attempt,
     owns_channel,
 )
-from omskit.domain.checks import MAX_TEXT_LENGTH, check_identifier, refuse
+from omskit.domain.checks import MAX_TEXT_LENGTH, check_code, check_identifier, refuse
 from omskit.domain.commands import EditOrder, PlaceOrder
 from omskit.domain.commands.channels import PushChannelStatus, RecordChannelStatus
 from omskit.domain.edits import OrderEdit
@@ -49,11 +49,17 @@ class ChannelService:
     def namespace(self, channel: str) -> frozenset[str]:
         """The names whose order channels (each name and its ``name:…`` sub-channels) the
         connector ``channel`` owns: its code and the ``channels`` it declares."""
+        problems: list[str] = []
+        check_identifier(channel, "channel", problems)
+        refuse(problems, "channel")
         return channel_claims(self._channels.get(channel))
 
     def owner(self, order_channel: str) -> str | None:
         """The code of the connector whose namespace holds the order channel
         ``order_channel``, or ``None`` (an order placed by the host itself)."""
+        problems: list[str] = []
+        check_code(order_channel, "order_channel", problems)
+        refuse(problems, "channel")
         for code in self._channels:
             if owns_channel(self._channels.get(code), order_channel):
                 return code
@@ -136,7 +142,9 @@ class ChannelService:
         update (the one kept before, for a key seen), or ``None`` when the order's channel
         belongs to no connector that pushes statuses. ``OrderNotFound`` for an unknown id."""
         return self._record_status(RecordChannelStatus(order_id=order_id, status=status,
-                                                       key=key, details=details or {}))
+                                                       key=key,
+                                                       details={} if details is None
+                                                       else details))
 
     def _pusher(self, order_channel: str) -> str | None:
         owner = self.owner(order_channel)
@@ -169,6 +177,9 @@ class ChannelService:
 
     def status_updates(self, order_id: str) -> list[ChannelStatusUpdate]:
         """The order's status updates for its channel, oldest first (sent or not)."""
+        problems: list[str] = []
+        check_identifier(order_id, "order_id", problems)
+        refuse(problems, "order")
         t = self._db.tables.channel_status_updates
         with self._db.uow() as uow:
             uow.orders.get(order_id)  # OrderNotFound for an unknown id
