@@ -21,6 +21,7 @@ from .builtin.carriers import (
 )
 from .domain.availability import StockSummary
 from .domain.carriers import CarrierRate, RateTableCarrier
+from .domain.channels import PUSH_BACKOFF, ChannelStatus, ChannelStatusUpdate
 from .domain.checks import (
     EARLIEST_MOMENT,
     LATEST_MOMENT,
@@ -52,8 +53,10 @@ from .domain.commands import (
     PickFulfillmentOrder,
     PlaceHold,
     PlaceOrder,
+    PushChannelStatus,
     ReceiveStock,
     ReceiveSupply,
+    RecordChannelStatus,
     RegisterSupply,
     RejectFulfillmentOrder,
     ReleaseCart,
@@ -165,6 +168,7 @@ from .domain.errors import (
     CarrierRefused,
     CarrierUnavailable,
     CartNotFound,
+    ChannelNotOwned,
     ConcurrencyConflict,
     DuplicateContribution,
     EditsNotSupported,
@@ -243,6 +247,7 @@ from .domain.events import (
     OrderHoldReleased,
     OrderLinesCancelled,
     OrderPlaced,
+    OrderPromiseMoved,
     OrderRouted,
     OrderShortClosed,
     OrderStatusChanged,
@@ -434,6 +439,7 @@ from .ports import (
     ReturnsPolicy,
     RoutingStrategy,
     ShippingCarrier,
+    StatusPushingChannelConnector,
     SupplierConnector,
 )
 from .routing.candidates import CandidateArrays, PricedCandidates
@@ -482,6 +488,7 @@ __all__ = [
     "PAYMENT_EVENTS",
     "PAYMENT_PENDING",
     "PICKUP_EVENTS",
+    "PUSH_BACKOFF",
     "RETURN_EVENTS",
     "RETURN_TRANSITIONS",
     "SWEEP_JOBS",
@@ -520,6 +527,9 @@ __all__ = [
     "CartLine",
     "CartNotFound",
     "ChannelConnector",
+    "ChannelNotOwned",
+    "ChannelStatus",
+    "ChannelStatusUpdate",
     "ChargeStatus",
     "CloseReturn",
     "CollectPickup",
@@ -636,6 +646,7 @@ __all__ = [
     "OrderOnHold",
     "OrderPayment",
     "OrderPlaced",
+    "OrderPromiseMoved",
     "OrderQuery",
     "OrderRouted",
     "OrderShortClosed",
@@ -705,6 +716,7 @@ __all__ = [
     "PurchaseOrderSendInProgress",
     "PurchaseOrderSent",
     "PurchaseOrderStatus",
+    "PushChannelStatus",
     "QuantityAlreadyShipped",
     "QuantityNotCancellable",
     "RateRequest",
@@ -717,6 +729,7 @@ __all__ = [
     "ReceiveSupplierResponse",
     "ReceiveSupply",
     "RecordChannelCapture",
+    "RecordChannelStatus",
     "RecordTracking",
     "RecordedTrackingEvent",
     "RefundContext",
@@ -790,6 +803,7 @@ __all__ = [
     "SoftReservationStatus",
     "StageOrderEdit",
     "StagedChanges",
+    "StatusPushingChannelConnector",
     "StockAdjusted",
     "StockFeed",
     "StockItem",

@@ -121,7 +121,7 @@ class Oms:
                                       orders=self.orders)
         #: Orders (and order edits) from channel payloads, through connector plugins.
         self.channels = ChannelService(channels=registries[kinds.CHANNEL], orders=self.orders,
-                                       edits=self.edits)
+                                       edits=self.edits, db=db, clock=clock)
         #: Delivery-date quotes per option (ship, pickup) for lines not yet ordered.
         self.promise = PromiseService(db=db, clock=clock, router=router)
         #: Soft reservations: stock held for a cart for a time-to-live.

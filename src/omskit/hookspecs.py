@@ -69,17 +69,25 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def omskit_register_channels(register: Callable[[ChannelConnector], None]) -> None:
+def omskit_register_channels(register: Callable[[ChannelConnector], None],
+                             settings: Mapping[str, Any]) -> None:
     """Contribute sales-channel connectors.
 
     Call ``register(connector)`` once per connector; ``connector.code`` must be unique across
-    all plugins. A connector turns a channel's payload into a ``PlaceOrder`` command
+    all plugins, and so must its namespace of order channels (its code, its optional
+    ``channels``, and their ``<name>:…`` sub-channels), the idempotency space of its orders'
+    external ids. A connector turns a channel's payload into a ``PlaceOrder`` command
     (``Oms.channels.receive(code, payload)``); one with the optional ``parse_edit``
     (``EditingChannelConnector``) also turns order edits into ``EditOrder`` commands
     (``Oms.channels.receive_edit(code, payload)``).
 
-    Error policy: an exception aborts ``bootstrap``; a duplicate code raises
-    ``DuplicateContribution`` naming both plugins.
+    ``settings`` is the mapping given to ``bootstrap``, for a connector configured there
+    (the tills of a point of sale, the shops of a marketplace); omit the argument when
+    there is nothing to read. As for shipping carriers, it is read before
+    ``omskit_validate_settings`` runs: register what parses and report the rest there.
+
+    Error policy: an exception aborts ``bootstrap``; a duplicate code or an overlapping
+    namespace raises ``DuplicateContribution`` naming both plugins.
     """
 
 

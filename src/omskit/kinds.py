@@ -20,6 +20,7 @@ import attrs
 from typing_extensions import get_protocol_members
 
 from omskit import hookspecs
+from omskit.domain.channels import namespace_clash
 from omskit.domain.checks import check_code, check_location_code
 from omskit.domain.dropship import UnknownSupplier
 from omskit.domain.errors import (
@@ -48,6 +49,7 @@ from omskit.ports import (
     ReturnsPolicy,
     RoutingStrategy,
     ShippingCarrier,
+    StatusPushingChannelConnector,
     SupplierConnector,
 )
 
@@ -70,6 +72,9 @@ class ContributionKind(Generic[T]):
     protocol: type | None = None
     #: Extra checks a Protocol cannot express; returns one message per problem.
     check: Callable[[Any], list[str]] | None = None
+    #: What an already registered contribution (first) and a new one (second) both claim
+    #: besides their codes (``None``: nothing); a clash refuses the new one.
+    clash: Callable[[Any, Any], str | None] | None = None
 
     @property
     def hook_name(self) -> str:
@@ -153,14 +158,24 @@ def _channel(item: Any) -> list[str]:
     """A channel connector's code, and its ``parse_edit`` if it has one (the optional part
     of the contract)."""
     problems = _code("channel code")(item)
+    declared = getattr(item, "channels", None)
+    if declared is not None:
+        if not isinstance(declared, frozenset | set):
+            problems.append(f"channels must be a frozenset of channel codes, not {declared!r}")
+        else:
+            for name in sorted(declared, key=repr):
+                check_code(name, "channels", problems)
     if inspect.getattr_static(item, "parse_edit", None) is not None:
         problems += protocol_misfits(item, EditingChannelConnector, {"parse_edit"})
+    if inspect.getattr_static(item, "push_status", None) is not None:
+        problems += protocol_misfits(item, StatusPushingChannelConnector, {"push_status"})
     return problems
 
 
 CHANNEL: ContributionKind[ChannelConnector] = ContributionKind(
     name="channel", hook=hookspecs.omskit_register_channels, key=_code_of,
-    not_found=UnknownChannel, protocol=ChannelConnector, check=_channel)
+    not_found=UnknownChannel, protocol=ChannelConnector, check=_channel,
+    clash=namespace_clash)
 ROUTING_STRATEGY: ContributionKind[RoutingStrategy] = ContributionKind(
     name="routing strategy", hook=hookspecs.omskit_register_routing_strategies, key=_code_of,
     not_found=UnknownRoutingStrategy, protocol=RoutingStrategy,

@@ -11,6 +11,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from omskit.domain.carriers import CarrierRate
+from omskit.domain.channels import ChannelStatusUpdate
 from omskit.domain.commands import EditOrder, PlaceOrder
 from omskit.domain.dropship import (
     PurchaseOrderDocument,
@@ -44,8 +45,13 @@ from omskit.domain.values import Address, Coordinates
 class ChannelConnector(Protocol):
     """Turns a sales channel's order payload into a :class:`PlaceOrder` command.
 
-    ``code`` is the channel code the connector's orders carry (``PlaceOrder.channel``), so it
-    must be a valid channel code: lower-case letters, digits and ``_ . : -``.
+    ``code`` is a valid channel code (lower-case letters, digits and ``_ . : -``), unique
+    across plugins. It heads the connector's namespace of order channels: its orders carry
+    (``PlaceOrder.channel``) its code, a sub-channel ``<code>:<name>`` (one marketplace
+    shop, one store), or a channel it declares in an optional ``channels`` attribute (a
+    frozenset of codes, and their sub-channels). Orders are idempotent per channel and
+    external id, so the core refuses a command outside the namespace (``ChannelNotOwned``)
+    and a second connector whose namespace overlaps (``DuplicateContribution``).
     """
 
     code: str
@@ -68,6 +74,22 @@ class EditingChannelConnector(ChannelConnector, Protocol):
 
     def parse_edit(self, payload: Mapping[str, Any]) -> EditOrder:
         """Return the edit, or raise ``PayloadError`` listing every problem found."""
+        ...
+
+
+class StatusPushingChannelConnector(ChannelConnector, Protocol):
+    """A channel connector that tells its channel what became of the orders it sent: the
+    optional ``push_status`` of the channel contract (checked at registration when there).
+
+    The core records an update when an order of the connector's namespace is accepted,
+    ships (with carrier and tracking) or is cancelled, and ``oms.channels.push()`` sends
+    the due ones, outside any transaction; an exception from ``push_status`` keeps the
+    update for a later attempt. Delivery is at least once: the channel may see an update
+    twice (``update.id`` is stable) and must take it so.
+    """
+
+    def push_status(self, update: ChannelStatusUpdate) -> None:
+        """Tell the channel; raise on failure (the update is retried later)."""
         ...
 
 

@@ -77,12 +77,20 @@ class Registries:
         """Check ``item`` against its kind, then add it under its code.
 
         A misfit raises :class:`PluginError` naming ``plugin``; a taken code raises
-        :class:`DuplicateContribution` naming both plugins.
+        :class:`DuplicateContribution` naming both plugins, and so does a clash of what
+        the kind says both claim (``ContributionKind.clash``).
         """
         problems = kind.misfits(item)
         if problems:
             raise PluginError(f"plugin {plugin!r} registered a {kind.name} that does not fit "
                               f"omskit's contract ({item!r}): {'; '.join(problems)}")
+        if kind.clash is not None:
+            # Codes alone may differ while what they claim overlaps (a channel connector's
+            # namespace of order channels): the second claimant is refused like a taken code.
+            for entry in self[kind].contributions():
+                clash = kind.clash(entry.item, item)
+                if clash is not None:
+                    raise DuplicateContribution(kind.name, clash, entry.plugin, plugin)
         self[kind].add(kind.key(item), item, plugin)
 
     def by_plugin(self) -> Mapping[str, Mapping[str, tuple[str, ...]]]:

@@ -614,3 +614,14 @@ class PickupNotReady(OmsError):
         self.reason = reason
         super().__init__(f"fulfilment order {fulfillment_order_id} cannot be ready for "
                          f"pickup: {reason}")
+class ChannelNotOwned(PluginError):
+    """A channel connector made a command for an order channel outside its namespace (its
+    code, the channels it declares, and their ``<name>:…`` sub-channels): it would share
+    another connector's idempotency space of ``(channel, external id)``."""
+
+    def __init__(self, connector: str, channel: str) -> None:
+        self.connector = connector
+        self.channel = channel
+        super().__init__(f"channel connector {connector!r} made an order for channel "
+                         f"{channel!r}, outside its namespace (its code, its declared "
+                         "channels and their ':' sub-channels)")

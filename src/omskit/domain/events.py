@@ -276,6 +276,18 @@ class OrderExpectedDateChanged(OrderEvent):
 
 
 @attrs.frozen(kw_only=True)
+class OrderPromiseMoved(OrderEvent):
+    """Routing cannot deliver by the date promised (quoted at checkout, or promised before
+    an edit): the promise moved to the day the last parcel can arrive."""
+
+    event_type: ClassVar[str] = "order.promise_moved"
+    previous: date
+    promised_date: date
+    #: What moved it: ``placement`` (the quoted date) or ``edit`` (an edit's re-routing).
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
 class StockReserved(OrderEvent):
     """Stock at a location was reserved for an order line."""
 
@@ -400,6 +412,7 @@ CORE_EVENTS: tuple[type[Event], ...] = (
     LabelVoided,
     ParcelTracked,
     OrderExpectedDateChanged,
+    OrderPromiseMoved,
     StockReserved,
     ReservationReleased,
     LocationSaved,

@@ -41,6 +41,7 @@ from omskit.domain.events import (
     OrderHoldReleased,
     OrderLinesCancelled,
     OrderPlaced,
+    OrderPromiseMoved,
     OrderRouted,
     OrderShortClosed,
     OrderStatusChanged,
@@ -743,6 +744,20 @@ class Order:
         self._events.append(OrderExpectedDateChanged(
             order=self.id, occurred_at=at, previous=previous, expected_date=new,
             shipment_id=shipment_id))
+        return True
+
+    def move_promise(self, arrives: date, reason: str, at: datetime) -> bool:
+        """Promise ``arrives`` when the order has no promise yet, or when it is later than
+        the promise (which routing cannot keep), with an event saying the promise moved; an
+        earlier date keeps the promise. Returns whether a promise moved."""
+        if self.promised_date is None:
+            self.promised_date = arrives
+            return False
+        if arrives <= self.promised_date:
+            return False
+        previous, self.promised_date = self.promised_date, arrives
+        self._events.append(OrderPromiseMoved(order=self.id, occurred_at=at, previous=previous,
+                                              promised_date=arrives, reason=reason))
         return True
 
     def cancel(self, reason: str, at: datetime) -> list[FulfillmentOrder]:

@@ -173,20 +173,18 @@ def allocate(router: RoutingEngine, hooks: Hooks, uow: UnitOfWork, order: Order,
     if store_fo is not None:
         record_transfers(uow, order, store_fo.id, transfers, at)
     if (first_routing or repromise) and created and not backordered:
-        # Fully sourced: promise the date the last parcel arrives (on the first routing;
-        # an edit's routing may move the promise later, never earlier). Goods coming to
-        # a pickup store by transfer count the transfer's transit.
+        # Fully sourced: promise the date the last parcel arrives; goods coming to a pickup
+        # store by transfer count the transfer's transit. A date quoted at checkout (or
+        # promised before an edit) is kept when routing can meet it; when it cannot, the
+        # promise moves later, never earlier, and the timeline says so (order.promise_moved).
         dates = [delivery_date(lanes[fo.location][0], at, lanes[fo.location][1])
                  for fo in created if fo.location in lanes]
         if store_fo is not None:
             store = uow.inventory.location(store_fo.location)
             assert store is not None
             dates.append(store_ready_date(store, transfers))
-        arrives = max(dates)
-        if order.promised_date is None:
-            order.promised_date = arrives
-        elif repromise:
-            order.promised_date = max(order.promised_date, arrives)
+        if dates:
+            order.move_promise(max(dates), "edit" if repromise else "placement", at)
     # Units coming by transfer are reserved when the transfer arrives, not now.
     reservations = [
         Reservation(id=new_id(), order_id=order.id, line_id=line.line_id,

@@ -100,6 +100,9 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.InspectReturn: lambda s, x: s.returns._inspect(x),
     c.RefundReturn: lambda s, x: s.returns._refund(x),
     c.CloseReturn: lambda s, x: s.returns._close(x),
+    # channels
+    c.RecordChannelStatus: lambda s, x: s.channels._record_status(x),
+    c.PushChannelStatus: lambda s, x: s.channels._push(x),
 }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from omskit.domain.channels import ChannelStatus
 from omskit.domain.edits import OrderEditCommitted
 from omskit.domain.events import (
     CartHoldEnded,
@@ -151,6 +152,20 @@ def settle_cancelled_units(event: Event, services: Services) -> None:
         services.payments.settle(event.order, f"{kind}-{event.event_id}", increase=False)
 
 
+def push_channel_status(event: Event, services: Services) -> None:
+    """A shipment left or an order was cancelled: keep the status for the channel the order
+    came from, when its connector pushes statuses (``oms.channels.push`` sends it), once
+    per event."""
+    if isinstance(event, ShipmentShipped):
+        services.channels.record_status(
+            event.order, ChannelStatus.SHIPPED, key=event.event_id,
+            details={"carrier": event.carrier, "tracking_number": event.tracking_number,
+                     "fulfillment_order_id": event.fulfillment_order_id})
+    elif isinstance(event, OrderCancelled):
+        services.channels.record_status(event.order, ChannelStatus.CANCELLED,
+                                        key=event.event_id, details={"reason": event.reason})
+
+
 #: The core's handlers per event type, run in this order before plugins' handlers.
 CORE_HANDLERS: Mapping[str, Sequence[Handler]] = {
     **{event_type.event_type: tuple(
@@ -159,9 +174,9 @@ CORE_HANDLERS: Mapping[str, Sequence[Handler]] = {
         if event_type in wanted)
        for event_type in (*_STOCK_EVENTS, SupplyRegistered)},
     PaymentAuthorisationRequested.event_type: (authorise_payments,),
-    ShipmentShipped.event_type: (capture_shipment, invoice_shipment),
+    ShipmentShipped.event_type: (capture_shipment, invoice_shipment, push_channel_status),
     PaymentRecorded.event_type: (post_payment, issue_payment_documents),
-    OrderCancelled.event_type: (settle_cancellation,),
+    OrderCancelled.event_type: (settle_cancellation, push_channel_status),
     OrderEditCommitted.event_type: (settle_edit,),
     OrderLinesCancelled.event_type: (settle_cancelled_units,),
     OrderShortClosed.event_type: (settle_cancelled_units,),

@@ -59,6 +59,8 @@ class Tables:
     relay_deliveries: sa.Table
     purchase_orders: sa.Table
     supplier_messages: sa.Table
+    channel_deliveries: sa.Table
+    channel_status_updates: sa.Table
 
     def all(self) -> list[sa.Table]:
         """Core tables in dependency order (parents first)."""
@@ -71,7 +73,7 @@ class Tables:
                 self.invoices, self.document_counters, self.journal_postings,
                 self.order_edits, self.monitor_breaches, self.sweep_leases, self.returns,
                 self.relays, self.relay_deliveries, self.purchase_orders,
-                self.supplier_messages]
+                self.supplier_messages, self.channel_deliveries, self.channel_status_updates]
 
 
 def build_metadata(
@@ -429,6 +431,7 @@ def build_metadata(
         returns=_return_table(md, prefix, schema, fk),
         **_relay_tables(md, prefix, schema),
         **_dropship_tables(md, prefix, schema, fk),
+        **_channel_tables(md, prefix, schema, fk),
     )
 
 
@@ -532,6 +535,44 @@ def _dropship_tables(md: sa.MetaData, prefix: str, schema: str | None,
         schema=schema,
     )
     return {"purchase_orders": purchase_orders, "supplier_messages": supplier_messages}
+
+
+def _channel_tables(md: sa.MetaData, prefix: str, schema: str | None,
+                    fk: Callable[[str, str], str]) -> dict[str, sa.Table]:
+    """Channel webhooks seen and status pushed back to channels (migration 0016)."""
+    deliveries = sa.Table(
+        f"{prefix}channel_deliveries", md,
+        # A channel's webhook delivery id, seen once: a re-delivery returns its order.
+        sa.Column("connector", sa.String(_ID), primary_key=True),
+        sa.Column("delivery_id", sa.String(_ID), primary_key=True),
+        sa.Column("order_id", sa.String(_ID), sa.ForeignKey(fk("orders", "id")),
+                  nullable=False),
+        sa.Column("received_at", UTCDateTime, nullable=False),
+        schema=schema,
+    )
+    updates = sa.Table(
+        f"{prefix}channel_status_updates", md,
+        sa.Column("id", sa.String(_ID), primary_key=True),
+        sa.Column("connector", sa.String(_ID), nullable=False),
+        sa.Column("order_id", sa.String(_ID), sa.ForeignKey(fk("orders", "id")),
+                  nullable=False),
+        sa.Column("channel", sa.String(_ID), nullable=False),
+        sa.Column("external_id", sa.String(_ID), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        # {carrier, tracking_number, reason...}: what the channel is told with the status.
+        sa.Column("details", JSONDocument, nullable=False),
+        # What the update reports (an event id, or "accepted"): one update per key.
+        sa.Column("key", sa.String(_ID), nullable=False, unique=True),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+        sa.Column("sent_at", UTCDateTime, nullable=True),
+        sa.Column("last_error", sa.String(_TEXT), nullable=False),
+        sa.Index(f"ix_{prefix}channel_status_updates_due", "sent_at", "next_attempt_at"),
+        sa.Index(f"ix_{prefix}channel_status_updates_order_id", "order_id", "created_at"),
+        schema=schema,
+    )
+    return {"channel_deliveries": deliveries, "channel_status_updates": updates}
 
 
 def _edit_table(md: sa.MetaData, prefix: str, schema: str | None,

@@ -53,6 +53,8 @@ class ChannelConformance:
             command = channel_oms.channels.parse(channel_code, payload)
             assert isinstance(command, PlaceOrder)
             assert command.lines
+            # The order channel is in the connector's namespace (parse refuses it otherwise).
+            assert channel_oms.channels.owner(command.channel) == channel_code
 
     def test_redelivery_places_one_order(self, channel_oms: Oms, channel_code: str,
                                          valid_payloads: list[dict[str, Any]]) -> None:

@@ -11,6 +11,7 @@ from cattrs.errors import BaseValidationError
 from omskit import EditOrder, InvalidCommand, PayloadError, PlaceOrder
 
 from omskit_channel_storefront.converter import make_payload_converter
+from omskit_channel_storefront.fields import SOURCES
 from omskit_channel_storefront.mapping import to_edit_order, to_place_order
 from omskit_channel_storefront.payload import EditPayload, OrderPayload
 from omskit_channel_storefront.problems import InvalidField, as_problems, show
@@ -30,6 +31,8 @@ class StorefrontConnector:
     """
 
     code: str = attrs.field(default=CHANNEL_CODE, init=False)
+    #: The order channels it places on besides ``storefront``: the payload's ``source``.
+    channels: frozenset[str] = attrs.field(default=frozenset(SOURCES), init=False)
     # One converter per connector (and so per Oms): nothing is shared between instances.
     _converter: cattrs.Converter = attrs.field(factory=make_payload_converter, init=False,
                                                repr=False)

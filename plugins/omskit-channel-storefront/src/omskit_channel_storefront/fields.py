@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NewType
 
@@ -89,6 +89,8 @@ Version = NewType("Version", int)
 """An order version the app saw, a whole number from 0."""
 Amount = NewType("Amount", Decimal)
 """Money: a decimal string (``"19.90"``) or an integer, ``0 .. MAX_UNIT_PRICE``; never a float."""
+PromisedDate = NewType("PromisedDate", date)
+"""A delivery date quoted at checkout (``oms.promise``), ``YYYY-MM-DD``."""
 Latitude = NewType("Latitude", float)
 """Degrees north, ``-90 .. 90``, as a JSON number."""
 Longitude = NewType("Longitude", float)
@@ -314,6 +316,21 @@ def structure_timestamp(value: Any, _type: object = None) -> datetime:
     return moment
 
 
+def structure_promised_date(value: Any, _type: object = None) -> PromisedDate:
+    """Admit a :data:`PromisedDate`: a calendar date written ``YYYY-MM-DD``."""
+    text = _string(value)
+    try:
+        if len(text) != 10:
+            raise ValueError(text)
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise InvalidField(f"{show(value)} is not a date like '2026-11-28'") from None
+    if not EARLIEST_MOMENT.date() <= day < LATEST_MOMENT.date():
+        raise InvalidField(f"{show(value)} is outside {EARLIEST_MOMENT:%Y-%m-%d}.."
+                           f"{LATEST_MOMENT:%Y-%m-%d}")
+    return PromisedDate(day)
+
+
 #: Every field type and the check that structures it (registered on the payload converter).
 FIELD_CHECKS: dict[object, Callable[[Any, Any], Any]] = {
     Identifier: structure_identifier,
@@ -332,6 +349,7 @@ FIELD_CHECKS: dict[object, Callable[[Any, Any], Any]] = {
     NewQuantity: structure_new_quantity,
     Version: structure_version,
     Amount: structure_amount,
+    PromisedDate: structure_promised_date,
     Latitude: structure_latitude,
     Longitude: structure_longitude,
     datetime: structure_timestamp,

@@ -9,6 +9,8 @@ Where each payload field lands:
 - ``fulfillment`` → ``DeliveryMethod`` (ship, or pickup at ``location``).
 - addresses → ``Address``; ``lat``/``lon`` → ``Coordinates``.
 - ``items`` → ``NewLine`` s; ``source``, ``note``, ``app`` and ``attributes`` → ``metadata``.
+- ``cart_id`` and ``promised_date`` (from checkout) as they are: the cart's soft hold becomes
+  the order's reservation, and the quoted date is kept (or its move is in the timeline).
 """
 
 from __future__ import annotations
@@ -104,6 +106,8 @@ def to_place_order(order: OrderPayload) -> PlaceOrder:
         tags=order.tags,
         metadata=to_metadata(order),
         placed_at=order.created_at,
+        cart_id=order.cart_id,
+        promised_date=order.promised_date,
     )
 
 

@@ -28,6 +28,7 @@ from omskit_channel_storefront.fields import (
     NewQuantity,
     Note,
     Phone,
+    PromisedDate,
     Quantity,
     RequiredText,
     Source,
@@ -134,6 +135,10 @@ class OrderPayload:
     note: Note | None = None
     app: AppPayload | None = None
     attributes: Attributes = attrs.field(factory=dict)
+    #: The cart whose soft hold (``oms.carts.hold``) becomes the order's reservation.
+    cart_id: Identifier | None = None
+    #: The delivery date quoted at checkout (``oms.promise``): kept, or its move recorded.
+    promised_date: PromisedDate | None = None
 
 
 # -- order edits -------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from omskit.domain.checks import (
 from omskit.domain.checks import typed as _typed
 from omskit.domain.commands.base import Command
 from omskit.domain.commands.carts import ExpireCarts, HoldCart, ReleaseCart
+from omskit.domain.commands.channels import PushChannelStatus, RecordChannelStatus
 from omskit.domain.commands.dropship import (
     CreatePurchaseOrder,
     PollSuppliers,
@@ -148,6 +149,8 @@ __all__ = [
     "VoidLabel", "check_code", "check_identifier",
     "check_quantity", "check_text",
 ]
+# Status pushed back to channels.
+__all__ += ["PushChannelStatus", "RecordChannelStatus"]
 # Order edits.
 __all__ += ["CreatePurchaseOrder", "PollSuppliers", "ReceiveShipNotice", "ReceiveStockFeed",
             "ReceiveSupplierResponse", "SendPurchaseOrder"]
@@ -366,5 +369,5 @@ COMMANDS: dict[str, type[Command]] = {cls.name: cls for cls in (
     ReceiveCarrierWebhook, BeginOrderEdit, StageOrderEdit, CommitOrderEdit, AbandonOrderEdit,
     EditOrder, ExpireOrderEdits, SweepExceptions, RunSweeps, MarkReadyForPickup, CollectPickup,
     ExpireUncollectedPickups, CreatePurchaseOrder, SendPurchaseOrder, ReceiveSupplierResponse,
-    ReceiveShipNotice, ReceiveStockFeed, PollSuppliers)}
+    ReceiveShipNotice, ReceiveStockFeed, PollSuppliers, RecordChannelStatus, PushChannelStatus)}
 COMMANDS.update({cls.name: cls for cls in RETURN_COMMANDS})
