@@ -45,10 +45,11 @@ from omskit.services.dispatch import DispatchMode, EventDispatcher
 from omskit.services.edits import OrderEditService
 from omskit.services.fulfillment import FulfillmentService
 from omskit.services.handle import Services
-from omskit.services.handlers import CORE_HANDLERS, EventDelivery
+from omskit.services.handlers import CORE_HANDLERS, EventDelivery, with_notifications
 from omskit.services.inventory import InventoryService
 from omskit.services.invoices import InvoiceService, JournalService
 from omskit.services.monitor import MonitorService
+from omskit.services.notifications import NOTIFIED_EVENT_TYPES, NotificationService
 from omskit.services.orders import OrderService
 from omskit.services.outbox import OutboxService
 from omskit.services.payments import PaymentService
@@ -69,7 +70,8 @@ class Oms:
 
     Services: ``inventory``, ``orders``, ``edits``, ``fulfillment``, ``channels``,
     ``outbox``, ``promise``, ``carts``, ``payments``, ``shipping``, ``invoices``,
-    ``journal``, ``monitor``, ``sweeps``; ``router`` runs routing decisions in memory.
+    ``journal``, ``monitor``, ``sweeps``, ``notifications``; ``router`` runs routing
+    decisions in memory.
     """
 
     def __init__(self, *, db: Database, dispatcher: EventDispatcher,
@@ -132,11 +134,16 @@ class Oms:
         #: Order monitoring: late, stuck, held orders and more; the sweep raising each once.
         self.monitor = MonitorService(db=db, dispatcher=dispatcher, clock=clock,
                                       settings=settings, payments=self.payments)
-        #: The periodic jobs (lapsed holds and edits, expired authorisations, the monitor),
-        #: one process at a time.
+        #: Customer messages through notifier plugins, once per event and recipient.
+        self.notifications = NotificationService(db=db, clock=clock, settings=settings,
+                                                 notifiers=registries[kinds.NOTIFIER],
+                                                 orders=self.orders)
+        #: The periodic jobs (lapsed holds and edits, expired authorisations, the monitor,
+        #: message retries), one process at a time.
         self.sweeps = SweepService(db=db, clock=clock, carts=self.carts, edits=self.edits,
-                                   payments=self.payments, monitor=self.monitor)
-        delivery = EventDelivery(hooks)
+                                   payments=self.payments, monitor=self.monitor,
+                                   notifications=self.notifications)
+        delivery = EventDelivery(hooks, core_handlers(registries))
         #: Relaying stored events to the core's handlers and ``omskit_handle_event``;
         #: parked events for operators.
         self.outbox = OutboxService(db=db, dispatcher=dispatcher, clock=clock,
@@ -147,7 +154,8 @@ class Oms:
                                  outbox=self.outbox, promise=self.promise, carts=self.carts,
                                  payments=self.payments, shipping=self.shipping,
                                  invoices=self.invoices, journal=self.journal,
-                                 edits=self.edits, monitor=self.monitor, sweeps=self.sweeps)
+                                 edits=self.edits, monitor=self.monitor, sweeps=self.sweeps,
+                                 notifications=self.notifications)
         delivery.services = self.services
         # Inline dispatch drains the outbox through this instance's outbox service.
         dispatcher.drain = self.outbox.dispatch_batch
@@ -335,6 +343,15 @@ class Oms:
         self.close()
 
 
+def core_handlers(registries: Registries) -> Mapping[str, Any]:
+    """The core's event handlers for this instance: customer notifications join them when
+    a notifier is installed (without one, nobody would be told, and placement keeps settling
+    its events on write)."""
+    if len(registries[kinds.NOTIFIER]):
+        return with_notifications(CORE_HANDLERS, NOTIFIED_EVENT_TYPES)
+    return CORE_HANDLERS
+
+
 def bootstrap(
     engine_or_url: sa.Engine | str | sa.URL | None = None,
     *,
@@ -403,7 +420,7 @@ def bootstrap(
     router = RoutingEngine(hooks, strategies, carriers, settings, routing_settings(settings),
                            geocoders=registries[kinds.GEOCODER])
     dispatcher = EventDispatcher(hooks=hooks, mode=dispatch,
-                                 handled_types=frozenset(CORE_HANDLERS))
+                                 handled_types=frozenset(core_handlers(registries)))
     db = Database(engine=engine, tables=tables, converter=converter,
                   codec=EventCodec(converter, registries[kinds.EVENT_TYPE]), hooks=hooks,
                   settle_policy=dispatcher.settled_on_write)

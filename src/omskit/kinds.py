@@ -27,6 +27,7 @@ from omskit.domain.errors import (
     UnknownChannel,
     UnknownEventType,
     UnknownGeocoder,
+    UnknownNotifier,
     UnknownPaymentProvider,
     UnknownRoutingStrategy,
     UnknownShippingCarrier,
@@ -40,6 +41,7 @@ from omskit.ports import (
     ChannelConnector,
     EditingChannelConnector,
     Geocoder,
+    Notifier,
     PaymentProvider,
     RoutingStrategy,
     ShippingCarrier,
@@ -189,7 +191,21 @@ PAYMENT_PROVIDER: ContributionKind[PaymentProvider] = ContributionKind(
     name="payment provider", hook=hookspecs.omskit_register_payment_providers, key=_code_of,
     not_found=UnknownPaymentProvider, protocol=PaymentProvider, check=_payment_provider)
 
+
+
+def _notifier(item: Any) -> list[str]:
+    problems = _code("notifier code")(item)
+    media = getattr(item, "media", None)
+    if not isinstance(media, str) or not media or media != media.strip():
+        problems.append(f"media must be a non-empty string such as 'email', not {media!r}")
+    return problems
+
+
+NOTIFIER: ContributionKind[Notifier] = ContributionKind(
+    name="notifier", hook=hookspecs.omskit_register_notifiers, key=_code_of,
+    not_found=UnknownNotifier, protocol=Notifier, check=_notifier)
+
 #: Every contribution kind, in the order bootstrap collects them.
 KINDS: tuple[ContributionKind[Any], ...] = (CHANNEL, ROUTING_STRATEGY, CARRIER,
                                             SHIPPING_CARRIER, GEOCODER, EVENT_TYPE,
-                                            PAYMENT_PROVIDER)
+                                            PAYMENT_PROVIDER, NOTIFIER)

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from omskit.domain.carriers import CarrierRate
 from omskit.domain.commands import EditOrder, PlaceOrder
 from omskit.domain.inventory import Location, StockItem
+from omskit.domain.notifications import NotificationMessage
 from omskit.domain.payments import (
     PaymentCapability,
     PaymentNotification,
@@ -255,3 +256,27 @@ CAPABILITY_METHODS: Mapping[CarrierCapability, tuple[str, ...]] = {
 __all__ = ["CAPABILITY_METHODS", "Carrier", "ChannelConnector", "EditingChannelConnector",
            "Geocoder", "InventoryReader", "PaymentProvider", "RoutingStrategy",
            "ShippingCarrier"]
+
+
+class Notifier(Protocol):
+    """Delivers rendered customer messages through one provider (an SMTP server, webhook
+    endpoints...). The core decides what to send, to whom and when, stores each message
+    once before the send and retries failures; the notifier only delivers.
+
+    ``code`` keys it (a valid code); ``media`` is what it delivers (``"email"``: the
+    message's ``recipient`` is an address and customers' preferences apply; any other,
+    such as ``"webhook"``: it delivers to the integrator's own targets).
+    """
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def media(self) -> str: ...
+
+    def send(self, message: NotificationMessage) -> str:
+        """Deliver ``message``; return the provider's message id. Raise
+        :class:`omskit.NotifierError` (``NotifierUnavailable`` when a later retry may
+        succeed, ``NotifierRefused`` when none will); any other exception is treated as
+        retryable. Called outside any database transaction."""
+        ...

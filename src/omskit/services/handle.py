@@ -11,6 +11,7 @@ from omskit.services.fulfillment import FulfillmentService
 from omskit.services.inventory import InventoryService
 from omskit.services.invoices import InvoiceService, JournalService
 from omskit.services.monitor import MonitorService
+from omskit.services.notifications import NotificationService
 from omskit.services.orders import OrderService
 from omskit.services.outbox import OutboxService
 from omskit.services.payments import PaymentService
@@ -53,3 +54,5 @@ class Services:
     monitor: MonitorService
     #: The periodic jobs, one process at a time.
     sweeps: SweepService
+    #: Customer messages, sent once per event and recipient; customers' preferences.
+    notifications: NotificationService

@@ -54,6 +54,8 @@ class Tables:
     order_edits: sa.Table
     monitor_breaches: sa.Table
     sweep_leases: sa.Table
+    notifications: sa.Table
+    notification_preferences: sa.Table
 
     def all(self) -> list[sa.Table]:
         """Core tables in dependency order (parents first)."""
@@ -64,7 +66,8 @@ class Tables:
                 self.payment_transactions, self.payment_entries,
                 self.shipments, self.parcels, self.tracking_events, self.label_documents,
                 self.invoices, self.document_counters, self.journal_postings,
-                self.order_edits, self.monitor_breaches, self.sweep_leases]
+                self.order_edits, self.monitor_breaches, self.sweep_leases,
+                self.notifications, self.notification_preferences]
 
 
 def build_metadata(
@@ -410,6 +413,7 @@ def build_metadata(
         **_invoice_tables(md, prefix, schema),
         order_edits=_edit_table(md, prefix, schema, fk),
         **_monitor_tables(md, prefix, schema),
+        **_notification_tables(md, prefix, schema),
     )
 
 
@@ -588,3 +592,46 @@ def _monitor_tables(md: sa.MetaData, prefix: str, schema: str | None) -> dict[st
         schema=schema,
     )
     return {"monitor_breaches": monitor_breaches, "sweep_leases": sweep_leases}
+
+
+def _notification_tables(md: sa.MetaData, prefix: str,
+                         schema: str | None) -> dict[str, sa.Table]:
+    """Customer notifications (migration 0012): each message, stored under its key before
+    it is sent, with its outcome; and each customer's choice of medium per sales channel."""
+    notifications = sa.Table(
+        f"{prefix}notifications", md,
+        sa.Column("id", sa.String(_ID), primary_key=True),
+        # event, kind, notifier, recipient: a message is sent once per key.
+        sa.Column("key", sa.String(255), nullable=False, unique=True),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("event_type", sa.String(_ID), nullable=False),
+        sa.Column("event_id", sa.String(_ID), nullable=False),
+        sa.Column("order_id", sa.String(_ID), nullable=True),
+        sa.Column("channel", sa.String(_ID), nullable=False),
+        sa.Column("notifier", sa.String(_ID), nullable=False),
+        sa.Column("media", sa.String(32), nullable=False),
+        sa.Column("recipient", sa.String(_TEXT), nullable=False),
+        sa.Column("language", sa.String(8), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("subject", sa.String(_TEXT), nullable=False),
+        # The rendered message, so a retry sends what the first attempt would have.
+        sa.Column("message", sa.Text, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("next_attempt_at", UTCDateTime, nullable=True),
+        sa.Column("sent_at", UTCDateTime, nullable=True),
+        sa.Column("provider_message_id", sa.String(_TEXT), nullable=True),
+        sa.Column("last_error", sa.String(_TEXT), nullable=False),
+        sa.Index(f"ix_{prefix}notifications_due", "status", "next_attempt_at"),
+        sa.Index(f"ix_{prefix}notifications_order_id", "order_id"),
+        schema=schema,
+    )
+    preferences = sa.Table(
+        f"{prefix}notification_preferences", md,
+        sa.Column("customer_id", sa.String(_ID), primary_key=True),
+        sa.Column("channel", sa.String(_ID), primary_key=True),
+        sa.Column("media", sa.String(32), nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        schema=schema,
+    )
+    return {"notifications": notifications, "notification_preferences": preferences}

@@ -64,6 +64,7 @@ from omskit.domain.commands.inventory import (
 )
 from omskit.domain.commands.lines import NewLine
 from omskit.domain.commands.monitoring import SWEEP_JOBS, RunSweeps, SweepExceptions
+from omskit.domain.commands.notifications import RetryNotification, SetNotificationPreference
 from omskit.domain.commands.orders import (
     AllocateBackorders,
     CancelLines,
@@ -129,6 +130,8 @@ __all__ += ["MAX_PAYMENT_AMOUNT", "AuthorisePayment", "CapturePayment", "HandleP
             "OrderPayment", "RecordChannelCapture", "RefundPayment", "Tender", "VoidPayment"]
 # Monitoring and the periodic sweeps.
 __all__ += ["SWEEP_JOBS", "RunSweeps", "SweepExceptions"]
+# Customer notifications.
+__all__ += ["RetryNotification", "SetNotificationPreference"]
 
 #: Version of :meth:`PlaceOrder.fingerprint`'s canonical form, the prefix of each
 #: fingerprint: stored fingerprints of another version are not compared.
@@ -328,4 +331,5 @@ COMMANDS: dict[str, type[Command]] = {cls.name: cls for cls in (
     CapturePayment, VoidPayment, RefundPayment, RecordChannelCapture, HandlePaymentWebhook,
     CreateShipment, BuyLabel, VoidLabel, ShipShipment, RecordTracking, TrackShipment,
     ReceiveCarrierWebhook, BeginOrderEdit, StageOrderEdit, CommitOrderEdit, AbandonOrderEdit,
-    EditOrder, ExpireOrderEdits, SweepExceptions, RunSweeps)}
+    EditOrder, ExpireOrderEdits, SweepExceptions, RunSweeps, SetNotificationPreference,
+    RetryNotification)}

@@ -10,8 +10,10 @@ import attrs
 from omskit.domain.commands.base import Command, moment
 
 #: The jobs ``run_sweeps`` runs, in the order it runs them: what lapsed first (cart holds,
-#: order edits, authorisations), then the monitor, so it sees their outcome.
-SWEEP_JOBS: tuple[str, ...] = ("carts", "edits", "authorisations", "monitor")
+#: order edits, authorisations), then the monitor, so it sees their outcome; then the
+#: customer messages due for a retry.
+SWEEP_JOBS: tuple[str, ...] = ("carts", "edits", "authorisations", "monitor",
+                               "notifications")
 
 
 @attrs.frozen(kw_only=True)
