@@ -74,6 +74,7 @@ from .domain.commands.edits import (
     StageOrderEdit,
 )
 from .domain.commands.monitoring import SWEEP_JOBS, RunSweeps, SweepExceptions
+from .domain.commands.notifications import RetryNotification, SetNotificationPreference
 from .domain.commands.payments import (
     MAX_PAYMENT_AMOUNT,
     AuthorisePayment,
@@ -131,6 +132,11 @@ from .domain.errors import (
     LineReleased,
     LocationNotFound,
     NotFound,
+    NotificationNotFound,
+    NotificationTemplateError,
+    NotifierError,
+    NotifierRefused,
+    NotifierUnavailable,
     OmsError,
     OrderEditClosed,
     OrderEditConflict,
@@ -159,6 +165,7 @@ from .domain.errors import (
     UnknownChannel,
     UnknownEventType,
     UnknownGeocoder,
+    UnknownNotifier,
     UnknownPaymentProvider,
     UnknownRoutingStrategy,
     UnknownShippingCarrier,
@@ -243,6 +250,14 @@ from .domain.monitoring import (
     MonitorSettings,
     MonitorSweep,
     OrderException,
+)
+from .domain.notifications import (
+    Notification,
+    NotificationBranding,
+    NotificationKind,
+    NotificationMessage,
+    NotificationSettings,
+    NotificationStatus,
 )
 from .domain.order import FulfillmentOrder, Order, OrderLine
 from .domain.payments import (
@@ -331,6 +346,7 @@ from .ports import (
     EditingChannelConnector,
     Geocoder,
     InventoryReader,
+    Notifier,
     PaymentProvider,
     RoutingStrategy,
     ShippingCarrier,
@@ -495,6 +511,18 @@ __all__ = [
     "MovementKind",
     "NewLine",
     "NotFound",
+    "Notification",
+    "NotificationBranding",
+    "NotificationKind",
+    "NotificationMessage",
+    "NotificationNotFound",
+    "NotificationSettings",
+    "NotificationStatus",
+    "NotificationTemplateError",
+    "Notifier",
+    "NotifierError",
+    "NotifierRefused",
+    "NotifierUnavailable",
     "Oms",
     "OmsError",
     "Order",
@@ -588,6 +616,7 @@ __all__ = [
     "Reservation",
     "ReservationReleased",
     "ReservationStatus",
+    "RetryNotification",
     "RoutedQuantity",
     "RoutingDecision",
     "RoutingPlan",
@@ -597,6 +626,7 @@ __all__ = [
     "RunSweeps",
     "SaveLocation",
     "Services",
+    "SetNotificationPreference",
     "SetSafetyStock",
     "ShipFulfillmentOrder",
     "ShipShipment",
@@ -640,6 +670,7 @@ __all__ = [
     "UnknownChannel",
     "UnknownEventType",
     "UnknownGeocoder",
+    "UnknownNotifier",
     "UnknownPaymentProvider",
     "UnknownRoutingStrategy",
     "UnknownShippingCarrier",

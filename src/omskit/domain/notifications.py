@@ -119,7 +119,7 @@ def backoff(attempts: int) -> timedelta:
 
 
 @attrs.frozen(kw_only=True)
-class Branding:
+class NotificationBranding:
     """How one sales channel's messages look and who sends them."""
 
     brand: str = "omskit"
@@ -139,12 +139,12 @@ class NotificationSettings:
     directory of templates that override the core's."""
 
     default_language: str = "en"
-    default: Branding = attrs.field(factory=Branding)
-    channels: Mapping[str, Branding] = attrs.field(factory=dict)
+    default: NotificationBranding = attrs.field(factory=NotificationBranding)
+    channels: Mapping[str, NotificationBranding] = attrs.field(factory=dict)
     templates: str | None = None
     max_attempts: int = MAX_ATTEMPTS
 
-    def branding(self, channel: str) -> Branding:
+    def branding(self, channel: str) -> NotificationBranding:
         """The channel's branding, else the default."""
         return self.channels.get(channel, self.default)
 
@@ -153,7 +153,8 @@ _COLOUR = re.compile(r"^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$")
 _BRAND_KEYS = {"brand", "from", "colours", "tracking_url", "language"}
 
 
-def _branding(raw: object, where: str, base: Branding, problems: list[str]) -> Branding:
+def _branding(raw: object, where: str, base: NotificationBranding,
+              problems: list[str]) -> NotificationBranding:
     if not isinstance(raw, Mapping):
         problems.append(f"{where}: must be a table, not {type(raw).__name__}")
         return base
@@ -202,8 +203,9 @@ def parse_notification_settings(settings: Mapping[str, Any],
     if language not in LANGUAGES:
         problems.append(f"notifications.default_language: must be one of {', '.join(LANGUAGES)}")
         language = "en"
-    default = _branding(raw.get("brand", {}), "notifications.brand", Branding(), problems)
-    channels: dict[str, Branding] = {}
+    default = _branding(raw.get("brand", {}), "notifications.brand", NotificationBranding(),
+                        problems)
+    channels: dict[str, NotificationBranding] = {}
     raw_channels = raw.get("channels", {})
     if not isinstance(raw_channels, Mapping):
         problems.append("notifications.channels: must be a table of channel codes")
@@ -224,7 +226,17 @@ def parse_notification_settings(settings: Mapping[str, Any],
                                 max_attempts=attempts)
 
 
-__all__ = ["CUSTOMER_MEDIA", "LANGUAGES", "NO_MESSAGES", "Branding", "Notification",
-           "NotificationKind", "NotificationMessage", "NotificationSettings",
-           "NotificationStatus", "backoff", "notification_key",
-           "parse_notification_settings"]
+__all__ = [
+    "CUSTOMER_MEDIA",
+    "LANGUAGES",
+    "NO_MESSAGES",
+    "Notification",
+    "NotificationBranding",
+    "NotificationKind",
+    "NotificationMessage",
+    "NotificationSettings",
+    "NotificationStatus",
+    "backoff",
+    "notification_key",
+    "parse_notification_settings",
+]

@@ -11,7 +11,7 @@ from typing import Any
 import jinja2
 
 from omskit.domain.errors import NotificationTemplateError
-from omskit.domain.notifications import Branding, NotificationKind
+from omskit.domain.notifications import NotificationBranding, NotificationKind
 
 
 class MessageRenderer:
@@ -33,7 +33,7 @@ class MessageRenderer:
         """The jinja2 environment (filters and globals may be added to it)."""
         return self._env
 
-    def render(self, kind: NotificationKind, language: str, brand: Branding,
+    def render(self, kind: NotificationKind, language: str, brand: NotificationBranding,
                data: Mapping[str, Any]) -> tuple[str, str, str]:
         """The subject, text and HTML of ``kind`` in ``language``.
 

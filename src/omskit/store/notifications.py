@@ -130,8 +130,9 @@ class NotificationRepository:
     def preferences(self, customer_id: str) -> dict[str, str]:
         """Every channel's choice of the customer."""
         p = self._t.notification_preferences
-        return dict(self._conn.execute(sa.select(p.c.channel, p.c.media).where(
-            p.c.customer_id == customer_id).order_by(p.c.channel)).tuples())
+        rows = self._conn.execute(sa.select(p.c.channel, p.c.media).where(
+            p.c.customer_id == customer_id).order_by(p.c.channel))
+        return {row.channel: row.media for row in rows}
 
     def set_preference(self, customer_id: str, channel: str, media: str,
                        at: datetime) -> None:

@@ -20,7 +20,8 @@ Conformance kits, one per plugin kind: :class:`ChannelConformance`,
 :class:`GeocoderConformance`, :class:`CarrierConformance` (with :class:`RecordingCarrier`
 and :class:`Webhook`),
 :class:`PaymentProviderConformance` (with :class:`MutableClock`, :class:`FaultyProvider` and
-:class:`SimulatedCrash`).
+:class:`SimulatedCrash`), :class:`NotifierConformance` (with :class:`RecordingNotifier` and
+:func:`sample_message`).
 """
 
 from __future__ import annotations
@@ -193,6 +194,11 @@ from omskit.testing.builders import (  # noqa: E402
 from omskit.testing.carriers import CarrierConformance, RecordingCarrier, Webhook  # noqa: E402
 from omskit.testing.channels import ChannelConformance  # noqa: E402
 from omskit.testing.geocoding import GeocoderConformance  # noqa: E402
+from omskit.testing.notifiers import (  # noqa: E402
+    NotifierConformance,
+    RecordingNotifier,
+    sample_message,
+)
 from omskit.testing.payments import (  # noqa: E402
     FaultyProvider,
     MutableClock,
@@ -215,8 +221,10 @@ __all__ = [
     "HookCall",
     "HookRecorder",
     "MutableClock",
+    "NotifierConformance",
     "PaymentProviderConformance",
     "RecordingCarrier",
+    "RecordingNotifier",
     "RoutingRulesConformance",
     "RoutingStrategyConformance",
     "SimulatedCrash",
@@ -233,6 +241,7 @@ __all__ = [
     "order_command",
     "routing_inputs",
     "routing_request",
+    "sample_message",
     "selected_backends",
     "table_contents",
     "table_counts",
