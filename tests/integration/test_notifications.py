@@ -26,6 +26,7 @@ from omskit import (
     NotifierUnavailable,
     Oms,
     OrderEvent,
+    PluginError,
     hookimpl,
 )
 from omskit.testing import MutableClock, RecordingNotifier, location, order_command, table_contents
@@ -318,3 +319,15 @@ def test_wrong_notification_settings_are_refused_at_bootstrap(
     assert "default_language" in text
     assert "notifications.colour" in text
     assert "colours" in text
+
+
+def test_a_notifier_that_does_not_fit_stops_bootstrap_naming_the_plugin(
+        make_oms: Callable[..., Oms]) -> None:
+    class NoMedia:
+        code = "broken"
+
+        def send(self, message: Any) -> str:
+            return "x"
+
+    with pytest.raises(PluginError, match="media"):
+        make_oms(plugins=[Notifiers(NoMedia())])  # type: ignore[arg-type]

@@ -325,8 +325,8 @@ class NotificationService:
                             status=NotificationStatus.RETRYING.value, next_attempt_at=at)
                 row = repo.row(found.id)
                 uow.commit()
-            if found.last_error.startswith("template for"):
-                # A template error: render again (the template may have been fixed).
+            if found.attempts == 0:
+                # Never sent (a template error): render again, the template may be fixed.
                 return self._rerender(found) or self.get(found.id)
             self._resend(row, at)
         return self.get(found.id)
