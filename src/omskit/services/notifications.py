@@ -128,6 +128,20 @@ def message_kind(event: Event, order: Order) -> tuple[NotificationKind, dict[str
     return None
 
 
+def worth_reading(event: Event) -> bool:
+    """Whether ``event`` may be something a customer hears about, judged from the event
+    alone: most status changes, payment entries and tracking scans are not, and are passed
+    over without reading their order."""
+    if isinstance(event, OrderStatusChanged):
+        return event.to_status == OrderStatus.BACKORDERED.value
+    if isinstance(event, PaymentRecorded):
+        return (event.action == PaymentAction.REFUND.value
+                and event.outcome == PaymentOutcome.SUCCESS.value)
+    if isinstance(event, ParcelTracked):
+        return event.status == TrackingStatus.OUT_FOR_DELIVERY.value
+    return True
+
+
 def _order_facts(order: Order) -> dict[str, Any]:
     total = order.total
     return {"id": order.id, "external_id": order.external_id, "channel": order.channel,
@@ -179,7 +193,7 @@ class NotificationService:
         Never raises for a message that cannot be rendered or sent: the failure is recorded
         on it (``failed``, or ``retrying`` for the sweep)."""
         order_id = getattr(event, "order", None)
-        if not self._notifiers or not isinstance(order_id, str):
+        if not self._notifiers or not isinstance(order_id, str) or not worth_reading(event):
             return []
         try:
             order = self._orders.get(order_id)
