@@ -29,7 +29,14 @@ from omskit import (
     PluginError,
     hookimpl,
 )
-from omskit.testing import MutableClock, RecordingNotifier, location, order_command, table_contents
+from omskit.testing import (
+    MutableClock,
+    RecordingNotifier,
+    SimulatedCrash,
+    location,
+    order_command,
+    table_contents,
+)
 
 S = NotificationStatus
 SETTINGS = {"notifications": {
@@ -331,3 +338,22 @@ def test_a_notifier_that_does_not_fit_stops_bootstrap_naming_the_plugin(
 
     with pytest.raises(PluginError, match="media"):
         make_oms(plugins=[Notifiers(NoMedia())])  # type: ignore[arg-type]
+
+
+def test_a_sender_that_died_mid_send_leaves_the_message_to_the_sweep(
+        make_oms: Callable[..., Oms], clock: MutableClock, mail: RecordingNotifier) -> None:
+    shop = shop_of(make_oms, clock, mail, dispatch="deferred")
+    order = shop.orders.place(order_command("N-15", {"SKU-1": 1}))
+    mail.fail_next(SimulatedCrash("the worker died"))
+    with pytest.raises(SimulatedCrash):
+        shop.notifications.notify(placed_event(shop, order.id))
+    (record,) = shop.notifications.list(order_id=order.id)
+    assert record.status is S.SENDING
+    assert shop.notifications.notify(placed_event(shop, order.id)) == []  # still claimed
+    assert shop.sweeps.run(jobs=["notifications"]).notifications_retried == 0  # lease holds
+    clock.advance(timedelta(minutes=5))
+    assert shop.sweeps.run(jobs=["notifications"]).notifications_retried == 1
+    done = shop.notifications.get(record.id)
+    assert done.status is S.SENT
+    assert done.attempts == 2
+    assert len(mail.sent) == 1
