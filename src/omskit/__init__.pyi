@@ -85,6 +85,7 @@ from .domain.commands.edits import (
     StageOrderEdit,
 )
 from .domain.commands.monitoring import SWEEP_JOBS, RunSweeps, SweepExceptions
+from .domain.commands.notifications import RetryNotification, SetNotificationPreference
 from .domain.commands.payments import (
     MAX_PAYMENT_AMOUNT,
     AuthorisePayment,
@@ -187,6 +188,11 @@ from .domain.errors import (
     LineReleased,
     LocationNotFound,
     NotFound,
+    NotificationNotFound,
+    NotificationTemplateError,
+    NotifierError,
+    NotifierRefused,
+    NotifierUnavailable,
     OmsError,
     OrderEditClosed,
     OrderEditConflict,
@@ -221,6 +227,7 @@ from .domain.errors import (
     UnknownChannel,
     UnknownEventType,
     UnknownGeocoder,
+    UnknownNotifier,
     UnknownPaymentProvider,
     UnknownRelay,
     UnknownReturnsPolicy,
@@ -308,6 +315,14 @@ from .domain.monitoring import (
     MonitorSettings,
     MonitorSweep,
     OrderException,
+)
+from .domain.notifications import (
+    Notification,
+    NotificationBranding,
+    NotificationKind,
+    NotificationMessage,
+    NotificationSettings,
+    NotificationStatus,
 )
 from .domain.order import FulfillmentOrder, Order, OrderLine
 from .domain.payments import (
@@ -435,6 +450,7 @@ from .ports import (
     EventRelay,
     Geocoder,
     InventoryReader,
+    Notifier,
     PaymentProvider,
     ReturnsPolicy,
     RoutingStrategy,
@@ -625,6 +641,18 @@ __all__ = [
     "MovementKind",
     "NewLine",
     "NotFound",
+    "Notification",
+    "NotificationBranding",
+    "NotificationKind",
+    "NotificationMessage",
+    "NotificationNotFound",
+    "NotificationSettings",
+    "NotificationStatus",
+    "NotificationTemplateError",
+    "Notifier",
+    "NotifierError",
+    "NotifierRefused",
+    "NotifierUnavailable",
     "Oms",
     "OmsError",
     "Order",
@@ -751,6 +779,7 @@ __all__ = [
     "Reservation",
     "ReservationReleased",
     "ReservationStatus",
+    "RetryNotification",
     "Return",
     "ReturnContext",
     "ReturnContextLine",
@@ -784,6 +813,7 @@ __all__ = [
     "SaveLocation",
     "SendPurchaseOrder",
     "Services",
+    "SetNotificationPreference",
     "SetSafetyStock",
     "ShipFulfillmentOrder",
     "ShipNotice",
@@ -843,6 +873,7 @@ __all__ = [
     "UnknownChannel",
     "UnknownEventType",
     "UnknownGeocoder",
+    "UnknownNotifier",
     "UnknownPaymentProvider",
     "UnknownRelay",
     "UnknownReturnsPolicy",

@@ -52,10 +52,11 @@ from omskit.services.dropship import DropshipService
 from omskit.services.edits import OrderEditService
 from omskit.services.fulfillment import FulfillmentService
 from omskit.services.handle import Services
-from omskit.services.handlers import CORE_HANDLERS, EventDelivery
+from omskit.services.handlers import CORE_HANDLERS, EventDelivery, with_notifications
 from omskit.services.inventory import InventoryService
 from omskit.services.invoices import InvoiceService, JournalService
 from omskit.services.monitor import MonitorService
+from omskit.services.notifications import NOTIFIED_EVENT_TYPES, NotificationService
 from omskit.services.orders import OrderService
 from omskit.services.outbox import OutboxService
 from omskit.services.payments import PaymentService
@@ -78,9 +79,8 @@ class Oms:
 
     Services: ``inventory``, ``orders``, ``edits``, ``fulfillment``, ``pickups``, ``channels``,
     ``outbox``, ``promise``, ``carts``, ``payments``, ``shipping``, ``invoices``,
-    ``journal``, ``monitor``, ``sweeps``, ``returns``; ``router`` runs routing decisions in
-    memory.
-    ``journal``, ``dropship``; ``router`` runs routing decisions in memory.
+    ``journal``, ``monitor``, ``sweeps``, ``returns``, ``dropship``, ``notifications``;
+    ``router`` runs routing decisions in memory.
     """
 
     def __init__(self, *, db: Database, dispatcher: EventDispatcher,
@@ -146,11 +146,15 @@ class Oms:
         #: Order monitoring: late, stuck, held orders and more; the sweep raising each once.
         self.monitor = MonitorService(db=db, dispatcher=dispatcher, clock=clock,
                                       settings=settings, payments=self.payments)
-        #: The periodic jobs (lapsed holds and edits, expired authorisations, the monitor),
-        #: one process at a time.
+        #: Customer messages through notifier plugins, once per event and recipient.
+        self.notifications = NotificationService(db=db, clock=clock, settings=settings,
+                                                 notifiers=registries[kinds.NOTIFIER],
+                                                 orders=self.orders)
+        #: The periodic jobs (lapsed holds and edits, expired authorisations, the monitor,
+        #: message retries), one process at a time.
         self.sweeps = SweepService(db=db, clock=clock, carts=self.carts, edits=self.edits,
                                    payments=self.payments, pickups=self.pickups,
-                                   monitor=self.monitor)
+                                   monitor=self.monitor, notifications=self.notifications)
         #: Returns (RMAs) from any channel: request, label, receive, inspect, refund,
         #: exchange; judged and priced by the returns policy plugin.
         self.returns = ReturnService(db=db, dispatcher=dispatcher, clock=clock,
@@ -164,7 +168,7 @@ class Oms:
                                         suppliers=registries[kinds.SUPPLIER],
                                         carriers=registries[kinds.SHIPPING_CARRIER],
                                         settings=settings, orders=self.orders)
-        delivery = EventDelivery(hooks)
+        delivery = EventDelivery(hooks, core_handlers(registries))
         #: Relaying stored events to the core's handlers and ``omskit_handle_event``;
         #: parked events for operators.
         self.outbox = OutboxService(db=db, dispatcher=dispatcher, clock=clock,
@@ -177,7 +181,7 @@ class Oms:
                                  invoices=self.invoices, journal=self.journal,
                                  edits=self.edits, monitor=self.monitor, sweeps=self.sweeps,
                                  returns=self.returns, pickups=self.pickups,
-                                 dropship=self.dropship)
+                                 dropship=self.dropship, notifications=self.notifications)
         delivery.services = self.services
         # Inline dispatch drains the outbox through this instance's outbox service.
         dispatcher.drain = self.outbox.dispatch_batch
@@ -369,6 +373,15 @@ class Oms:
         self.close()
 
 
+def core_handlers(registries: Registries) -> Mapping[str, Any]:
+    """The core's event handlers for this instance: customer notifications join them when
+    a notifier is installed (without one, nobody would be told, and placement keeps settling
+    its events on write)."""
+    if len(registries[kinds.NOTIFIER]):
+        return with_notifications(CORE_HANDLERS, NOTIFIED_EVENT_TYPES)
+    return CORE_HANDLERS
+
+
 def bootstrap(
     engine_or_url: sa.Engine | str | sa.URL | None = None,
     *,
@@ -437,7 +450,7 @@ def bootstrap(
     router = RoutingEngine(hooks, strategies, carriers, settings, routing_settings(settings),
                            geocoders=registries[kinds.GEOCODER])
     dispatcher = EventDispatcher(hooks=hooks, mode=dispatch,
-                                 handled_types=frozenset(CORE_HANDLERS))
+                                 handled_types=frozenset(core_handlers(registries)))
     db = Database(engine=engine, tables=tables, converter=converter,
                   codec=EventCodec(converter, registries[kinds.EVENT_TYPE]), hooks=hooks,
                   settle_policy=dispatcher.settled_on_write)

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
         EventRelay,
         Geocoder,
         InventoryReader,
+        Notifier,
         PaymentProvider,
         ReturnsPolicy,
         RoutingStrategy,
@@ -232,6 +233,27 @@ def omskit_register_event_relays(register: Callable[[EventRelay], None],
     when it registers.
 
     Error policy: as ``omskit_register_channels``.
+    """
+
+
+@hookspec
+def omskit_register_notifiers(register: Callable[[Notifier], None],
+                              settings: Mapping[str, Any]) -> None:
+    """Contribute notifiers (``omskit.ports.Notifier``), keyed by ``notifier.code``.
+
+    ``oms.notifications`` renders a message for each customer-facing event (order
+    confirmed, shipped, delivered...) and hands it to every notifier: to those of media
+    ``"email"`` when the customer's preference for the order's channel is e-mail, to the
+    others (webhooks) always. The core stores each message once before calling
+    ``send`` (outside any transaction), records the outcome and retries retryable failures;
+    the notifier only delivers.
+
+    ``settings`` is the mapping given to ``bootstrap`` (decision 12), so an entry-point plugin
+    can build its notifier from its own key (an SMTP host, webhook endpoints); it registers
+    nothing when its key is absent. An implementation may leave ``settings`` out.
+
+    Error policy: as ``omskit_register_channels``; a notifier without a valid ``code``, a
+    ``media`` string or a ``send`` method raises ``PluginError`` naming the plugin.
     """
 
 

@@ -29,6 +29,7 @@ from omskit.domain.errors import (
     UnknownChannel,
     UnknownEventType,
     UnknownGeocoder,
+    UnknownNotifier,
     UnknownPaymentProvider,
     UnknownRelay,
     UnknownReturnsPolicy,
@@ -45,6 +46,7 @@ from omskit.ports import (
     EditingChannelConnector,
     EventRelay,
     Geocoder,
+    Notifier,
     PaymentProvider,
     ReturnsPolicy,
     RoutingStrategy,
@@ -216,6 +218,8 @@ RETURNS_POLICY: ContributionKind[ReturnsPolicy] = ContributionKind(
 EVENT_RELAY: ContributionKind[EventRelay] = ContributionKind(
     name="event relay", hook=hookspecs.omskit_register_event_relays, key=_code_of,
     not_found=UnknownRelay, protocol=EventRelay, check=_code("event relay code"))
+
+
 def _supplier(item: Any) -> list[str]:
     """A supplier connector's code is its supplier location's code."""
     problems: list[str] = []
@@ -227,8 +231,21 @@ SUPPLIER: ContributionKind[SupplierConnector] = ContributionKind(
     name="supplier", hook=hookspecs.omskit_register_suppliers, key=_code_of,
     not_found=UnknownSupplier, protocol=SupplierConnector, check=_supplier)
 
+
+def _notifier(item: Any) -> list[str]:
+    problems = _code("notifier code")(item)
+    media = getattr(item, "media", None)
+    if not isinstance(media, str) or not media or media != media.strip():
+        problems.append(f"media must be a non-empty string such as 'email', not {media!r}")
+    return problems
+
+
+NOTIFIER: ContributionKind[Notifier] = ContributionKind(
+    name="notifier", hook=hookspecs.omskit_register_notifiers, key=_code_of,
+    not_found=UnknownNotifier, protocol=Notifier, check=_notifier)
+
 #: Every contribution kind, in the order bootstrap collects them.
 KINDS: tuple[ContributionKind[Any], ...] = (CHANNEL, ROUTING_STRATEGY, CARRIER,
                                             SHIPPING_CARRIER, GEOCODER, EVENT_TYPE,
                                             PAYMENT_PROVIDER, RETURNS_POLICY, EVENT_RELAY,
-                                            SUPPLIER)
+                                            SUPPLIER, NOTIFIER)

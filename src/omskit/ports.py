@@ -20,6 +20,7 @@ from omskit.domain.dropship import (
     SupplierResponse,
 )
 from omskit.domain.inventory import Location, StockItem
+from omskit.domain.notifications import NotificationMessage
 from omskit.domain.payments import (
     PaymentCapability,
     PaymentNotification,
@@ -379,6 +380,30 @@ class EventRelay(Protocol):
         ...
 
 
+class Notifier(Protocol):
+    """Delivers rendered customer messages through one provider (an SMTP server, webhook
+    endpoints...). The core decides what to send, to whom and when, stores each message
+    once before the send and retries failures; the notifier only delivers.
+
+    ``code`` keys it (a valid code); ``media`` is what it delivers (``"email"``: the
+    message's ``recipient`` is an address and customers' preferences apply; any other,
+    such as ``"webhook"``: it delivers to the integrator's own targets).
+    """
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def media(self) -> str: ...
+
+    def send(self, message: NotificationMessage) -> str:
+        """Deliver ``message``; return the provider's message id. Raise
+        :class:`omskit.NotifierError` (``NotifierUnavailable`` when a later retry may
+        succeed, ``NotifierRefused`` when none will); any other exception is treated as
+        retryable. Called outside any database transaction."""
+        ...
+
+
 __all__ = ["CAPABILITY_METHODS", "Carrier", "ChannelConnector", "EditingChannelConnector",
-           "EventRelay", "Geocoder", "InventoryReader", "PaymentProvider", "ReturnsPolicy",
-           "RoutingStrategy", "ShippingCarrier", "SupplierConnector"]
+           "EventRelay", "Geocoder", "InventoryReader", "Notifier", "PaymentProvider",
+           "ReturnsPolicy", "RoutingStrategy", "ShippingCarrier", "SupplierConnector"]

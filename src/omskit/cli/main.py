@@ -40,11 +40,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
                    "authorisations about to expire; parked events."),
     "sweep": ("omskit.cli.monitoring:sweep",
               "Run the periodic jobs once (or --loop): expire lapsed cart holds and order "
-              "edits, renew expired authorisations, raise and clear exceptions."),
+              "edits, renew expired authorisations, raise and clear exceptions, send messages "
+              "due for a retry."),
     "returns": ("omskit.cli.returns:returns",
                 "Returns (RMAs): request, approve, label, receive, inspect, refund and close."),
     "suppliers": ("omskit.cli.suppliers:suppliers",
                   "Dropship suppliers: process what they sent back, list purchase orders."),
+    "notifications": ("omskit.cli.notifications:notifications",
+                      "Customer messages: list them, set preferences, retry a failed one."),
     "demo": ("omskit.cli.demo:demo",
              "Seed an Italian network and run a day of omnichannel orders through their life."),
     "simulate": ("omskit.cli.simulate:simulate",

@@ -13,7 +13,7 @@ from omskit.cli.context import CliState, echo_json, pass_state
 
 _KINDS = ("late", "stuck", "backorder_aged", "held", "authorisation_expiring",
           "outbox_parked", "pickup_uncollected")
-_JOBS = ("carts", "edits", "authorisations", "pickups", "monitor")
+_JOBS = ("carts", "edits", "authorisations", "pickups", "monitor", "notifications")
 
 
 @click.command("exceptions")
@@ -49,6 +49,7 @@ def _summary(report: Any) -> dict[str, Any]:
         "exceptions_raised": len(monitor.raised) if monitor else 0,
         "exceptions_cleared": len(monitor.cleared) if monitor else 0,
         "exceptions_open": monitor.open if monitor else None,
+        "notifications_retried": report.notifications_retried,
     }
 
 
@@ -64,7 +65,8 @@ def _summary(report: Any) -> dict[str, Any]:
 def sweep(state: CliState, jobs: tuple[str, ...], loop: bool, interval: float,
           as_json: bool) -> None:
     """Run the periodic jobs once (or --loop): expire lapsed cart holds and order edits,
-    renew expired authorisations, raise and clear exceptions. Safe with several workers:
+    renew expired authorisations, raise and clear exceptions, send messages due for a retry.
+    Safe with several workers:
     one sweeps at a time, the others skip."""
     oms = state.oms()
     while True:
@@ -80,7 +82,8 @@ def sweep(state: CliState, jobs: tuple[str, ...], loop: bool, interval: float,
                 f"{report['authorisations_renewed']} authorisation(s) renewed, "
                 f"{report['pickups_expired']} uncollected pickup(s) cancelled, "
                 f"{report['exceptions_raised']} exception(s) raised, "
-                f"{report['exceptions_cleared']} cleared, {report['exceptions_open']} open")
+                f"{report['exceptions_cleared']} cleared, {report['exceptions_open']} open, "
+                f"{report['notifications_retried']} message(s) sent again")
         if not loop:
             return
         time.sleep(interval)

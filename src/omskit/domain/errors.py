@@ -625,3 +625,47 @@ class ChannelNotOwned(PluginError):
         super().__init__(f"channel connector {connector!r} made an order for channel "
                          f"{channel!r}, outside its namespace (its code, its declared "
                          "channels and their ':' sub-channels)")
+
+
+# -- notifications -------------------------------------------------------------------------------
+
+
+class UnknownNotifier(NotFound):
+    """No plugin registered a notifier with this code."""
+
+    kind = "notifier"
+
+
+class NotificationNotFound(NotFound):
+    """No notification is stored with this id."""
+
+    kind = "notification"
+
+
+class NotifierError(OmsError):
+    """A notifier could not deliver a message. ``retryable`` says whether sending the same
+    message again later may succeed (a server down) or never will (a refused address)."""
+
+    #: Whether omskit sends the message again later (with backoff).
+    retryable = False
+
+    def __init__(self, message: str, *, retryable: bool | None = None) -> None:
+        super().__init__(message)
+        if retryable is not None:
+            self.retryable = retryable
+
+
+class NotifierUnavailable(NotifierError):
+    """The notifier's server did not answer or answered "try later": retried later."""
+
+    retryable = True
+
+
+class NotifierRefused(NotifierError):
+    """The notifier's server refused the message for good (a bad address): not retried."""
+
+    retryable = False
+
+
+class NotificationTemplateError(OmsError):
+    """A notification template is missing or failed to render; nothing was sent."""

@@ -51,6 +51,9 @@ HANDLERS: dict[type[c.Command], Handler] = {
     # monitoring and sweeps
     c.SweepExceptions: lambda s, x: s.monitor._sweep(x),
     c.RunSweeps: lambda s, x: s.sweeps._run(x),
+    # notifications
+    c.SetNotificationPreference: lambda s, x: s.notifications._set_preference(x),
+    c.RetryNotification: lambda s, x: s.notifications._retry(x),
     # fulfilment
     c.ReleaseOrder: lambda s, x: s.fulfillment._release(x),
     c.AcceptFulfillmentOrder: lambda s, x: s.fulfillment._accept(x),

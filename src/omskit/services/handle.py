@@ -12,6 +12,7 @@ from omskit.services.fulfillment import FulfillmentService
 from omskit.services.inventory import InventoryService
 from omskit.services.invoices import InvoiceService, JournalService
 from omskit.services.monitor import MonitorService
+from omskit.services.notifications import NotificationService
 from omskit.services.orders import OrderService
 from omskit.services.outbox import OutboxService
 from omskit.services.payments import PaymentService
@@ -62,3 +63,5 @@ class Services:
     pickups: PickupService
     #: Purchase orders to suppliers and what they send back (dropship).
     dropship: DropshipService
+    #: Customer messages, sent once per event and recipient; customers' preferences.
+    notifications: NotificationService

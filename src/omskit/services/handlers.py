@@ -184,6 +184,24 @@ CORE_HANDLERS: Mapping[str, Sequence[Handler]] = {
 }
 
 
+def notify_customer(event: Event, services: Services) -> None:
+    """An event a customer hears about (order confirmed, shipped, delivered...): send their
+    message once through the notifiers (``oms.notifications.notify``). Failures to render
+    or send are recorded on the message, not raised; the sweep retries them."""
+    services.notifications.notify(event)
+
+
+def with_notifications(handlers: Mapping[str, Sequence[Handler]],
+                       event_types: Sequence[str]) -> dict[str, tuple[Handler, ...]]:
+    """``handlers`` with :func:`notify_customer` run last for each of ``event_types`` (after
+    the core's other reactions: the capture of a shipment precedes its message). Installed
+    only when a notifier is, so that without one placement settles its events on write."""
+    found = {key: tuple(value) for key, value in handlers.items()}
+    for event_type in event_types:
+        found[event_type] = (*found.get(event_type, ()), notify_customer)
+    return found
+
+
 class EventDelivery:
     """Delivers one committed event: the core's handlers for its type, then every plugin's
     ``omskit_handle_event``. An exception from any of them fails the delivery (the

@@ -1,6 +1,6 @@
 """``oms.sweeps``: the periodic jobs a worker (or a host's scheduler) runs, one process at a
 time: cart holds and order edits that lapsed, authorisations that expired, pickups not
-collected by their deadline, and the monitor."""
+collected by their deadline, the monitor, and customer messages due for a retry."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from omskit.services.carts import CartService
 from omskit.services.database import Database
 from omskit.services.edits import OrderEditService
 from omskit.services.monitor import KIND_LIMIT, MonitorService
+from omskit.services.notifications import NotificationService
 from omskit.services.payments import PaymentService
 from omskit.services.pickups import PickupService
 from omskit.store.monitoring import MonitorRepository
@@ -44,6 +45,8 @@ class SweepReport:
     authorisations_renewed: int = 0
     pickups_expired: int = 0
     monitor: MonitorSweep | None = None
+    #: Customer messages sent again (their retry was due).
+    notifications_retried: int = 0
     jobs: tuple[str, ...] = ()
 
 
@@ -53,7 +56,8 @@ class SweepService:
 
     def __init__(self, *, db: Database, clock: Callable[[], datetime], carts: CartService,
                  edits: OrderEditService, payments: PaymentService,
-                 pickups: PickupService, monitor: MonitorService) -> None:
+                 pickups: PickupService, monitor: MonitorService,
+                 notifications: NotificationService | None = None) -> None:
         self._db = db
         self._clock = clock
         self._carts = carts
@@ -61,6 +65,7 @@ class SweepService:
         self._payments = payments
         self._pickups = pickups
         self._monitor = monitor
+        self._notifications = notifications
         self._holder = f"{socket.gethostname()}:{os.getpid()}:{new_id()}"[:128]
 
     @property
@@ -97,6 +102,8 @@ class SweepService:
                 done["pickups_expired"] = self._pickups.expire_uncollected(at)
             if "monitor" in wanted:
                 done["monitor"] = self._monitor.sweep(at)
+            if "notifications" in wanted and self._notifications is not None:
+                done["notifications_retried"] = self._notifications.retry_due(at)
         return SweepReport(ran=True, at=at,
                            jobs=tuple(j for j in SWEEP_JOBS if j in wanted), **done)
 

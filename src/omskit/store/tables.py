@@ -61,6 +61,8 @@ class Tables:
     supplier_messages: sa.Table
     channel_deliveries: sa.Table
     channel_status_updates: sa.Table
+    notifications: sa.Table
+    notification_preferences: sa.Table
 
     def all(self) -> list[sa.Table]:
         """Core tables in dependency order (parents first)."""
@@ -73,7 +75,8 @@ class Tables:
                 self.invoices, self.document_counters, self.journal_postings,
                 self.order_edits, self.monitor_breaches, self.sweep_leases, self.returns,
                 self.relays, self.relay_deliveries, self.purchase_orders,
-                self.supplier_messages, self.channel_deliveries, self.channel_status_updates]
+                self.supplier_messages, self.channel_deliveries, self.channel_status_updates,
+                self.notifications, self.notification_preferences]
 
 
 def build_metadata(
@@ -432,6 +435,7 @@ def build_metadata(
         **_relay_tables(md, prefix, schema),
         **_dropship_tables(md, prefix, schema, fk),
         **_channel_tables(md, prefix, schema, fk),
+        **_notification_tables(md, prefix, schema),
     )
 
 
@@ -750,3 +754,46 @@ def _monitor_tables(md: sa.MetaData, prefix: str, schema: str | None) -> dict[st
         schema=schema,
     )
     return {"monitor_breaches": monitor_breaches, "sweep_leases": sweep_leases}
+
+
+def _notification_tables(md: sa.MetaData, prefix: str,
+                         schema: str | None) -> dict[str, sa.Table]:
+    """Customer notifications (migration 0017): each message, stored under its key before
+    it is sent, with its outcome; and each customer's choice of medium per sales channel."""
+    notifications = sa.Table(
+        f"{prefix}notifications", md,
+        sa.Column("id", sa.String(_ID), primary_key=True),
+        # event, kind, notifier, recipient: a message is sent once per key.
+        sa.Column("key", sa.String(255), nullable=False, unique=True),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("event_type", sa.String(_ID), nullable=False),
+        sa.Column("event_id", sa.String(_ID), nullable=False),
+        sa.Column("order_id", sa.String(_ID), nullable=True),
+        sa.Column("channel", sa.String(_ID), nullable=False),
+        sa.Column("notifier", sa.String(_ID), nullable=False),
+        sa.Column("media", sa.String(32), nullable=False),
+        sa.Column("recipient", sa.String(_TEXT), nullable=False),
+        sa.Column("language", sa.String(8), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("subject", sa.String(_TEXT), nullable=False),
+        # The rendered message, so a retry sends what the first attempt would have.
+        sa.Column("message", sa.Text, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("next_attempt_at", UTCDateTime, nullable=True),
+        sa.Column("sent_at", UTCDateTime, nullable=True),
+        sa.Column("provider_message_id", sa.String(_TEXT), nullable=True),
+        sa.Column("last_error", sa.String(_TEXT), nullable=False),
+        sa.Index(f"ix_{prefix}notifications_due", "status", "next_attempt_at"),
+        sa.Index(f"ix_{prefix}notifications_order_id", "order_id"),
+        schema=schema,
+    )
+    preferences = sa.Table(
+        f"{prefix}notification_preferences", md,
+        sa.Column("customer_id", sa.String(_ID), primary_key=True),
+        sa.Column("channel", sa.String(_ID), primary_key=True),
+        sa.Column("media", sa.String(32), nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        schema=schema,
+    )
+    return {"notifications": notifications, "notification_preferences": preferences}

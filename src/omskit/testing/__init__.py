@@ -22,9 +22,10 @@ and :class:`Webhook`),
 :class:`PaymentProviderConformance` (with :class:`MutableClock`, :class:`FaultyProvider` and
 :class:`SimulatedCrash`), :class:`ReturnsPolicyConformance` (with :func:`return_context`
 and :func:`refund_context`), :class:`RelayConformance` (with :class:`MemoryRelay`,
-:class:`MemoryBroker`, :class:`CrashingRelay` and :class:`ReceivedMessage`).
-:class:`SimulatedCrash`), :class:`SupplierConformance` (with :class:`SupplierDesk`,
-:class:`MemorySupplier` and :class:`FaultyConnector`).
+:class:`MemoryBroker`, :class:`CrashingRelay` and :class:`ReceivedMessage`),
+:class:`SupplierConformance` (with :class:`SupplierDesk`, :class:`MemorySupplier` and
+:class:`FaultyConnector`), :class:`NotifierConformance` (with :class:`RecordingNotifier` and
+:func:`sample_message`).
 """
 
 from __future__ import annotations
@@ -197,6 +198,11 @@ from omskit.testing.builders import (  # noqa: E402
 from omskit.testing.carriers import CarrierConformance, RecordingCarrier, Webhook  # noqa: E402
 from omskit.testing.channels import ChannelConformance  # noqa: E402
 from omskit.testing.geocoding import GeocoderConformance  # noqa: E402
+from omskit.testing.notifiers import (  # noqa: E402
+    NotifierConformance,
+    RecordingNotifier,
+    sample_message,
+)
 from omskit.testing.payments import (  # noqa: E402
     FaultyProvider,
     MutableClock,
@@ -245,9 +251,11 @@ __all__ = [
     "MemoryRelay",
     "MemorySupplier",
     "MutableClock",
+    "NotifierConformance",
     "PaymentProviderConformance",
     "ReceivedMessage",
     "RecordingCarrier",
+    "RecordingNotifier",
     "RelayConformance",
     "ReturnsPolicyConformance",
     "RoutingRulesConformance",
@@ -273,6 +281,7 @@ __all__ = [
     "return_context",
     "routing_inputs",
     "routing_request",
+    "sample_message",
     "selected_backends",
     "table_contents",
     "table_counts",

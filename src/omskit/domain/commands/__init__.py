@@ -73,6 +73,7 @@ from omskit.domain.commands.inventory import (
 )
 from omskit.domain.commands.lines import NewLine
 from omskit.domain.commands.monitoring import SWEEP_JOBS, RunSweeps, SweepExceptions
+from omskit.domain.commands.notifications import RetryNotification, SetNotificationPreference
 from omskit.domain.commands.orders import (
     AllocateBackorders,
     CancelLines,
@@ -163,6 +164,8 @@ __all__ += ["MAX_PAYMENT_AMOUNT", "AuthorisePayment", "CapturePayment", "HandleP
             "OrderPayment", "RecordChannelCapture", "RefundPayment", "Tender", "VoidPayment"]
 # Monitoring and the periodic sweeps.
 __all__ += ["SWEEP_JOBS", "RunSweeps", "SweepExceptions"]
+# Customer notifications.
+__all__ += ["RetryNotification", "SetNotificationPreference"]
 
 # Returns.
 __all__ += ["ApproveReturn", "BuyReturnLabel", "CancelReturn", "CloseReturn", "DeclineReturn",
@@ -369,5 +372,6 @@ COMMANDS: dict[str, type[Command]] = {cls.name: cls for cls in (
     ReceiveCarrierWebhook, BeginOrderEdit, StageOrderEdit, CommitOrderEdit, AbandonOrderEdit,
     EditOrder, ExpireOrderEdits, SweepExceptions, RunSweeps, MarkReadyForPickup, CollectPickup,
     ExpireUncollectedPickups, CreatePurchaseOrder, SendPurchaseOrder, ReceiveSupplierResponse,
-    ReceiveShipNotice, ReceiveStockFeed, PollSuppliers, RecordChannelStatus, PushChannelStatus)}
+    ReceiveShipNotice, ReceiveStockFeed, PollSuppliers, RecordChannelStatus, PushChannelStatus,
+    SetNotificationPreference, RetryNotification)}
 COMMANDS.update({cls.name: cls for cls in RETURN_COMMANDS})

@@ -11,8 +11,9 @@ from omskit.domain.commands.base import Command, moment
 
 #: The jobs ``run_sweeps`` runs, in the order it runs them: what lapsed first (cart holds,
 #: order edits, authorisations, uncollected pickups), then the monitor, so it sees their
-#: outcome.
-SWEEP_JOBS: tuple[str, ...] = ("carts", "edits", "authorisations", "pickups", "monitor")
+#: outcome; then the customer messages due for a retry.
+SWEEP_JOBS: tuple[str, ...] = ("carts", "edits", "authorisations", "pickups", "monitor",
+                               "notifications")
 
 
 @attrs.frozen(kw_only=True)
