@@ -36,8 +36,11 @@ def test_db_upgrade_then_current(omskit_database: TestDatabase) -> None:
     assert run(omskit_database, "db", "current").output.strip() == migrate.head()
 
 
-def test_demo_runs_a_day_and_summarises_it(omskit_database: TestDatabase) -> None:
-    result = run(omskit_database, "demo", "--orders", "60", "--skus", "40", "--json")
+def test_demo_runs_a_day_and_summarises_it(omskit_database: TestDatabase,
+                                           tmp_path: Path) -> None:
+    mail = tmp_path / "mail"
+    result = run(omskit_database, "demo", "--orders", "60", "--skus", "40", "--json",
+                 "--mail-dir", str(mail))
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output[result.output.index("{"):])
     assert summary["orders"] == 60
@@ -59,14 +62,24 @@ def test_demo_runs_a_day_and_summarises_it(omskit_database: TestDatabase) -> Non
             assert Counter(open_now) == summary["exceptions"]
     finally:
         engine.dispose()
+    # The paid order's customer heard about each step, in Italian; each e-mail is a file.
+    assert [m["kind"] for m in summary["emails"]] == [
+        "order_confirmed", "order_shipped", "order_delivered", "return_received",
+        "refund_issued"]
+    assert {m["to"] for m in summary["emails"]} == {"giulia@example.it"}
+    files = sorted(mail.glob("*.eml"))
+    assert len(files) == 5
+    assert any(b"Subject: Rimborso" in f.read_bytes() for f in files)
     # A second run on the same database refuses to mix days, unless --reset.
     again = CliRunner().invoke(cli, ["--db", omskit_database.url, "--no-plugins",
                                      *(["--schema", omskit_database.schema]
                                        if omskit_database.schema else []),
-                                     "demo", "--orders", "5", "--skus", "10"])
+                                     "demo", "--orders", "5", "--skus", "10",
+                                     "--mail-dir", str(mail)])
     assert again.exit_code != 0
     assert "already holds orders" in again.output
-    reset = run(omskit_database, "demo", "--orders", "5", "--skus", "10", "--reset", "--json")
+    reset = run(omskit_database, "demo", "--orders", "5", "--skus", "10", "--reset", "--json",
+                "--mail-dir", str(mail))
     assert reset.exit_code == 0, reset.output
 
 

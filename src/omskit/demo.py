@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -27,6 +29,7 @@ from omskit.domain.errors import InvalidWebhook
 from omskit.domain.inventory import Capability, Location, LocationKind, SupplyKind
 from omskit.domain.invoices import Invoice
 from omskit.domain.lifecycle import FulfillmentStatus, OrderStatus
+from omskit.domain.notifications import NotificationMessage
 from omskit.domain.order import Order
 from omskit.domain.payments import (
     PaymentCapability,
@@ -53,7 +56,7 @@ from omskit.domain.values import (
     DeliveryMethod,
 )
 from omskit.hookspecs import hookimpl
-from omskit.ports import Carrier, PaymentProvider, ReturnsPolicy
+from omskit.ports import Carrier, Notifier, PaymentProvider, ReturnsPolicy
 
 #: The demo's carriers: Italian parcel rate cards (EUR per parcel, per km, per unit) that
 #: routing prices each candidate location with, and the promise adds transit days from.
@@ -468,6 +471,9 @@ DEMO_SETTINGS: Mapping[str, Any] = {
     },
     # The demo's own policy, even where another is installed (omskit-returns-standard).
     "returns": {"policy": "demo-returns"},
+    # The shop writes to its customers in Italian, as Bottega Demo.
+    "notifications": {"default_language": "it",
+                      "brand": {"brand": "Bottega Demo", "from": "ordini@bottega.example"}},
 }
 
 
@@ -614,3 +620,35 @@ def run_returned_order(oms: Oms, clock: SimulatedClock, invoice: Invoice) -> Ret
                         idempotency_key="torino-bench-1")
     oms.returns.refund(rma.id)
     return oms.returns.close(rma.id)
+
+
+class DemoMailbox:
+    """The demo's e-mail notifier: each message written as an ``.eml`` file (text and HTML
+    alternatives, as an SMTP notifier would send it) into a folder, a local mail sink any
+    mail client opens. A deployment installs ``omskit-notify-smtp`` instead."""
+
+    code = "demo-mailbox"
+    media = "email"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.sent: list[NotificationMessage] = []
+
+    def send(self, message: NotificationMessage) -> str:
+        """Write the message to ``<folder>/<notification id>.eml``."""
+        mail = EmailMessage()
+        mail["Message-ID"] = f"<{message.notification_id}@omskit.demo>"
+        mail["From"] = message.sender or "ordini@bottega.example"
+        mail["To"] = message.recipient
+        mail["Subject"] = message.subject
+        mail.set_content(message.text)
+        mail.add_alternative(message.html, subtype="html")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / f"{message.notification_id}.eml").write_bytes(bytes(mail))
+        self.sent.append(message)
+        return message.notification_id
+
+    @hookimpl
+    def omskit_register_notifiers(self, register: Callable[[Notifier], None]) -> None:
+        """Register this mailbox."""
+        register(self)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -19,6 +20,7 @@ from omskit.demo import (
     DEMO_SETTINGS,
     STRATEGY,
     DemoCarriers,
+    DemoMailbox,
     DemoPayments,
     DemoReturns,
     DemoSummary,
@@ -40,10 +42,12 @@ from omskit.domain.returns import Return
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--reset", is_flag=True,
               help="Drop omskit's tables first (needed when --db already holds orders).")
+@click.option("--mail-dir", default="omskit-demo-mail", show_default=True,
+              help="Where the demo's mailbox writes the e-mails it sends (.eml files).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_state
 def demo(state: CliState, order_count: int, skus: int, seed: int, reset: bool,
-         as_json: bool) -> None:
+         mail_dir: str, as_json: bool) -> None:
     """Seed an Italian network and run a day of omnichannel orders through their life.
 
     It writes to the database every other command reads (--db, else ./omskit.db), so
@@ -75,24 +79,41 @@ def demo(state: CliState, order_count: int, skus: int, seed: int, reset: bool,
             summary = run_demo(oms, clock, orders=order_count, skus=skus, seed=seed,
                                progress=lambda done, _total: bar.update(task, completed=done))
         tries = _commands_to_try(oms, state.database_url)
-        invoice = run_invoiced_order(oms, clock)
-        tries.append(_invoice_try(invoice, state.database_url))
-        # The evening's sweep: what a worker would have raised by the end of the day.
-        clock.now += timedelta(hours=2)
-        swept = oms.sweeps.run()
-        exceptions = Counter(x.kind.value for x in oms.monitor.exceptions())
-        prefix = "omskit" if state.database_url is None else f"omskit --db {state.database_url}"
-        tries.append(f"{prefix} exceptions   # late, stuck and held orders at the day's end")
-        tries.append(_return_try(oms, run_returned_order(oms, clock, invoice),
-                                 state.database_url))
+        # The evening runs with the demo's mailbox: the customer of the paid order hears
+        # about it (confirmed, shipped, delivered, refunded), the day's customers do not.
+        mailbox = DemoMailbox(Path(mail_dir))
+        evening = bootstrap(oms.engine, clock=clock, load_entrypoints=state.load_plugins,
+                            schema=state.schema, table_prefix=state.table_prefix,
+                            settings={**DEMO_SETTINGS, **state.settings},
+                            routing_strategy=STRATEGY,
+                            plugins=[DemoCarriers(), ManualCarriers(*DEMO_CARRIERS),
+                                     DemoPayments(), DemoReturns(), mailbox])
+        try:
+            invoice = run_invoiced_order(evening, clock)
+            tries.append(_invoice_try(invoice, state.database_url))
+            # The evening's sweep: what a worker would have raised by the end of the day.
+            clock.now += timedelta(hours=2)
+            swept = evening.sweeps.run()
+            exceptions = Counter(x.kind.value for x in evening.monitor.exceptions())
+            prefix = ("omskit" if state.database_url is None
+                      else f"omskit --db {state.database_url}")
+            tries.append(f"{prefix} exceptions   # late, stuck and held orders at the day's "
+                         "end")
+            tries.append(_return_try(evening, run_returned_order(evening, clock, invoice),
+                                     state.database_url))
+        finally:
+            evening.close()
     finally:
         oms.close()
     raised = len(swept.monitor.raised) if swept.monitor else 0
+    mails = [{"to": m.recipient, "subject": m.subject, "kind": m.kind.value}
+             for m in mailbox.sent]
     if as_json:
         echo_json({**_as_dict(summary), "exceptions": dict(sorted(exceptions.items())),
-                   "exceptions_raised": raised})
+                   "exceptions_raised": raised, "emails": mails, "mail_dir": mail_dir})
     else:
         _print(state.console, summary, shown(url), tries, exceptions)
+        _print_mails(state.console, mails, mail_dir)
 
 
 def _as_dict(s: DemoSummary) -> dict[str, object]:
@@ -160,6 +181,13 @@ def _return_try(oms: Oms, rma: Return, database_url: str | None) -> str:
     refunded = f"{rma.refund.amount} refunded" if rma.refund else "not refunded"
     return (f"{prefix} returns show {rma.id}   # the online order returned in "
             f"{rma.location}: {refunded}, credit note {', '.join(notes) or '-'}")
+
+
+def _print_mails(console: Console, mails: list[dict[str, str]], mail_dir: str) -> None:
+    table = Table("to", "subject", title=f"e-mails sent (written to {mail_dir}/)")
+    for mail in mails:
+        table.add_row(mail["to"], mail["subject"])
+    console.print(table)
 
 
 def _print(console: Console, s: DemoSummary, where: str, tries: list[str],
