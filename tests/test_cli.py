@@ -64,11 +64,11 @@ def test_demo_runs_a_day_and_summarises_it(omskit_database: TestDatabase,
         engine.dispose()
     # The paid order's customer heard about each step, in Italian; each e-mail is a file.
     assert [m["kind"] for m in summary["emails"]] == [
-        "order_confirmed", "order_shipped", "order_delivered", "return_received",
-        "refund_issued"]
+        "order_confirmed", "order_shipped", "out_for_delivery", "order_delivered",
+        "return_received", "refund_issued"]
     assert {m["to"] for m in summary["emails"]} == {"giulia@example.it"}
     files = sorted(mail.glob("*.eml"))
-    assert len(files) == 5
+    assert len(files) == 6
     assert any(b"Subject: Rimborso" in f.read_bytes() for f in files)
     # A second run on the same database refuses to mix days, unless --reset.
     again = CliRunner().invoke(cli, ["--db", omskit_database.url, "--no-plugins",

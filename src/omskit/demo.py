@@ -47,6 +47,14 @@ from omskit.domain.returns import (
     ReturnRefusal,
     UnitDisposition,
 )
+from omskit.domain.shipping import (
+    CarrierCapability,
+    Label,
+    LabelRequest,
+    ParcelSpec,
+    TrackingStatus,
+    TrackingUpdate,
+)
 from omskit.domain.values import (
     Address,
     Contact,
@@ -56,7 +64,7 @@ from omskit.domain.values import (
     DeliveryMethod,
 )
 from omskit.hookspecs import hookimpl
-from omskit.ports import Carrier, Notifier, PaymentProvider, ReturnsPolicy
+from omskit.ports import Carrier, Notifier, PaymentProvider, ReturnsPolicy, ShippingCarrier
 
 #: The demo's carriers: Italian parcel rate cards (EUR per parcel, per km, per unit) that
 #: routing prices each candidate location with, and the promise adds transit days from.
@@ -534,7 +542,8 @@ class DemoPayments:
 
 def run_invoiced_order(oms: Oms, clock: SimulatedClock) -> Invoice:
     """One web order paid by card, from placement to its invoice: authorised after it is
-    placed, captured when it ships from Milano, invoiced with a book (4 % VAT), a panettone
+    placed, shipped from Milano in a parcel with a label bought from :class:`DemoCourier`,
+    captured when it ships, invoiced with a book (4 % VAT), a panettone
     (10 %) and a shirt (22 %). Needs :class:`DemoPayments` and :data:`DEMO_SETTINGS`."""
     stock = {"BOOK-GUIDA-MILANO": Decimal("18.50"), "FOOD-PANETTONE": Decimal("24.90"),
              "SHIRT-LINO": Decimal("59.00")}
@@ -560,7 +569,11 @@ def run_invoiced_order(oms: Oms, clock: SimulatedClock) -> Invoice:
             clock.now += timedelta(minutes=10)
             getattr(oms.fulfillment, step)(fo.id)
         clock.now += timedelta(minutes=10)
-        oms.fulfillment.ship(fo.id, carrier="brt", tracking_number="BRT-PAID-1")
+        # A parcel with a label bought from the demo's courier (once, under its key).
+        shipment = oms.shipping.create_shipment(fo.id, carrier=DemoCourier.code,
+                                                parcels=[ParcelSpec(weight_grams=1800)])
+        oms.shipping.buy_labels(shipment.id)
+        oms.shipping.ship(shipment.id)
     (invoice,) = oms.invoices.for_order(order.id)
     return invoice
 
@@ -598,13 +611,24 @@ class DemoReturns:
 
 
 def run_returned_order(oms: Oms, clock: SimulatedClock, invoice: Invoice) -> Return:
-    """The invoiced order is delivered; two days later the customer brings the shirt back
-    to the Torino store (which neither sold nor shipped it). It is received and restocked
-    there, refunded through the card with a credit note, and closed. Needs :class:`DemoReturns`."""
+    """The invoiced order is tracked to its delivery; two days later the customer brings the
+    shirt back to the Torino store (which neither sold nor shipped it). It is received and
+    restocked there, refunded through the card with a credit note, and closed. Needs
+    :class:`DemoReturns`."""
     order = oms.orders.get(invoice.order_id)
+    # The courier's tracking events arrive (one of them twice): delivered, by its own time.
     for fo in order.fulfillment_orders:
-        clock.now += timedelta(hours=20)
-        oms.fulfillment.deliver(fo.id)
+        for shipment in fo.shipments:
+            for parcel in shipment.parcels:
+                updates = []
+                for step, status, where in DEMO_TRACKING:
+                    clock.now += step
+                    updates.append(TrackingUpdate(
+                        tracking_number=parcel.tracking_number, status=status,
+                        occurred_at=clock.now, location=where,
+                        event_id=f"{parcel.tracking_number}-{status.value}"))
+                oms.shipping.record_tracking(DemoCourier.code, updates)
+                oms.shipping.record_tracking(DemoCourier.code, updates[-1:])
     clock.now += timedelta(days=2)
     shirt = next(line for line in order.lines if line.sku == "SHIRT-LINO")
     rma = oms.returns.request(order.id, [ReturnItem(line_id=shirt.line_id, quantity=1,
@@ -652,3 +676,55 @@ class DemoMailbox:
     def omskit_register_notifiers(self, register: Callable[[Notifier], None]) -> None:
         """Register this mailbox."""
         register(self)
+
+
+class DemoCourier:
+    """The demo's parcel courier: sells a label per parcel (a ZPL document for a thermal
+    printer, numbered ``DC`` + 9 digits) and de-duplicates on the label's key, as a real
+    carrier API does. A deployment installs ``omskit-carrier-tablerate`` or
+    ``omskit-carrier-karrio`` instead."""
+
+    code = "demo-courier"
+    capabilities = frozenset({CarrierCapability.LABELS})
+
+    def __init__(self) -> None:
+        self._labels: dict[str, Label] = {}
+        self._lock = threading.Lock()
+
+    def buy_label(self, request: LabelRequest, settings: Mapping[str, Any]) -> Label:
+        """The label of this key: the same one when asked again."""
+        with self._lock:
+            found = self._labels.get(request.idempotency_key)
+            if found is None:
+                number = f"DC{len(self._labels) + 1:09d}"
+                to = request.destination
+                zpl = (f"^XA^CF0,40^FO40,40^FDomskit demo courier^FS^BY3^FO40,110"
+                       f"^BCN,120,Y,N,N^FD{number}^FS^CF0,30^FO40,290"
+                       f"^FD{to.city} {to.postal_code or ''}^FS^XZ")
+                found = Label(label_id=number, tracking_number=number,
+                              idempotency_key=request.idempotency_key,
+                              document=zpl.encode(), media_type="application/zpl",
+                              service="express")
+                self._labels[request.idempotency_key] = found
+            return found
+
+    def retrieve_label(self, idempotency_key: str, settings: Mapping[str, Any]) -> Label | None:
+        """The label sold under ``idempotency_key``, if any."""
+        with self._lock:
+            return self._labels.get(idempotency_key)
+
+    @hookimpl
+    def omskit_register_shipping_carriers(
+            self, register: Callable[[ShippingCarrier], None]) -> None:
+        """Register the demo's courier."""
+        register(self)  # type: ignore[arg-type]  # labels only: the core calls nothing else
+
+
+#: The demo courier's tracking of a parcel: the time since the previous event, the status
+#: and where it happened.
+DEMO_TRACKING: tuple[tuple[timedelta, TrackingStatus, str], ...] = (
+    (timedelta(hours=2), TrackingStatus.PICKED_UP, "Milano"),
+    (timedelta(hours=6), TrackingStatus.IN_TRANSIT, "Bologna hub"),
+    (timedelta(hours=10), TrackingStatus.OUT_FOR_DELIVERY, "Milano"),
+    (timedelta(hours=3), TrackingStatus.DELIVERED, "Milano, Corso Buenos Aires 5"),
+)

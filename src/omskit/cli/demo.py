@@ -20,6 +20,7 @@ from omskit.demo import (
     DEMO_SETTINGS,
     STRATEGY,
     DemoCarriers,
+    DemoCourier,
     DemoMailbox,
     DemoPayments,
     DemoReturns,
@@ -87,7 +88,7 @@ def demo(state: CliState, order_count: int, skus: int, seed: int, reset: bool,
                             settings={**DEMO_SETTINGS, **state.settings},
                             routing_strategy=STRATEGY,
                             plugins=[DemoCarriers(), ManualCarriers(*DEMO_CARRIERS),
-                                     DemoPayments(), DemoReturns(), mailbox])
+                                     DemoPayments(), DemoReturns(), DemoCourier(), mailbox])
         try:
             invoice = run_invoiced_order(evening, clock)
             tries.append(_invoice_try(invoice, state.database_url))
@@ -99,8 +100,10 @@ def demo(state: CliState, order_count: int, skus: int, seed: int, reset: bool,
                       else f"omskit --db {state.database_url}")
             tries.append(f"{prefix} exceptions   # late, stuck and held orders at the day's "
                          "end")
-            tries.append(_return_try(evening, run_returned_order(evening, clock, invoice),
-                                     state.database_url))
+            rma = run_returned_order(evening, clock, invoice)
+            tries.append(f"{prefix} orders show {invoice.order_id}   # a parcel with a "
+                         f"{DemoCourier.code} label, tracked to its delivery")
+            tries.append(_return_try(evening, rma, state.database_url))
         finally:
             evening.close()
     finally:
@@ -160,6 +163,12 @@ def _commands_to_try(oms: Oms, database_url: str | None) -> list[str]:
         tries.append(f"{prefix} orders show {delivered}")
     if waiting is not None:
         tries.append(f"{prefix} orders show {waiting}   # waiting for stock or an operator")
+    collected = next((o.id for o in oms.orders.search(channel="store", limit=200)
+                      if o.status in (OrderStatus.DELIVERED, OrderStatus.COMPLETED)), None)
+    if collected is not None:
+        tries = [t for t in tries if t != f"{prefix} orders show {collected}"]
+        tries.append(f"{prefix} orders show {collected}   # picked up in the store: ready, then "
+                     "collected")
     for edit in oms.edits.recent("committed", limit=1):
         tries.append(f"{prefix} orders show {edit.order_id}   # edited from the "
                      f"{edit.channel} app")
