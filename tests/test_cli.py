@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -261,3 +263,34 @@ def test_inventory_expire_carts(omskit_database: TestDatabase,
     assert oms.inventory.stock_item("dc-milano", "A").reserved == 0  # type: ignore[union-attr]
     assert run(omskit_database, "inventory", "expire-carts").output.strip() == (
         "0 soft reservations expired")
+
+
+def test_the_demo_sends_its_emails_to_an_smtp_sink(omskit_database: TestDatabase,
+                                                   tmp_path: Path) -> None:
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    received: list[Any] = []
+
+    class Sink(Message):  # type: ignore[misc]
+        def handle_message(self, message: Any) -> None:
+            received.append(message)
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sink = Controller(Sink(), hostname="127.0.0.1", port=port)
+    sink.start()
+    try:
+        result = run(omskit_database, "demo", "--orders", "5", "--skus", "10", "--json",
+                     "--mail-dir", str(tmp_path / "mail"), "--smtp", f"127.0.0.1:{port}")
+    finally:
+        sink.stop()
+    assert result.exit_code == 0, result.output
+    assert {m["To"] for m in received} == {"giulia@example.it"}
+    assert len(received) == 6
+    assert sorted(m["Subject"] for m in received) == sorted(
+        m["subject"] for m in json.loads(result.output[result.output.index("{"):])["emails"])
+    bad = run(omskit_database, "demo", "--smtp", "nowhere")
+    assert bad.exit_code == 2
+    assert "is not HOST:PORT" in bad.output

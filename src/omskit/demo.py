@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 import random
+import smtplib
 import threading
 import time
 from collections import Counter
@@ -25,7 +26,7 @@ from omskit.domain.carriers import RateTableCarrier
 from omskit.domain.commands import EditOrder, NewLine, PlaceOrder
 from omskit.domain.commands.payments import OrderPayment, Tender
 from omskit.domain.commands.returns import ReturnItem
-from omskit.domain.errors import InvalidWebhook
+from omskit.domain.errors import InvalidWebhook, NotifierUnavailable
 from omskit.domain.inventory import Capability, Location, LocationKind, SupplyKind
 from omskit.domain.invoices import Invoice
 from omskit.domain.lifecycle import FulfillmentStatus, OrderStatus
@@ -648,14 +649,16 @@ def run_returned_order(oms: Oms, clock: SimulatedClock, invoice: Invoice) -> Ret
 
 class DemoMailbox:
     """The demo's e-mail notifier: each message written as an ``.eml`` file (text and HTML
-    alternatives, as an SMTP notifier would send it) into a folder, a local mail sink any
-    mail client opens. A deployment installs ``omskit-notify-smtp`` instead."""
+    alternatives) into a folder any mail client opens and, given ``smtp`` (host, port), sent
+    to that SMTP server too: a local sink such as ``python -m aiosmtpd -n``. A deployment
+    installs ``omskit-notify-smtp`` instead."""
 
     code = "demo-mailbox"
     media = "email"
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, smtp: tuple[str, int] | None = None) -> None:
         self.folder = folder
+        self.smtp = smtp
         self.sent: list[NotificationMessage] = []
 
     def send(self, message: NotificationMessage) -> str:
@@ -667,6 +670,14 @@ class DemoMailbox:
         mail["Subject"] = message.subject
         mail.set_content(message.text)
         mail.add_alternative(message.html, subtype="html")
+        if self.smtp is not None:
+            try:
+                with smtplib.SMTP(*self.smtp, timeout=10) as server:
+                    server.send_message(mail)
+            except (OSError, smtplib.SMTPException) as exc:
+                # Recorded on the message by the core and retried by the sweep.
+                raise NotifierUnavailable(f"the SMTP sink {self.smtp[0]}:{self.smtp[1]} "
+                                          f"did not take the message: {exc}") from exc
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / f"{message.notification_id}.eml").write_bytes(bytes(mail))
         self.sent.append(message)

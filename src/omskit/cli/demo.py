@@ -45,10 +45,13 @@ from omskit.domain.returns import Return
               help="Drop omskit's tables first (needed when --db already holds orders).")
 @click.option("--mail-dir", default="omskit-demo-mail", show_default=True,
               help="Where the demo's mailbox writes the e-mails it sends (.eml files).")
+@click.option("--smtp", default=None, metavar="HOST:PORT",
+              help="Also send the e-mails to this SMTP server (a local sink such as "
+              "`python -m aiosmtpd -n -l 127.0.0.1:8025`).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_state
 def demo(state: CliState, order_count: int, skus: int, seed: int, reset: bool,
-         mail_dir: str, as_json: bool) -> None:
+         mail_dir: str, smtp: str | None, as_json: bool) -> None:
     """Seed an Italian network and run a day of omnichannel orders through their life.
 
     It writes to the database every other command reads (--db, else ./omskit.db), so
@@ -58,6 +61,7 @@ def demo(state: CliState, order_count: int, skus: int, seed: int, reset: bool,
     split and backorder rates, units per location, and commands to try on its orders.
     """
     url = resolve_url(state.database_url)
+    sink = _smtp_address(smtp)
     clock = SimulatedClock(demo_day())
     oms = bootstrap(url, clock=clock, load_entrypoints=state.load_plugins,
                     schema=state.schema, table_prefix=state.table_prefix,
@@ -82,7 +86,7 @@ def demo(state: CliState, order_count: int, skus: int, seed: int, reset: bool,
         tries = _commands_to_try(oms, state.database_url)
         # The evening runs with the demo's mailbox: the customer of the paid order hears
         # about it (confirmed, shipped, delivered, refunded), the day's customers do not.
-        mailbox = DemoMailbox(Path(mail_dir))
+        mailbox = DemoMailbox(Path(mail_dir), sink)
         evening = bootstrap(oms.engine, clock=clock, load_entrypoints=state.load_plugins,
                             schema=state.schema, table_prefix=state.table_prefix,
                             settings={**DEMO_SETTINGS, **state.settings},
@@ -190,6 +194,15 @@ def _return_try(oms: Oms, rma: Return, database_url: str | None) -> str:
     refunded = f"{rma.refund.amount} refunded" if rma.refund else "not refunded"
     return (f"{prefix} returns show {rma.id}   # the online order returned in "
             f"{rma.location}: {refunded}, credit note {', '.join(notes) or '-'}")
+
+
+def _smtp_address(value: str | None) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter(f"{value!r} is not HOST:PORT", param_hint="--smtp")
+    return host, int(port)
 
 
 def _print_mails(console: Console, mails: list[dict[str, str]], mail_dir: str) -> None:
