@@ -325,6 +325,7 @@ from .domain.notifications import (
     NotificationStatus,
 )
 from .domain.order import FulfillmentOrder, Order, OrderLine
+from .domain.payloads import PayloadReader
 from .domain.payments import (
     DEFAULT_AUTHORISATION_TTL,
     PAYMENT_EVENTS,
@@ -689,6 +690,7 @@ __all__ = [
     "ParcelTracked",
     "Party",
     "PayloadError",
+    "PayloadReader",
     "PaymentAction",
     "PaymentAmountExceeded",
     "PaymentAuthorisationRequested",

@@ -25,11 +25,10 @@ from omskit import (
     InvalidCommand,
     NewLine,
     PayloadError,
+    PayloadReader,
     PlaceOrder,
     check_currency,
 )
-
-from omskit_channel_callcenter.reading import Reader
 
 #: The connector's code, and the order channel of every call-center order.
 CHANNEL_CODE = "callcenter"
@@ -51,7 +50,7 @@ def agent_actor(agent: str) -> str:
     return f"agent:{agent}"
 
 
-def _address(r: Reader, value: Any, path: str) -> Address | None:
+def _address(r: PayloadReader, value: Any, path: str) -> Address | None:
     if value is None:
         return None
     found = r.object(value, path, _ADDRESS_FIELDS)
@@ -67,7 +66,7 @@ def _address(r: Reader, value: Any, path: str) -> Address | None:
                    name=r.text(found.get("name", ""), f"{path}.name"))
 
 
-def _lines(r: Reader, value: Any, path: str, *, required: bool) -> list[NewLine]:
+def _lines(r: PayloadReader, value: Any, path: str, *, required: bool) -> list[NewLine]:
     if value is None and not required:
         return []
     return [NewLine(sku=r.identifier(item.get("sku"), f"{path}[{i}].sku"),
@@ -79,7 +78,7 @@ def _lines(r: Reader, value: Any, path: str, *, required: bool) -> list[NewLine]
             for item in [r.object(raw, f"{path}[{i}]", _ITEM_FIELDS)]]
 
 
-def _delivery(r: Reader, found: Mapping[str, Any]) -> DeliveryMethod | None:
+def _delivery(r: PayloadReader, found: Mapping[str, Any]) -> DeliveryMethod | None:
     pickup = found.get("pickup_at")
     if pickup is None:
         return None
@@ -98,7 +97,7 @@ class CallCenterConnector:
 
     def parse(self, payload: Mapping[str, Any]) -> PlaceOrder:
         """The ``PlaceOrder`` for an order an agent entered."""
-        r = Reader()
+        r = PayloadReader()
         found = r.object(payload, "payload", _ORDER_FIELDS)
         if r.problems:
             raise PayloadError(r.problems, channel=self.code)
@@ -141,7 +140,7 @@ class CallCenterConnector:
 
     def parse_edit(self, payload: Mapping[str, Any]) -> EditOrder:
         """The ``EditOrder`` for an edit an agent entered, with the agent as its actor."""
-        r = Reader()
+        r = PayloadReader()
         found = r.object(payload, "payload", _EDIT_FIELDS)
         if r.problems:
             raise PayloadError(r.problems, channel=self.code)

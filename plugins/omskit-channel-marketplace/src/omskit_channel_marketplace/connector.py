@@ -28,12 +28,12 @@ from omskit import (
     NewLine,
     OrderPayment,
     PayloadError,
+    PayloadReader,
     PlaceOrder,
     Tender,
     check_currency,
 )
 
-from omskit_channel_marketplace.reading import Reader
 from omskit_channel_marketplace.settings import SETTINGS_KEY, Shop
 
 #: The connector's code; each shop's orders are on ``marketplace:<shop>``.
@@ -134,7 +134,7 @@ class MarketplaceConnector:
     def parse(self, payload: Mapping[str, Any]) -> PlaceOrder:
         """The ``PlaceOrder`` for ``{"shop": code, "order": {...}}`` (a verified webhook's
         ``payload``), or ``PayloadError`` listing every problem."""
-        r = Reader()
+        r = PayloadReader()
         found = r.object(payload, "payload", {"shop", "order"})
         if r.problems:
             raise PayloadError(r.problems, channel=self.code)
@@ -182,7 +182,7 @@ class MarketplaceConnector:
             raise PayloadError(exc.problems, channel=self.code) from exc
 
     @staticmethod
-    def _customer(r: Reader, order: Mapping[str, Any]) -> Customer:
+    def _customer(r: PayloadReader, order: Mapping[str, Any]) -> Customer:
         raw = order.get("customer")
         found = r.object(raw, "order.customer") if raw is not None else {}
         ident = found.get("id")
@@ -193,7 +193,7 @@ class MarketplaceConnector:
                                         email=r.text(order.get("email") or "", "order.email")))
 
     @staticmethod
-    def _address(r: Reader, raw: Any) -> Address | None:
+    def _address(r: PayloadReader, raw: Any) -> Address | None:
         if raw is None:
             r.fail("order.shipping_address", "required: marketplace orders are shipped")
             return None

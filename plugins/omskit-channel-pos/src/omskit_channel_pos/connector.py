@@ -30,12 +30,11 @@ from omskit import (
     NewLine,
     OrderPayment,
     PayloadError,
+    PayloadReader,
     PlaceOrder,
     Tender,
     check_currency,
 )
-
-from omskit_channel_pos.reading import Reader
 
 #: The connector's code, and the order channel of every till sale.
 CHANNEL_CODE = "pos"
@@ -79,7 +78,7 @@ class PosConnector:
 
     def parse(self, payload: Mapping[str, Any]) -> PlaceOrder:
         """The ``PlaceOrder`` for a sale, or ``PayloadError`` listing every problem."""
-        r = Reader()
+        r = PayloadReader()
         sale = r.object(payload, "payload", _SALE_FIELDS)
         if r.problems:
             raise PayloadError(r.problems, channel=self.code)
@@ -142,7 +141,7 @@ class PosConnector:
             raise PayloadError(exc.problems, channel=self.code) from exc
 
     @staticmethod
-    def _customer(r: Reader, value: Any) -> Customer:
+    def _customer(r: PayloadReader, value: Any) -> Customer:
         if value is None:
             return Customer(id=WALK_IN)
         found = r.object(value, "customer", _CUSTOMER_FIELDS)
@@ -153,7 +152,7 @@ class PosConnector:
                             phone=r.text(found.get("phone", ""), "customer.phone")))
 
     @staticmethod
-    def _address(r: Reader, value: Any) -> Address | None:
+    def _address(r: PayloadReader, value: Any) -> Address | None:
         if value is None:
             r.fail("shipping_address", "required for a 'ship' sale")
             return None

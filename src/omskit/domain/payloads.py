@@ -1,5 +1,6 @@
-"""Reading a till's JSON strictly: each reader returns the value or records one problem,
-``path: message``, so one ``PayloadError`` lists everything wrong with a sale."""
+"""Reading a channel's JSON payload strictly, for connector plugins: each reader returns the
+value or records one problem, ``path: message``, so one ``PayloadError`` lists everything wrong
+with a payload (a sale, an order, an edit)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,9 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from omskit import (
+from omskit.domain.checks import EARLIEST_MOMENT, LATEST_MOMENT, LOCATION_CODE_PATTERN
+from omskit.domain.commands import (
     CODE_PATTERN,
-    EARLIEST_MOMENT,
-    LATEST_MOMENT,
-    LOCATION_CODE_PATTERN,
     MAX_ID_LENGTH,
     MAX_LINE_QUANTITY,
     MAX_TEXT_LENGTH,
@@ -23,8 +22,10 @@ from omskit import (
 _AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,4})?")
 
 
-class Reader:
-    """Collects the problems found while reading one payload."""
+class PayloadReader:
+    """Reads one channel payload strictly and collects the problems found: each method
+    returns the value read (or a harmless default) and records ``path: message`` for what is
+    wrong, so a connector raises one ``PayloadError`` listing every problem."""
 
     def __init__(self) -> None:
         self.problems: list[str] = []
@@ -33,12 +34,15 @@ class Reader:
         """Record a problem at ``path``."""
         self.problems.append(f"{path}: {message}")
 
-    def object(self, value: Any, path: str, allowed: set[str]) -> Mapping[str, Any]:
-        """A JSON object with only ``allowed`` keys (an unknown key is a problem)."""
+    def object(self, value: Any, path: str,
+               allowed: set[str] | None = None) -> Mapping[str, Any]:
+        """A JSON object; with ``allowed``, only those keys (an unknown key is a problem).
+        Without it every key passes: a marketplace sends many fields a connector has no use
+        for."""
         if not isinstance(value, Mapping):
             self.fail(path, f"must be a JSON object, not {type(value).__name__}")
             return {}
-        for key in sorted(set(map(str, value)) - allowed):
+        for key in sorted(set(map(str, value)) - (allowed or set(map(str, value)))):
             self.fail(f"{path}.{key}" if path != "payload" else key, "unknown field")
         return value
 
@@ -116,4 +120,4 @@ class Reader:
         return value
 
 
-__all__ = ["Reader"]
+__all__ = ["PayloadReader"]
