@@ -17,6 +17,12 @@ from .conftest import Client, place_body, post
 PROBLEM = "application/problem+json"
 
 
+def on_hand(deployment: Deployment, code: str, sku: str) -> int:
+    """Units of ``sku`` on hand at ``code`` (none when it never had any)."""
+    item = deployment.oms.inventory.stock_item(code, sku)
+    return 0 if item is None else item.on_hand
+
+
 def shipped(admin: Client, external_id: str, lines: dict[str, int]) -> dict[str, Any]:
     """An order shipped whole from where routing sent it."""
     placed = post(admin, "/orders", place_body(external_id, lines))
@@ -218,11 +224,29 @@ def test_a_store_readies_a_pickup_and_the_customer_collects_it(
     first = post(roma, f"{url}/collect", part, key="visit-1")
     assert first.json()["status"] == "ready_for_pickup", first.text
     assert post(roma, f"{url}/collect", part, key="visit-1").status_code == 200  # replayed
-    assert deployment.oms.inventory.stock_item("store-roma", "SKU-R").on_hand == 9
+    assert on_hand(deployment, "store-roma", "SKU-R") == 9
     done = post(roma, f"{url}/collect", {})
     assert done.json()["status"] == "delivered", done.text
-    assert deployment.oms.inventory.stock_item("store-roma", "SKU-R").on_hand == 8
+    assert on_hand(deployment, "store-roma", "SKU-R") == 8
     # A shipped (not picked-up) order cannot be made ready.
     order = shipped(admin, "W-P2", {"SKU-D": 1})
     other = order["fulfillment_orders"][0]["id"]
     problem(post(admin, f"/fulfilment-orders/{other}/ready-for-pickup"), 409)
+
+
+def test_a_store_inspects_only_what_was_received_at_its_store(
+        admin: Client, client_for: Callable[..., Client], deployment: Deployment) -> None:
+    order = shipped(admin, "W-R6", {"SKU-D": 1})
+    rma = ask(admin, order).json()  # expected in Roma...
+    line = rma["lines"][0]["line_id"]
+    post(admin, f"/returns/{rma['id']}/approve")
+    received = post(admin, f"/returns/{rma['id']}/receive",  # ...but it arrived in Torino
+                    {"location": "store-torino", "lines": [{"line_id": line, "quantity": 1}]})
+    assert received.json()["status"] == "received", received.text
+    roma = client_for(Scope.STORE, location="store-roma")
+    units = {"units": [{"line_id": line, "quantity": 1, "disposition": "restock"}]}
+    problem(post(roma, f"/returns/{rma['id']}/inspect", units), 403)
+    assert deployment.oms.returns.get(rma["id"]).inspections == []
+    torino = client_for(Scope.STORE, location="store-torino")
+    assert post(torino, f"/returns/{rma['id']}/inspect", units).status_code == 200
+    assert on_hand(deployment, "store-torino", "SKU-D") == 1

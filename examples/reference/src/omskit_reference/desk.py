@@ -32,6 +32,7 @@ from omskit_reference.access import location_in_reach, require_write, return_in_
 from omskit_reference.deployment import Deployment
 from omskit_reference.keys import ApiKey, Scope
 from omskit_reference.pages import Dep, page, require_action, viewer
+from omskit_reference.returns import inspectable
 
 Form = Annotated[dict[str, str] | None, Body(media_type=RequestEncodingType.URL_ENCODED)]
 
@@ -137,6 +138,7 @@ class ReturnsDesk(Controller):
                 returns.receive(rma.id, at, outstanding(rma),
                                 idempotency_key=f"desk-{rma.id}-r{len(rma.receipts)}")
             elif action in ("restock", "quarantine", "damaged"):
+                inspectable(key, rma)
                 returns.inspect(rma.id, uninspected(rma, Disposition(action)),
                                 idempotency_key=f"desk-{rma.id}-i{len(rma.inspections)}")
             elif action == "refund":

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Response, get, post
+from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from omskit import Return, ReturnStatus
 
@@ -35,6 +36,14 @@ def reach(key: ApiKey, deployment: Deployment, return_id: str) -> Return:
     """The return with this id, if the key may see it (404 otherwise)."""
     rma = deployment.oms.returns.get(return_id)
     return return_in_reach(key, rma, lambda: deployment.oms.orders.get(rma.order_id))
+
+
+def inspectable(key: ApiKey, rma: Return) -> Return:
+    """A store inspects only units received at its own store (403 otherwise)."""
+    if key.scope is Scope.STORE and any(r.location != key.location for r in rma.receipts):
+        raise PermissionDeniedException("this return's units were received at another "
+                                        "location")
+    return rma
 
 
 def request_return(key: ApiKey, deployment: Deployment, order_id: str, data: NewReturn,
@@ -150,9 +159,13 @@ class ReturnController(Controller):
         """Received units inspected: restocked (on sale again where they were received),
         quarantined, damaged or sent back to the vendor."""
         core = scoped_key(request)
-        return self._step(request, deployment, return_id, data,
-                          lambda: deployment.oms.returns.inspect(
-                              return_id, list(data.units), idempotency_key=core),
+        key = request.user
+
+        def step() -> Return:
+            inspectable(key, deployment.oms.returns.get(return_id))
+            return deployment.oms.returns.inspect(return_id, list(data.units),
+                                                  idempotency_key=core)
+        return self._step(request, deployment, return_id, data, step,
                           Scope.OPERATIONS, Scope.STORE)
 
     @post("/{return_id:str}/refund", sync_to_thread=True, responses=ERRORS, status_code=200)
