@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import omskit
+import omskit_payment_sandbox
 import omskit_returns_standard
 import pytest
 from litestar.serialization import encode_json
@@ -26,7 +27,8 @@ Client = TestClient[Any]
 def deployment(omskit_database: TestDatabase) -> Iterator[Deployment]:
     made = Deployment.open(omskit_database.url, create=True, load_entrypoints=False,
                            schema=omskit_database.schema,
-                           plugins=[omskit.ManualCarriers("brt"), omskit_returns_standard])
+                           plugins=[omskit.ManualCarriers("brt"), omskit_returns_standard,
+                                    omskit_payment_sandbox])
     oms = made.oms
     oms.inventory.save_location(location("dc-milano", 45.46, 9.19))
     oms.inventory.save_location(location("store-roma", 41.90, 12.49))

@@ -5,10 +5,12 @@ nothing changed."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from omskit import Capability, LocationKind
 from omskit.testing import location, table_counts
+from omskit_payment_sandbox import cards
 
 from omskit_reference import Deployment, Scope
 
@@ -23,12 +25,19 @@ def on_hand(deployment: Deployment, code: str, sku: str) -> int:
     return 0 if item is None else item.on_hand
 
 
-def shipped(admin: Client, external_id: str, lines: dict[str, int]) -> dict[str, Any]:
-    """An order shipped whole from where routing sent it."""
-    placed = post(admin, "/orders", place_body(external_id, lines))
+def shipped(admin: Client, external_id: str, lines: dict[str, int],
+            paid: str | None = None) -> dict[str, Any]:
+    """An order shipped whole from where routing sent it (``paid``: with a sandbox card
+    for that amount, captured at shipment)."""
+    body = place_body(external_id, lines)
+    if paid is not None:
+        body["payment"] = {"tenders": [{"provider": "sandbox", "amount": paid,
+                                        "method_token": cards.APPROVED}]}
+    placed = post(admin, "/orders", body)
     assert placed.status_code == 201, placed.text
     order = placed.json()
-    released = post(admin, f"/orders/{order['id']}/release", If_Match=placed.headers["ETag"])
+    etag = admin.get(f"/orders/{order['id']}").headers["ETag"]  # payment may have moved it
+    released = post(admin, f"/orders/{order['id']}/release", If_Match=etag)
     assert released.status_code == 200, released.text
     for fo in released.json()["fulfillment_orders"]:
         for step in ("accept", "pick", "pack"):
@@ -250,3 +259,26 @@ def test_a_store_inspects_only_what_was_received_at_its_store(
     torino = client_for(Scope.STORE, location="store-torino")
     assert post(torino, f"/returns/{rma['id']}/inspect", units).status_code == 200
     assert on_hand(deployment, "store-torino", "SKU-D") == 1
+
+
+def test_a_refund_is_paid_once_through_the_ledger(
+        admin: Client, client_for: Callable[..., Client], deployment: Deployment) -> None:
+    order = shipped(admin, "W-R7", {"SKU-D": 2}, paid="20.00")  # 10.00 each
+    rma = ask(admin, order, 2, reason="changed_mind").json()  # a 10 % restocking fee
+    line = rma["lines"][0]["line_id"]
+    post(admin, f"/returns/{rma['id']}/approve")
+    post(admin, f"/returns/{rma['id']}/receive",
+         {"location": "store-roma", "lines": [{"line_id": line, "quantity": 2}]})
+    post(admin, f"/returns/{rma['id']}/inspect", {"units": [
+        {"line_id": line, "quantity": 1, "disposition": "restock"},
+        {"line_id": line, "quantity": 1, "disposition": "damaged"}]})  # not refunded
+    paid = post(admin, f"/returns/{rma['id']}/refund")
+    assert paid.status_code == 200, paid.text
+    assert Decimal(paid.json()["refund"]["amount"]) == Decimal("9.00")
+    # A new request (another Idempotency-Key): the refund is the return's, paid once.
+    again = post(admin, f"/returns/{rma['id']}/refund")
+    assert again.status_code == 200, again.text
+    assert again.json()["refund"] == paid.json()["refund"]
+    summary = admin.get(f"/orders/{order['id']}/payments").json()
+    assert Decimal(summary["refunded"]["amount"]) == Decimal("9.00"), summary
+    assert post(admin, f"/returns/{rma['id']}/close").json()["status"] == "closed"
