@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import omskit
@@ -23,10 +24,28 @@ pytest_plugins = ["omskit.testing"]
 Client = TestClient[Any]
 
 
+class Clock:
+    """The deployment's time, which a test moves on (``advance``)."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
 @pytest.fixture
-def deployment(omskit_database: TestDatabase) -> Iterator[Deployment]:
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def deployment(omskit_database: TestDatabase, clock: Clock) -> Iterator[Deployment]:
     made = Deployment.open(omskit_database.url, create=True, load_entrypoints=False,
-                           schema=omskit_database.schema,
+                           schema=omskit_database.schema, clock=clock,
                            plugins=[omskit.ManualCarriers("brt"), omskit_returns_standard,
                                     omskit_payment_sandbox])
     oms = made.oms
