@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import omskit
+import omskit_payment_sandbox
+import omskit_returns_standard
 import pytest
 from litestar.serialization import encode_json
 from litestar.testing import TestClient
@@ -21,11 +24,30 @@ pytest_plugins = ["omskit.testing"]
 Client = TestClient[Any]
 
 
+class Clock:
+    """The deployment's time, which a test moves on (``advance``)."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
 @pytest.fixture
-def deployment(omskit_database: TestDatabase) -> Iterator[Deployment]:
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def deployment(omskit_database: TestDatabase, clock: Clock) -> Iterator[Deployment]:
     made = Deployment.open(omskit_database.url, create=True, load_entrypoints=False,
-                           schema=omskit_database.schema,
-                           plugins=[omskit.ManualCarriers("brt")])
+                           schema=omskit_database.schema, clock=clock,
+                           plugins=[omskit.ManualCarriers("brt"), omskit_returns_standard,
+                                    omskit_payment_sandbox])
     oms = made.oms
     oms.inventory.save_location(location("dc-milano", 45.46, 9.19))
     oms.inventory.save_location(location("store-roma", 41.90, 12.49))

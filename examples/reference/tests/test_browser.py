@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from omskit_reference import Deployment, Scope, create_app
 
-from .conftest import Client, place_body, post
+from .conftest import Client, Clock, place_body, post
 from .test_operations import late_and_held
 
 CHROMIUM = os.environ.get("OMSKIT_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
@@ -78,8 +78,8 @@ def shot(page: Page, name: str) -> None:
 
 
 def test_an_operator_finds_a_late_order_and_releases_its_hold(
-        page: Page, server: str, admin: Client, deployment: Deployment) -> None:
-    late = late_and_held(admin, "W-LATE")
+        page: Page, server: str, admin: Client, deployment: Deployment, clock: Clock) -> None:
+    late = late_and_held(admin, "W-LATE", clock)
     post(admin, "/orders", place_body("W-FINE", {"SKU-D": 1}))
     sign_in(page, server, deployment.keys.issue("Operator", Scope.OPERATIONS).token)
     shot(page, "dashboard")

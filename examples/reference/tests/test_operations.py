@@ -4,7 +4,7 @@ apply (a store key sees none of it, a read-only key changes nothing)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import omskit
@@ -14,15 +14,16 @@ from omskit.testing import TestDatabase, location, order_command
 from omskit_reference import Deployment, Scope
 from omskit_reference.cli import main
 
-from .conftest import Client, place_body, post
+from .conftest import Client, Clock, place_body, post
 from .test_pages import ACTION, signed_in
 
 
-def late_and_held(admin: Client, external_id: str) -> dict[str, Any]:
-    """An order promised three days ago, held for an address check."""
-    body = place_body(external_id, {"SKU-D": 1})
-    body["promised_date"] = (date.today() - timedelta(days=3)).isoformat()
-    placed = post(admin, "/orders", body)
+def late_and_held(admin: Client, external_id: str, clock: Clock) -> dict[str, Any]:
+    """An order whose promised date passed three days ago, held for an address check
+    (omskit computes the promise itself: the deployment's clock moves past it)."""
+    placed = post(admin, "/orders", place_body(external_id, {"SKU-D": 1}))
+    promised = date.fromisoformat(placed.json()["promised_date"])
+    clock.advance(days=(promised - clock().date()).days + 3)
     assert placed.status_code == 201, placed.text
     held = post(admin, f"/orders/{placed.json()['id']}/holds",
                 {"code": "address-check", "reason": "the courier could not find the street"},
@@ -33,8 +34,8 @@ def late_and_held(admin: Client, external_id: str) -> dict[str, Any]:
 
 
 def test_the_exceptions_queue_lists_late_and_held_orders(
-        admin: Client, client_for: Callable[..., Client]) -> None:
-    order = late_and_held(admin, "W-LATE")
+        admin: Client, client_for: Callable[..., Client], clock: Clock) -> None:
+    order = late_and_held(admin, "W-LATE", clock)
     post(admin, "/orders", place_body("W-FINE", {"SKU-D": 1}))
     found = admin.get("/exceptions").json()
     assert {(x["kind"], x["order_id"]) for x in found} == {("late", order["id"]),
@@ -51,16 +52,17 @@ def test_the_exceptions_queue_lists_late_and_held_orders(
     assert answer.headers["content-type"].startswith("application/problem+json")
 
 
-def test_a_sweep_raises_each_exception_once(admin: Client,
-                                            client_for: Callable[..., Client]) -> None:
-    late_and_held(admin, "W-LATE")
+def test_a_sweep_raises_each_exception_once(admin: Client, client_for: Callable[..., Client],
+                                            clock: Clock) -> None:
+    late_and_held(admin, "W-LATE", clock)
     first = post(admin, "/sweeps", {"jobs": ["monitor"]})
     assert first.status_code == 200, first.text
     assert first.json()["ran"] is True
     assert sorted(x["kind"] for x in first.json()["exceptions_raised"]) == ["held", "late"]
     again = post(admin, "/sweeps", {})
     assert again.json()["exceptions_raised"] == []
-    assert again.json()["jobs"] == ["carts", "edits", "authorisations", "pickups", "monitor"]
+    assert again.json()["jobs"] == ["carts", "edits", "authorisations", "pickups", "monitor",
+                                   "notifications"]
     bad = post(admin, "/sweeps", {"jobs": ["laundry"]})
     assert bad.status_code == 422  # omskit refused the command, naming the problem
     assert "unknown job 'laundry'" in bad.text
@@ -76,8 +78,8 @@ def test_parked_events_are_listed_retried_and_skipped(admin: Client,
 
 
 def test_an_operator_releases_a_hold_from_the_exceptions_page(
-        admin: Client, deployment: Deployment) -> None:
-    order = late_and_held(admin, "W-LATE")
+        admin: Client, deployment: Deployment, clock: Clock) -> None:
+    order = late_and_held(admin, "W-LATE", clock)
     client = signed_in(deployment, Scope.OPERATIONS)
     html = client.get("/ui/exceptions").text
     assert "W-LATE" in html

@@ -8,13 +8,21 @@ channel's order, learns nothing, not even that it exists.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 import anyio.to_thread
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
-from omskit import FulfillmentOrder, FulfillmentOrderNotFound, Order, OrderNotFound
+from omskit import (
+    FulfillmentOrder,
+    FulfillmentOrderNotFound,
+    Order,
+    OrderNotFound,
+    Return,
+    ReturnNotFound,
+)
 
 from omskit_reference.keys import ApiKey, ApiKeys, Scope
 
@@ -89,3 +97,17 @@ def location_in_reach(key: ApiKey, location: str) -> None:
     if key.scope is Scope.STORE and key.location == location:
         return
     raise PermissionDeniedException(f"this key does not work for location {location!r}")
+
+
+def return_in_reach(key: ApiKey, rma: Return, order: Callable[[], Order]) -> Return:
+    """The return, if the key may see it; else 404 (``ReturnNotFound``). A store sees the
+    returns brought to it; a channel the returns of its orders (``order`` is read only then)."""
+    if key.sees_everything:
+        return rma
+    if key.scope is Scope.STORE and key.location is not None and (
+            rma.location == key.location
+            or any(r.location == key.location for r in rma.receipts)):
+        return rma
+    if key.scope is Scope.CHANNEL and order().channel == key.channel:
+        return rma
+    raise ReturnNotFound(rma.id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from datetime import datetime
 from typing import Annotated, Any
@@ -48,6 +49,7 @@ from omskit_reference.access import (
     require_write,
 )
 from omskit_reference.bodies import (
+    Collection,
     IssuedKeyBody,
     NewHold,
     NewKey,
@@ -88,6 +90,14 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     except (binascii.Error, ValueError, TypeError) as exc:
         raise InvalidCommand(["cursor: not a cursor this API gave out"],
                              subject="order query") from exc
+
+
+def scoped_key(request: Req) -> str:
+    """The key omskit records a keyed change under (a pickup's collection, a return's
+    receipt or inspection): the request's ``Idempotency-Key`` scoped to the API key (two
+    clients may pick the same string), so a retry takes nothing twice."""
+    raw = f"{request.user.id}:{request.headers.get('idempotency-key', '').strip()}"
+    return "api-" + hashlib.sha256(raw.encode()).hexdigest()[:40]
 
 
 class OrderController(Controller):
@@ -292,6 +302,28 @@ class FulfillmentController(Controller):
         """The shipment reached the customer."""
         return self._step(request, deployment, fulfillment_order_id, None,
                           lambda: deployment.oms.fulfillment.deliver(fulfillment_order_id))
+
+    @post("/{fulfillment_order_id:str}/ready-for-pickup", sync_to_thread=True,
+          responses=ERRORS, status_code=200)
+    def ready_for_pickup(self, request: Req, deployment: Dep,
+                         fulfillment_order_id: FromPath[str],
+                         idempotency_key: IdempotencyKey) -> Response[FulfillmentOrder]:
+        """A pickup at its own store is set aside for the customer (``pickup.ready``): 409
+        while goods are still coming by transfer."""
+        return self._step(request, deployment, fulfillment_order_id, None,
+                          lambda: deployment.oms.pickups.ready(fulfillment_order_id))
+
+    @post("/{fulfillment_order_id:str}/collect", sync_to_thread=True,
+          responses=ERRORS, status_code=200)
+    def collect(self, request: Req, deployment: Dep, fulfillment_order_id: FromPath[str],
+                data: JSONBody[Collection],
+                idempotency_key: IdempotencyKey) -> Response[FulfillmentOrder]:
+        """The customer collected ``lines`` (none: everything ready) of a ready pickup."""
+        collection = scoped_key(request)
+        return self._step(request, deployment, fulfillment_order_id, data,
+                          lambda: deployment.oms.pickups.collect(
+                              fulfillment_order_id, list(data.lines),
+                              collection_id=collection))
 
     @post("/{fulfillment_order_id:str}/reject", sync_to_thread=True,
           responses=ERRORS, status_code=200)

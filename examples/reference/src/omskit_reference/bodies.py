@@ -16,11 +16,14 @@ from omskit import (
     DeliveryMethod,
     FulfillmentOrder,
     Hold,
+    LineQuantity,
     Money,
     Order,
     OrderLine,
     OrderStatus,
     OrderSummary,
+    ReturnItem,
+    UnitDisposition,
 )
 
 from omskit_reference.keys import ApiKey, Scope
@@ -50,12 +53,46 @@ class ShipBody:
 
 
 @attrs.frozen(kw_only=True)
+class Collection:
+    """What the customer collected: units per order line (none: everything ready)."""
+
+    lines: list[LineQuantity] = attrs.field(factory=list)
+
+
+@attrs.frozen(kw_only=True)
 class Receipt:
     """Units received at a location."""
 
     sku: str
     quantity: int
     reference: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class NewReturn:
+    """A return asked for: units of the order's shipped lines (each with its reason), the
+    channel it is started from (``web``, ``call_center``, ``store``) and where the goods are
+    expected (a store key: its own store)."""
+
+    lines: list[ReturnItem]
+    channel: str
+    location: str | None = None
+    note: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class ReturnReceiptBody:
+    """Units of a return that arrived at ``location``."""
+
+    location: str
+    lines: list[ReturnItem]
+
+
+@attrs.frozen(kw_only=True)
+class InspectionBody:
+    """Received units inspected, each with its disposition."""
+
+    units: list[UnitDisposition]
 
 
 @attrs.frozen(kw_only=True)

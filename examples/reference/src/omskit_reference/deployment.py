@@ -24,6 +24,25 @@ from omskit_reference.links import TrackingLinks
 from omskit_reference.problems import PROBLEM_JSON, problem_document
 from omskit_reference.tables import TablesPlugin, create_tables, tables_of
 
+#: The deployment's own settings, under any the caller gives (a caller's key replaces the
+#: same key here): the returns policy is ``omskit-returns-standard`` (a dependency of this
+#: distribution, loaded through its entry point), with a 30-day window, the reasons a
+#: customer may give, a restocking fee when the customer changed their mind, and no refund
+#: for units the customer broke. Every store takes returns, online orders too.
+SETTINGS: dict[str, Any] = {
+    "returns": {"policy": "standard"},
+    "returns_standard": {
+        "window_days": 30,
+        "reasons": ["size", "damaged", "wrong_item", "changed_mind"],
+        "restocking_fee_percent": "10",
+        "restocking_fee_reasons": ["changed_mind"],
+        "free_label_reasons": ["damaged", "wrong_item"],
+        "shipping_refund": "whole_order",
+        "unrefunded_dispositions": ["damaged"],
+        "stores": {"accept": True, "other_stores": True},
+    },
+}
+
 
 class Deployment:
     """What every request handler works with."""
@@ -42,11 +61,13 @@ class Deployment:
     def open(cls, url: str | None = None, *, plugins: Sequence[object] = (),
              create: bool = False, migrate: bool = True,
              clock: Callable[[], datetime] = utcnow, **bootstrap: Any) -> Deployment:
-        """Bootstrap omskit with the deployment's tables. ``create``: make every table
-        directly (tests, throwaway databases); else, with ``migrate``, run omskit's
-        migrations and create the deployment's own tables that are missing (a worker among
-        several passes ``migrate=False``: one process migrates)."""
+        """Bootstrap omskit with the deployment's tables and :data:`SETTINGS` (under the
+        caller's ``settings``). ``create``: make every table directly (tests, throwaway
+        databases); else, with ``migrate``, run omskit's migrations and create the
+        deployment's own tables that are missing (a worker among several passes
+        ``migrate=False``: one process migrates)."""
         tables = TablesPlugin()
+        bootstrap["settings"] = {**SETTINGS, **(bootstrap.get("settings") or {})}
         oms = omskit.bootstrap(url, plugins=[tables, *plugins], clock=clock, **bootstrap)
         if create:
             oms.create_schema()

@@ -22,7 +22,7 @@ from omskit_reference.problems import ERRORS
 @attrs.frozen(kw_only=True)
 class SweepBody:
     """The jobs to run (all when empty): ``carts``, ``edits``, ``authorisations``,
-    ``pickups``, ``monitor``."""
+    ``pickups``, ``monitor``, ``notifications``."""
 
     jobs: list[str] = attrs.field(factory=list)
 

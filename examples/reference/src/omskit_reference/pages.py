@@ -25,6 +25,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 from omskit import (
+    DeliveryKind,
     ExceptionKind,
     FulfillmentStatus,
     InvalidCommand,
@@ -60,7 +61,14 @@ NEXT_STEPS: dict[str, list[str]] = {
     FulfillmentStatus.ACCEPTED.value: ["pick"],
     FulfillmentStatus.PICKED.value: ["pack"],
     FulfillmentStatus.PACKED.value: [],
+    FulfillmentStatus.READY_FOR_PICKUP.value: [],
 }
+
+#: The store's queue: what is still to pick, pack and ship, and pickups waiting for their
+#: customer.
+QUEUE_STATUSES = (FulfillmentStatus.RELEASED, FulfillmentStatus.ACCEPTED,
+                  FulfillmentStatus.PICKED, FulfillmentStatus.PACKED,
+                  FulfillmentStatus.READY_FOR_PICKUP)
 
 #: What the customer reads for each order status.
 CUSTOMER_STATUS = {
@@ -339,7 +347,8 @@ class Pages(Controller):
     @get("/store/{code:str}", sync_to_thread=True)
     def store(self, request: Request[Any, Any, Any], deployment: Dep,
               code: FromPath[str]) -> Template:
-        """A store associate's page: the store's work queue with its next steps."""
+        """A store associate's page: the store's work queue with its next steps, and its
+        pickups (ready, collected)."""
         key = viewer(request, deployment)
         location_in_reach(key, code)
         return page("store.html.j2", key, **self._queue(deployment, code))
@@ -381,6 +390,11 @@ class Pages(Controller):
                                  tracking_number=form.get("tracking_number", "").strip())
             elif step == "reject":
                 fulfillment.reject(fo_id, form.get("reason", "").strip())
+            elif step == "ready":
+                deployment.oms.pickups.ready(fo_id)
+            elif step == "collect":
+                # Everything ready, once: a second click finds it delivered (409, shown).
+                deployment.oms.pickups.collect(fo_id, collection_id=f"desk-{fo_id}")
             else:
                 raise InvalidCommand([f"step: unknown step {step!r}"])
         except OmsError as exc:
@@ -389,10 +403,15 @@ class Pages(Controller):
 
     def _queue(self, deployment: Deployment, code: str) -> dict[str, Any]:
         oms = deployment.oms
-        queue = oms.fulfillment.at_location(code)
-        externals = {o: oms.orders.get(o).external_id for o in {fo.order_id for fo in queue}}
+        queue = oms.fulfillment.at_location(code, QUEUE_STATUSES)
+        orders = {o: oms.orders.get(o) for o in {fo.order_id for fo in queue}}
+        # A pickup handed over here: the store readies it and the customer collects it.
+        pickups = {fo.id for fo in queue
+                   if orders[fo.order_id].delivery.kind is DeliveryKind.PICKUP
+                   and orders[fo.order_id].delivery.pickup_location == code}
         return {"location": oms.inventory.location(code), "queue": queue,
-                "externals": externals, "steps": NEXT_STEPS}
+                "externals": {o: order.external_id for o, order in orders.items()},
+                "steps": NEXT_STEPS, "pickups": pickups}
 
 
 @get("/track/{token:str}", sync_to_thread=True, include_in_schema=False)
