@@ -174,6 +174,7 @@ from .domain.errors import (
     DuplicateContribution,
     EditsNotSupported,
     FulfillmentOrderNotFound,
+    GoodsInTransit,
     IdempotencyConflict,
     IdempotencyKeyConflict,
     IllegalTransition,
@@ -466,7 +467,7 @@ from .services.orders import TimelineEntry
 from .services.shipping import (
     TrackingResult,
 )
-from .services.sweeps import SweepReport
+from .services.sweeps import SweepJobFailure, SweepReport
 from .store.engine import create_engine
 from .store.orders import OrderQuery, OrderSummary
 from .store.shipping import (
@@ -596,6 +597,7 @@ __all__ = [
     "FulfillmentStatus",
     "Geocoder",
     "GlobalStock",
+    "GoodsInTransit",
     "HandlePaymentWebhook",
     "Hold",
     "HoldCart",
@@ -861,6 +863,7 @@ __all__ = [
     "SupplyRegistered",
     "SupplyStatus",
     "SweepExceptions",
+    "SweepJobFailure",
     "SweepReport",
     "Tender",
     "TimelineEntry",

@@ -9,8 +9,16 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from omskit import Capability, Carrier, LocationKind, Oms, RateTableCarrier, hookimpl
-from omskit.domain.errors import PickupNotReady
+from omskit import (
+    Capability,
+    Carrier,
+    LocationKind,
+    ManualCarriers,
+    Oms,
+    RateTableCarrier,
+    hookimpl,
+)
+from omskit.domain.errors import GoodsInTransit, PickupNotReady
 from omskit.domain.inventory import MovementKind, SupplyStatus
 from omskit.domain.lifecycle import FulfillmentStatus, OrderStatus
 from omskit.domain.order import Order
@@ -35,7 +43,7 @@ class Van:
 @pytest.fixture
 def network(make_oms: Callable[..., Oms]) -> Oms:
     """A Rome store with nothing on its shelves, a Milan warehouse with plenty of A."""
-    oms = make_oms(plugins=[Van()], clock=lambda: NOW)
+    oms = make_oms(plugins=[Van(), ManualCarriers("brt")], clock=lambda: NOW)
     oms.inventory.save_location(location("store-rome", *ROME, kind=LocationKind.STORE,
                                          capabilities=(Capability.PICKUP,)))
     oms.inventory.save_location(location("milan", *MILAN))
@@ -87,6 +95,34 @@ def test_a_transfer_supplies_the_store_and_the_pickup_waits_for_it(network: Oms)
     assert network.inventory.ledger_mismatches() == []
     # Receiving it again changes nothing.
     network.inventory.receive_supply(supply_id)
+    assert network.inventory.ledger_mismatches() == []
+
+
+def test_goods_in_transit_cannot_be_picked(network: Oms) -> None:
+    """Until the transfer arrives, the store's shelf units are other orders': picking (the
+    step before packing and shipping) is refused, and nothing changes."""
+    network.inventory.receive("store-rome", "A", 5)  # another order's, say: not this one's
+    network.inventory.receive("milan", "B", 5)
+    order = pickup(network, "P-1", {"B": 2})
+    (fo,) = order.fulfillment_orders
+    assert fo.location == "store-rome"
+    network.fulfillment.release(order.id)
+    network.fulfillment.accept(fo.id)
+    before = stock_rows(network)
+    with pytest.raises(GoodsInTransit, match=r"2 B due 2026-12-03"):
+        network.fulfillment.pick(fo.id)
+    assert network.fulfillment.get(fo.id).status is F.ACCEPTED
+    assert stock_rows(network) == before
+    assert network.inventory.ledger_mismatches() == []
+
+    (supply_id,) = transfer_to_store(network, fo.id)
+    network.inventory.receive_supply(supply_id)
+    assert network.fulfillment.pick(fo.id).status is F.PICKED
+    network.fulfillment.pack(fo.id)
+    assert network.fulfillment.ship(fo.id, carrier="brt",
+                                    tracking_number="T-1").status is F.SHIPPED
+    assert stock_rows(network)[("store-rome", "B")].on_hand == 0
+    assert stock_rows(network)[("store-rome", "A")].on_hand == 5
     assert network.inventory.ledger_mismatches() == []
 
 

@@ -50,6 +50,8 @@ def _summary(report: Any) -> dict[str, Any]:
         "exceptions_cleared": len(monitor.cleared) if monitor else 0,
         "exceptions_open": monitor.open if monitor else None,
         "notifications_retried": report.notifications_retried,
+        "failed": [{"job": f.job, "error": f.error, "message": f.message}
+                   for f in report.failed],
     }
 
 
@@ -84,6 +86,13 @@ def sweep(state: CliState, jobs: tuple[str, ...], loop: bool, interval: float,
                 f"{report['exceptions_raised']} exception(s) raised, "
                 f"{report['exceptions_cleared']} cleared, {report['exceptions_open']} open, "
                 f"{report['notifications_retried']} message(s) sent again")
+        for failure in report["failed"]:
+            click.echo(f"job {failure['job']} failed: {failure['error']}: "
+                       f"{failure['message']}", err=True)
         if not loop:
+            # A one-off sweep (cron, a scheduler) must see a failed job in its exit status;
+            # a --loop worker keeps going, as the next round runs the job again.
+            if report["failed"]:
+                raise SystemExit(1)
             return
         time.sleep(interval)

@@ -614,6 +614,18 @@ class PickupNotReady(OmsError):
         self.reason = reason
         super().__init__(f"fulfilment order {fulfillment_order_id} cannot be ready for "
                          f"pickup: {reason}")
+class GoodsInTransit(OmsError):
+    """A fulfilment order's goods cannot be picked, shipped or handed over yet: a
+    ship-to-store transfer bringing them to its location has not arrived. Nothing was
+    changed; receive the transfer at the store first (``oms.inventory.receive_supply``)."""
+
+    def __init__(self, fulfillment_order_id: str, coming: str) -> None:
+        self.fulfillment_order_id = fulfillment_order_id
+        self.coming = coming
+        super().__init__(f"fulfilment order {fulfillment_order_id}: goods still on their way "
+                         f"to the store by transfer ({coming}); receive the transfer first")
+
+
 class ChannelNotOwned(PluginError):
     """A channel connector made a command for an order channel outside its namespace (its
     code, the channels it declares, and their ``<name>:…`` sub-channels): it would share

@@ -38,6 +38,7 @@ from omskit.services.orders import (
     release_reservations,
     require_id,
 )
+from omskit.services.ship_to_store import require_arrived
 from omskit.services.shipping import consume_shipped
 from omskit.services.tenders import hold_expired_authorisations
 from omskit.store.uow import UnitOfWork
@@ -79,6 +80,8 @@ class FulfillmentService:
     def _step(self, fulfillment_order_id: str, target: FulfillmentStatus) -> FulfillmentOrder:
         def change(uow: UnitOfWork, order: Order, at: datetime) -> None:
             if order.fulfillment_order(fulfillment_order_id).status is not target:
+                if target is F.PICKED:
+                    require_arrived(uow, fulfillment_order_id)
                 order.advance_fulfillment(fulfillment_order_id, target, at)
 
         order = self._orders.change(self._order_of(fulfillment_order_id), change)

@@ -74,6 +74,7 @@ from omskit.domain.payments import (
     PaymentTransaction,
     PaymentTransactionKind,
     attempt_key,
+    base_of,
     business_key,
     order_payment,
     settlement,
@@ -547,12 +548,22 @@ class PaymentService:
         """Renew each expired authorisation that still had something left: the old one is
         recorded as released (voided by expiry) and a new authorisation of what was left is
         asked for the same tender. A renewal that fails holds the order
-        (``payment_pending``, with the reason), so it is not released for picking."""
+        (``payment_pending``, with the reason), so it is not released for picking. A renewal
+        a crash left unanswered is finished first: the provider is asked how it ended, under
+        its own idempotency key, so it is never authorised twice."""
         self._refuse_joined()
         at = self._clock()
         for ledger in self.summary(order_id).transactions:
-            if ledger.transaction.kind is PaymentTransactionKind.PROVIDER and ledger.expired(at):
-                self._renew(ledger.transaction.id, at)
+            tx = ledger.transaction
+            if tx.kind is not PaymentTransactionKind.PROVIDER:
+                continue
+            renewal = business_key(tx.id, PaymentAction.AUTHORISE, "renewal")
+            if any(base_of(e.idempotency_key) == renewal
+                   for e in ledger.pending(PaymentAction.AUTHORISE)):
+                with contextlib.suppress(PaymentDeclined):  # recorded; the hold says why
+                    self._operate(tx.id, PaymentAction.AUTHORISE, tx.amount, renewal)
+            elif ledger.expired(at):
+                self._renew(tx.id, at)
         return self.summary(order_id)
 
     def _renew(self, tx_id: str, at: datetime) -> None:

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, time
 import attrs
 
 from omskit.domain.delivery_dates import delivery_date, ship_date
-from omskit.domain.errors import InsufficientStock
+from omskit.domain.errors import GoodsInTransit, InsufficientStock
 from omskit.domain.events import RoutedQuantity, StockReserved, SupplyRegistered, new_id
 from omskit.domain.inventory import Location, MovementKind, Reservation, Supply, SupplyKind
 from omskit.domain.lifecycle import FulfillmentStatus
@@ -33,6 +33,16 @@ from omskit.plugins import Hooks
 from omskit.routing.engine import Decision, RoutingEngine
 from omskit.services.sourcing import source_in_rounds
 from omskit.store.uow import UnitOfWork
+
+
+def require_arrived(uow: UnitOfWork, fulfillment_order_id: str) -> None:
+    """Refuse (``GoodsInTransit``) to pick, ship or hand over a fulfilment order whose
+    goods a ship-to-store transfer is still bringing: the units on the store's shelf belong
+    to other orders until the transfer is received."""
+    coming = uow.inventory.transfers_for(fulfillment_order_id)
+    if coming:
+        raise GoodsInTransit(fulfillment_order_id, ", ".join(
+            f"{s.quantity} {s.sku} due {s.eta.isoformat()}" for s in coming))
 
 
 @attrs.frozen(kw_only=True)

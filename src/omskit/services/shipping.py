@@ -71,6 +71,7 @@ from omskit.registries import Registry
 from omskit.services.database import Database
 from omskit.services.dispatch import EventDispatcher
 from omskit.services.orders import OrderService, require_id
+from omskit.services.ship_to_store import require_arrived
 from omskit.store.shipping import ParcelRef, RecordedTrackingEvent, ShippingRepository
 from omskit.store.uow import UnitOfWork
 
@@ -98,7 +99,9 @@ class TrackingResult:
 def consume_shipped(uow: UnitOfWork, order: Order, fo: FulfillmentOrder,
                     lines: Sequence[LineQuantity], at: datetime) -> None:
     """Take the shipped ``lines`` off the fulfilment order's reservations: the units leave
-    on-hand and reserved stock (a reservation shrinks or is consumed)."""
+    on-hand and reserved stock (a reservation shrinks or is consumed). ``GoodsInTransit``
+    while a ship-to-store transfer for it has not arrived."""
+    require_arrived(uow, fo.id)
     wanted = {x.line_id: x.quantity for x in lines}
     found = uow.inventory.active_reservations(order.id, fo.id)
     consumed: list[str] = []

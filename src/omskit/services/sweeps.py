@@ -4,6 +4,7 @@ collected by their deadline, the monitor, and customer messages due for a retry.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Callable, Sequence
@@ -16,7 +17,7 @@ from omskit.domain.commands.monitoring import SWEEP_JOBS, RunSweeps
 from omskit.domain.errors import UnsupportedConnection
 from omskit.domain.events import new_id
 from omskit.domain.monitoring import MonitorSweep
-from omskit.domain.payments import PaymentTransactionKind
+from omskit.domain.payments import PaymentAction, PaymentTransactionKind
 from omskit.services.carts import CartService
 from omskit.services.database import Database
 from omskit.services.edits import OrderEditService
@@ -27,9 +28,21 @@ from omskit.services.pickups import PickupService
 from omskit.store.monitoring import MonitorRepository
 from omskit.store.sweeps import sweep_lock
 
+_log = logging.getLogger(__name__)
+
 #: How long a sweep's lease holds where leases stand in for advisory locks (SQLite): a
 #: sweeper that died releases it after this.
 LEASE_TTL = timedelta(minutes=10)
+
+
+@attrs.frozen(kw_only=True)
+class SweepJobFailure:
+    """A sweep job that raised: the job, the error's type and message. The other jobs of
+    the round still ran; the job runs again next round (every job is idempotent)."""
+
+    job: str
+    error: str
+    message: str
 
 
 @attrs.frozen(kw_only=True)
@@ -47,7 +60,15 @@ class SweepReport:
     monitor: MonitorSweep | None = None
     #: Customer messages sent again (their retry was due).
     notifications_retried: int = 0
+    #: The jobs this round ran, in order (failed ones included).
     jobs: tuple[str, ...] = ()
+    #: The jobs that raised, with their error; empty when every job finished.
+    failed: tuple[SweepJobFailure, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Whether every job that ran finished (a skipped round is ok too)."""
+        return not self.failed
 
 
 class SweepService:
@@ -92,20 +113,37 @@ class SweepService:
             if not held:
                 return SweepReport(ran=False, at=at)
             done: dict[str, Any] = {}
-            if "carts" in wanted:
-                done["carts_expired"] = self._carts.expire(at)
-            if "edits" in wanted:
-                done["edits_expired"] = self._edits.expire(at)
-            if "authorisations" in wanted:
-                done["authorisations_renewed"] = self._renew_authorisations(at)
-            if "pickups" in wanted:
-                done["pickups_expired"] = self._pickups.expire_uncollected(at)
-            if "monitor" in wanted:
-                done["monitor"] = self._monitor.sweep(at)
-            if "notifications" in wanted and self._notifications is not None:
-                done["notifications_retried"] = self._notifications.retry_due(at)
-        return SweepReport(ran=True, at=at,
-                           jobs=tuple(j for j in SWEEP_JOBS if j in wanted), **done)
+            failed: list[SweepJobFailure] = []
+            ran: list[str] = []
+            for job, field, work in self._plan(at):
+                if job not in wanted:
+                    continue
+                ran.append(job)
+                # One job's failure (a provider down, a plugin's bug) must not starve the
+                # jobs after it, the monitor above all: it is recorded and retried next round.
+                try:
+                    done[field] = work()
+                except Exception as exc:
+                    _log.exception("sweep job %r failed", job)
+                    failed.append(SweepJobFailure(job=job, error=type(exc).__name__,
+                                                  message=str(exc)[:500]))
+        return SweepReport(ran=True, at=at, jobs=tuple(ran), failed=tuple(failed), **done)
+
+    def _plan(self, at: datetime) -> list[tuple[str, str, Callable[[], Any]]]:
+        """(job, report field, work) in the order a round runs them (``SWEEP_JOBS``)."""
+        plan: list[tuple[str, str, Callable[[], Any]]] = [
+            ("carts", "carts_expired", lambda: self._carts.expire(at)),
+            ("edits", "edits_expired", lambda: self._edits.expire(at)),
+            ("authorisations", "authorisations_renewed",
+             lambda: self._renew_authorisations(at)),
+            ("pickups", "pickups_expired", lambda: self._pickups.expire_uncollected(at)),
+            ("monitor", "monitor", lambda: self._monitor.sweep(at)),
+        ]
+        if self._notifications is not None:
+            notifications = self._notifications
+            plan.append(("notifications", "notifications_retried",
+                         lambda: notifications.retry_due(at)))
+        return plan
 
     def _renew_authorisations(self, at: datetime) -> int:
         """Renew the expired authorisations of open orders that still had something left;
@@ -114,11 +152,24 @@ class SweepService:
             candidates = MonitorRepository(conn, self._db.tables).authorisations_expiring(
                 at, KIND_LIMIT)
         renewed = 0
+        first_error: Exception | None = None
         for order_id in candidates:
-            expired = [x for x in self._payments.transactions(order_id)
-                       if x.transaction.kind is PaymentTransactionKind.PROVIDER
-                       and x.expired(at)]
-            if expired:
+            ledgers = [x for x in self._payments.transactions(order_id)
+                       if x.transaction.kind is PaymentTransactionKind.PROVIDER]
+            expired = [x for x in ledgers if x.expired(at)]
+            # A renewal a crash left unanswered is finished by renew_expired too.
+            unanswered = [x for x in ledgers if x.pending(PaymentAction.AUTHORISE)]
+            if not expired and not unanswered:
+                continue
+            # One order's renewal crashing must not leave the other orders' authorisations
+            # lapsed: renew the rest, then fail the job with the first error.
+            try:
                 self._payments.renew_expired(order_id)
-                renewed += len(expired)
+            except Exception as exc:
+                _log.exception("renewing the authorisations of order %s failed", order_id)
+                first_error = first_error or exc
+                continue
+            renewed += len(expired) + len(unanswered)
+        if first_error is not None:
+            raise first_error
         return renewed
