@@ -7,6 +7,7 @@ are the small bodies of actions that take a reason or a carrier, and the pages o
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -14,15 +15,20 @@ from omskit import (
     Address,
     Customer,
     DeliveryMethod,
+    EditStatus,
+    EditSummary,
     FulfillmentOrder,
     Hold,
     LineQuantity,
     Money,
+    NewLine,
     Order,
+    OrderEdit,
     OrderLine,
     OrderStatus,
     OrderSummary,
     ReturnItem,
+    StagedChanges,
     UnitDisposition,
 )
 
@@ -171,3 +177,65 @@ class OrderView:
                    expected_date=order.expected_date, cart_id=order.cart_id, tags=order.tags,
                    metadata=order.metadata, version=order.version, holds=order.holds,
                    fulfillment_orders=order.fulfillment_orders)
+
+
+@attrs.frozen(kw_only=True)
+class NewEdit:
+    """An order edit to begin: the channel it comes from (a channel key: its own, which is
+    the default) and who asks (``customer:c-1``, ``agent:anna``)."""
+
+    channel: str | None = None
+    actor: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class EditChanges:
+    """Changes to stage on an open edit: a line's new ``quantities`` (``{line_id: units}``,
+    0 removes it), lines to add, lines to remove, a new shipping address, a new delivery
+    method (ship, or pick up at a store)."""
+
+    quantities: dict[str, int] = attrs.field(factory=dict)
+    add_lines: list[NewLine] = attrs.field(factory=list)
+    remove_lines: list[str] = attrs.field(factory=list)
+    shipping_address: Address | None = None
+    delivery: DeliveryMethod | None = None
+
+
+@attrs.frozen(kw_only=True)
+class EditView:
+    """An order edit as the API shows it: what it stages, where it stands and, once
+    committed, what it did."""
+
+    id: str
+    order_id: str
+    channel: str
+    actor: str
+    status: EditStatus
+    #: The order version it was begun on: it commits only on that version.
+    base_version: int
+    changes: StagedChanges
+    created_at: datetime
+    expires_at: datetime
+    committed_at: datetime | None = None
+    summary: EditSummary | None = None
+
+    @classmethod
+    def of(cls, edit: OrderEdit) -> EditView:
+        """The view of one edit (without its idempotency bookkeeping)."""
+        return cls(id=edit.id, order_id=edit.order_id, channel=edit.channel,
+                   actor=edit.actor, status=edit.status, base_version=edit.base_version,
+                   changes=edit.changes, created_at=edit.created_at,
+                   expires_at=edit.expires_at, committed_at=edit.committed_at,
+                   summary=edit.summary)
+
+
+@attrs.frozen(kw_only=True)
+class EditPreview:
+    """What committing an edit now would do, written nowhere: the summary (lines, totals,
+    routing of what changed, promised dates, how the payment difference is settled), and
+    the difference itself (positive: the customer owes more)."""
+
+    summary: EditSummary
+    payment_difference: Decimal
+    address_changed: bool
+    delivery_changed: bool
