@@ -25,6 +25,7 @@ from omskit_reference.desk import ReturnsDesk
 from omskit_reference.edits import CONTROLLERS as EDITS
 from omskit_reference.operations import CONTROLLERS as OPERATIONS
 from omskit_reference.pages import Pages, track
+from omskit_reference.promise import CONTROLLERS as PROMISE
 from omskit_reference.returns import CONTROLLERS as RETURNS
 
 VERSION = "0.1.0"
@@ -44,7 +45,7 @@ def sign_in_first(request: Request[Any, Any, Any],
 def create_app(deployment: Deployment, *, debug: bool = False) -> Litestar:
     """The HTTP API over one deployment (the caller closes the deployment)."""
     return Litestar(
-        route_handlers=[*CONTROLLERS, *EDITS, *OPERATIONS, *RETURNS, health, Pages,
+        route_handlers=[*CONTROLLERS, *EDITS, *PROMISE, *OPERATIONS, *RETURNS, health, Pages,
                         ReturnsDesk, track,
                         create_static_files_router(path="/static", directories=[STATIC],
                                                    include_in_schema=False)],

@@ -13,13 +13,17 @@ from typing import Any
 import attrs
 from omskit import (
     Address,
+    Coordinates,
     Customer,
     DeliveryMethod,
     EditStatus,
     EditSummary,
     FulfillmentOrder,
+    GlobalStock,
     Hold,
+    IncomingSupply,
     LineQuantity,
+    LocationKind,
     Money,
     NewLine,
     Order,
@@ -239,3 +243,113 @@ class EditPreview:
     payment_difference: Decimal
     address_changed: bool
     delivery_changed: bool
+
+
+@attrs.frozen(kw_only=True)
+class QuoteBody:
+    """A promise quote asked for: ``lines`` (``{sku: units}``), where they go (coordinates
+    and country), for which channel (a channel key: its own) and customer segment, the stores
+    to quote collection at, whether to quote shipping, and a cart whose held units count as
+    available to it."""
+
+    lines: dict[str, int]
+    destination: Coordinates | None = None
+    country: str | None = None
+    channel: str | None = None
+    segment: str | None = None
+    pickup_locations: list[str] | None = None
+    ship: bool = True
+    cart_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class CartBody:
+    """A cart's lines to hold for ``ttl_seconds`` (60 to 604 800), at the locations routing
+    would choose for ``destination`` (or the pickup store of ``delivery``)."""
+
+    lines: dict[str, int]
+    ttl_seconds: int = 1200
+    channel: str | None = None
+    destination: Coordinates | None = None
+    country: str | None = None
+    delivery: DeliveryMethod | None = None
+    segment: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Released:
+    """How many units were given back."""
+
+    released: int
+
+
+@attrs.frozen(kw_only=True)
+class Expired:
+    """How many soft reservations this call expired."""
+
+    expired: int
+
+
+@attrs.frozen(kw_only=True)
+class PositionView:
+    """One SKU at one location: on hand, reserved, safety stock, available to promise now
+    and by ``at`` (when asked), and the open supply (purchase orders, transfers) with ETAs."""
+
+    location: str
+    location_kind: LocationKind
+    on_hand: int
+    reserved: int
+    safety_stock: int
+    available: int
+    in_transit: int
+    available_at: int | None = None
+    incoming: tuple[IncomingSupply, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class KindTotals:
+    """One SKU summed over the locations of one kind (stores, DCs, 3PLs, suppliers)."""
+
+    on_hand: int = 0
+    reserved: int = 0
+    available: int = 0
+    in_transit: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class StockView:
+    """A SKU across the network: totals, totals per kind of location, and every location.
+    ``available_at``: available to promise by ``at`` (counting supply due by then) at
+    active locations, as routing would (with ``channel``: only what its orders may get)."""
+
+    sku: str
+    on_hand: int
+    reserved: int
+    available: int
+    in_transit: int
+    by_kind: dict[str, KindTotals]
+    positions: list[PositionView]
+    at: datetime | None = None
+    channel: str | None = None
+    available_at: int | None = None
+
+    @classmethod
+    def of(cls, stock: GlobalStock, *, at: datetime | None = None, channel: str | None = None,
+           available_at: int | None = None) -> StockView:
+        """The view of one SKU's stock (``available_at``: the network's ATP by ``at``)."""
+        positions = [PositionView(
+            location=p.location, location_kind=p.location_kind, on_hand=p.on_hand,
+            reserved=p.reserved, safety_stock=p.safety_stock, available=p.available,
+            in_transit=p.in_transit, incoming=p.incoming,
+            available_at=None if at is None else p.available_by(at))
+            for p in stock.positions]
+        kinds: dict[str, KindTotals] = {}
+        for p in positions:
+            was = kinds.get(p.location_kind.value, KindTotals())
+            kinds[p.location_kind.value] = KindTotals(
+                on_hand=was.on_hand + p.on_hand, reserved=was.reserved + p.reserved,
+                available=was.available + p.available,
+                in_transit=was.in_transit + p.in_transit)
+        return cls(sku=stock.sku, on_hand=stock.on_hand, reserved=stock.reserved,
+                   available=stock.available, in_transit=stock.in_transit, by_kind=kinds,
+                   positions=positions, at=at, channel=channel, available_at=available_at)
