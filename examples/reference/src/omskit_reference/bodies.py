@@ -353,3 +353,13 @@ class StockView:
         return cls(sku=stock.sku, on_hand=stock.on_hand, reserved=stock.reserved,
                    available=stock.available, in_transit=stock.in_transit, by_kind=kinds,
                    positions=positions, at=at, channel=channel, available_at=available_at)
+
+
+@attrs.frozen(kw_only=True)
+class ChannelWebhookAnswer:
+    """The order a channel's webhook placed (or had placed before: a redelivery), or
+    ``None`` for a topic the channel's plugin acknowledges and ignores."""
+
+    order_id: str | None = None
+    channel: str | None = None
+    external_id: str | None = None
