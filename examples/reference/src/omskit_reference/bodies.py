@@ -32,6 +32,7 @@ from omskit import (
     OrderStatus,
     OrderSummary,
     ReturnItem,
+    ShipNoticeLine,
     StagedChanges,
     UnitDisposition,
 )
@@ -363,3 +364,14 @@ class ChannelWebhookAnswer:
     order_id: str | None = None
     channel: str | None = None
     external_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ShipNoticeBody:
+    """A supplier's ship notice: units (per SKU, with the purchase order's line id when
+    known) that left with ``carrier`` under ``tracking_number``."""
+
+    lines: list[ShipNoticeLine]
+    carrier: str
+    tracking_number: str
+    shipped_at: datetime | None = None

@@ -35,6 +35,7 @@ from omskit import (
     OrderQuery,
     OrderStatus,
     OrderSummary,
+    PurchaseOrderStatus,
 )
 
 from omskit_reference.access import (
@@ -73,6 +74,12 @@ QUEUE_STATUSES = (FulfillmentStatus.RELEASED, FulfillmentStatus.ACCEPTED,
 #: Orders that can no longer be edited (the edit form is not shown for them).
 CLOSED_STATUSES = frozenset({OrderStatus.CANCELLED, OrderStatus.COMPLETED,
                              OrderStatus.SHIPPED, OrderStatus.DELIVERED})
+
+#: Purchase orders the dropship page lists: still to be sent, answered or shipped.
+OPEN_PURCHASE_ORDERS = (PurchaseOrderStatus.PENDING, PurchaseOrderStatus.SENDING,
+                        PurchaseOrderStatus.UNKNOWN, PurchaseOrderStatus.FAILED,
+                        PurchaseOrderStatus.SENT, PurchaseOrderStatus.ACKNOWLEDGED,
+                        PurchaseOrderStatus.PARTIALLY_SHIPPED)
 
 #: What the customer reads for each order status.
 CUSTOMER_STATUS = {
@@ -379,6 +386,18 @@ class Pages(Controller):
         _operations(key)
         found = deployment.oms.inventory.stock(sku) if sku else None
         return page("stock.html.j2", key, sku=sku, stock=found)
+
+    @get("/purchase-orders", sync_to_thread=True)
+    def purchase_orders(self, request: Request[Any, Any, Any], deployment: Dep) -> Template:
+        """Dropship: every supplier's open purchase orders (to be sent, answered or
+        shipped), oldest first, with the order they serve and the last error."""
+        key = viewer(request, deployment)
+        _operations(key)
+        oms = deployment.oms
+        found = oms.dropship.purchase_orders(statuses=OPEN_PURCHASE_ORDERS, limit=500)
+        externals = {o: oms.orders.get(o).external_id for o in {po.order_id for po in found}}
+        return page("purchase_orders.html.j2", key, purchase_orders=found,
+                    externals=externals, suppliers=oms.dropship.suppliers())
 
     @get("/store/{code:str}", sync_to_thread=True)
     def store(self, request: Request[Any, Any, Any], deployment: Dep,
