@@ -24,6 +24,7 @@ from omskit_reference.deployment import Deployment
 from omskit_reference.desk import ReturnsDesk
 from omskit_reference.dropship import CONTROLLERS as DROPSHIP
 from omskit_reference.edits import CONTROLLERS as EDITS
+from omskit_reference.notifications import CONTROLLERS as NOTIFICATIONS
 from omskit_reference.operations import CONTROLLERS as OPERATIONS
 from omskit_reference.pages import Pages, track
 from omskit_reference.promise import CONTROLLERS as PROMISE
@@ -46,7 +47,8 @@ def sign_in_first(request: Request[Any, Any, Any],
 def create_app(deployment: Deployment, *, debug: bool = False) -> Litestar:
     """The HTTP API over one deployment (the caller closes the deployment)."""
     return Litestar(
-        route_handlers=[*CONTROLLERS, *EDITS, *PROMISE, *DROPSHIP, *OPERATIONS, *RETURNS,
+        route_handlers=[*CONTROLLERS, *EDITS, *PROMISE, *DROPSHIP, *NOTIFICATIONS, *OPERATIONS,
+                        *RETURNS,
                         health, Pages, ReturnsDesk, track,
                         create_static_files_router(path="/static", directories=[STATIC],
                                                    include_in_schema=False)],

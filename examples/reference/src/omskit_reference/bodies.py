@@ -375,3 +375,28 @@ class ShipNoticeBody:
     carrier: str
     tracking_number: str
     shipped_at: datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class MediaChoice:
+    """How a customer wants to hear about their orders from one sales channel: ``email``
+    or ``none``."""
+
+    media: str
+
+
+@attrs.frozen(kw_only=True)
+class Preferences:
+    """A customer's notification choices per sales channel (a channel not listed sends
+    e-mail)."""
+
+    customer_id: str
+    channels: dict[str, str]
+
+
+@attrs.frozen(kw_only=True)
+class OrderPreference:
+    """What the customer chose for the channel of the order their tracking link is for."""
+
+    channel: str
+    media: str

@@ -269,6 +269,7 @@ class Pages(Controller):
                     can_change=key.writes and key.scope in (Scope.ADMIN, Scope.OPERATIONS),
                     editable=order.status not in CLOSED_STATUSES,
                     edits=oms.edits.for_order(order.id),
+                    notifications=oms.notifications.list(order_id=order.id),
                     payments=oms.payments.summary(order.id),
                     decisions=oms.orders.explain(order.id),
                     timeline=oms.orders.timeline(order.id))
