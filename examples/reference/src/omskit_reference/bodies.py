@@ -18,10 +18,12 @@ from omskit import (
     DeliveryMethod,
     EditStatus,
     EditSummary,
+    ExchangeMode,
     FulfillmentOrder,
     GlobalStock,
     Hold,
     IncomingSupply,
+    Invoice,
     LineQuantity,
     LocationKind,
     Money,
@@ -31,7 +33,9 @@ from omskit import (
     OrderLine,
     OrderStatus,
     OrderSummary,
+    RecordedTrackingEvent,
     ReturnItem,
+    Shipment,
     ShipNoticeLine,
     StagedChanges,
     UnitDisposition,
@@ -83,12 +87,16 @@ class Receipt:
 class NewReturn:
     """A return asked for: units of the order's shipped lines (each with its reason), the
     channel it is started from (``web``, ``call_center``, ``store``) and where the goods are
-    expected (a store key: its own store)."""
+    expected (a store key: its own store); with ``exchange``, the replacement goods."""
 
     lines: list[ReturnItem]
     channel: str
     location: str | None = None
     note: str = ""
+    #: Replacement goods (an exchange): placed as an order when the return is approved.
+    exchange: list[NewLine] = attrs.field(factory=list)
+    #: ``on_receipt`` (the replacement waits for the goods) or ``immediate``.
+    exchange_mode: ExchangeMode = ExchangeMode.ON_RECEIPT
 
 
 @attrs.frozen(kw_only=True)
@@ -400,3 +408,39 @@ class OrderPreference:
 
     channel: str
     media: str
+
+
+@attrs.frozen(kw_only=True)
+class LabelBody:
+    """A return label to buy from ``carrier`` (one that offers return labels) for a parcel
+    of ``weight_grams``."""
+
+    carrier: str
+    weight_grams: int = 1000
+
+
+@attrs.frozen(kw_only=True)
+class ShipmentTracking:
+    """One shipment of an order: where it left from, the shipment (parcels, carrier,
+    tracking numbers) and every tracking event recorded for its parcels, oldest first."""
+
+    fulfillment_order_id: str
+    location: str
+    shipment: Shipment
+    events: list[RecordedTrackingEvent]
+
+
+@attrs.frozen(kw_only=True)
+class DocumentView:
+    """An invoice or a credit note (``document.kind``) with its totals."""
+
+    document: Invoice
+    net: Decimal
+    vat: Decimal
+    gross: Decimal
+
+    @classmethod
+    def of(cls, document: Invoice) -> DocumentView:
+        """The view of one issued document."""
+        return cls(document=document, net=document.net, vat=document.vat,
+                   gross=document.gross)
