@@ -22,6 +22,7 @@ from omskit_reference.access import PUBLIC_PATHS, ApiKeyAuthentication
 from omskit_reference.api import CONTROLLERS, health
 from omskit_reference.deployment import Deployment
 from omskit_reference.desk import ReturnsDesk
+from omskit_reference.documents import CONTROLLERS as DOCUMENTS
 from omskit_reference.dropship import CONTROLLERS as DROPSHIP
 from omskit_reference.edits import CONTROLLERS as EDITS
 from omskit_reference.notifications import CONTROLLERS as NOTIFICATIONS
@@ -48,7 +49,7 @@ def create_app(deployment: Deployment, *, debug: bool = False) -> Litestar:
     """The HTTP API over one deployment (the caller closes the deployment)."""
     return Litestar(
         route_handlers=[*CONTROLLERS, *EDITS, *PROMISE, *DROPSHIP, *NOTIFICATIONS, *OPERATIONS,
-                        *RETURNS,
+                        *DOCUMENTS, *RETURNS,
                         health, Pages, ReturnsDesk, track,
                         create_static_files_router(path="/static", directories=[STATIC],
                                                    include_in_schema=False)],

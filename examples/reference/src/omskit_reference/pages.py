@@ -270,6 +270,7 @@ class Pages(Controller):
                     editable=order.status not in CLOSED_STATUSES,
                     edits=oms.edits.for_order(order.id),
                     notifications=oms.notifications.list(order_id=order.id),
+                    documents=oms.invoices.for_order(order.id),
                     payments=oms.payments.summary(order.id),
                     decisions=oms.orders.explain(order.id),
                     timeline=oms.orders.timeline(order.id))
