@@ -27,7 +27,6 @@ from litestar.params import (
 )
 from omskit import (
     FulfillmentOrder,
-    GlobalStock,
     InvalidCommand,
     Location,
     Order,
@@ -39,6 +38,7 @@ from omskit import (
     StockItem,
     TimelineEntry,
     TrackingResult,
+    UnknownChannel,
 )
 
 from omskit_reference.access import (
@@ -49,6 +49,7 @@ from omskit_reference.access import (
     require_write,
 )
 from omskit_reference.bodies import (
+    ChannelWebhookAnswer,
     Collection,
     IssuedKeyBody,
     NewHold,
@@ -58,9 +59,15 @@ from omskit_reference.bodies import (
     Reason,
     Receipt,
     ShipBody,
+    StockView,
     TrackingLink,
 )
-from omskit_reference.deployment import Deployment, check_if_match, reply
+from omskit_reference.deployment import (
+    CHANNEL_WEBHOOKS,
+    Deployment,
+    check_if_match,
+    reply,
+)
 from omskit_reference.idempotency import Reply
 from omskit_reference.keys import ApiKey, Scope
 from omskit_reference.problems import ERRORS
@@ -371,10 +378,21 @@ class InventoryController(Controller):
         return deployment.oms.fulfillment.at_location(code, limit=limit)
 
     @get("/stock/{sku:str}", sync_to_thread=True, responses=ERRORS)
-    def stock(self, request: Req, deployment: Dep, sku: FromPath[str]) -> GlobalStock:
-        """A SKU across every location, with what is in transit."""
+    def stock(self, request: Req, deployment: Dep, sku: FromPath[str],
+              at: FromQuery[datetime | None] = None,
+              channel: FromQuery[str | None] = None) -> StockView:
+        """A SKU across every location (stores, DCs, 3PLs, suppliers), with totals per kind
+        of location and what is in transit; with ``at``, available to promise by then
+        (supply due by ``at`` counted), per location and for the network (with ``channel``:
+        only what that channel's orders may get)."""
         require(request.user, Scope.OPERATIONS, Scope.READ)
-        return deployment.oms.inventory.stock(sku)
+        inventory = deployment.oms.inventory
+        stock = inventory.stock(sku)
+        if at is not None and at.tzinfo is None:
+            raise InvalidCommand(["at: needs a time zone (UTC: ...Z)"], subject="stock query")
+        atp = None if at is None and channel is None else inventory.available(
+            sku, at=at, channel=channel)
+        return StockView.of(stock, at=at, channel=channel, available_at=atp)
 
     @get("/locations/{code:str}/stock/{sku:str}", sync_to_thread=True, responses=ERRORS)
     def stock_item(self, request: Req, deployment: Dep, code: FromPath[str],
@@ -397,8 +415,8 @@ class InventoryController(Controller):
 
 
 class WebhookController(Controller):
-    """Providers' and carriers' webhooks: no API key; their plugin checks the signature
-    over the raw body, and de-duplicates deliveries."""
+    """Channels', providers' and carriers' webhooks: no API key; their plugin checks the
+    signature over the raw body, and de-duplicates deliveries."""
 
     path = "/webhooks"
     tags = ["webhooks"]
@@ -416,6 +434,22 @@ class WebhookController(Controller):
         """A carrier's tracking notification: how many events were new, seen before,
         applied."""
         return deployment.oms.shipping.receive_webhook(carrier, dict(request.headers), body)
+
+
+    @post("/channels/{code:str}", sync_to_thread=True, responses=ERRORS, status_code=200)
+    def channel(self, request: Req, deployment: Dep, code: FromPath[str],
+                body: RawBody) -> ChannelWebhookAnswer:
+        """A sales channel's order webhook, verified by its connector plugin over the raw
+        body (``marketplace``: the shop's HMAC); a redelivery answers the same order and
+        places nothing more. A topic the plugin ignores answers ``order_id: null``."""
+        receive = CHANNEL_WEBHOOKS.get(code)
+        if receive is None:
+            raise UnknownChannel(code)
+        order = receive(deployment.oms, dict(request.headers), body)
+        return ChannelWebhookAnswer(
+            order_id=None if order is None else order.id,
+            channel=None if order is None else order.channel,
+            external_id=None if order is None else order.external_id)
 
 
 class KeyController(Controller):

@@ -22,8 +22,13 @@ from omskit_reference.access import PUBLIC_PATHS, ApiKeyAuthentication
 from omskit_reference.api import CONTROLLERS, health
 from omskit_reference.deployment import Deployment
 from omskit_reference.desk import ReturnsDesk
+from omskit_reference.documents import CONTROLLERS as DOCUMENTS
+from omskit_reference.dropship import CONTROLLERS as DROPSHIP
+from omskit_reference.edits import CONTROLLERS as EDITS
+from omskit_reference.notifications import CONTROLLERS as NOTIFICATIONS
 from omskit_reference.operations import CONTROLLERS as OPERATIONS
 from omskit_reference.pages import Pages, track
+from omskit_reference.promise import CONTROLLERS as PROMISE
 from omskit_reference.returns import CONTROLLERS as RETURNS
 
 VERSION = "0.1.0"
@@ -43,7 +48,9 @@ def sign_in_first(request: Request[Any, Any, Any],
 def create_app(deployment: Deployment, *, debug: bool = False) -> Litestar:
     """The HTTP API over one deployment (the caller closes the deployment)."""
     return Litestar(
-        route_handlers=[*CONTROLLERS, *OPERATIONS, *RETURNS, health, Pages, ReturnsDesk, track,
+        route_handlers=[*CONTROLLERS, *EDITS, *PROMISE, *DROPSHIP, *NOTIFICATIONS, *OPERATIONS,
+                        *DOCUMENTS, *RETURNS,
+                        health, Pages, ReturnsDesk, track,
                         create_static_files_router(path="/static", directories=[STATIC],
                                                    include_in_schema=False)],
         dependencies={"deployment": Provide(lambda: deployment, sync_to_thread=False)},

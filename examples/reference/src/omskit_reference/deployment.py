@@ -6,11 +6,14 @@ plugin, and the services on the ``Oms`` it returns.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import omskit
+import omskit_channel_marketplace
 from litestar import Request, Response
 from litestar.exceptions import ClientException, HTTPException
 from litestar.serialization import encode_json
@@ -41,7 +44,36 @@ SETTINGS: dict[str, Any] = {
         "unrefunded_dispositions": ["damaged"],
         "stores": {"accept": True, "other_stores": True},
     },
+    # omskit-channel-marketplace (a dependency, loaded through its entry point): no shop
+    # unless configured (OMSKIT_MARKETPLACE_SHOPS, or the caller's settings).
+    "marketplace": {"shops": {}},
 }
+
+
+#: The environment variable that configures the marketplace shops (JSON: ``{"<shop>":
+#: {"domain": ..., "secret": ..., "locations": [...], "buffer": 0}}``, the settings of
+#: ``omskit-channel-marketplace``): a shop's webhook secret is not kept in code.
+MARKETPLACE_SHOPS_ENV = "OMSKIT_MARKETPLACE_SHOPS"
+
+#: Channel webhooks the deployment serves at ``POST /webhooks/channels/{code}``: the
+#: connector plugin's own receiver, which verifies the delivery over the raw body and
+#: places its order once (a redelivery returns the same order).
+CHANNEL_WEBHOOKS: dict[str, Callable[[Oms, Mapping[str, str], bytes], Order | None]] = {
+    omskit_channel_marketplace.CHANNEL_CODE: omskit_channel_marketplace.receive_webhook,
+}
+
+
+def environment_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Settings from the environment: the marketplace shops (see
+    :data:`MARKETPLACE_SHOPS_ENV`). A value that is not a JSON object is a ``ValueError``;
+    omskit checks the shops themselves at bootstrap (the plugin's settings validator)."""
+    raw = environ.get(MARKETPLACE_SHOPS_ENV)
+    if not raw:
+        return {}
+    shops = json.loads(raw)
+    if not isinstance(shops, dict):
+        raise ValueError(f"{MARKETPLACE_SHOPS_ENV} must be a JSON object of shop settings")
+    return {"marketplace": {"shops": shops}}
 
 
 class Deployment:
@@ -67,7 +99,8 @@ class Deployment:
         deployment's own tables that are missing (a worker among several passes
         ``migrate=False``: one process migrates)."""
         tables = TablesPlugin()
-        bootstrap["settings"] = {**SETTINGS, **(bootstrap.get("settings") or {})}
+        bootstrap["settings"] = {**SETTINGS, **environment_settings(os.environ),
+                                 **(bootstrap.get("settings") or {})}
         oms = omskit.bootstrap(url, plugins=[tables, *plugins], clock=clock, **bootstrap)
         if create:
             oms.create_schema()

@@ -15,9 +15,10 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import PermissionDeniedException
-from litestar.params import Body, FromPath
+from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Template
 from omskit import (
+    CarrierCapability,
     Disposition,
     InvalidCommand,
     OmsError,
@@ -40,6 +41,8 @@ Form = Annotated[dict[str, str] | None, Body(media_type=RequestEncodingType.URL_
 AWAITING = frozenset({ReturnStatus.APPROVED, ReturnStatus.IN_TRANSIT,
                       ReturnStatus.PARTIALLY_RECEIVED})
 TO_INSPECT = frozenset({ReturnStatus.PARTIALLY_RECEIVED, ReturnStatus.RECEIVED})
+#: Statuses in which a return label may be bought.
+LABELLED = frozenset({ReturnStatus.REQUESTED, ReturnStatus.APPROVED})
 
 
 def desk_viewer(request: Request[Any, Any, Any], deployment: Deployment) -> ApiKey:
@@ -113,12 +116,13 @@ class ReturnsDesk(Controller):
 
     @post("/{return_id:str}/{action:str}", sync_to_thread=True, status_code=200)
     def act(self, request: Request[Any, Any, Any], deployment: Dep, return_id: FromPath[str],
-            action: FromPath[str]) -> Template:
-        """One action on a return: approve, decline, receive, restock / quarantine /
-        damaged (inspect), refund, close; answers the list."""
+            action: FromPath[str], carrier: FromQuery[str] = "") -> Template:
+        """One action on a return: approve, decline, label (from ``carrier``; once),
+        receive, restock / quarantine / damaged (inspect), refund, close; answers the
+        list."""
         key = desk_viewer(request, deployment)
         require_action(request)
-        operator = action in ("approve", "decline", "refund", "close")
+        operator = action in ("approve", "decline", "label", "refund", "close")
         require_write(key, *((Scope.OPERATIONS,) if operator
                              else (Scope.OPERATIONS, Scope.STORE)))
         returns = deployment.oms.returns
@@ -130,6 +134,8 @@ class ReturnsDesk(Controller):
                 returns.approve(rma.id)
             elif action == "decline":
                 returns.decline(rma.id, f"declined by {key.name}")
+            elif action == "label":
+                returns.buy_label(rma.id, carrier)
             elif action == "receive":
                 at = key.location if key.scope is Scope.STORE else rma.location
                 if not at:
@@ -156,7 +162,11 @@ class ReturnsDesk(Controller):
         found = oms.returns.search(location=key.location if key.scope is Scope.STORE
                                    else None, limit=200)
         externals = {o: oms.orders.get(o).external_id for o in {r.order_id for r in found}}
+        shipping = oms.shipping
+        labels = [c for c in shipping.carriers()
+                  if CarrierCapability.RETURN_LABELS in shipping.carrier(c).capabilities]
         return {"returns": found, "externals": externals, "awaiting": AWAITING,
+                "label_carriers": labels, "labelled": LABELLED,
                 "to_inspect": TO_INSPECT,
                 "can_work": key.writes and key.scope in (Scope.ADMIN, Scope.OPERATIONS,
                                                          Scope.STORE),

@@ -35,6 +35,7 @@ from omskit import (
     OrderQuery,
     OrderStatus,
     OrderSummary,
+    PurchaseOrderStatus,
 )
 
 from omskit_reference.access import (
@@ -69,6 +70,16 @@ NEXT_STEPS: dict[str, list[str]] = {
 QUEUE_STATUSES = (FulfillmentStatus.RELEASED, FulfillmentStatus.ACCEPTED,
                   FulfillmentStatus.PICKED, FulfillmentStatus.PACKED,
                   FulfillmentStatus.READY_FOR_PICKUP)
+
+#: Orders that can no longer be edited (the edit form is not shown for them).
+CLOSED_STATUSES = frozenset({OrderStatus.CANCELLED, OrderStatus.COMPLETED,
+                             OrderStatus.SHIPPED, OrderStatus.DELIVERED})
+
+#: Purchase orders the dropship page lists: still to be sent, answered or shipped.
+OPEN_PURCHASE_ORDERS = (PurchaseOrderStatus.PENDING, PurchaseOrderStatus.SENDING,
+                        PurchaseOrderStatus.UNKNOWN, PurchaseOrderStatus.FAILED,
+                        PurchaseOrderStatus.SENT, PurchaseOrderStatus.ACKNOWLEDGED,
+                        PurchaseOrderStatus.PARTIALLY_SHIPPED)
 
 #: What the customer reads for each order status.
 CUSTOMER_STATUS = {
@@ -256,6 +267,10 @@ class Pages(Controller):
         oms = deployment.oms
         return page("order.html.j2", key, order=order, message=message,
                     can_change=key.writes and key.scope in (Scope.ADMIN, Scope.OPERATIONS),
+                    editable=order.status not in CLOSED_STATUSES,
+                    edits=oms.edits.for_order(order.id),
+                    notifications=oms.notifications.list(order_id=order.id),
+                    documents=oms.invoices.for_order(order.id),
                     payments=oms.payments.summary(order.id),
                     decisions=oms.orders.explain(order.id),
                     timeline=oms.orders.timeline(order.id))
@@ -274,6 +289,36 @@ class Pages(Controller):
         except OmsError as exc:
             return self._order_page(deployment, key, order, str(exc))
         return self._order_page(deployment, key, order)
+
+    @post("/orders/{order_id:str}/edit", sync_to_thread=True, status_code=200)
+    def edit(self, request: Request[Any, Any, Any], deployment: Dep, order_id: FromPath[str],
+             data: Annotated[dict[str, str], Body(
+                 media_type=RequestEncodingType.URL_ENCODED)]) -> Template:
+        """Change line quantities from the order's page ("Edit order"): an order edit
+        (``oms.edits``) begun, staged and committed at once, on the version the page showed
+        (the form's ``version``: a page older than the order is refused, nothing changes)."""
+        key = viewer(request, deployment)
+        require_action(request)
+        require_write(key, Scope.OPERATIONS)
+        oms = deployment.oms
+        order = order_in_reach(key, oms.orders.get(order_id))
+        try:
+            if data.get("version", "") != str(order.version):
+                raise InvalidCommand([f"version: the order is at version {order.version} "
+                                      "now; look at it again and redo the change"])
+            quantities = _edited_quantities(order, data)
+            if not quantities:
+                return self._order_page(deployment, key, order, "Nothing to change.")
+            edit = oms.edits.begin(order.id, channel="operations", actor=f"key:{key.name}")
+            try:
+                oms.edits.stage(edit.id, quantities=quantities)
+                oms.edits.commit(edit.id)
+            except OmsError:
+                oms.edits.abandon(edit.id)
+                raise
+        except OmsError as exc:
+            return self._order_page(deployment, key, oms.orders.get(order.id), str(exc))
+        return self._order_page(deployment, key, oms.orders.get(order.id), "Order edited.")
 
     @get("/exceptions", sync_to_thread=True)
     def exceptions(self, request: Request[Any, Any, Any], deployment: Dep,
@@ -343,6 +388,18 @@ class Pages(Controller):
         _operations(key)
         found = deployment.oms.inventory.stock(sku) if sku else None
         return page("stock.html.j2", key, sku=sku, stock=found)
+
+    @get("/purchase-orders", sync_to_thread=True)
+    def purchase_orders(self, request: Request[Any, Any, Any], deployment: Dep) -> Template:
+        """Dropship: every supplier's open purchase orders (to be sent, answered or
+        shipped), oldest first, with the order they serve and the last error."""
+        key = viewer(request, deployment)
+        _operations(key)
+        oms = deployment.oms
+        found = oms.dropship.purchase_orders(statuses=OPEN_PURCHASE_ORDERS, limit=500)
+        externals = {o: oms.orders.get(o).external_id for o in {po.order_id for po in found}}
+        return page("purchase_orders.html.j2", key, purchase_orders=found,
+                    externals=externals, suppliers=oms.dropship.suppliers())
 
     @get("/store/{code:str}", sync_to_thread=True)
     def store(self, request: Request[Any, Any, Any], deployment: Dep,
@@ -427,6 +484,28 @@ def track(deployment: Dep, token: FromPath[str]) -> Template:
               for fo in order.fulfillment_orders for s in fo.shipments}
     return page("track.html.j2", None, order=order, events=events,
                 status_text=CUSTOMER_STATUS.get(order.status, str(order.status)))
+
+
+def _edited_quantities(order: Order, form: dict[str, str]) -> dict[str, int]:
+    """The new quantities the edit form asks for (``qty-<line id>``), only those that
+    differ from the line's units not cancelled; a value that is not a whole number is an
+    ``InvalidCommand``."""
+    changed: dict[str, int] = {}
+    problems: list[str] = []
+    for line in order.lines:
+        raw = form.get(f"qty-{line.line_id}", "").strip()
+        if not raw:
+            continue
+        try:
+            wanted = int(raw)
+        except ValueError:
+            problems.append(f"line {line.line_id}: {raw!r} is not a whole number")
+            continue
+        if wanted != line.open_quantity:
+            changed[line.line_id] = wanted
+    if problems:
+        raise InvalidCommand(problems, subject="order edit")
+    return changed
 
 
 def _operations(key: ApiKey) -> None:

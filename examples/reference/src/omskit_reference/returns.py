@@ -1,9 +1,11 @@
-"""The returns API: request a return of an order's shipped units, then approve or decline,
-receive, inspect, refund and close it (``oms.returns``; the policy is the deployment's,
+"""The returns API: request a return of an order's shipped units (with an exchange's
+replacement goods, if any), buy its label, then approve or decline, receive, inspect, refund
+and close it (``oms.returns``; the policy is the deployment's,
 see :data:`omskit_reference.deployment.SETTINGS`).
 
-Operations keys do everything; a channel key requests and reads its own orders' returns; a
-store key requests, receives and inspects returns at its own store and reads them. Every
+Operations keys do everything; a channel key requests, reads and buys labels for its own
+orders' returns; a store key requests, receives and inspects returns at its own store and
+reads them. Every
 POST runs once per ``Idempotency-Key``; a receipt and an inspection also carry it into
 omskit (scoped to the API key), so a retry never takes the same units twice.
 """
@@ -25,7 +27,13 @@ from omskit_reference.access import (
     return_in_reach,
 )
 from omskit_reference.api import Dep, IdempotencyKey, Req, scoped_key
-from omskit_reference.bodies import InspectionBody, NewReturn, Reason, ReturnReceiptBody
+from omskit_reference.bodies import (
+    InspectionBody,
+    LabelBody,
+    NewReturn,
+    Reason,
+    ReturnReceiptBody,
+)
 from omskit_reference.deployment import Deployment, reply
 from omskit_reference.idempotency import Reply
 from omskit_reference.keys import ApiKey, Scope
@@ -57,6 +65,8 @@ def request_return(key: ApiKey, deployment: Deployment, order_id: str, data: New
         order_in_reach(key, deployment.oms.orders.get(order_id))
     return deployment.oms.returns.request(order_id, list(data.lines), channel=data.channel,
                                           location=data.location, note=data.note,
+                                          exchange=list(data.exchange),
+                                          exchange_mode=data.exchange_mode,
                                           idempotency_key=core)
 
 
@@ -167,6 +177,17 @@ class ReturnController(Controller):
                                                   idempotency_key=core)
         return self._step(request, deployment, return_id, data, step,
                           Scope.OPERATIONS, Scope.STORE)
+
+    @post("/{return_id:str}/label", sync_to_thread=True, responses=ERRORS, status_code=200)
+    def label(self, request: Req, deployment: Dep, return_id: FromPath[str],
+              data: JSONBody[LabelBody], idempotency_key: IdempotencyKey) -> Response[Return]:
+        """Buy the customer's return label (once per return: again, the same label) from a
+        carrier that offers return labels (409 for one that does not, 404 for an unknown
+        one); an approved return moves ``in_transit``."""
+        return self._step(request, deployment, return_id, data,
+                          lambda: deployment.oms.returns.buy_label(
+                              return_id, data.carrier, weight_grams=data.weight_grams),
+                          Scope.OPERATIONS, Scope.CHANNEL)
 
     @post("/{return_id:str}/refund", sync_to_thread=True, responses=ERRORS, status_code=200)
     def refund(self, request: Req, deployment: Dep, return_id: FromPath[str],
