@@ -45,6 +45,7 @@ STATUS: dict[type[Exception], int] = {
     omskit.ReturnQuantityExceeded: 409,
     omskit.ReturnRefused: 422,
     omskit.PickupNotReady: 409,
+    omskit.GoodsInTransit: 409,
     omskit.OrderNotEditable: 409,
     omskit.OrderEditClosed: 409,
     omskit.OrderEditConflict: 409,
