@@ -1,6 +1,7 @@
-"""What a channel does to the reference deployment: place an order (POST /orders with an
-Idempotency-Key), read it back, and list the newest orders. The key and the network come from
-the environment that ``run.py`` sets."""
+"""What a channel does to the reference deployment. ``Channel``: place an order (POST /orders
+with an Idempotency-Key), read one it placed back, and list the newest orders (6 : 3 : 1).
+``Placer``: place orders only (the HTTP half of HTTP ÷ library placement). The key comes from
+the environment that ``run.py`` sets; the orders from ``workload.py`` (this directory)."""
 
 from __future__ import annotations
 
@@ -9,34 +10,21 @@ import random
 import uuid
 
 from locust import HttpUser, between, task
-
-SKUS = [f"SKU-{n:03d}" for n in range(int(os.environ.get("BENCH_SKUS", "200")))]
-LOCATIONS = [(45.46, 9.19), (41.90, 12.49), (45.07, 7.69), (40.85, 14.27), (44.49, 11.34)]
+from workload import order_body
 
 
-def order_body(external_id: str) -> dict[str, object]:
-    lat, lon = random.choice(LOCATIONS)
-    lines = random.sample(SKUS, random.randint(1, 5))
-    return {"channel": "web", "external_id": external_id, "currency": "EUR",
-            "customer": {"id": f"c-{random.randint(1, 5000)}"},
-            "lines": [{"sku": sku, "quantity": random.randint(1, 2), "unit_price": "19.90"}
-                      for sku in lines],
-            "shipping_address": {"line1": "Via Roma 1", "city": "Italia", "country": "IT",
-                                 "coordinates": {"lat": lat + random.uniform(-0.5, 0.5),
-                                                 "lon": lon + random.uniform(-0.5, 0.5)}}}
+class _Channel(HttpUser):
+    """A sales channel with the run's key, sending its next request as soon as it has the
+    answer to the last (the load is the users' count, not a think time)."""
 
-
-class Channel(HttpUser):
-    """A sales channel with a channel key."""
-
+    abstract = True
     wait_time = between(0, 0)
 
     def on_start(self) -> None:
         self.client.headers["Authorization"] = f"Bearer {os.environ['BENCH_KEY']}"
         self.placed: list[str] = []
 
-    @task(6)
-    def place(self) -> None:
+    def place_one(self) -> None:
         external_id = uuid.uuid4().hex
         with self.client.post("/orders", json=order_body(external_id), name="POST /orders",
                               headers={"Idempotency-Key": external_id},
@@ -47,11 +35,29 @@ class Channel(HttpUser):
             else:
                 answer.failure(f"{answer.status_code}: {answer.text[:200]}")
 
+
+class Channel(_Channel):
+    """Places, reads back and lists."""
+
+    @task(6)
+    def place(self) -> None:
+        self.place_one()
+
     @task(3)
     def read(self) -> None:
         if self.placed:
             self.client.get(f"/orders/{random.choice(self.placed)}", name="GET /orders/{id}")
+        else:
+            self.place_one()
 
     @task(1)
     def listing(self) -> None:
         self.client.get("/orders?limit=20", name="GET /orders")
+
+
+class Placer(_Channel):
+    """Places only."""
+
+    @task
+    def place(self) -> None:
+        self.place_one()
