@@ -404,11 +404,15 @@ def _advance(oms: Oms, rng: random.Random, order_id: str, step: str) -> tuple[in
                 if new.status is FulfillmentStatus.RELEASED:
                     oms.fulfillment.accept(new.id)
                     operations += 1
-        elif step == "ship" and fo.location == order.delivery.pickup_location:
-            # Collected in the store: the transfers sent to it arrive, the store sets the
-            # goods aside, the customer takes them (oms.pickups, decision 42).
+        elif step == "pick" and fo.location == order.delivery.pickup_location:
+            # The transfers sent to the store arrive before it picks: goods still on their
+            # way cannot be picked (GoodsInTransit, decision 42).
             for transfer in oms.pickups.transfers(fo.id):
                 oms.inventory.receive_supply(transfer.id)
+            oms.fulfillment.pick(fo.id)
+        elif step == "ship" and fo.location == order.delivery.pickup_location:
+            # Collected in the store: the store sets the goods aside, the customer takes
+            # them (oms.pickups, decision 42).
             oms.pickups.ready(fo.id)
             oms.pickups.collect(fo.id)
         elif step == "ship":

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from typing import Any
 
+import pytest
 from omskit import OrderStatus
 
 from omskit_reference import Deployment, Scope
@@ -121,6 +124,31 @@ def test_changing_an_order_needs_its_current_version(admin: Client,
     assert current == held.headers["ETag"]
     cancelled = post(admin, f"/orders/{order_id}/cancel", {"reason": "no"}, If_Match=current)
     assert cancelled.json()["status"] == "cancelled"
+
+
+def test_a_change_racing_another_at_the_same_version_gets_412(
+        admin: Client, deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process changes the order after this request checked If-Match and before it
+    changes the order: omskit compares the version again under the row lock, so this
+    request gets 412 and applies nothing (not a hold on top of the other)."""
+    placed = post(admin, "/orders", place_body("W-7", {"SKU-D": 1}))
+    order_id = placed.json()["id"]
+    orders = deployment.oms.orders
+    place_hold = orders.place_hold
+
+    def racing(oid: str, code: str, reason: str) -> Any:
+        # The other request, served by another thread (as another process would be).
+        other = threading.Thread(target=place_hold, args=(oid, "other-process", "first"))
+        other.start()
+        other.join()
+        return place_hold(oid, code, reason)
+
+    monkeypatch.setattr(orders, "place_hold", racing)
+    raced = post(admin, f"/orders/{order_id}/holds", {"code": "fraud", "reason": "check"},
+                 If_Match=placed.headers["ETag"])
+    assert raced.status_code == 412
+    assert raced.headers["ETag"] == f'"{orders.get(order_id).version}"'
+    assert [h.code for h in orders.get(order_id).active_holds] == ["other-process"]
 
 
 def test_the_order_listing_pages_by_keyset(admin: Client) -> None:

@@ -165,6 +165,20 @@ class ConcurrencyConflict(OmsError):
         super().__init__(message or f"{aggregate} {key} was changed concurrently; retry")
 
 
+class OrderVersionMismatch(OmsError):
+    """A change was made against a version of the order that is no longer current
+    (``oms.orders.expecting_version``, HTTP's If-Match): another change came first. Nothing
+    was changed; read the order again and decide again. Not retried: retrying the same
+    change would overwrite what the reader never saw."""
+
+    def __init__(self, order_id: str, expected: int, actual: int) -> None:
+        self.order_id = order_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"order {order_id} is at version {actual}, not {expected}: it "
+                         "changed since it was read; read it again")
+
+
 class DuplicateContribution(OmsError):
     """Two plugins contributed the same code to one registry."""
 

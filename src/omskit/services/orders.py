@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +37,7 @@ from omskit.domain.errors import (
     IdempotencyKeyConflict,
     InvalidCommand,
     OrderNotFound,
+    OrderVersionMismatch,
 )
 from omskit.domain.events import (
     CancelledQuantity,
@@ -74,6 +77,19 @@ MAX_PAGE_SIZE = 10_000
 MAX_OFFSET = 1_000_000
 _QUERY_FIELDS = frozenset(f.name for f in attrs.fields(OrderQuery))
 logger = logging.getLogger("omskit")
+
+
+@attrs.define
+class _Expectation:
+    """The version ``expecting_version`` holds a change to, until the first change."""
+
+    order_id: str
+    version: int
+    checked: bool = False
+
+
+_EXPECTED: ContextVar[_Expectation | None] = ContextVar("omskit_expected_order_version",
+                                                       default=None)
 
 
 def order_query(query: object, filters: dict[str, object]) -> OrderQuery:
@@ -461,10 +477,17 @@ class OrderService:
         if not callable(given):
             refuse([f"change: must be callable, not {type(given).__name__}"], "order change")
 
+        expected = _EXPECTED.get()
+        if expected is not None and (expected.order_id != order_id or expected.checked):
+            expected = None
+
         def attempt() -> tuple[Order, list[Event]]:
             with self._db.uow() as uow:
                 order = uow.orders.get(order_id, for_update=True)
                 version = order.version
+                # Checked under the row lock, so no other change can slip in between.
+                if expected is not None and version != expected.version:
+                    raise OrderVersionMismatch(order_id, expected.version, version)
                 slots = {fo.id: (fo.location, fo.capacity_day)
                          for fo in order.fulfillment_orders if fo.capacity_day is not None}
                 change(uow, order, self._clock())
@@ -478,8 +501,32 @@ class OrderService:
                 return order, []
 
         order, events = self._db.retrying(attempt)
+        if expected is not None:
+            expected.checked = True
         self._dispatcher.dispatch(events)
         return order
+
+    @contextlib.contextmanager
+    def expecting_version(self, order_id: str, version: int) -> Iterator[None]:
+        """Make the change inside apply only to ``version`` of the order (what HTTP's
+        ``If-Match`` asks): the first change of ``order_id`` made inside this block through
+        :meth:`change` (which ``cancel``, the holds, ``oms.fulfillment``'s steps,
+        ``oms.edits.commit`` and ``oms.payments`` use) compares the version under the
+        order's row lock and raises :class:`OrderVersionMismatch`,
+        changing nothing, if another change came first. The changes that operation makes
+        after its first (a cancellation settling its payments) are its own and not checked.
+
+        Reading the order, comparing its version and then changing it is not enough with
+        several processes: two requests that read the same version would both pass.
+        """
+        require_id(order_id, "order_id")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+            refuse([f"version: must be a whole number, not {version!r}"], "version check")
+        token = _EXPECTED.set(_Expectation(order_id=order_id, version=version))
+        try:
+            yield
+        finally:
+            _EXPECTED.reset(token)
 
     def place_hold(self, order_id: str, code: str, reason: str) -> Order:
         """Put a hold on the order (fraud review, payment check...). Idempotent per code."""

@@ -65,7 +65,7 @@ from omskit_reference.bodies import (
 from omskit_reference.deployment import (
     CHANNEL_WEBHOOKS,
     Deployment,
-    check_if_match,
+    change_at_version,
     reply,
 )
 from omskit_reference.idempotency import Reply
@@ -189,8 +189,8 @@ class OrderController(Controller):
         require_write(request.user, *scopes)
 
         def work() -> Reply:
-            check_if_match(request.headers, self._order(request, deployment, order_id))
-            order = change()
+            order = change_at_version(request.headers, deployment.oms,
+                                      self._order(request, deployment, order_id), change)
             return reply(order, order=order)
         return deployment.write(request, body, work)
 

@@ -10,7 +10,7 @@ import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import omskit
 import omskit_channel_marketplace
@@ -182,3 +182,22 @@ def check_if_match(headers: Mapping[str, str], order: Order) -> None:
         raise HTTPException(status_code=412, headers={"ETag": etag(order)},
                             detail=f"the order is at version {order.version} now; read it "
                                    "again and retry")
+
+
+T = TypeVar("T")
+
+
+def change_at_version(headers: Mapping[str, str], oms: Oms, order: Order,
+                      change: Callable[[], T]) -> T:
+    """Run ``change`` only if the order is still at the version ``If-Match`` names: checked
+    once on the order as read (428, 412), then again under the order's row lock by omskit
+    (``oms.orders.expecting_version``), so two requests that read the same version cannot
+    both change it: the second gets 412 too, and nothing of it is applied."""
+    check_if_match(headers, order)
+    try:
+        with oms.orders.expecting_version(order.id, order.version):
+            return change()
+    except omskit.OrderVersionMismatch as exc:
+        raise HTTPException(status_code=412, headers={"ETag": f'"{exc.actual}"'},
+                            detail=f"the order is at version {exc.actual} now; read it "
+                                   "again and retry") from exc

@@ -25,7 +25,7 @@ from omskit import EditStatus, Order, OrderEdit, OrderEditNotFound, OrderNotFoun
 from omskit_reference.access import order_in_reach, require, require_write
 from omskit_reference.api import Dep, IdempotencyKey, IfMatch, Req, scoped_key
 from omskit_reference.bodies import EditChanges, EditPreview, EditView, NewEdit
-from omskit_reference.deployment import Deployment, check_if_match, reply
+from omskit_reference.deployment import Deployment, change_at_version, reply
 from omskit_reference.idempotency import Reply
 from omskit_reference.keys import ApiKey, Scope
 from omskit_reference.problems import ERRORS
@@ -147,9 +147,11 @@ class EditController(Controller):
 
         def work() -> Reply:
             edit, order = edit_in_reach(key, deployment, edit_id)
-            if edit.status is not EditStatus.COMMITTED:
-                check_if_match(request.headers, order)
-            done = deployment.oms.edits.commit(edit_id)
+            if edit.status is EditStatus.COMMITTED:
+                done = deployment.oms.edits.commit(edit_id)
+            else:
+                done = change_at_version(request.headers, deployment.oms, order,
+                                         lambda: deployment.oms.edits.commit(edit_id))
             return reply(EditView.of(done), order=deployment.oms.orders.get(done.order_id))
         return deployment.write(request, None, work)
 
