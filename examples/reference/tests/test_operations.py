@@ -8,10 +8,13 @@ from datetime import date
 from typing import Any
 
 import omskit
+import pytest
 from click.testing import CliRunner
+from litestar.testing import TestClient
 from omskit.testing import TestDatabase, location, order_command
 
 from omskit_reference import Deployment, Scope
+from omskit_reference.asgi import app_from_environment
 from omskit_reference.cli import main
 
 from .conftest import Client, Clock, place_body, post
@@ -115,3 +118,40 @@ def test_the_worker_runs_a_round_and_raises_each_exception_once(
     assert "1 exception(s) raised" in first.output
     again = CliRunner().invoke(main, args)
     assert "0 exception(s) raised" in again.output
+
+
+def test_migrate_then_api_processes_that_do_not_migrate(
+        omskit_database: TestDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several machines: one `omskit-reference migrate`, then API processes started by the
+    ASGI factory from the environment (database, schema, pool size) that only open it."""
+    url, schema = omskit_database.url, omskit_database.schema
+    args = ["migrate", "--database", url, *(["--schema", schema] if schema else [])]
+    done = CliRunner().invoke(main, args)
+    assert done.exit_code == 0, done.output
+    assert "database up to date" in done.output
+    again = CliRunner().invoke(main, args)  # migrating an up-to-date database is a no-op
+    assert again.exit_code == 0, again.output
+
+    monkeypatch.setenv("OMSKIT_DATABASE_URL", url)
+    if schema:
+        monkeypatch.setenv("OMSKIT_SCHEMA", schema)
+    monkeypatch.setenv("OMSKIT_POOL_SIZE", "3")
+    opened: list[Deployment] = []
+    real_open = Deployment.open
+
+    def spy(*args: Any, **kwargs: Any) -> Deployment:
+        assert kwargs["migrate"] is False
+        assert kwargs["schema"] == (schema or None)
+        opened.append(real_open(*args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(Deployment, "open", spy)
+    with TestClient(app_from_environment()) as client:
+        assert client.get("/health").status_code == 200
+        (deployment,) = opened
+        if url.startswith("postgresql"):
+            assert deployment.oms.engine.pool.size() == 3  # type: ignore[attr-defined]
+
+    monkeypatch.setenv("OMSKIT_POOL_SIZE", "many")
+    with pytest.raises(RuntimeError, match="OMSKIT_POOL_SIZE"):
+        app_from_environment()

@@ -10,7 +10,13 @@ import omskit
 import uvicorn
 
 from omskit_reference.app import create_app
-from omskit_reference.asgi import ENV_DATABASE
+from omskit_reference.asgi import (
+    DEFAULT_POOL_SIZE,
+    ENV_DATABASE,
+    ENV_POOL_SIZE,
+    ENV_SCHEMA,
+    engine_options,
+)
 from omskit_reference.deployment import Deployment
 from omskit_reference.keys import Scope
 from omskit_reference.seed import DEMO_CARRIERS, seed
@@ -18,9 +24,18 @@ from omskit_reference.seed import DEMO_CARRIERS, seed
 DEFAULT_DATABASE = "sqlite:///omskit-reference.db"
 
 
-def _open(database: str, schema: str | None = None) -> Deployment:
+def _open(database: str, schema: str | None = None, *, migrate: bool = True,
+          pool_size: int | None = None) -> Deployment:
+    options = {} if pool_size is None else engine_options(database, pool_size)
     return Deployment.open(database, plugins=[omskit.ManualCarriers(*DEMO_CARRIERS)],
-                           schema=schema)
+                           schema=schema, migrate=migrate, engine_options=options)
+
+
+_DATABASE = click.option("--database", default=DEFAULT_DATABASE, show_default=True,
+                         envvar="OMSKIT_DATABASE_URL",
+                         help="SQLAlchemy URL (sqlite:///file.db or postgresql://...).")
+_SCHEMA = click.option("--schema", default=None, envvar=ENV_SCHEMA,
+                       help="PostgreSQL schema of the tables (default: the search path).")
 
 
 @click.group()
@@ -29,17 +44,33 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--database", default=DEFAULT_DATABASE, show_default=True,
-              envvar="OMSKIT_DATABASE_URL",
-              help="SQLAlchemy URL (sqlite:///file.db or postgresql://...).")
+@_DATABASE
+@_SCHEMA
+def migrate(database: str, schema: str | None) -> None:
+    """Bring the database up to date (omskit's migrations, then the deployment's own
+    tables) and stop: run it once before starting API processes on several machines."""
+    _open(database, schema).close()
+    click.echo("database up to date")
+
+
+@main.command()
+@_DATABASE
+@_SCHEMA
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--demo", is_flag=True, help="Load demo data (a network, stock, orders) first.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="API processes (more than one: each opens the database itself).")
-def serve(database: str, host: str, port: int, demo: bool, workers: int) -> None:
+@click.option("--pool-size", default=DEFAULT_POOL_SIZE, show_default=True,
+              envvar=ENV_POOL_SIZE, type=click.IntRange(1, 1000),
+              help="PostgreSQL connections each API process keeps (as many more may be "
+                   "opened for bursts).")
+@click.option("--no-migrate", is_flag=True,
+              help="Do not migrate (another process did: `omskit-reference migrate`).")
+def serve(database: str, schema: str | None, host: str, port: int, demo: bool, workers: int,
+          pool_size: int, no_migrate: bool) -> None:
     """Migrate the database, issue an admin key, and serve the API and the pages."""
-    deployment = _open(database)
+    deployment = _open(database, schema, migrate=not no_migrate, pool_size=pool_size)
     if demo:
         seed(deployment.oms)
     issued = deployment.keys.issue("admin (serve)", Scope.ADMIN)
@@ -52,6 +83,9 @@ def serve(database: str, host: str, port: int, demo: bool, workers: int) -> None
         else:
             deployment.close()
             os.environ[ENV_DATABASE] = database
+            os.environ[ENV_POOL_SIZE] = str(pool_size)
+            if schema:
+                os.environ[ENV_SCHEMA] = schema
             uvicorn.run("omskit_reference.asgi:app_from_environment", factory=True,
                         workers=workers, host=host, port=port, log_level="warning",
                         # A worker imports omskit (SciPy included) before it answers its
@@ -83,10 +117,8 @@ def issue_key(database: str, name: str, scope: str, location: str | None,
 
 
 @main.command()
-@click.option("--database", default=DEFAULT_DATABASE, show_default=True,
-              envvar="OMSKIT_DATABASE_URL")
-@click.option("--schema", default=None, envvar="OMSKIT_SCHEMA",
-              help="PostgreSQL schema of omskit's tables (default: the search path).")
+@_DATABASE
+@_SCHEMA
 @click.option("--interval", default=30.0, show_default=True, type=click.FloatRange(1, 3600),
               help="Seconds between rounds.")
 @click.option("--once", is_flag=True, help="Run one round and stop.")
