@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from omskit.domain.carriers import CarrierRate
+import numpy as np
+
+from omskit.domain.carriers import CarrierRate, RateTableCarrier
 from omskit.domain.inventory import Capability
 from omskit.domain.routing import (
     Candidate,
@@ -39,16 +41,87 @@ def cheapest_rate(carriers: Sequence[Carrier], candidate: Candidate,
     return best
 
 
+#: A location ships parcels when it has one of these (``Location.ships``, inlined below).
+_SHIPPING = frozenset({Capability.SHIP, Capability.SHIP_FROM_STORE})
+
+
+def _lanes(carriers: Sequence[Carrier], candidates: Sequence[Candidate],
+           request: RoutingRequest) -> list[tuple[str, float, float, int] | None] | None:
+    """What :func:`cheapest_rate` answers for every candidate, as ``(carrier, fixed,
+    per_unit, transit_days)`` or ``None``, computed per carrier over all candidates at once.
+
+    Only for carriers that are exactly :class:`RateTableCarrier` (their price depends on the
+    distance alone, by a formula repeated here element-wise, with the same floating-point
+    operations in the same order, so the figures are identical); ``None`` when any other
+    carrier is registered, and the caller asks each lane with :func:`cheapest_rate`.
+    """
+    if not all(type(c) is RateTableCarrier for c in carriers):
+        return None
+    tables: list[RateTableCarrier] = list(carriers)  # type: ignore[arg-type]
+    country = request.destination_country
+    serving = [c for c in tables
+               if not (c.countries and country is not None and country not in c.countries)]
+    n = len(candidates)
+    if not serving:
+        return [None] * n
+    km = np.array([c.distance_km or 0.0 for c in candidates], dtype=float)
+    best_fixed = np.full(n, np.inf)
+    best_unit = np.full(n, np.inf)
+    best_at = np.full(n, -1)
+    # Ties on (fixed, per_unit) go to the lower carrier code, as in `cheapest_rate`.
+    for i, carrier in sorted(enumerate(serving), key=lambda item: item[1].code):
+        fixed = carrier.base + carrier.per_km * km
+        better = (fixed < best_fixed) | ((fixed == best_fixed) & (carrier.per_unit < best_unit))
+        best_fixed = np.where(better, fixed, best_fixed)
+        best_unit = np.where(better, carrier.per_unit, best_unit)
+        best_at = np.where(better, i, best_at)
+    days: list[list[int]] = []
+    for carrier in serving:
+        if carrier.km_per_day > 0:
+            extra = np.maximum(0, np.ceil(km / carrier.km_per_day) - 1).astype(int)
+            days.append((carrier.transit_days_base + extra).tolist())
+        else:
+            days.append([carrier.transit_days_base] * n)
+    codes = [c.code for c in serving]
+    return [(codes[at], fixed, unit, days[at][k])
+            for k, (at, fixed, unit) in enumerate(zip(best_at.tolist(), best_fixed.tolist(),
+                                                      best_unit.tolist(), strict=True))]
+
+
 class CoreRulesPlugin:
     """Eligibility, channel buffers, handling and shipping prices."""
+
+    def __init__(self) -> None:
+        # The handling term of a location is the same in every decision: one object per
+        # location, kept by the identity of its `Location` (the object is held, so its id
+        # cannot be reused while the entry lives).
+        self._handling: dict[int, tuple[Any, CostTerm | None]] = {}
+
+    def _handling_term(self, candidate: Candidate) -> CostTerm | None:
+        location = candidate.location
+        found = self._handling.get(id(location))
+        if found is not None and found[0] is location:
+            return found[1]
+        handling = float(location.handling_cost)
+        term = (CostTerm(location=location.code, term="handling", per_unit=handling)
+                if handling else None)
+        if len(self._handling) >= 100_000:  # a bound, for callers that rebuild locations
+            self._handling.clear()
+        self._handling[id(location)] = (location, term)
+        return term
 
     @hookimpl
     def omskit_routing_rules(self, request: RoutingRequest, candidates: Sequence[Candidate],
                              settings: Mapping[str, Any]) -> Iterable[Exclusion | Holdback]:
         """Inactive, unable to deliver this way, or rejected this order before; buffers."""
         pickup = request.delivery.kind is DeliveryKind.PICKUP
+        rejected = request.exclude_locations
         for c in candidates:
             location = c.location
+            # The common case first: an active shipping location this order never rejected.
+            if (not pickup and location.active and not _SHIPPING.isdisjoint(location.capabilities)
+                    and (not rejected or location.code not in rejected)):
+                continue
             if not location.active:
                 yield Exclusion(location=c.code, rule="inactive", reason="location inactive")
             elif c.code in request.exclude_locations:
@@ -76,14 +149,26 @@ class CoreRulesPlugin:
                                   carriers: Sequence[Carrier]) -> Iterable[CostTerm]:
         """Handling per unit at every location; shipping by the cheapest carrier."""
         pickup = request.delivery.kind is DeliveryKind.PICKUP
-        for c in candidates:
-            handling = float(c.location.handling_cost)
-            if handling:
-                yield CostTerm(location=c.code, term="handling", per_unit=handling)
-            if pickup or not carriers:
-                continue
-            rate = cheapest_rate(carriers, c, request)
-            if rate is not None:
-                yield CostTerm(location=c.code, term="shipping", fixed=rate.fixed,
-                               per_unit=rate.per_unit, note=rate.carrier,
-                               transit_days=rate.transit_days)
+        terms: list[CostTerm] = []
+        handling_term = self._handling_term
+        if pickup or not carriers:
+            for c in candidates:
+                term = handling_term(c)
+                if term is not None:
+                    terms.append(term)
+            return terms
+        lanes = _lanes(carriers, candidates, request)
+        if lanes is None:
+            lanes = []
+            for c in candidates:
+                rate = cheapest_rate(carriers, c, request)
+                lanes.append(None if rate is None else
+                             (rate.carrier, rate.fixed, rate.per_unit, rate.transit_days))
+        for c, lane in zip(candidates, lanes, strict=True):
+            term = handling_term(c)
+            if term is not None:
+                terms.append(term)
+            if lane is not None:
+                terms.append(CostTerm(location=c.location.code, term="shipping", fixed=lane[1],
+                                      per_unit=lane[2], note=lane[0], transit_days=lane[3]))
+        return terms

@@ -427,7 +427,7 @@ def build_problem(request: RoutingRequest, candidates: Sequence[Candidate], *,
         capped = np.minimum(candidates.arrays(skus).available, wanted).astype(int)
         return Problem(
             skus=skus, need=tuple(need[s] for s in skus),
-            codes=tuple(c.code for c in candidates), fixed=tuple(fixed),
+            codes=tuple(candidates.codes), fixed=tuple(fixed),
             unit=tuple(map(tuple, unit)), avail=tuple(map(tuple, capped.tolist())),
             penalty=penalty, max_shipments=request.policy.max_shipments,
             exact=request.policy.exact, refund=refund)
@@ -492,11 +492,14 @@ class FewestShipmentsStrategy:
     def plan(self, request: RoutingRequest, candidates: Sequence[Candidate]) -> RoutingPlan:
         """Route ``request`` with as few locations as possible, nearest first."""
         skus = sorted(request.units())
+        # Distances from the unpriced candidates: no priced candidate is built for this.
+        plain = (candidates.unpriced if isinstance(candidates, PricedCandidates)
+                 else candidates)
         problem = build_problem(
             request, candidates,
             fixed=[_SHIPMENT + (c.distance_km if c.distance_km is not None else 20_000.0)
-                   for c in candidates],
-            unit=[[0.0] * len(skus) for _ in candidates],
+                   for c in plain],
+            unit=[[0.0] * len(skus)] * len(plain),
             penalty=_SHIPMENT * 100)
         solution = solve(problem)
         return to_plan(self.code, request, problem, solution,
