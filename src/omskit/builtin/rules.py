@@ -25,6 +25,7 @@ from omskit.domain.routing import (
 from omskit.domain.values import DeliveryKind
 from omskit.hookspecs import hookimpl
 from omskit.ports import Carrier
+from omskit.routing.candidates import CostTable, TermColumn
 from omskit.routing.settings import inventory_settings
 
 
@@ -46,9 +47,9 @@ _SHIPPING = frozenset({Capability.SHIP, Capability.SHIP_FROM_STORE})
 
 
 def _lanes(carriers: Sequence[Carrier], candidates: Sequence[Candidate],
-           request: RoutingRequest) -> list[tuple[str, float, float, int] | None] | None:
-    """What :func:`cheapest_rate` answers for every candidate, as ``(carrier, fixed,
-    per_unit, transit_days)`` or ``None``, computed per carrier over all candidates at once.
+           request: RoutingRequest) -> TermColumn | None:
+    """The shipping terms :func:`cheapest_rate` gives every candidate, as one column
+    computed per carrier over all candidates at once.
 
     Only for carriers that are exactly :class:`RateTableCarrier` (their price depends on the
     distance alone, by a formula repeated here element-wise, with the same floating-point
@@ -63,11 +64,12 @@ def _lanes(carriers: Sequence[Carrier], candidates: Sequence[Candidate],
                if not (c.countries and country is not None and country not in c.countries)]
     n = len(candidates)
     if not serving:
-        return [None] * n
+        return TermColumn(term="shipping", present=np.zeros(n, dtype=bool))
     km = np.array([c.distance_km or 0.0 for c in candidates], dtype=float)
     best_fixed = np.full(n, np.inf)
     best_unit = np.full(n, np.inf)
-    best_at = np.full(n, -1)
+    best_at = np.zeros(n, dtype=np.int64)
+    days = np.empty((len(serving), n), dtype=np.int64)
     # Ties on (fixed, per_unit) go to the lower carrier code, as in `cheapest_rate`.
     for i, carrier in sorted(enumerate(serving), key=lambda item: item[1].code):
         fixed = carrier.base + carrier.per_km * km
@@ -75,40 +77,31 @@ def _lanes(carriers: Sequence[Carrier], candidates: Sequence[Candidate],
         best_fixed = np.where(better, fixed, best_fixed)
         best_unit = np.where(better, carrier.per_unit, best_unit)
         best_at = np.where(better, i, best_at)
-    days: list[list[int]] = []
-    for carrier in serving:
-        if carrier.km_per_day > 0:
-            extra = np.maximum(0, np.ceil(km / carrier.km_per_day) - 1).astype(int)
-            days.append((carrier.transit_days_base + extra).tolist())
-        else:
-            days.append([carrier.transit_days_base] * n)
+        extra = (np.maximum(0, np.ceil(km / carrier.km_per_day) - 1).astype(np.int64)
+                 if carrier.km_per_day > 0 else 0)
+        days[i] = carrier.transit_days_base + extra
     codes = [c.code for c in serving]
-    return [(codes[at], fixed, unit, days[at][k])
-            for k, (at, fixed, unit) in enumerate(zip(best_at.tolist(), best_fixed.tolist(),
-                                                      best_unit.tolist(), strict=True))]
+    return TermColumn(term="shipping", fixed=best_fixed, per_unit=best_unit,
+                      notes=[codes[i] for i in best_at.tolist()],
+                      transit_days=days[best_at, np.arange(n)])
+
+
+def _asked_lanes(carriers: Sequence[Carrier], candidates: Sequence[Candidate],
+                 request: RoutingRequest) -> TermColumn:
+    """The shipping column from :func:`cheapest_rate`, asked lane by lane."""
+    rates = [cheapest_rate(carriers, c, request) for c in candidates]
+    return TermColumn(
+        term="shipping",
+        fixed=np.array([r.fixed if r is not None else 0.0 for r in rates], dtype=float),
+        per_unit=np.array([r.per_unit if r is not None else 0.0 for r in rates], dtype=float),
+        present=np.array([r is not None for r in rates], dtype=bool),
+        notes=[r.carrier if r is not None else "" for r in rates],
+        transit_days=np.array([r.transit_days if r is not None else 0 for r in rates],
+                              dtype=np.int64))
 
 
 class CoreRulesPlugin:
     """Eligibility, channel buffers, handling and shipping prices."""
-
-    def __init__(self) -> None:
-        # The handling term of a location is the same in every decision: one object per
-        # location, kept by the identity of its `Location` (the object is held, so its id
-        # cannot be reused while the entry lives).
-        self._handling: dict[int, tuple[Any, CostTerm | None]] = {}
-
-    def _handling_term(self, candidate: Candidate) -> CostTerm | None:
-        location = candidate.location
-        found = self._handling.get(id(location))
-        if found is not None and found[0] is location:
-            return found[1]
-        handling = float(location.handling_cost)
-        term = (CostTerm(location=location.code, term="handling", per_unit=handling)
-                if handling else None)
-        if len(self._handling) >= 100_000:  # a bound, for callers that rebuild locations
-            self._handling.clear()
-        self._handling[id(location)] = (location, term)
-        return term
 
     @hookimpl
     def omskit_routing_rules(self, request: RoutingRequest, candidates: Sequence[Candidate],
@@ -147,28 +140,17 @@ class CoreRulesPlugin:
     def omskit_routing_cost_terms(self, request: RoutingRequest,
                                   candidates: Sequence[Candidate],
                                   carriers: Sequence[Carrier]) -> Iterable[CostTerm]:
-        """Handling per unit at every location; shipping by the cheapest carrier."""
+        """Handling per unit at every location; shipping by the cheapest carrier.
+
+        Returned in column form (:class:`~omskit.routing.candidates.CostTable`): the engine
+        adds the columns up as arrays; iterating it gives the same terms one by one.
+        """
         pickup = request.delivery.kind is DeliveryKind.PICKUP
-        terms: list[CostTerm] = []
-        handling_term = self._handling_term
-        if pickup or not carriers:
-            for c in candidates:
-                term = handling_term(c)
-                if term is not None:
-                    terms.append(term)
-            return terms
-        lanes = _lanes(carriers, candidates, request)
-        if lanes is None:
-            lanes = []
-            for c in candidates:
-                rate = cheapest_rate(carriers, c, request)
-                lanes.append(None if rate is None else
-                             (rate.carrier, rate.fixed, rate.per_unit, rate.transit_days))
-        for c, lane in zip(candidates, lanes, strict=True):
-            term = handling_term(c)
-            if term is not None:
-                terms.append(term)
-            if lane is not None:
-                terms.append(CostTerm(location=c.location.code, term="shipping", fixed=lane[1],
-                                      per_unit=lane[2], note=lane[0], transit_days=lane[3]))
-        return terms
+        handling = np.array([float(c.location.handling_cost) for c in candidates],
+                            dtype=float)
+        columns = [TermColumn(term="handling", per_unit=handling, present=handling != 0)]
+        if not pickup and carriers:
+            lanes = _lanes(carriers, candidates, request)
+            columns.append(lanes if lanes is not None
+                           else _asked_lanes(carriers, candidates, request))
+        return CostTable(candidates, columns)

@@ -233,6 +233,7 @@ class RoutingEngine:
         excluded_raw: dict[str, Candidate] = {}
         eligible: list[Candidate] = []
         rows: list[list[int]] = []
+        zeros = [0] * len(skus)  # the default of each `available.get`
         # One pass over every candidate: keep it lean, it runs a thousand times a decision.
         for c in candidates:
             code = c.location.code
@@ -249,8 +250,7 @@ class RoutingEngine:
                 continue
             if holdbacks:
                 c = _apply_holdbacks(c, holdbacks)
-            get = c.available.get
-            row = [get(sku, 0) for sku in skus]
+            row = [*map(c.available.get, skus, zeros)]
             if row and max(row) > 0:
                 eligible.append(c)
                 rows.append(row)
@@ -269,8 +269,9 @@ class RoutingEngine:
 
         screened = self._screen(request, candidates, skus)
         eligible = screened.eligible
-        terms = self._hooks.routing_cost_terms(request, eligible, self.carriers, self._settings)
-        priced = PricedCandidates(eligible, terms, skus, screened.available)
+        term_sets = self._hooks.routing_cost_term_sets(request, eligible, self.carriers,
+                                                       self._settings)
+        priced = PricedCandidates(eligible, term_sets, skus, screened.available)
 
         plan = chosen_strategy.plan(request, priced)
         check_plan(plan, request, priced)
