@@ -437,14 +437,13 @@ def _stats_lines(text: str) -> list[str]:
 
 def core_source() -> dict[str, str]:
     """Short hashes of the routing modules this worker imported (the core may be mid-edit)."""
-    from omskit.builtin import routing as builtin_routing
-    from omskit.builtin import rules
+    from omskit.builtin import rules, strategies
     from omskit.domain import routing as domain_routing
-    from omskit.routing import engine, optimiser
+    from omskit.routing import candidates, engine, optimiser
 
     return {m.__name__: hashlib.blake2b(Path(str(m.__file__)).read_bytes(),
                                         digest_size=6).hexdigest()
-            for m in (optimiser, engine, rules, builtin_routing, domain_routing)}
+            for m in (optimiser, engine, candidates, rules, strategies, domain_routing)}
 
 
 def describe_network(sites: Sequence[Site]) -> dict[str, Any]:

@@ -305,12 +305,12 @@ class RoutingEngine:
                    for k in sorted(k for k in places if k is not None)]
         rows: list[CandidateExplanation] = []
         shown = 0
-        for rank, (standalone, _, k) in enumerate([*best, *outside], start=1):
-            c = priced[k]
-            if c.code not in used and shown >= self.routing.explain_limit:
-                continue
-            if c.code not in used:
+        for rank, (standalone, code, k) in enumerate([*best, *outside], start=1):
+            if code not in used:
+                if shown >= self.routing.explain_limit:
+                    continue
                 shown += 1
+            c = priced[k]
             reasons = tuple(f"{t.term}: {_describe(t)}" for t in c.terms)
             rows.append(CandidateExplanation(
                 location=c.code, status="chosen" if c.code in used else "considered",
