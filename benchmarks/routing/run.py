@@ -437,14 +437,13 @@ def _stats_lines(text: str) -> list[str]:
 
 def core_source() -> dict[str, str]:
     """Short hashes of the routing modules this worker imported (the core may be mid-edit)."""
-    from omskit.builtin import routing as builtin_routing
-    from omskit.builtin import rules
+    from omskit.builtin import rules, strategies
     from omskit.domain import routing as domain_routing
-    from omskit.routing import engine, optimiser
+    from omskit.routing import candidates, engine, optimiser
 
     return {m.__name__: hashlib.blake2b(Path(str(m.__file__)).read_bytes(),
                                         digest_size=6).hexdigest()
-            for m in (optimiser, engine, rules, builtin_routing, domain_routing)}
+            for m in (optimiser, engine, candidates, rules, strategies, domain_routing)}
 
 
 def describe_network(sites: Sequence[Site]) -> dict[str, Any]:
@@ -593,18 +592,20 @@ def markdown(results: dict[str, Any]) -> str:
     """The README tables."""
     lines = [
         "| locations | strategy | orders | cost / optimum (Σ) | mean ratio | at optimum "
-        "| max gap | infeasible | cost mismatches | p50 ms | p95 ms | p99 ms |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| max gap | infeasible | cost mismatches | p50 ms | p95 ms | p99 ms "
+        "| CPU p50 ms | CPU p95 ms |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: | ---: |",
     ]
     for r in results["sizes"]:
         for strategy, s in r["strategies"].items():
-            q, lat = s["quality"], s["latency_ms"]
+            q, lat, cpu = s["quality"], s["latency_ms"], s["cpu_ms"]
             lines.append(
                 f"| {r['size']} | {strategy} | {s['orders']} | {q['ratio_of_sums']:.4f} "
                 f"| {q['mean_of_ratios']:.4f} | {q['pct_at_optimum']:.1f}% "
                 f"| {q['max_gap_pct']:.2f}% | {sum(s['violations'].values())} "
                 f"| {s['cost_mismatches']} | {lat['p50']:.2f} | {lat['p95']:.2f} "
-                f"| {lat['p99']:.2f} |")
+                f"| {lat['p99']:.2f} | {cpu['p50']:.2f} | {cpu['p95']:.2f} |")
     lines += ["", "`optimal` decision latency (ms) by number of order lines, p50 / p95 / p99:",
               ""]
     line_counts = sorted({int(n) for r in results["sizes"]
@@ -718,7 +719,8 @@ def main() -> None:
                   f"{m['python']}, SciPy {m['versions']['scipy']}, omskit "
                   f"{m['versions']['omskit']} at {m['git_commit']}"
                   f"{' + uncommitted core changes' if m['core_uncommitted_changes'] else ''}, "
-                  f"seed {results['seed']}, {results['seconds']:.0f} s in all, "
+                  f"seed {results['seed']}, {results['seconds']:.0f} s in all, load average "
+                  f"{' / '.join(map(str, m['load_average_at_start'] or []))} at the start, "
                   f"{'with' if args.gc_freeze else 'without'} `--gc-freeze`):")
         update_readme(table, header)
     failed = [f"{r['size']}/{name}" for r in results["sizes"]

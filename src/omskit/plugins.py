@@ -314,6 +314,17 @@ class Hooks:
                     settings=settings)
                 for t in (found or ())]
 
+    def routing_cost_term_sets(self, request: RoutingRequest, candidates: Sequence[Candidate],
+                               carriers: Sequence[Carrier],
+                               settings: Mapping[str, Any]) -> list[Iterable[CostTerm]]:
+        """Each plugin's cost terms as it returned them, in the order
+        :meth:`routing_cost_terms` joins them (the routing engine reads the builtin's
+        column form, ``omskit.routing.candidates.CostTable``, without a term per location)."""
+        return [found for found in self._relay.omskit_routing_cost_terms(
+                    request=request, candidates=candidates, carriers=carriers,
+                    settings=settings)
+                if found is not None]
+
     def customer_segment(self, order: Order) -> str:
         """The segment for ``order`` (the builtin default always answers)."""
         result: str = self._relay.omskit_customer_segment(order=order)

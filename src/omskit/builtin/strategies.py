@@ -13,6 +13,7 @@ from omskit.domain.routing import Candidate, RoutingPlan, RoutingRequest
 from omskit.domain.values import DeliveryKind, LineQuantity
 from omskit.hookspecs import hookimpl
 from omskit.ports import RoutingStrategy
+from omskit.routing.candidates import PricedCandidates
 from omskit.routing.optimiser import FewestShipmentsStrategy, OptimalStrategy
 
 
@@ -36,8 +37,11 @@ class NearestLocationStrategy:
 
     def plan(self, request: RoutingRequest, candidates: Sequence[Candidate]) -> RoutingPlan:
         """Route ``request`` over ``candidates`` (see the class docstring)."""
+        # Nearness and stock need no prices: the engine's candidates unpriced, so none of
+        # their priced forms is built.
+        plain = candidates.unpriced if isinstance(candidates, PricedCandidates) else candidates
         usable = sorted(
-            (c for c in candidates if c.location.code not in request.exclude_locations),
+            (c for c in plain if c.location.code not in request.exclude_locations),
             key=_rank,
         )
         if request.delivery.kind is DeliveryKind.PICKUP:

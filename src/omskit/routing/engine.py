@@ -62,6 +62,19 @@ class Screening:
     eligible: tuple[Candidate, ...]
 
 
+@attrs.frozen(kw_only=True)
+class _Screened:
+    """:class:`Screening` as the engine uses it (lists, not copied into tuples)."""
+
+    excluded: Mapping[str, list[Exclusion]]
+    holdbacks: tuple[Holdback, ...]
+    eligible: list[Candidate]
+    #: Availability per eligible candidate (rows) and demanded SKU (columns, sorted).
+    available: list[list[int]]
+    #: The raw candidate of each excluded location (the explanation names some of them).
+    excluded_raw: Mapping[str, Candidate]
+
+
 def holdback_of(holdbacks: Sequence[Holdback], location: str, sku: str) -> int:
     """Units of ``sku`` at ``location`` the holdbacks keep back."""
     return sum(h.quantity for h in holdbacks
@@ -75,20 +88,24 @@ class Decision:
     plan: RoutingPlan
     cost: PlanCost
     explanation: RoutingDecision
-    #: The eligible, priced candidates the strategy chose from.
-    candidates: tuple[Candidate, ...]
+    #: The eligible, priced candidates the strategy chose from (each built when read).
+    candidates: Sequence[Candidate]
 
 
 def check_plan(plan: RoutingPlan, request: RoutingRequest,
                candidates: Sequence[Candidate]) -> None:
     """Raise :class:`InvalidRoutingPlan` unless ``plan`` covers the demand exactly, uses only
     candidates, never takes more than they have, and respects ``max_shipments``."""
-    by_code = {c.code: c for c in candidates}
+    by_code: Any
+    if isinstance(candidates, PricedCandidates):
+        by_code = candidates  # looked up by code without building every candidate
+    else:
+        by_code = {c.code: c for c in candidates}
     wanted = {d.line_id: d for d in request.demand}
     given: dict[str, int] = defaultdict(int)
     taken: dict[tuple[str, str], int] = defaultdict(int)
     for a in plan.allocations:
-        if a.location not in by_code or a.line_id not in wanted or a.quantity <= 0:
+        if by_code.get(a.location) is None or a.line_id not in wanted or a.quantity <= 0:
             raise InvalidRoutingPlan(f"{plan.strategy}: allocation {a} is not a candidate")
         if a.sku != wanted[a.line_id].sku:
             raise InvalidRoutingPlan(f"{plan.strategy}: allocation {a} has the wrong SKU")
@@ -103,10 +120,10 @@ def check_plan(plan: RoutingPlan, request: RoutingRequest,
             raise InvalidRoutingPlan(
                 f"{plan.strategy}: line {line_id} planned {given[line_id]} of {d.quantity}")
     for (code, sku), quantity in taken.items():
-        if quantity > by_code[code].available.get(sku, 0):
+        has = by_code.get(code).available.get(sku, 0)
+        if quantity > has:
             raise InvalidRoutingPlan(
-                f"{plan.strategy}: {quantity} × {sku} from {code}, which has "
-                f"{by_code[code].available.get(sku, 0)}")
+                f"{plan.strategy}: {quantity} × {sku} from {code}, which has {has}")
     limit = request.policy.max_shipments
     if limit is not None and len(plan.locations()) > limit:
         raise InvalidRoutingPlan(
@@ -126,47 +143,11 @@ def _apply_holdbacks(candidate: Candidate, holdbacks: Sequence[Holdback]) -> Can
     return attrs.evolve(candidate, available=available) if changed else candidate
 
 
-def _price(candidate: Candidate, terms: Sequence[CostTerm], skus: Sequence[str]) -> Candidate:
-    fixed = 0.0
-    per_unit = 0.0
-    by_sku: dict[str, float] | None = None
-    for term in terms:
-        fixed += term.fixed
-        per_unit += term.per_unit
-        if term.per_unit_by_sku:
-            by_sku = by_sku if by_sku is not None else defaultdict(float)
-            for sku, extra in term.per_unit_by_sku.items():
-                by_sku[sku] += extra
-    # Without SKU-specific terms (the common case) every SKU costs the same per unit.
-    unit_cost = (dict.fromkeys(skus, per_unit) if by_sku is None
-                 else {sku: per_unit + by_sku.get(sku, 0.0) for sku in skus})
-    # The constructor, not attrs.evolve: this runs for every candidate of every decision.
-    return Candidate(location=candidate.location, available=candidate.available,
-                     distance_km=candidate.distance_km, fixed_cost=fixed, unit_cost=unit_cost,
-                     capacity_left=candidate.capacity_left, terms=tuple(terms))
-
-
-#: Up to this many candidates, standalone costs are summed in Python: building arrays for a
-#: few dozen candidates costs more than the arithmetic they save.
-_PYTHON_COSTS_UP_TO = 100
-
-
 def _standalone_costs(priced: PricedCandidates, request: RoutingRequest,
-                      need: Mapping[str, int]) -> Sequence[float]:
+                      need: Mapping[str, int]) -> list[float]:
     """What each candidate would cost shipping all it can of the demand alone, the rest
     backordered (the ranking of an explanation's considered candidates)."""
     penalty = request.policy.backorder_penalty
-    if len(priced) <= _PYTHON_COSTS_UP_TO:
-        wanted = list(need.items())
-        costs = []
-        for c in priced:
-            available, unit = c.available, c.unit_cost
-            total = c.fixed_cost
-            for sku, want in wanted:
-                take = min(available.get(sku, 0), want)
-                total += take * unit.get(sku, 0.0) + (want - take) * penalty
-            costs.append(total)
-        return costs
     skus = sorted(need)
     arrays = priced.arrays(skus)
     demand = np.array([need[s] for s in skus], dtype=float)
@@ -174,6 +155,10 @@ def _standalone_costs(priced: PricedCandidates, request: RoutingRequest,
     result: np.ndarray = (arrays.fixed + (take_all * arrays.unit).sum(axis=1)
                           + ((demand - take_all) * penalty).sum(axis=1))
     return result.tolist()  # type: ignore[no-any-return]
+
+
+#: Above this many candidates the explanation's best few are found by a partial sort.
+_PARTIAL_SORT_FROM = 100
 
 
 class RoutingEngine:
@@ -230,7 +215,14 @@ class RoutingEngine:
         """Apply the rules (``omskit_routing_rules``) and daily capacity to ``candidates``:
         what is excluded and why, what is held back, and the eligible candidates with the
         holdbacks taken off their availability (only those with some of the demand)."""
-        skus = request.units()
+        found = self._screen(request, candidates, sorted(request.units()))
+        return Screening(excluded=found.excluded, holdbacks=found.holdbacks,
+                         eligible=tuple(found.eligible))
+
+    def _screen(self, request: RoutingRequest, candidates: Sequence[Candidate],
+                skus: Sequence[str]) -> _Screened:
+        """:meth:`screen`, plus what the decision reads next: each eligible candidate's
+        availability of ``skus`` and the raw candidate of each excluded location."""
         excluded: dict[str, list[Exclusion]] = defaultdict(list)
         holdbacks: list[Holdback] = []
         for verdict in self._hooks.routing_rules(request, candidates, self._settings):
@@ -238,22 +230,32 @@ class RoutingEngine:
                 excluded[verdict.location].append(verdict)
             else:
                 holdbacks.append(verdict)
+        excluded_raw: dict[str, Candidate] = {}
         eligible: list[Candidate] = []
+        rows: list[list[int]] = []
+        zeros = [0] * len(skus)  # the default of each `available.get`
+        # One pass over every candidate: keep it lean, it runs a thousand times a decision.
         for c in candidates:
-            if c.code in excluded:
+            code = c.location.code
+            if code in excluded:
+                excluded_raw.setdefault(code, c)
                 continue
-            if c.capacity_left is not None and c.capacity_left <= 0:
-                excluded[c.code].append(Exclusion(
-                    location=c.code, rule="capacity",
+            left = c.capacity_left
+            if left is not None and left <= 0:
+                excluded[code].append(Exclusion(
+                    location=code, rule="capacity",
                     reason=f"daily capacity of {c.location.daily_capacity} "
                            "fulfilment orders reached"))
+                excluded_raw.setdefault(code, c)
                 continue
             if holdbacks:
                 c = _apply_holdbacks(c, holdbacks)
-            if any(c.available.get(sku, 0) > 0 for sku in skus):
+            row = [*map(c.available.get, skus, zeros)]
+            if row and max(row) > 0:
                 eligible.append(c)
-        return Screening(excluded=dict(excluded), holdbacks=tuple(holdbacks),
-                         eligible=tuple(eligible))
+                rows.append(row)
+        return _Screened(excluded=dict(excluded), holdbacks=tuple(holdbacks),
+                         eligible=eligible, available=rows, excluded_raw=excluded_raw)
 
     def decide(self, request: RoutingRequest, candidates: Sequence[Candidate],
                strategy: str, *, at: datetime, round_: int = 1) -> Decision:
@@ -265,49 +267,50 @@ class RoutingEngine:
         need = request.units()
         skus = sorted(need)
 
-        screening = self.screen(request, candidates)
-        excluded, holdbacks, eligible = (screening.excluded, screening.holdbacks,
-                                         list(screening.eligible))
-
-        terms: dict[str, list[CostTerm]] = defaultdict(list)
-        for term in self._hooks.routing_cost_terms(request, eligible, self.carriers,
-                                                   self._settings):
-            terms[term.location].append(term)
-        priced = PricedCandidates(_price(c, terms.get(c.code, ()), skus) for c in eligible)
+        screened = self._screen(request, candidates, skus)
+        eligible = screened.eligible
+        term_sets = self._hooks.routing_cost_term_sets(request, eligible, self.carriers,
+                                                       self._settings)
+        priced = PricedCandidates(eligible, term_sets, skus, screened.available)
 
         plan = chosen_strategy.plan(request, priced)
         check_plan(plan, request, priced)
-        cost = plan_cost(plan, request, priced)
+        used = [priced.get(code) for code in plan.locations()]
+        cost = plan_cost(plan, request, [c for c in used if c is not None])
         elapsed_ms = (time.perf_counter() - started) * 1000
-        explanation = self._explain(request, candidates, priced, excluded, holdbacks, plan,
-                                    cost, need, at=at, elapsed_ms=elapsed_ms, round_=round_)
+        explanation = self._explain(request, candidates, priced, screened, plan, cost, need,
+                                    at=at, elapsed_ms=elapsed_ms, round_=round_)
         return Decision(plan=plan, cost=cost, explanation=explanation, candidates=priced)
 
     def _explain(self, request: RoutingRequest, raw: Sequence[Candidate],
-                 priced: PricedCandidates, excluded: Mapping[str, list[Exclusion]],
-                 holdbacks: Sequence[Holdback], plan: RoutingPlan, cost: PlanCost,
-                 need: Mapping[str, int], *, at: datetime, elapsed_ms: float,
+                 priced: PricedCandidates, screened: _Screened, plan: RoutingPlan,
+                 cost: PlanCost, need: Mapping[str, int], *, at: datetime, elapsed_ms: float,
                  round_: int) -> RoutingDecision:
+        excluded, holdbacks = screened.excluded, screened.holdbacks
         used = set(plan.locations())
         costs = _standalone_costs(priced, request, need)
         # Only the best few are shown: a partial sort, not a sort of every candidate.
         count = min(len(priced), self.routing.explain_limit + len(used))
         top: list[int]
-        if count and len(costs) > _PYTHON_COSTS_UP_TO:
+        if count and len(costs) > _PARTIAL_SORT_FROM:
             top = np.argpartition(costs, count - 1)[:count].tolist()
         else:
             top = heapq.nsmallest(count, range(len(costs)), key=costs.__getitem__)
-        best = sorted((float(costs[i]), priced[i].code, priced[i]) for i in top)
+        codes = priced.codes
+        best = sorted((float(costs[i]), codes[i], i) for i in top)
         best_codes = {code for _, code, _ in best}
-        outside = [(float(costs[i]), c.code, c) for i, c in enumerate(priced)
-                   if c.code in used and c.code not in best_codes]
+        # Used locations outside the best few, in candidate order.
+        places = [priced.position(code) for code in used if code not in best_codes]
+        outside = [(float(costs[k]), codes[k], k)
+                   for k in sorted(k for k in places if k is not None)]
         rows: list[CandidateExplanation] = []
         shown = 0
-        for rank, (standalone, _, c) in enumerate([*best, *outside], start=1):
-            if c.code not in used and shown >= self.routing.explain_limit:
-                continue
-            if c.code not in used:
+        for rank, (standalone, code, k) in enumerate([*best, *outside], start=1):
+            if code not in used:
+                if shown >= self.routing.explain_limit:
+                    continue
                 shown += 1
+            c = priced[k]
             reasons = tuple(f"{t.term}: {_describe(t)}" for t in c.terms)
             rows.append(CandidateExplanation(
                 location=c.code, status="chosen" if c.code in used else "considered",
@@ -320,7 +323,7 @@ class RoutingEngine:
                          if rank <= len(best) else
                          f"ranked below the best {len(best)} by standalone cost", *reasons)))
         counts: dict[str, int] = defaultdict(int)
-        by_code = {c.code: c for c in raw}
+        by_code = screened.excluded_raw
         named = 0
         for code in sorted(excluded):
             for verdict in excluded[code]:

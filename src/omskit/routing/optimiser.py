@@ -67,6 +67,10 @@ class Problem:
     exact: bool = True
     #: Charged once by every plan that ships anything, beyond ``fixed`` (see ``solve``).
     refund: float = 0.0
+    #: ``avail``, ``unit`` and ``fixed`` as float arrays when the caller has them already
+    #: (the engine's candidates): the bounds read them instead of converting the tuples.
+    grids: tuple[np.ndarray, np.ndarray, np.ndarray] | None = attrs.field(
+        default=None, eq=False, repr=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -121,9 +125,12 @@ def _solve(problem: Problem) -> Solution:
         return Solution(takes={}, cost=everything, solver="backorder", candidates=0,
                         survivors=0)
     # Arrays for the bound computations, which touch every candidate.
-    avail = np.array(problem.avail, dtype=float).reshape(len(problem.codes), n_skus)
-    unit = np.array(problem.unit, dtype=float).reshape(len(problem.codes), n_skus)
-    fixed = np.array(problem.fixed, dtype=float)
+    if problem.grids is not None:
+        avail, unit, fixed = problem.grids
+    else:
+        avail = np.array(problem.avail, dtype=float).reshape(len(problem.codes), n_skus)
+        unit = np.array(problem.unit, dtype=float).reshape(len(problem.codes), n_skus)
+        fixed = np.array(problem.fixed, dtype=float)
     need = np.array(problem.need, dtype=float)
     usable = (avail > 0) & (unit <= penalty)
     useful_rows = np.flatnonzero(usable.any(axis=1))
@@ -416,7 +423,8 @@ def to_plan(strategy: str, request: RoutingRequest, problem: Problem,
 
 
 def build_problem(request: RoutingRequest, candidates: Sequence[Candidate], *,
-                  fixed: Sequence[float], unit: Sequence[Sequence[float]],
+                  fixed: Sequence[float] | np.ndarray,
+                  unit: Sequence[Sequence[float]] | np.ndarray,
                   penalty: float, refund: float = 0.0) -> Problem:
     """Arrays for ``candidates`` (in their order) with the given prices."""
     need = request.units()
@@ -424,13 +432,18 @@ def build_problem(request: RoutingRequest, candidates: Sequence[Candidate], *,
     if isinstance(candidates, PricedCandidates):
         # The engine's arrays: availability capped at the need, converted in bulk.
         wanted = np.array([need[s] for s in skus], dtype=float)
-        capped = np.minimum(candidates.arrays(skus).available, wanted).astype(int)
+        capped = np.minimum(candidates.arrays(skus).available, wanted)
+        unit_grid = (unit if isinstance(unit, np.ndarray)
+                     else np.array(unit, dtype=float).reshape(capped.shape))
+        fixed_grid = fixed if isinstance(fixed, np.ndarray) else np.array(fixed, dtype=float)
         return Problem(
             skus=skus, need=tuple(need[s] for s in skus),
-            codes=tuple(c.code for c in candidates), fixed=tuple(fixed),
-            unit=tuple(map(tuple, unit)), avail=tuple(map(tuple, capped.tolist())),
+            codes=tuple(candidates.codes), fixed=tuple(fixed_grid.tolist()),
+            unit=tuple(map(tuple, unit_grid.tolist())),
+            avail=tuple(map(tuple, capped.astype(int).tolist())),
             penalty=penalty, max_shipments=request.policy.max_shipments,
-            exact=request.policy.exact, refund=refund)
+            exact=request.policy.exact, refund=refund,
+            grids=(capped, unit_grid, fixed_grid))
     return Problem(
         skus=skus, need=tuple(need[s] for s in skus),
         codes=tuple(c.code for c in candidates), fixed=tuple(fixed),
@@ -456,10 +469,12 @@ class OptimalStrategy:
         """Route ``request`` at least cost over ``candidates``."""
         policy = request.policy
         skus = sorted(request.units())
+        fixed: Sequence[float] | np.ndarray
+        unit: Sequence[Sequence[float]] | np.ndarray
         if isinstance(candidates, PricedCandidates):
             arrays = candidates.arrays(skus)
-            fixed: list[float] = (arrays.fixed + policy.split_penalty).tolist()
-            unit: list[list[float]] = arrays.unit.tolist()
+            fixed = arrays.fixed + policy.split_penalty
+            unit = arrays.unit
         else:
             fixed = [c.fixed_cost + policy.split_penalty for c in candidates]
             unit = [[c.unit_cost.get(s, 0.0) for s in skus] for c in candidates]
@@ -492,11 +507,14 @@ class FewestShipmentsStrategy:
     def plan(self, request: RoutingRequest, candidates: Sequence[Candidate]) -> RoutingPlan:
         """Route ``request`` with as few locations as possible, nearest first."""
         skus = sorted(request.units())
+        # Distances from the unpriced candidates: no priced candidate is built for this.
+        plain = (candidates.unpriced if isinstance(candidates, PricedCandidates)
+                 else candidates)
         problem = build_problem(
             request, candidates,
             fixed=[_SHIPMENT + (c.distance_km if c.distance_km is not None else 20_000.0)
-                   for c in candidates],
-            unit=[[0.0] * len(skus) for _ in candidates],
+                   for c in plain],
+            unit=[[0.0] * len(skus)] * len(plain),
             penalty=_SHIPMENT * 100)
         solution = solve(problem)
         return to_plan(self.code, request, problem, solution,
