@@ -1,7 +1,8 @@
 """Journeys in a real browser (Playwright driving Debian's chromium) against the deployment
 served by uvicorn: an operator finds a late order in the exceptions queue and releases its
-hold, a store associate ships an order from
-the store page, a customer follows a tracking link."""
+hold, a store associate ships an order from the store page, a store associate marks a pickup
+ready and collected, a customer follows a tracking link, a store takes a return at the returns
+desk and operations approves it."""
 
 from __future__ import annotations
 
@@ -15,12 +16,15 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from omskit import Capability, LocationKind
+from omskit.testing import location
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from omskit_reference import Deployment, Scope, create_app
 
 from .conftest import Client, Clock, place_body, post
 from .test_operations import late_and_held
+from .test_returns import on_hand, shipped
 
 CHROMIUM = os.environ.get("OMSKIT_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 SHOTS = Path(os.environ.get("OMSKIT_SCREENSHOTS", "")) if os.environ.get(
@@ -141,3 +145,65 @@ def test_a_customer_opens_a_tracking_link(page: Page, server: str, admin: Client
     shot(page, "tracking")
     page.goto(server + "/track/not-a-real-token")
     expect(page.get_by_role("heading", name="We could not find this order")).to_be_visible()
+
+
+def test_a_store_associate_marks_a_pickup_ready_and_collected(
+        page: Page, server: str, admin: Client, deployment: Deployment) -> None:
+    deployment.oms.inventory.save_location(location(
+        "store-roma", 41.90, 12.49, kind=LocationKind.STORE,
+        capabilities=[Capability.SHIP, Capability.PICKUP]))
+    placed = post(admin, "/orders", place_body("W-PICKUP", {"SKU-R": 1},
+                                               pickup_at="store-roma"))
+    post(admin, f"/orders/{placed.json()['id']}/release", If_Match=placed.headers["ETag"])
+    [fo] = placed.json()["fulfillment_orders"]
+    sign_in(page, server, deployment.keys.issue("Roma", Scope.STORE,
+                                                location="store-roma").token)
+
+    queue = page.get_by_role("table", name="work queue")
+    row = queue.get_by_role("row").filter(has_text="W-PICKUP")
+    expect(row.get_by_role("button", name="Collected")).to_have_count(0)
+    row.get_by_role("button", name="Ready for pickup").click()
+    expect(row.locator(".status")).to_have_text("ready_for_pickup")
+    shot(page, "pickup")
+    assert deployment.oms.fulfillment.get(fo["id"]).status.value == "ready_for_pickup"
+    row.get_by_role("button", name="Collected").click()
+    expect(queue).not_to_contain_text("W-PICKUP")
+    assert deployment.oms.fulfillment.get(fo["id"]).status.value == "delivered"
+    assert on_hand(deployment, "store-roma", "SKU-R") == 9
+
+
+def test_a_store_takes_a_return_at_the_desk_and_operations_approves_it(
+        page: Page, browser: Browser, server: str, admin: Client,
+        deployment: Deployment) -> None:
+    order = shipped(admin, "W-RETURN", {"SKU-D": 1})
+    sign_in(page, server, deployment.keys.issue("Roma", Scope.STORE,
+                                                location="store-roma").token)
+    page.get_by_role("link", name="Returns").click()
+    page.get_by_label("order number").fill("W-RETURN")
+    page.get_by_label("reason").fill("size")
+    page.get_by_role("button", name="Request return").click()
+    desk = page.get_by_role("table", name="returns")
+    expect(desk).to_contain_text("waiting for approval")
+    expect(desk.get_by_role("button", name="Approve")).to_have_count(0)  # not the store's call
+
+    operations = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    try:
+        sign_in(operations, server, deployment.keys.issue("Ops", Scope.OPERATIONS).token)
+        operations.goto(f"{server}/ui/returns")
+        operations.get_by_role("table", name="returns").get_by_role(
+            "button", name="Approve").click()
+        expect(operations.get_by_role("table", name="returns").get_by_role(
+            "button", name="Approve")).to_have_count(0)
+    finally:
+        operations.context.close()
+
+    page.reload()
+    desk = page.get_by_role("table", name="returns")
+    desk.get_by_role("button", name="Receive").click()
+    desk.get_by_role("button", name="Restock").click()
+    expect(desk).to_contain_text("inspected 1")
+    expect(desk.get_by_role("button", name="Restock")).to_have_count(0)
+    shot(page, "returns")
+    [rma] = deployment.oms.returns.for_order(order["id"])
+    assert (rma.location, len(rma.receipts)) == ("store-roma", 1)
+    assert on_hand(deployment, "store-roma", "SKU-D") == 1
