@@ -143,6 +143,15 @@ def test_a_customer_opens_a_tracking_link(page: Page, server: str, admin: Client
     expect(page.locator("#order-status")).to_have_text("Your order is on its way.")
     expect(page.get_by_role("heading", name="Parcel with brt BRT-7")).to_be_visible()
     shot(page, "tracking")
+    # The customer turns off e-mails about their orders from this channel.
+    customer = deployment.oms.orders.get(order_id).customer.id
+    messages = page.locator("#messages")
+    expect(messages.get_by_label("E-mail me when my order moves")).to_be_checked()
+    messages.get_by_label("No e-mails").check()
+    messages.get_by_role("button", name="Save").click()
+    expect(page.locator("#messages").get_by_role("status")).to_have_text("Saved.")
+    expect(page.locator("#messages").get_by_label("No e-mails")).to_be_checked()
+    assert deployment.oms.notifications.preferences(customer) == {"web": "none"}
     page.goto(server + "/track/not-a-real-token")
     expect(page.get_by_role("heading", name="We could not find this order")).to_be_visible()
 

@@ -27,7 +27,7 @@ from omskit_reference.dropship import CONTROLLERS as DROPSHIP
 from omskit_reference.edits import CONTROLLERS as EDITS
 from omskit_reference.notifications import CONTROLLERS as NOTIFICATIONS
 from omskit_reference.operations import CONTROLLERS as OPERATIONS
-from omskit_reference.pages import Pages, track
+from omskit_reference.pages import Pages, track, track_messages
 from omskit_reference.promise import CONTROLLERS as PROMISE
 from omskit_reference.returns import CONTROLLERS as RETURNS
 
@@ -50,7 +50,7 @@ def create_app(deployment: Deployment, *, debug: bool = False) -> Litestar:
     return Litestar(
         route_handlers=[*CONTROLLERS, *EDITS, *PROMISE, *DROPSHIP, *NOTIFICATIONS, *OPERATIONS,
                         *DOCUMENTS, *RETURNS,
-                        health, Pages, ReturnsDesk, track,
+                        health, Pages, ReturnsDesk, track, track_messages,
                         create_static_files_router(path="/static", directories=[STATIC],
                                                    include_in_schema=False)],
         dependencies={"deployment": Provide(lambda: deployment, sync_to_thread=False)},

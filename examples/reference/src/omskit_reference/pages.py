@@ -478,12 +478,37 @@ def track(deployment: Dep, token: FromPath[str]) -> Template:
     if order_id is None:
         return Template(template_name="track.html.j2", status_code=404,
                         context={"viewer": None, "htmx": HTMX, "order": None})
+    return _track_page(deployment, token, order_id)
+
+
+def _track_page(deployment: Deployment, token: str, order_id: str, *,
+                saved: bool = False) -> Template:
     oms = deployment.oms
     order = oms.orders.get(order_id)
     events = {s.id: [e for p in s.parcels for e in oms.shipping.tracking_events(p.id)]
               for fo in order.fulfillment_orders for s in fo.shipments}
-    return page("track.html.j2", None, order=order, events=events,
+    media = oms.notifications.preferences(order.customer.id).get(order.channel, "email")
+    return page("track.html.j2", None, order=order, events=events, token=token,
+                media=media, saved=saved,
                 status_text=CUSTOMER_STATUS.get(order.status, str(order.status)))
+
+
+@post("/track/{token:str}/messages", sync_to_thread=True, include_in_schema=False,
+      status_code=200)
+def track_messages(request: Request[Any, Any, Any], deployment: Dep, token: FromPath[str],
+                   data: Annotated[dict[str, str], Body(
+                       media_type=RequestEncodingType.URL_ENCODED)]) -> Template:
+    """The customer chooses, from their tracking page, whether this shop's channel sends
+    them e-mails about their orders (``email`` or ``none``)."""
+    require_action(request)
+    order_id = deployment.tracking_links.order_id(token)
+    if order_id is None:
+        return Template(template_name="track.html.j2", status_code=404,
+                        context={"viewer": None, "htmx": HTMX, "order": None})
+    order = deployment.oms.orders.get(order_id)
+    deployment.oms.notifications.set_preference(order.customer.id, order.channel,
+                                                data.get("media", ""))
+    return _track_page(deployment, token, order_id, saved=True)
 
 
 def _edited_quantities(order: Order, form: dict[str, str]) -> dict[str, int]:
