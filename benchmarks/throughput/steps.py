@@ -109,6 +109,8 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--no-readme", action="store_true")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite measures only")
+    parser.add_argument("--out", type=Path,
+                        default=ROOT / "benchmarks" / "results" / "throughput_steps.json")
     args = parser.parse_args()
     load_before = os.getloadavg()
     steps = [(r, "") for r in args.revisions] if args.revisions else list(STEPS)
@@ -145,8 +147,7 @@ def main() -> None:
                   for (revision, change), trees_short in
                   zip(steps, [trees[r][0] for r, _ in steps], strict=True)],
     }
-    out_dir = ROOT / "benchmarks" / "results"
-    (out_dir / "throughput_steps.json").write_text(json.dumps(results, indent=2) + "\n")
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
     table = render(results)
     print(table)
     if not args.no_readme and not args.revisions:
