@@ -249,7 +249,7 @@ def sa_url(url: str) -> str:
     return url.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
-def pg_worker(url: str, seed: int, prefix: str, go: Any, stop_at: Any,
+def pg_worker(url: str, seed: int, prefix: str, ready: Any, go: Any, stop_at: Any,
               results: Any) -> None:
     """One worker process: its own Oms, per-order place until the shared deadline; puts its
     latencies and the CPU seconds it used while placing them."""
@@ -257,6 +257,7 @@ def pg_worker(url: str, seed: int, prefix: str, go: Any, stop_at: Any,
     stream = order_stream(seed, prefix)
     warm = next(order_stream(seed + 10_000, prefix + "w"))
     oms.orders.place(warm)  # connections, caches and imports warm, outside the clock
+    ready.put(os.getpid())
     go.wait()
     deadline = stop_at.value
     latencies = []
@@ -276,16 +277,18 @@ def pg_omskit(url: str, workers: int, seconds: float, seed: int) -> dict[str, An
     go = ctx.Event()
     stop_at = ctx.Value("d", 0.0)
     results = ctx.Queue()
+    ready = ctx.Queue()
     procs = [ctx.Process(target=pg_worker,
-                         args=(url, seed + 100 * workers + w, f"P{workers}-{w}", go, stop_at,
-                               results))
+                         args=(url, seed + 100 * workers + w, f"P{workers}-{w}", ready, go,
+                               stop_at, results))
              for w in range(workers)]
     for p in procs:
         p.start()
-    # Give every worker time to import, connect and place its warm-up order.
-    ready_by = time.perf_counter() + 8 + workers
-    while time.perf_counter() < ready_by:
-        time.sleep(0.5)
+    # Every worker has imported, connected and placed its warm-up order before the clock
+    # starts (on a loaded machine that can take long), then a second more for them to wait.
+    for _ in procs:
+        ready.get(timeout=600)
+    time.sleep(1)
     start = time.perf_counter()
     stop_at.value = start + seconds
     go.set()

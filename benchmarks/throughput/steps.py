@@ -37,7 +37,8 @@ BEGIN, END = "<!-- throughput-steps-15:begin -->", "<!-- throughput-steps-15:end
 
 #: The optimisations of issue 15, oldest first: (revision, what it changed).
 STEPS = (
-    ("HEAD", "this checkout"),
+    ("f71317a", "before: the benchmark fixed (`optimal`, rate-table carriers, split orders)"),
+    ("3d28a82", "`place_many` pauses the garbage collector during the batch (decision 47)"),
 )
 
 #: Runs in a child process whose PYTHONPATH puts one revision's ``src`` first.
@@ -152,8 +153,12 @@ def main() -> None:
     print(table)
     if not args.no_readme and not args.revisions:
         text = README.read_text()
-        start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
-        README.write_text(text[:start] + "\n" + table + "\n" + text[end:])
+        if BEGIN in text and END in text:
+            start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
+            README.write_text(text[:start] + "\n" + table + "\n" + text[end:])
+        else:
+            print(f"README markers {BEGIN} … {END} not found: table not written",
+                  file=sys.stderr)
 
 
 def render(results: dict[str, object]) -> str:
