@@ -26,9 +26,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import DEFAULT_PG, order_stream, sa_url, seed_network, take
-
-from omskit import bootstrap
+from run import DEFAULT_PG, open_oms, order_stream, sa_url, seed_network, take
 
 SCHEMA = "omskit_profile"
 
@@ -50,7 +48,7 @@ def main() -> None:
             conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE')
             conn.exec_driver_sql(f'CREATE SCHEMA "{SCHEMA}"')
     try:
-        oms = bootstrap(url, load_entrypoints=False, schema=None if args.sqlite else SCHEMA)
+        oms = open_oms(url, None if args.sqlite else SCHEMA)
         oms.create_schema()
         seed_network(oms, 1)
         stream = order_stream(2, "PR")

@@ -3,10 +3,15 @@
     python benchmarks/throughput/run.py            # or: tox -e bench-throughput
     python benchmarks/throughput/run.py --quick    # smoke run, about 2 minutes, writes nothing
 
-Workload: a network of 50 locations × 200 SKUs (60 stocked per location) and a seeded stream of
-orders of 1–5 lines, each placed through the public API (``oms.orders.place`` or
-``oms.orders.place_many``: idempotency look-up → segment → validate → route → conditional
-reservations → order, fulfilment order, reservation, ledger and outbox rows → commit).
+Workload: a network of 50 locations × 200 SKUs (40 stocked per location, so most orders of
+2+ lines are split across locations) and a seeded stream of orders of 1–5 lines, each placed
+through the public API (``oms.orders.place`` or ``oms.orders.place_many``: idempotency look-up →
+segment → validate → route → conditional reservations → order, fulfilment order, reservation,
+ledger and outbox rows → commit). Routing is the ``optimal`` strategy priced by real carriers:
+the core's ``RateTableCarrier`` with the routing benchmark's rate cards (a ground carrier and an
+express one), so every candidate location is priced per lane. Beside each rate: the client
+processes' CPU time per order (user + system, from ``resource.getrusage``), the figure the
+Python side of placement costs, and the share of orders split across 2+ locations.
 
 1. SQLite file (WAL), one process: per order, then the same orders through ``place_many`` in
    batches.
@@ -30,6 +35,7 @@ import os
 import platform
 import random
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -44,7 +50,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from omskit import Oms, bootstrap
+from omskit import Oms, bootstrap, hookimpl
+from omskit.domain.carriers import RateTableCarrier
 from omskit.domain.commands import PlaceOrder
 from omskit.testing import location, order_command
 
@@ -55,7 +62,33 @@ BEGIN, END = "<!-- throughput-results:begin -->", "<!-- throughput-results:end -
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 SCHEMA = "omskit_throughput"
 RAW_SCHEMA = "omskit_rawbench"
-LOCATIONS, SKUS, SKUS_PER_LOCATION = 50, 200, 60
+LOCATIONS, SKUS, SKUS_PER_LOCATION = 50, 200, 40
+#: The routing benchmark's rate cards (benchmarks/routing/netgen.py): a ground carrier, and an
+#: express one dearer per parcel and cheaper per km.
+CARRIERS = (RateTableCarrier(code="ground", base=4.5, per_km=0.004, per_unit=0.4),
+            RateTableCarrier(code="express", base=8.0, per_km=0.0012, per_unit=0.6))
+
+
+class CarriersPlugin:
+    """Registers :data:`CARRIERS`: the ``optimal`` strategy prices every lane with them."""
+
+    @hookimpl
+    def omskit_register_carriers(self, register: Any) -> None:
+        """Both rate cards."""
+        for carrier in CARRIERS:
+            register(carrier)
+
+
+def open_oms(url: str, schema: str | None = None) -> Oms:
+    """The benchmark's ``Oms``: ``optimal`` routing over the rate-table carriers."""
+    return bootstrap(url, load_entrypoints=False, schema=schema, routing_strategy="optimal",
+                     plugins=[CarriersPlugin()])
+
+
+def cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
+    """User + system CPU time of this process (or its waited-for children), in seconds."""
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 TRYTON_PINS = ("trytond>=8.0,<8.1", "trytond_sale>=8.0,<8.1", "trytond_stock>=8.0,<8.1")
 
 # -- workload ---------------------------------------------------------------------------------
@@ -74,6 +107,17 @@ def network(seed: int) -> tuple[list[tuple[str, float, float]], dict[str, dict[s
     stock = {code: {sku: rng.randint(5_000, 20_000) for sku in rng.sample(skus, SKUS_PER_LOCATION)}
              for code, _, _ in places}
     return places, stock
+
+
+def split_share(oms: Oms) -> float:
+    """The share of placed orders whose fulfilment orders are at 2+ locations."""
+    fo = oms.tables.fulfillment_orders.c
+    per_order = (sa.select(fo.order_id, sa.func.count(sa.distinct(fo.location)).label("n"))
+                 .group_by(fo.order_id).subquery())
+    with oms.engine.connect() as conn:
+        total, split = conn.execute(
+            sa.select(sa.func.count(), sa.func.count().filter(per_order.c.n > 1))).one()
+    return round(split / total, 3) if total else 0.0
 
 
 def order_lines(rng: random.Random) -> dict[str, int]:
@@ -111,9 +155,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
-def summary(latencies_ms: list[float], orders: int, seconds: float) -> dict[str, Any]:
+def summary(latencies_ms: list[float], orders: int, seconds: float,
+            cpu: float | None = None) -> dict[str, Any]:
+    """Rate and latency percentiles; ``cpu``: the client processes' CPU seconds in all."""
     return {"orders": orders, "seconds": round(seconds, 3),
             "orders_per_second": round(orders / seconds, 1),
+            "cpu_us_per_order": round(cpu / orders * 1e6) if cpu is not None and orders else None,
             "latency_ms": {"p50": round(percentile(latencies_ms, 50), 2),
                            "p95": round(percentile(latencies_ms, 95), 2),
                            "p99": round(percentile(latencies_ms, 99), 2),
@@ -131,7 +178,7 @@ def sqlite_runs(tmp: Path, orders: int, batch: int, seed: int,
                 peer_orders: int) -> dict[str, Any]:
     """Per-order and batched placement on copies of one seeded SQLite file."""
     seeded = tmp / "seeded.db"
-    oms = bootstrap(f"sqlite:///{seeded}", load_entrypoints=False)
+    oms = open_oms(f"sqlite:///{seeded}")
     oms.create_schema()
     seed_network(oms, seed)
     oms.close()
@@ -140,26 +187,31 @@ def sqlite_runs(tmp: Path, orders: int, batch: int, seed: int,
     commands = take(order_stream(seed + 1, "S"), orders)
     out: dict[str, Any] = {}
 
-    oms = bootstrap(f"sqlite:///{tmp / 'per_order.db'}", load_entrypoints=False)
+    oms = open_oms(f"sqlite:///{tmp / 'per_order.db'}")
     latencies = []
+    cpu0 = cpu_seconds()
     started = time.perf_counter()
     for command in commands:
         t0 = time.perf_counter()
         oms.orders.place(command)
         latencies.append((time.perf_counter() - t0) * 1000)
-    out["per_order"] = summary(latencies, orders, time.perf_counter() - started)
+    out["per_order"] = summary(latencies, orders, time.perf_counter() - started,
+                               cpu_seconds() - cpu0)
     out["per_order"]["statuses"] = statuses(oms)
+    out["per_order"]["split_share"] = split_share(oms)
     assert oms.inventory.ledger_mismatches() == []
     oms.close()
 
-    oms = bootstrap(f"sqlite:///{tmp / 'batch.db'}", load_entrypoints=False)
+    oms = open_oms(f"sqlite:///{tmp / 'batch.db'}")
     latencies = []
+    cpu0 = cpu_seconds()
     started = time.perf_counter()
     for i in range(0, orders, batch):
         t0 = time.perf_counter()
         oms.orders.place_many(commands[i:i + batch])
         latencies.append((time.perf_counter() - t0) * 1000)
-    out["batch"] = summary(latencies, orders, time.perf_counter() - started)
+    out["batch"] = summary(latencies, orders, time.perf_counter() - started,
+                           cpu_seconds() - cpu0)
     out["batch"]["batch_size"] = batch
     out["batch"]["latency_is"] = "per batch"
     out["batch"]["statuses"] = statuses(oms)
@@ -173,14 +225,16 @@ def sqlite_runs(tmp: Path, orders: int, batch: int, seed: int,
     for repeat in range(3):
         path = tmp / f"peer-{repeat}.db"
         shutil.copy(tmp / "peer.db", path)
-        oms = bootstrap(f"sqlite:///{path}", load_entrypoints=False)
+        oms = open_oms(f"sqlite:///{path}")
         latencies = []
+        cpu0 = cpu_seconds()
         started = time.perf_counter()
         for command in commands[:peer_orders]:
             t0 = time.perf_counter()
             oms.orders.place(command)
             latencies.append((time.perf_counter() - t0) * 1000)
-        runs.append(summary(latencies, peer_orders, time.perf_counter() - started))
+        runs.append(summary(latencies, peer_orders, time.perf_counter() - started,
+                            cpu_seconds() - cpu0))
         oms.close()
     runs.sort(key=lambda r: r["orders_per_second"])
     out["peer_omskit"] = runs[1]
@@ -195,23 +249,27 @@ def sa_url(url: str) -> str:
     return url.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
-def pg_worker(url: str, seed: int, prefix: str, go: Any, stop_at: Any,
+def pg_worker(url: str, seed: int, prefix: str, ready: Any, go: Any, stop_at: Any,
               results: Any) -> None:
-    """One worker process: its own Oms, per-order place until the shared deadline."""
-    oms = bootstrap(sa_url(url), load_entrypoints=False, schema=SCHEMA)
+    """One worker process: its own Oms, per-order place until the shared deadline; puts its
+    latencies and the CPU seconds it used while placing them."""
+    oms = open_oms(sa_url(url), SCHEMA)
     stream = order_stream(seed, prefix)
     warm = next(order_stream(seed + 10_000, prefix + "w"))
     oms.orders.place(warm)  # connections, caches and imports warm, outside the clock
+    ready.put(os.getpid())
     go.wait()
     deadline = stop_at.value
     latencies = []
+    cpu0 = cpu_seconds()
     while time.perf_counter() < deadline:
         command = next(stream)
         t0 = time.perf_counter()
         oms.orders.place(command)
         latencies.append((time.perf_counter() - t0) * 1000)
+    cpu = cpu_seconds() - cpu0
     oms.close()
-    results.put(latencies)
+    results.put((latencies, cpu))
 
 
 def pg_omskit(url: str, workers: int, seconds: float, seed: int) -> dict[str, Any]:
@@ -219,27 +277,32 @@ def pg_omskit(url: str, workers: int, seconds: float, seed: int) -> dict[str, An
     go = ctx.Event()
     stop_at = ctx.Value("d", 0.0)
     results = ctx.Queue()
+    ready = ctx.Queue()
     procs = [ctx.Process(target=pg_worker,
-                         args=(url, seed + 100 * workers + w, f"P{workers}-{w}", go, stop_at,
-                               results))
+                         args=(url, seed + 100 * workers + w, f"P{workers}-{w}", ready, go,
+                               stop_at, results))
              for w in range(workers)]
     for p in procs:
         p.start()
-    # Give every worker time to import, connect and place its warm-up order.
-    ready_by = time.perf_counter() + 8 + workers
-    while time.perf_counter() < ready_by:
-        time.sleep(0.5)
+    # Every worker has imported, connected and placed its warm-up order before the clock
+    # starts (on a loaded machine that can take long), then a second more for them to wait.
+    for _ in procs:
+        ready.get(timeout=600)
+    time.sleep(1)
     start = time.perf_counter()
     stop_at.value = start + seconds
     go.set()
     latencies: list[float] = []
+    cpu = 0.0
     for _ in procs:
-        latencies.extend(results.get(timeout=seconds + 120))
+        found, used = results.get(timeout=seconds + 120)
+        latencies.extend(found)
+        cpu += used
     for p in procs:
         p.join(timeout=30)
         if p.exitcode != 0:
             raise RuntimeError(f"worker {p.pid} exited with {p.exitcode}")
-    out = summary(latencies, len(latencies), seconds)
+    out = summary(latencies, len(latencies), seconds, cpu)
     out["workers"] = workers
     return out
 
@@ -302,7 +365,9 @@ def pgbench_run(url: str, clients: int, seconds: float, tmp: Path) -> dict[str, 
     cmd = ["pgbench", "-n", "-f", str(script), "-c", str(clients), "-j", str(clients),
            "-T", str(round(seconds)), "-l", "--log-prefix", str(logs / "log"),
            *pgbench_args(url)]
+    cpu0 = cpu_seconds(resource.RUSAGE_CHILDREN)
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    cpu = cpu_seconds(resource.RUSAGE_CHILDREN) - cpu0  # pgbench's own CPU, the client side
     if done.returncode != 0:
         raise RuntimeError(f"pgbench failed: {done.stderr.strip()}")
     found = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", done.stdout)
@@ -314,7 +379,7 @@ def pgbench_run(url: str, clients: int, seconds: float, tmp: Path) -> dict[str, 
             parts = line.split()
             latencies.append(int(parts[2]) / 1000)
     failed = re.search(r"number of failed transactions: (\d+)", done.stdout)
-    out = summary(latencies, len(latencies), seconds)
+    out = summary(latencies, len(latencies), seconds, cpu)
     out["orders_per_second"] = round(float(found.group(1)), 1)  # pgbench's own figure
     out["clients"] = clients
     out["failed_transactions"] = int(failed.group(1)) if failed else 0
@@ -337,7 +402,7 @@ def postgres_runs(url: str, clients: list[int], seconds: float, seed: int,
         conn.exec_driver_sql(RAW_DDL)
     out: dict[str, Any] = {"omskit": [], "raw": []}
     try:
-        oms = bootstrap(sa_url(url), load_entrypoints=False, schema=SCHEMA)
+        oms = open_oms(sa_url(url), SCHEMA)
         oms.create_schema()
         seed_network(oms, seed)
         oms.close()
@@ -346,8 +411,9 @@ def postgres_runs(url: str, clients: list[int], seconds: float, seed: int,
             out["omskit"].append(pg_omskit(url, n, seconds, seed))
             print(f"  PostgreSQL, {n} client(s): pgbench ...", flush=True)
             out["raw"].append(pgbench_run(url, n, seconds, tmp))
-        oms = bootstrap(sa_url(url), load_entrypoints=False, schema=SCHEMA)
+        oms = open_oms(sa_url(url), SCHEMA)
         out["omskit_statuses"] = statuses(oms)
+        out["omskit_split_share"] = split_share(oms)
         out["ledger_mismatches"] = len(oms.inventory.ledger_mismatches())
         oms.close()
         out["raw_rows"] = raw_counts(engine)
@@ -432,13 +498,22 @@ def table(results: dict[str, Any]) -> str:
     head = (f"Last run ({results['when'][:10]}, {m['processor']}, {m['cpus']} cores, Python "
             f"{m['python']}, PostgreSQL {v['postgresql']}, SQLAlchemy {v['SQLAlchemy']}, "
             f"psycopg {v['psycopg']}, omskit {v['omskit']} at {results['commit']}, seed "
-            f"{a['seed']}, {results['seconds']:.0f} s in all): `{results['command']}`")
-    rows = ["| run | orders | orders/s | p50 ms | p95 ms | p99 ms | ratio |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+            f"{a['seed']}, {results['seconds']:.0f} s in all, load average before "
+            f"{', '.join(f'{x:.2f}' for x in m['load_average_before'])}, after "
+            f"{', '.join(f'{x:.2f}' for x in m.get('load_average_after', ()))}): "
+            f"`{results['command']}`. Routing `optimal` over two rate-table carriers; orders "
+            f"split across 2+ locations: {results['sqlite']['per_order']['split_share']:.0%} "
+            f"on SQLite, {results['postgresql']['omskit_split_share']:.0%} on PostgreSQL. "
+            "CPU µs/order: user + system CPU of the client processes (omskit's workers, or "
+            "pgbench) per order.")
+    rows = ["| run | orders | orders/s | CPU µs/order | p50 ms | p95 ms | p99 ms | ratio |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
 
     def row(label: str, r: dict[str, Any], extra: str = "") -> None:
         lat = r["latency_ms"]
-        rows.append(f"| {label} | {r['orders']} | {r['orders_per_second']} | {lat['p50']} "
+        cpu = r.get("cpu_us_per_order")
+        rows.append(f"| {label} | {r['orders']} | {r['orders_per_second']} "
+                    f"| {'' if cpu is None else cpu} | {lat['p50']} "
                     f"| {lat['p95']} | {lat['p99']} | {extra} |")
 
     s = results["sqlite"]
@@ -460,7 +535,7 @@ def table(results: dict[str, Any]) -> str:
         row("Tryton 8 (`trytond` " + t["versions"].get("trytond", "?") + "), SQLite, sale: "
             "create, quote, confirm, process, assign", t)
     elif t:
-        rows.append(f"| Tryton 8: failed, see below | | | | | | {t['error'][:120]} |")
+        rows.append(f"| Tryton 8: failed, see below | | | | | | | {t['error'][:120]} |")
     return head + "\n\n" + "\n".join(rows)
 
 
@@ -502,7 +577,7 @@ def main() -> None:
                             text=True, cwd=ROOT, check=False).stdout.strip()
     results: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": "tox -e bench-throughput" if not args.quick else "run.py --quick",
+        "command": ("python benchmarks/throughput/run.py " + " ".join(sys.argv[1:])).strip(),
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "commit": commit,
         "machine": {"python": platform.python_version(), "platform": platform.platform(),
@@ -529,6 +604,7 @@ def main() -> None:
             except Exception as exc:  # recorded, never faked
                 results["tryton"] = {"error": f"{type(exc).__name__}: {exc}"}
     results["seconds"] = round(time.perf_counter() - started, 1)
+    results["machine"]["load_average_after"] = os.getloadavg()
     text = table(results)
     print(text)
     if args.quick:

@@ -6,10 +6,14 @@
 Each revision is exported (``git archive``) to a scratch directory and measured in its own
 process with ``PYTHONPATH`` pointing at its ``src``: ``oms.orders.place`` on a SQLite file,
 ``oms.orders.place_many`` in batches of 100 on SQLite, and ``place`` on PostgreSQL (one
-process), with the workload of ``run.py`` (50 locations, orders of 1–5 lines). Revisions are
-interleaved for ``--rounds`` rounds and the median of each is reported, so a noisy moment on
-this shared machine hits every revision alike. Results: ``benchmarks/results/throughput_steps.json``
-and the table between the markers in ``benchmarks/README.md``.
+process), with the workload of ``run.py`` (50 locations, orders of 1–5 lines, ``optimal``
+routing over rate-table carriers; the harness is this checkout's ``run.py``, so a revision
+must have ``RateTableCarrier``). Each measure is orders/s and the process's CPU µs per order
+(user + system, ``resource.getrusage``), the figure to judge by on a shared machine.
+Revisions are interleaved for ``--rounds`` rounds and the median of each is reported, so a
+noisy moment hits every revision alike; the load average is recorded before and after.
+Results: ``benchmarks/results/throughput_steps.json`` and the table between the markers in
+``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -29,19 +33,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 README = ROOT / "benchmarks" / "README.md"
-BEGIN, END = "<!-- throughput-steps:begin -->", "<!-- throughput-steps:end -->"
+BEGIN, END = "<!-- throughput-steps-15:begin -->", "<!-- throughput-steps-15:end -->"
 
-#: The optimisations of the throughput issue, oldest first: (revision, what it changed).
+#: The optimisations of issue 15, oldest first: (revision, what it changed).
 STEPS = (
-    ("c2956eb", "before: statements built per call, one insert per table, one update per line"),
-    ("9f8ba9a", "prebuilt statements; one stock read per transaction (per batch in place_many); "
-                "new rows held and inserted table by table at commit"),
-    ("6755480", "PostgreSQL: a plan reserved in one UPDATE ... FROM unnest, every new row in one "
-                "statement; SQLite: a plan reserved in one executemany; orjson; cheaper "
-                "explanation ranking"),
-    ("4dd6eae", "PostgreSQL insert statement cached per shape; lighter distance function"),
-    ("adb1ebd", "SQLite: new rows through the driver's executemany with the columns' own bind "
-                "processors, each timestamp converted once"),
+    ("f71317a", "before: the benchmark fixed (`optimal`, rate-table carriers, split orders)"),
+    ("3d28a82", "`place_many` pauses the garbage collector during the batch (decision 46)"),
 )
 
 #: Runs in a child process whose PYTHONPATH puts one revision's ``src`` first.
@@ -49,16 +46,16 @@ CHILD = r"""
 import json, sys, tempfile, time
 sys.path.insert(0, sys.argv[1])
 import sqlalchemy as sa
-from run import order_stream, seed_network, take, sa_url
-from omskit import bootstrap
+from run import cpu_seconds, open_oms, order_stream, seed_network, take, sa_url
 
 def measure(url, schema, orders, batch):
-    oms = bootstrap(url, load_entrypoints=False, schema=schema)
+    oms = open_oms(url, schema)
     oms.create_schema()
     seed_network(oms, 1)
     stream = order_stream(2, "S")
     oms.orders.place_many(take(stream, 50)) if hasattr(oms.orders, "place_many") else None
     commands = take(stream, orders)
+    cpu0 = cpu_seconds()
     started = time.perf_counter()
     if batch:
         for i in range(0, orders, batch):
@@ -67,24 +64,26 @@ def measure(url, schema, orders, batch):
         for command in commands:
             oms.orders.place(command)
     elapsed = time.perf_counter() - started
+    cpu = cpu_seconds() - cpu0
     oms.close()
-    return round(orders / elapsed, 1)
+    return round(orders / elapsed, 1), round(cpu / orders * 1e6)
 
 orders, pg = int(sys.argv[2]), sys.argv[3]
 result = {}
 with tempfile.TemporaryDirectory() as tmp:
     result["sqlite_place"] = measure(f"sqlite:///{tmp}/a.db", None, orders, 0)
     result["sqlite_place_many"] = measure(f"sqlite:///{tmp}/b.db", None, orders, 100)
-engine = sa.create_engine(sa_url(pg))
-with engine.begin() as conn:
-    conn.exec_driver_sql('DROP SCHEMA IF EXISTS omskit_steps CASCADE')
-    conn.exec_driver_sql('CREATE SCHEMA omskit_steps')
-try:
-    result["postgresql_place"] = measure(sa_url(pg), "omskit_steps", orders, 0)
-finally:
+if pg:
+    engine = sa.create_engine(sa_url(pg))
     with engine.begin() as conn:
         conn.exec_driver_sql('DROP SCHEMA IF EXISTS omskit_steps CASCADE')
-    engine.dispose()
+        conn.exec_driver_sql('CREATE SCHEMA omskit_steps')
+    try:
+        result["postgresql_place"] = measure(sa_url(pg), "omskit_steps", orders, 0)
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql('DROP SCHEMA IF EXISTS omskit_steps CASCADE')
+        engine.dispose()
 print(json.dumps(result))
 """
 
@@ -110,9 +109,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite measures only")
+    parser.add_argument("--out", type=Path,
+                        default=ROOT / "benchmarks" / "results" / "throughput_steps.json")
     args = parser.parse_args()
+    load_before = os.getloadavg()
     steps = [(r, "") for r in args.revisions] if args.revisions else list(STEPS)
-    runs: dict[str, dict[str, list[float]]] = {}
+    runs: dict[str, dict[str, list[list[float]]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         trees = {}
         for revision, _ in steps:
@@ -124,7 +127,8 @@ def main() -> None:
                 short, tree = trees[revision]
                 env = {**os.environ, "PYTHONPATH": str(tree / "src")}
                 out = subprocess.run(
-                    [sys.executable, "-c", CHILD, str(HERE), str(args.orders), args.postgres],
+                    [sys.executable, "-c", CHILD, str(HERE), str(args.orders),
+                     "" if args.no_postgres else args.postgres],
                     env=env, check=True, capture_output=True, text=True).stdout
                 found = json.loads(out.strip().splitlines()[-1])
                 print(f"round {round_ + 1} {short}: {found}", flush=True)
@@ -132,39 +136,50 @@ def main() -> None:
                     runs.setdefault(revision, {}).setdefault(key, []).append(value)
     results = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": "python benchmarks/throughput/steps.py",
+        "command": ("python benchmarks/throughput/steps.py " + " ".join(sys.argv[1:])).strip(),
         "orders": args.orders, "rounds": args.rounds,
+        "load_average_before": load_before, "load_average_after": os.getloadavg(),
         "steps": [{"revision": trees_short, "change": change,
-                   "median_orders_per_second": {k: statistics.median(v)
+                   "median_orders_per_second": {k: statistics.median(r for r, _ in v)
                                                 for k, v in runs[revision].items()},
+                   "median_cpu_us_per_order": {k: statistics.median(c for _, c in v)
+                                               for k, v in runs[revision].items()},
                    "runs": runs[revision]}
                   for (revision, change), trees_short in
                   zip(steps, [trees[r][0] for r, _ in steps], strict=True)],
     }
-    out_dir = ROOT / "benchmarks" / "results"
-    (out_dir / "throughput_steps.json").write_text(json.dumps(results, indent=2) + "\n")
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
     table = render(results)
     print(table)
-    if not args.no_readme and args.revisions == []:
+    if not args.no_readme and not args.revisions:
         text = README.read_text()
-        start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
-        README.write_text(text[:start] + "\n" + table + "\n" + text[end:])
+        if BEGIN in text and END in text:
+            start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
+            README.write_text(text[:start] + "\n" + table + "\n" + text[end:])
+        else:
+            print(f"README markers {BEGIN} … {END} not found: table not written",
+                  file=sys.stderr)
 
 
 def render(results: dict[str, object]) -> str:
-    """The markdown table: orders/s per revision, and each step's gain over the first."""
+    """The markdown table: orders/s and CPU µs per order per revision, and each step's CPU
+    per order against the first row's."""
     steps = results["steps"]
     assert isinstance(steps, list)
-    first = steps[0]["median_orders_per_second"]
-    head = "| revision | change | " + " | ".join(label for _, label in MEASURES) + " |"
-    rows = [head, "| --- | --- | " + " | ".join("---:" for _ in MEASURES) + " |"]
+    first = steps[0]["median_cpu_us_per_order"]
+    measures = [(k, label) for k, label in MEASURES if k in first]
+    head = "| revision | change | " + " | ".join(label for _, label in measures) + " |"
+    rows = [head, "| --- | --- | " + " | ".join("---:" for _ in measures) + " |"]
     for step in steps:
-        rates = step["median_orders_per_second"]
-        cells = [f"{rates[key]:.0f} (×{rates[key] / first[key]:.2f})" for key, _ in MEASURES]
+        rates, cpu = step["median_orders_per_second"], step["median_cpu_us_per_order"]
+        cells = [f"{rates[key]:.0f}/s, {cpu[key]:.0f} µs (×{cpu[key] / first[key]:.2f})"
+                 for key, _ in measures]
         rows.append(f"| `{step['revision']}` | {step['change']} | " + " | ".join(cells) + " |")
+    load = ", ".join(f"{x:.2f}" for x in results["load_average_before"])  # type: ignore[attr-defined]
     return (f"Medians of {results['rounds']} interleaved rounds of {results['orders']} orders "
-            f"each, orders/s (× the first row), {str(results['when'])[:10]}:\n\n"
-            + "\n".join(rows))
+            f"each: orders/s, CPU µs per order (× the first row's CPU), "
+            f"{str(results['when'])[:10]}, load average before {load}: "
+            f"`{results['command']}`\n\n" + "\n".join(rows))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -252,3 +253,64 @@ def test_concurrent_overlapping_batches_make_one_order_per_key(oms: Oms) -> None
     assert len(oms.orders.search()) == 4
     assert oms.inventory.available("A") == 9 - 4
     assert oms.inventory.ledger_mismatches() == []
+
+
+class SeesCollector:
+    """Validation that records whether Python's cyclic garbage collector is running."""
+
+    def __init__(self) -> None:
+        self.seen: list[bool] = []
+
+    @hookimpl
+    def omskit_validate_order(self, order: Order, inventory: InventoryReader) -> list[Problem]:
+        self.seen.append(gc.isenabled())
+        return []
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_batch_pauses_the_garbage_collector_and_restores_it(
+        make_oms: Callable[..., Oms], enabled: bool) -> None:
+    sees = SeesCollector()
+    oms = stocked(make_oms(plugins=[sees]))
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        oms.orders.place_many(commands()[:2])
+        assert gc.isenabled() is enabled
+        assert sees.seen == [False, False]
+        # Restored on error too (a failing plugin rolls the batch back).
+        sees.seen.clear()
+        failing = make_oms(plugins=[ExplodeOn("F-2")])
+        with pytest.raises(ConnectionError):
+            failing.orders.place_many([order_command("F-1", {"A": 1}),
+                                       order_command("F-2", {"A": 1})])
+        assert gc.isenabled() is enabled
+        oms.orders.place(order_command("P-9", {"A": 1}))
+        assert sees.seen == [enabled]  # a single placement leaves the collector alone
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_overlapping_batches_in_threads_leave_the_collector_running(oms: Oms) -> None:
+    stocked(oms)
+    for sku in ("A", "B", "C"):
+        oms.inventory.receive("milan", sku, 500)
+    assert gc.isenabled()
+    errors: list[BaseException] = []
+
+    def run(prefix: str) -> None:
+        try:
+            for n in range(5):
+                oms.orders.place_many([order_command(f"{prefix}-{n}-{i}", {"A": 1})
+                                       for i in range(3)])
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(f"T{t}",)) for t in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert gc.isenabled()
+    assert oms.orders.count_by_status()[O.ALLOCATED] == 45
