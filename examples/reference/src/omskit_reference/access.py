@@ -111,3 +111,13 @@ def return_in_reach(key: ApiKey, rma: Return, order: Callable[[], Order]) -> Ret
     if key.scope is Scope.CHANNEL and order().channel == key.channel:
         return rma
     raise ReturnNotFound(rma.id)
+
+
+def acting_channel(key: ApiKey, asked: str | None, *, default: str) -> str:
+    """The channel a request acts for (a quote, a cart hold, an edit): a channel key's own
+    (403 for another one); for other keys, the one asked for, else ``default``."""
+    if key.scope is Scope.CHANNEL:
+        if asked not in (None, key.channel):
+            raise PermissionDeniedException(f"this key acts for channel {key.channel!r} only")
+        return str(key.channel)
+    return asked or default

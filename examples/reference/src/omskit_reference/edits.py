@@ -18,11 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Response, get, post
-from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath, JSONBody
 from omskit import EditStatus, Order, OrderEdit, OrderEditNotFound, OrderNotFound
 
-from omskit_reference.access import order_in_reach, require, require_write
+from omskit_reference.access import acting_channel, order_in_reach, require, require_write
 from omskit_reference.api import Dep, IdempotencyKey, IfMatch, Req, scoped_key
 from omskit_reference.bodies import EditChanges, EditPreview, EditView, NewEdit
 from omskit_reference.deployment import Deployment, change_at_version, reply
@@ -45,16 +44,6 @@ def edit_in_reach(key: ApiKey, deployment: Deployment, edit_id: str) -> tuple[Or
     return edit, order
 
 
-def edit_channel(key: ApiKey, asked: str | None) -> str:
-    """The channel an edit comes from: a channel key's own (403 for another one); for
-    other keys, the one asked for, else ``operations``."""
-    if key.scope is Scope.CHANNEL:
-        if asked not in (None, key.channel):
-            raise PermissionDeniedException(f"this key edits from channel {key.channel!r} only")
-        return str(key.channel)
-    return asked or "operations"
-
-
 class OrderEditController(Controller):
     """An order's edits: begin one, list them."""
 
@@ -68,7 +57,7 @@ class OrderEditController(Controller):
         shipped order is not editable: 409)."""
         key = request.user
         require_write(key, *EDITORS)
-        channel = edit_channel(key, data.channel)
+        channel = acting_channel(key, data.channel, default="operations")
         core = scoped_key(request)
 
         def work() -> Reply:

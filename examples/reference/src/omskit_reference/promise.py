@@ -16,11 +16,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from litestar import Controller, Response, get, post
-from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath, JSONBody
 from omskit import CartHold, CartNotFound, InvalidCommand, PromiseQuote
 
-from omskit_reference.access import require, require_write
+from omskit_reference.access import acting_channel, require, require_write
 from omskit_reference.api import Dep, IdempotencyKey, Req
 from omskit_reference.bodies import CartBody, Expired, QuoteBody, Released
 from omskit_reference.deployment import reply
@@ -39,16 +38,6 @@ def cart_in_reach(key: ApiKey, cart_id: str) -> str:
     return cart_id
 
 
-def channel_for(key: ApiKey, asked: str | None) -> str:
-    """The channel a quote or a hold is for: a channel key's own (403 for another one),
-    else the one asked for, else ``web``."""
-    if key.scope is Scope.CHANNEL:
-        if asked not in (None, key.channel):
-            raise PermissionDeniedException(f"this key works for channel {key.channel!r} only")
-        return str(key.channel)
-    return asked or "web"
-
-
 class PromiseController(Controller):
     """Delivery date quotes."""
 
@@ -63,7 +52,7 @@ class PromiseController(Controller):
         may ask)."""
         key = request.user
         require(key, Scope.OPERATIONS, Scope.READ, Scope.CHANNEL)
-        channel = channel_for(key, data.channel)
+        channel = acting_channel(key, data.channel, default="web")
         if data.cart_id is not None:
             cart_in_reach(key, data.cart_id)
         return deployment.write(request, data, lambda: reply(deployment.oms.promise.quote(
@@ -87,7 +76,7 @@ class CartController(Controller):
         key = request.user
         require_write(key, Scope.OPERATIONS, Scope.CHANNEL)
         cart_in_reach(key, cart_id)
-        channel = channel_for(key, data.channel)
+        channel = acting_channel(key, data.channel, default="web")
         if not MIN_TTL <= data.ttl_seconds <= MAX_TTL:
             # Checked here: a timedelta of any int would overflow before omskit sees it.
             raise InvalidCommand([f"ttl_seconds: from {MIN_TTL} to {MAX_TTL}"], subject="cart")
