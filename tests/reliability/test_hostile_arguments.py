@@ -108,6 +108,8 @@ METHODS: list[Method] = [
     Method("orders", "timeline", {"order_id": ORDER}, {"order_id": IDS}),
     Method("orders", "change", {"order_id": ORDER, "change": lambda uow, order, at: None},
            {"order_id": IDS, "change": [None, 5, "cancel"]}),
+    Method("orders", "expecting_version", {"order_id": ORDER, "version": 1},
+           {"order_id": IDS, "version": [-1, True, 1.5, "5", None, Decimal(1)]}),
     Method("orders", "place_hold", {"order_id": ORDER, "code": "fraud", "reason": "check"},
            {"order_id": IDS, "code": IDS, "reason": TEXTS}),
     Method("orders", "release_hold", {"order_id": ORDER, "code": "fraud"},

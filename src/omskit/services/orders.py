@@ -7,7 +7,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
@@ -93,6 +93,15 @@ class _Expectation:
 _EXPECTED: ContextVar[_Expectation | None] = ContextVar("omskit_expected_order_version",
                                                        default=None)
 
+
+
+@contextmanager
+def _expecting(expectation: _Expectation) -> Iterator[None]:
+    token = _EXPECTED.set(expectation)
+    try:
+        yield
+    finally:
+        _EXPECTED.reset(token)
 
 def order_query(query: object, filters: dict[str, object]) -> OrderQuery:
     """``query``, or an :class:`OrderQuery` of the keyword ``filters``, checked field by
@@ -548,8 +557,8 @@ class OrderService:
         self._dispatcher.dispatch(events)
         return order
 
-    @contextmanager
-    def expecting_version(self, order_id: str, version: int) -> Iterator[None]:
+    def expecting_version(self, order_id: str,
+                          version: int) -> AbstractContextManager[None]:
         """Make the change inside apply only to ``version`` of the order (what HTTP's
         ``If-Match`` asks): the first change of ``order_id`` made inside this block through
         :meth:`change` (which ``cancel``, the holds, ``oms.fulfillment``'s steps,
@@ -564,11 +573,8 @@ class OrderService:
         require_id(order_id, "order_id")
         if not isinstance(version, int) or isinstance(version, bool) or version < 0:
             refuse([f"version: must be a whole number, not {version!r}"], "version check")
-        token = _EXPECTED.set(_Expectation(order_id=order_id, version=version))
-        try:
-            yield
-        finally:
-            _EXPECTED.reset(token)
+        # Checked here, at the call, not when the block is entered.
+        return _expecting(_Expectation(order_id=order_id, version=version))
 
     def place_hold(self, order_id: str, code: str, reason: str) -> Order:
         """Put a hold on the order (fraud review, payment check...). Idempotent per code."""
