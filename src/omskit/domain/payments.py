@@ -338,6 +338,14 @@ class PaymentLedger:
                  and e.outcome is PaymentOutcome.SUCCESS and e.expires_at is not None]
         return max(found) if found else None
 
+    @property
+    def renewal_unanswered(self) -> bool:
+        """Whether a renewal of an expired authorisation was asked of the provider and no
+        answer recorded (a crash between the call and the record)."""
+        renewal = business_key(self.transaction.id, PaymentAction.AUTHORISE, "renewal")
+        return any(base_of(e.idempotency_key) == renewal
+                   for e in self.pending(PaymentAction.AUTHORISE))
+
     def expired(self, at: datetime) -> bool:
         """Whether an authorisation with something left on it has expired by ``at``."""
         expires = self.expires_at

@@ -74,7 +74,6 @@ from omskit.domain.payments import (
     PaymentTransaction,
     PaymentTransactionKind,
     attempt_key,
-    base_of,
     business_key,
     order_payment,
     settlement,
@@ -557,11 +556,10 @@ class PaymentService:
             tx = ledger.transaction
             if tx.kind is not PaymentTransactionKind.PROVIDER:
                 continue
-            renewal = business_key(tx.id, PaymentAction.AUTHORISE, "renewal")
-            if any(base_of(e.idempotency_key) == renewal
-                   for e in ledger.pending(PaymentAction.AUTHORISE)):
+            if ledger.renewal_unanswered:
                 with contextlib.suppress(PaymentDeclined):  # recorded; the hold says why
-                    self._operate(tx.id, PaymentAction.AUTHORISE, tx.amount, renewal)
+                    self._operate(tx.id, PaymentAction.AUTHORISE, tx.amount, business_key(
+                        tx.id, PaymentAction.AUTHORISE, "renewal"))
             elif ledger.expired(at):
                 self._renew(tx.id, at)
         return self.summary(order_id)

@@ -17,7 +17,7 @@ from omskit.domain.commands.monitoring import SWEEP_JOBS, RunSweeps
 from omskit.domain.errors import UnsupportedConnection
 from omskit.domain.events import new_id
 from omskit.domain.monitoring import MonitorSweep
-from omskit.domain.payments import PaymentAction, PaymentTransactionKind
+from omskit.domain.payments import PaymentTransactionKind
 from omskit.services.carts import CartService
 from omskit.services.database import Database
 from omskit.services.edits import OrderEditService
@@ -157,8 +157,9 @@ class SweepService:
             ledgers = [x for x in self._payments.transactions(order_id)
                        if x.transaction.kind is PaymentTransactionKind.PROVIDER]
             expired = [x for x in ledgers if x.expired(at)]
-            # A renewal a crash left unanswered is finished by renew_expired too.
-            unanswered = [x for x in ledgers if x.pending(PaymentAction.AUTHORISE)]
+            # A renewal a crash left unanswered is finished by renew_expired too; other
+            # pending authorisations are not the sweep's to count or to finish.
+            unanswered = [x for x in ledgers if x.renewal_unanswered]
             if not expired and not unanswered:
                 continue
             # One order's renewal crashing must not leave the other orders' authorisations
