@@ -122,6 +122,37 @@ def test_a_batch_writes_its_events_in_the_order_of_its_orders(oms: Oms) -> None:
     assert sorted(first_event, key=first_event.__getitem__) == [o.id for o in placed]
 
 
+@pytest.mark.parametrize("watched", [False, True], ids=["unwatched", "watched"])
+def test_a_flush_that_breaks_a_constraint_raises_sqlalchemys_error_and_writes_nothing(
+        oms: Oms, watched: bool) -> None:
+    # SQLite sends unwatched rows to the driver directly; the error must be SQLAlchemy's
+    # either way (retrying and idempotent placement catch sa.exc.IntegrityError).
+    stocked(oms)
+    order = oms.orders.place(order_command("W-1", {"A": 1}))
+    log = StatementLog(oms.engine) if watched else None
+    lines = oms.tables.order_lines
+    with oms.engine.connect() as conn:
+        # Plain str keys, as the repositories' rows have (column names are str subclasses).
+        row = {str(k): v for k, v in conn.execute(sa.select(lines)).mappings().one().items()}
+
+    def flush_a_duplicate() -> None:
+        with oms.engine.connect() as conn, conn.begin():
+            pending = PendingRows(conn, Statements(oms.tables))
+            fresh = {**row, "line_id": "2"}
+            pending.add(oms.tables.order_lines, [fresh, row])  # the second is a duplicate
+            pending.flush()
+
+    with pytest.raises(sa.exc.IntegrityError):
+        flush_a_duplicate()
+    if log is not None:
+        assert log.kinds["INSERT"] + log.kinds["WITH"] == 1  # seen by the watcher
+        log.close()
+    with oms.engine.connect() as conn:
+        stored = conn.execute(sa.select(sa.func.count()).select_from(lines)).scalar()
+    assert stored == 1
+    assert [line.line_id for line in oms.orders.get(order.id).lines] == [row["line_id"]]
+
+
 def test_reserving_a_plan_reports_exactly_what_it_reserved(oms: Oms) -> None:
     stocked(oms)
     oms.inventory.receive("rome", "D", 3)

@@ -188,13 +188,13 @@ class InventoryRepository:
         if lock:
             fresh = [sku for sku in wanted if sku not in self._locked]
             if fresh:
-                self._stock.fill(fresh, self._conn.execute(self._s.stock_of_skus_locked,
-                                                           {"skus": fresh}))
+                self._stock.fill(fresh, self._backend.stock_of_skus(
+                    self._conn, self._s, fresh, lock=True))
                 self._locked.update(fresh)
         missing = self._stock.missing(wanted)
         if missing:
-            self._stock.fill(missing, self._conn.execute(self._s.stock_of_skus,
-                                                         {"skus": missing}))
+            self._stock.fill(missing, self._backend.stock_of_skus(
+                self._conn, self._s, missing, lock=False))
         return wanted
 
     def preload(self, skus: Iterable[str], *, lock: bool = False) -> None:

@@ -46,11 +46,17 @@ class Statements:
         """Every stock row of the SKUs in ``skus`` (expanding), with its location's version
         (``updated_at`` as the driver returns it: converting every row's timestamp costs
         more than the query) and whether it is active."""
+        s = self._t.stock_items
+        return self.stock_rows_where(s.c.sku.in_(sa.bindparam("skus", expanding=True)))
+
+    def stock_rows_where(self, condition: sa.ColumnElement[bool]) -> sa.Select[Any]:
+        """:attr:`stock_of_skus`'s columns for the stock rows ``condition`` selects (a
+        backend states the list of SKUs its own way)."""
         s, loc = self._t.stock_items, self._t.locations
         return (sa.select(s.c.location, s.c.sku, s.c.on_hand, s.c.reserved, s.c.safety_stock,
                           sa.type_coerce(loc.c.updated_at, sa.String), loc.c.active)
                 .join(loc, loc.c.code == s.c.location)
-                .where(s.c.sku.in_(sa.bindparam("skus", expanding=True))))
+                .where(condition))
 
     @cached_property
     def stock_of_skus_locked(self) -> sa.Executable:

@@ -9,7 +9,7 @@ other dialect SQLAlchemy knows: untested there, and the base the two tested back
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, Protocol
 
 import sqlalchemy as sa
@@ -64,6 +64,12 @@ class StoreBackend(Protocol):
         an ordinary Core insert of them stores."""
         ...
 
+    def stock_of_skus(self, conn: sa.Connection, statements: Statements, skus: list[str], *,
+                      lock: bool) -> Iterable[Sequence[Any]]:
+        """Every stock row of ``skus``, as ``Statements.stock_of_skus`` returns them; with
+        ``lock`` (backends with :attr:`row_locks`), locked in (location, SKU) order."""
+        ...
+
     def add_on_hand(self, conn: sa.Connection, stock_items: sa.Table, location: str,
                     sku: str, quantity: int, limit: int) -> bool:
         """Add ``quantity`` to the row's ``on_hand``, inserting the row if there is none,
@@ -107,6 +113,12 @@ class PortableBackend:
         """One Core executemany per table."""
         for table, rows in ordered:
             conn.execute(statements.insert(table), rows)
+
+    def stock_of_skus(self, conn: sa.Connection, statements: Statements, skus: list[str], *,
+                      lock: bool) -> Iterable[Sequence[Any]]:
+        """The prebuilt select, its SKUs an expanding ``IN``."""
+        return conn.execute(statements.stock_of_skus_locked if lock
+                            else statements.stock_of_skus, {"skus": skus})
 
     def add_on_hand(self, conn: sa.Connection, stock_items: sa.Table, location: str,
                     sku: str, quantity: int, limit: int) -> bool:

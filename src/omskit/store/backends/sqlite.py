@@ -7,7 +7,7 @@ statement is not: the hot paths go to the driver with SQL built once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 import orjson
@@ -66,6 +66,14 @@ class SQLiteBackend(UpsertBackend):
         bind processor, so what is stored is exactly what an executemany of the Core insert
         stores, without SQLAlchemy's per-row parameter bookkeeping (which costs more than
         SQLite's work for the few dozen rows a placement adds)."""
+        # SQLAlchemy's bookkeeping per statement (execution context, result, events) costs
+        # more than SQLite's executemany of a few rows: the rows go to the driver directly
+        # unless someone watches statements or errors through the engine's events (a
+        # statement counter, tracing), who then sees each executemany as before.
+        events = conn.dispatch
+        driver = (None if events.before_cursor_execute or events.after_cursor_execute
+                  or conn.dialect.dispatch.handle_error
+                  else conn.connection.driver_connection)
         for table, rows in ordered:
             sql, converters = self._insert_sql(conn.dialect, table, tuple(rows[0]), statements)
             names = tuple(rows[0])
@@ -85,7 +93,16 @@ class SQLiteBackend(UpsertBackend):
                     else:
                         values[i] = processor(value)
                 params.append(tuple(values))
-            conn.exec_driver_sql(sql, params)
+            if driver is None:
+                conn.exec_driver_sql(sql, params)
+                continue
+            try:
+                driver.executemany(sql, params)
+            except conn.dialect.loaded_dbapi.Error as exc:
+                # The error SQLAlchemy would raise (IntegrityError, OperationalError...).
+                raise sa.exc.DBAPIError.instance(
+                    sql, params, exc, conn.dialect.loaded_dbapi.Error,
+                    dialect=conn.dialect) from exc
 
     @staticmethod
     def _insert_sql(dialect: sa.Dialect, table: sa.Table, names: tuple[str, ...],
@@ -105,6 +122,20 @@ class SQLiteBackend(UpsertBackend):
                     converters.append((i, processor, isinstance(column_type, UTCDateTime)))
             found = statements.driver_sql[key] = (sql, converters)
         return found
+
+    def stock_of_skus(self, conn: sa.Connection, statements: Statements, skus: list[str], *,
+                      lock: bool) -> Iterable[Sequence[Any]]:
+        """One statement, its SKUs one JSON array (``json_each``): SQLAlchemy neither expands
+        nor compiles anything per call. ``lock`` changes nothing: the transaction's write
+        lock already excludes every other writer."""
+        sql = statements.driver_sql.get("sqlite-stock")
+        if sql is None:
+            sku = statements.tables.stock_items.c.sku
+            listed: sa.Select[Any] = sa.select(sa.column("value")).select_from(
+                sa.func.json_each(sa.bindparam("skus")))
+            sql = statements.driver_sql["sqlite-stock"] = str(
+                statements.stock_rows_where(sku.in_(listed)).compile(dialect=conn.dialect))
+        return conn.exec_driver_sql(sql, (orjson.dumps(skus).decode(),))
 
     def reserve_rows(self, conn: sa.Connection, statements: Statements,
                      rows: Sequence[RowDemand]) -> set[tuple[str, str]]:
