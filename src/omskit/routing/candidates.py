@@ -10,13 +10,19 @@ that uses three of them builds a few dozen, not a thousand.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from types import MappingProxyType
 from typing import overload
 
 import attrs
 import numpy as np
 
 from omskit.domain.routing import Candidate, CostTerm
+
+#: One cost term as plain values: (term, fixed, per unit, per unit by SKU, note).
+TermValues = tuple[str, float, float, Mapping[str, float], str]
+
+_NO_EXTRA: Mapping[str, float] = MappingProxyType({})
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -241,38 +247,68 @@ class PricedCandidates(Sequence[Candidate]):
             unit=np.array(unit_rows, dtype=float).reshape(len(self), len(key)),
             fixed=arrays.fixed)
 
+    def prices(self, k: int) -> tuple[float, list[float]]:
+        """Candidate ``k``'s fixed cost and unit cost per SKU (in :meth:`arrays` order),
+        without building the candidate."""
+        if self._fixed_list is None or self._unit_list is None:
+            self._fixed_list = self._arrays.fixed.tolist()
+            self._unit_list = self._arrays.unit.tolist()
+        return self._fixed_list[k], self._unit_list[k]
+
+    def term_values(self, k: int) -> list[TermValues]:
+        """Candidate ``k``'s terms as :data:`TermValues` (the order of :attr:`Candidate.terms`),
+        without building a :class:`CostTerm` for a term in column form."""
+        found: list[TermValues] = []
+        for i, term_set in enumerate(self._sets):
+            if isinstance(term_set, CostTable):
+                for col in term_set.columns:
+                    if col.present is not None and not col.present[k]:
+                        continue
+                    found.append((col.term,
+                                  float(col.fixed[k]) if col.fixed is not None else 0.0,
+                                  float(col.per_unit[k]) if col.per_unit is not None else 0.0,
+                                  _NO_EXTRA, col.notes[k] if col.notes is not None else ""))
+                continue
+            found.extend((t.term, t.fixed, t.per_unit, t.per_unit_by_sku, t.note)
+                         for t in self._terms_in(i, k))
+        return found
+
+    def _terms_in(self, i: int, k: int) -> list[CostTerm]:
+        """Candidate ``k``'s terms in term set ``i`` (a plugin's answer as a list of
+        terms), in the answer's order."""
+        term_set = self._sets[i]
+        assert not isinstance(term_set, CostTable)
+        terms, idx = term_set
+        grouped = self._terms_of[i]
+        if grouped is None:
+            # Term positions grouped by candidate (a stable sort keeps each one's order).
+            at = np.asarray(idx, dtype=np.int64)
+            order = np.argsort(at, kind="stable")
+            starts = np.searchsorted(at[order], np.arange(len(self._raw) + 1)).tolist()
+            grouped = self._terms_of[i] = (order.tolist(), starts)
+        order_list, starts = grouped
+        return [terms[j] for j in order_list[starts[k]:starts[k + 1]]]
+
     def _terms(self, k: int) -> tuple[CostTerm, ...]:
         """Candidate ``k``'s terms, term set by term set (as the hook's answers came)."""
         found: list[CostTerm] = []
         for i, term_set in enumerate(self._sets):
             if isinstance(term_set, CostTable):
                 found.extend(term_set.terms_at(k))
-                continue
-            terms, idx = term_set
-            grouped = self._terms_of[i]
-            if grouped is None:
-                # Term positions grouped by candidate (a stable sort keeps each one's order).
-                at = np.asarray(idx, dtype=np.int64)
-                order = np.argsort(at, kind="stable")
-                starts = np.searchsorted(at[order], np.arange(len(self._raw) + 1)).tolist()
-                grouped = self._terms_of[i] = (order.tolist(), starts)
-            order_list, starts = grouped
-            found.extend(terms[j] for j in order_list[starts[k]:starts[k + 1]])
+            else:
+                found.extend(self._terms_in(i, k))
         return tuple(found)
 
     def _build(self, k: int) -> Candidate:
         built = self._built[k]
         if built is not None:
             return built
-        if self._fixed_list is None or self._unit_list is None:
-            self._fixed_list = self._arrays.fixed.tolist()
-            self._unit_list = self._arrays.unit.tolist()
+        fixed, unit = self.prices(k)
         c = self._raw[k]
         # The constructor, not attrs.evolve: cheaper, and the fields are all known.
         built = Candidate(location=c.location, available=c.available,
-                          distance_km=c.distance_km, fixed_cost=self._fixed_list[k],
-                          unit_cost=dict(zip(self._arrays.skus, self._unit_list[k],
-                                             strict=True)),
+                          distance_km=c.distance_km, fixed_cost=fixed,
+                          unit_cost=dict(zip(self._arrays.skus, unit, strict=True)),
                           capacity_left=c.capacity_left, terms=self._terms(k))
         self._built[k] = built
         return built

@@ -24,8 +24,6 @@ from omskit.domain.errors import OmsError, PluginError
 from omskit.domain.events import new_id
 from omskit.domain.routing import (
     Candidate,
-    CandidateExplanation,
-    CostTerm,
     Exclusion,
     Holdback,
     PlanCost,
@@ -40,6 +38,7 @@ from omskit.plugins import Hooks
 from omskit.ports import Carrier, Geocoder, RoutingStrategy
 from omskit.registries import Registry
 from omskit.routing.candidates import PricedCandidates
+from omskit.routing.explanation import ExplanationRecord, term_row
 from omskit.routing.settings import RoutingSettings
 
 #: Excluded locations an explanation names one by one; beyond that they are counted per rule.
@@ -87,9 +86,15 @@ class Decision:
 
     plan: RoutingPlan
     cost: PlanCost
-    explanation: RoutingDecision
+    #: The explanation as it is stored (compact; :attr:`explanation` renders it).
+    record: ExplanationRecord
     #: The eligible, priced candidates the strategy chose from (each built when read).
-    candidates: Sequence[Candidate]
+    candidates: PricedCandidates
+
+    @property
+    def explanation(self) -> RoutingDecision:
+        """The full explanation (rendered on first read)."""
+        return self.record.render()
 
 
 def check_plan(plan: RoutingPlan, request: RoutingRequest,
@@ -278,19 +283,22 @@ class RoutingEngine:
         used = [priced.get(code) for code in plan.locations()]
         cost = plan_cost(plan, request, [c for c in used if c is not None])
         elapsed_ms = (time.perf_counter() - started) * 1000
-        explanation = self._explain(request, candidates, priced, screened, plan, cost, need,
-                                    at=at, elapsed_ms=elapsed_ms, round_=round_)
-        return Decision(plan=plan, cost=cost, explanation=explanation, candidates=priced)
+        record = self._explain(request, candidates, priced, screened, plan, cost, need,
+                               at=at, elapsed_ms=elapsed_ms, round_=round_)
+        return Decision(plan=plan, cost=cost, record=record, candidates=priced)
 
     def _explain(self, request: RoutingRequest, raw: Sequence[Candidate],
                  priced: PricedCandidates, screened: _Screened, plan: RoutingPlan,
                  cost: PlanCost, need: Mapping[str, int], *, at: datetime, elapsed_ms: float,
-                 round_: int) -> RoutingDecision:
+                 round_: int) -> ExplanationRecord:
+        """The explanation, compact: its candidate rows as the plain (rounded) values the
+        full explanation shows, rendered when read (:mod:`omskit.routing.explanation`)."""
         excluded, holdbacks = screened.excluded, screened.holdbacks
         used = set(plan.locations())
         costs = _standalone_costs(priced, request, need)
+        limit = self.routing.explain_limit
         # Only the best few are shown: a partial sort, not a sort of every candidate.
-        count = min(len(priced), self.routing.explain_limit + len(used))
+        count = min(len(priced), limit + len(used))
         top: list[int]
         if count and len(costs) > _PARTIAL_SORT_FROM:
             top = np.argpartition(costs, count - 1)[:count].tolist()
@@ -303,49 +311,51 @@ class RoutingEngine:
         places = [priced.position(code) for code in used if code not in best_codes]
         outside = [(float(costs[k]), codes[k], k)
                    for k in sorted(k for k in places if k is not None)]
-        rows: list[CandidateExplanation] = []
-        shown = 0
+        order = list(need)
+        skus = list(priced.arrays(sorted(need)).skus)
+        unpriced = priced.unpriced
+        shown: list[list[Any]] = []
+        considered = 0
         for rank, (standalone, code, k) in enumerate([*best, *outside], start=1):
-            if code not in used:
-                if shown >= self.routing.explain_limit:
+            chosen = code in used
+            if not chosen:
+                if considered >= limit:
                     continue
-                shown += 1
-            c = priced[k]
-            reasons = tuple(f"{t.term}: {_describe(t)}" for t in c.terms)
-            rows.append(CandidateExplanation(
-                location=c.code, status="chosen" if c.code in used else "considered",
-                distance_km=_round(c.distance_km),
-                available={s: c.available.get(s, 0) for s in need},
-                fixed_cost=round(c.fixed_cost, 4),
-                unit_cost={s: round(v, 4) for s, v in c.unit_cost.items()},
-                standalone_cost=round(standalone, 4),
-                reasons=(f"rank {rank} of {len(priced)} by standalone cost"
-                         if rank <= len(best) else
-                         f"ranked below the best {len(best)} by standalone cost", *reasons)))
+                considered += 1
+            c = unpriced[k]
+            fixed, unit = priced.prices(k)
+            get = c.available.get
+            shown.append([
+                code, "chosen" if chosen else "considered", _round(c.distance_km),
+                [get(s, 0) for s in order], round(fixed, 4), [round(v, 4) for v in unit],
+                round(standalone, 4), rank,
+                [term_row(*t) for t in priced.term_values(k)]])
         counts: dict[str, int] = defaultdict(int)
         by_code = screened.excluded_raw
-        named = 0
+        named: list[list[Any]] = []
         for code in sorted(excluded):
-            for verdict in excluded[code]:
+            verdicts = excluded[code]
+            for verdict in verdicts:
                 counts[verdict.rule] += 1
-            if named < EXCLUDED_NAMED:
-                named += 1
+            if len(named) < EXCLUDED_NAMED:
                 raw_candidate = by_code.get(code)
-                rows.append(CandidateExplanation(
-                    location=code, status="excluded",
-                    distance_km=_round(raw_candidate.distance_km) if raw_candidate else None,
-                    available=({s: raw_candidate.available.get(s, 0) for s in need}
-                               if raw_candidate else {}),
-                    reasons=tuple(f"{v.rule}: {v.reason}" for v in excluded[code])))
-        return RoutingDecision(
+                named.append([
+                    code, _round(raw_candidate.distance_km) if raw_candidate else None,
+                    ([raw_candidate.available.get(s, 0) for s in order]
+                     if raw_candidate else None),
+                    [f"{v.rule}: {v.reason}" for v in verdicts]])
+        head = RoutingDecision(
             id=new_id(), order_id=request.order_id, decided_at=at, strategy=plan.strategy,
             solver=plan.solver, elapsed_ms=round(elapsed_ms, 3), demand=request.demand,
             destination=request.destination, segment=request.segment,
             channel=request.channel, policy=request.policy, allocations=plan.allocations,
-            backordered=plan.backordered, cost=cost, candidates=tuple(rows),
+            backordered=plan.backordered, cost=cost, candidates=(),
             candidates_total=len(raw), excluded_counts=dict(counts),
             holdbacks=tuple(holdbacks), notes=(*destination_notes(request), *plan.notes),
             round=round_)
+        return ExplanationRecord(head, {
+            "need": order, "skus": skus, "priced": len(priced), "best": len(best),
+            "shown": shown, "excluded": named})
 
 
 def destination_notes(request: RoutingRequest) -> tuple[str, ...]:
@@ -362,15 +372,3 @@ def destination_notes(request: RoutingRequest) -> tuple[str, ...]:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
-
-
-def _describe(term: CostTerm) -> str:
-    parts = []
-    if term.fixed:
-        parts.append(f"{term.fixed:.2f} per shipment")
-    if term.per_unit:
-        parts.append(f"{term.per_unit:.2f} per unit")
-    for sku, extra in sorted(term.per_unit_by_sku.items()):
-        parts.append(f"{extra:.2f} per unit of {sku}")
-    text = ", ".join(parts) or "0"
-    return f"{text} ({term.note})" if term.note else text
