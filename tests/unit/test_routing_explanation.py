@@ -211,7 +211,8 @@ def test_the_compact_explanation_renders_the_full_one(
         assert decision.explanation == expected
         # Read back from the database: the same explanation.
         payload = json.loads(json.dumps(decision.record.payload(make_converter())))
-        assert ROWS_KEY in payload and "candidates" not in payload
+        assert ROWS_KEY in payload
+        assert "candidates" not in payload
         assert read_payload(make_converter(), payload) == expected
         if n >= 40:  # every kind of row is there
             assert any(r.status == "excluded" for r in expected.candidates)
