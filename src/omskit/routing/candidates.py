@@ -10,19 +10,15 @@ that uses three of them builds a few dozen, not a thousand.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from types import MappingProxyType
-from typing import overload
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, overload
 
 import attrs
 import numpy as np
 
 from omskit.domain.routing import Candidate, CostTerm
-
-#: One cost term as plain values: (term, fixed, per unit, per unit by SKU, note).
-TermValues = tuple[str, float, float, Mapping[str, float], str]
-
-_NO_EXTRA: Mapping[str, float] = MappingProxyType({})
+from omskit.routing.explanation import term_row
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -249,27 +245,32 @@ class PricedCandidates(Sequence[Candidate]):
 
     def prices(self, k: int) -> tuple[float, list[float]]:
         """Candidate ``k``'s fixed cost and unit cost per SKU (in :meth:`arrays` order),
-        without building the candidate."""
-        if self._fixed_list is None or self._unit_list is None:
-            self._fixed_list = self._arrays.fixed.tolist()
-            self._unit_list = self._arrays.unit.tolist()
-        return self._fixed_list[k], self._unit_list[k]
+        without building the candidate (nor a list of every candidate's prices)."""
+        if self._fixed_list is not None and self._unit_list is not None:
+            return self._fixed_list[k], self._unit_list[k]
+        return self._arrays.fixed.item(k), self._arrays.unit[k].tolist()
 
-    def term_values(self, k: int) -> list[TermValues]:
-        """Candidate ``k``'s terms as :data:`TermValues` (the order of :attr:`Candidate.terms`),
-        without building a :class:`CostTerm` for a term in column form."""
-        found: list[TermValues] = []
+    def term_rows(self, k: int) -> list[list[Any] | str]:
+        """Candidate ``k``'s terms as an explanation's compact rows
+        (:func:`~omskit.routing.explanation.term_row`), in the order of
+        :attr:`Candidate.terms`, without building a :class:`CostTerm` for a term in column
+        form."""
+        found: list[list[Any] | str] = []
         for i, term_set in enumerate(self._sets):
             if isinstance(term_set, CostTable):
                 for col in term_set.columns:
-                    if col.present is not None and not col.present[k]:
+                    if col.present is not None and not col.present.item(k):
                         continue
-                    found.append((col.term,
-                                  float(col.fixed[k]) if col.fixed is not None else 0.0,
-                                  float(col.per_unit[k]) if col.per_unit is not None else 0.0,
-                                  _NO_EXTRA, col.notes[k] if col.notes is not None else ""))
+                    fixed = col.fixed.item(k) if col.fixed is not None else 0.0
+                    per_unit = col.per_unit.item(k) if col.per_unit is not None else 0.0
+                    note = col.notes[k] if col.notes is not None else ""
+                    # Plain floats (`item`); finite (a sum of finite figures is finite).
+                    if math.isfinite(fixed + per_unit) and type(note) is str:
+                        found.append([col.term, fixed, per_unit, note])
+                    else:
+                        found.append(term_row(col.term, fixed, per_unit, {}, note))
                 continue
-            found.extend((t.term, t.fixed, t.per_unit, t.per_unit_by_sku, t.note)
+            found.extend(term_row(t.term, t.fixed, t.per_unit, t.per_unit_by_sku, t.note)
                          for t in self._terms_in(i, k))
         return found
 
@@ -303,7 +304,10 @@ class PricedCandidates(Sequence[Candidate]):
         built = self._built[k]
         if built is not None:
             return built
-        fixed, unit = self.prices(k)
+        if self._fixed_list is None or self._unit_list is None:
+            self._fixed_list = self._arrays.fixed.tolist()
+            self._unit_list = self._arrays.unit.tolist()
+        fixed, unit = self._fixed_list[k], self._unit_list[k]
         c = self._raw[k]
         # The constructor, not attrs.evolve: cheaper, and the fields are all known.
         built = Candidate(location=c.location, available=c.available,

@@ -38,7 +38,7 @@ from omskit.plugins import Hooks
 from omskit.ports import Carrier, Geocoder, RoutingStrategy
 from omskit.registries import Registry
 from omskit.routing.candidates import PricedCandidates
-from omskit.routing.explanation import ExplanationRecord, term_row
+from omskit.routing.explanation import ExplanationRecord
 from omskit.routing.settings import RoutingSettings
 
 #: Excluded locations an explanation names one by one; beyond that they are counted per rule.
@@ -325,11 +325,10 @@ class RoutingEngine:
             c = unpriced[k]
             fixed, unit = priced.prices(k)
             get = c.available.get
+            # Costs are plain floats, rounded when read (JSON keeps them exactly).
             shown.append([
                 code, "chosen" if chosen else "considered", _round(c.distance_km),
-                [get(s, 0) for s in order], round(fixed, 4), [round(v, 4) for v in unit],
-                round(standalone, 4), rank,
-                [term_row(*t) for t in priced.term_values(k)]])
+                [get(s, 0) for s in order], fixed, unit, standalone, rank, priced.term_rows(k)])
         counts: dict[str, int] = defaultdict(int)
         by_code = screened.excluded_raw
         named: list[list[Any]] = []

@@ -2,8 +2,9 @@
 
 Every decision stores an explanation, and almost none is ever read: the engine keeps the
 candidate rows (the best-ranked, the used and the named excluded locations) as plain lists
-of the very values the full :class:`~omskit.domain.routing.RoutingDecision` shows (already
-rounded), and the store keeps those lists as they are. The full explanation, with a
+of the values the full :class:`~omskit.domain.routing.RoutingDecision` shows (costs as the
+floats they are, rounded when read: JSON keeps a float exactly), and the store keeps those
+lists as they are. The full explanation, with a
 :class:`~omskit.domain.routing.CandidateExplanation` and its reason texts per row, is built
 when it is read (``oms.orders.explain``, the API, the CLI), identical to what was stored in
 full before. A payload without :data:`ROWS_KEY` is a full explanation, as every row written
@@ -71,8 +72,9 @@ def expand(rows: Mapping[str, Any]) -> list[dict[str, Any]]:
         found.append({
             "location": code, "status": status, "distance_km": distance,
             "available": dict(zip(need, available, strict=True)),
-            "fixed_cost": fixed, "unit_cost": dict(zip(skus, unit, strict=True)),
-            "standalone_cost": standalone,
+            "fixed_cost": round(fixed, 4),
+            "unit_cost": {s: round(v, 4) for s, v in zip(skus, unit, strict=True)},
+            "standalone_cost": round(standalone, 4),
             "reasons": (f"rank {rank} of {priced} by standalone cost" if rank <= best
                         else f"ranked below the best {best} by standalone cost",
                         *map(_reason, terms))})
