@@ -112,7 +112,7 @@ class PricedCandidates(Sequence[Candidate]):
 
     def __init__(self, eligible: Sequence[Candidate],
                  term_sets: Sequence[Iterable[CostTerm]], skus: Sequence[str],
-                 available: Sequence[Sequence[int]] | None = None) -> None:
+                 available: Sequence[Sequence[int]] | np.ndarray | None = None) -> None:
         """Price ``eligible`` (unpriced candidates) with each plugin's terms (``term_sets``,
         in hook order) for the SKUs ``skus``; ``available`` (rows per candidate, columns
         per SKU) saves reading it again."""

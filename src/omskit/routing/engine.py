@@ -69,7 +69,7 @@ class _Screened:
     holdbacks: tuple[Holdback, ...]
     eligible: list[Candidate]
     #: Availability per eligible candidate (rows) and demanded SKU (columns, sorted).
-    available: list[list[int]]
+    available: np.ndarray
     #: The raw candidate of each excluded location (the explanation names some of them).
     excluded_raw: Mapping[str, Candidate]
 
@@ -149,7 +149,7 @@ def _apply_holdbacks(candidate: Candidate, holdbacks: Sequence[Holdback]) -> Can
 
 
 def _standalone_costs(priced: PricedCandidates, request: RoutingRequest,
-                      need: Mapping[str, int]) -> list[float]:
+                      need: Mapping[str, int]) -> np.ndarray:
     """What each candidate would cost shipping all it can of the demand alone, the rest
     backordered (the ranking of an explanation's considered candidates)."""
     penalty = request.policy.backorder_penalty
@@ -159,7 +159,7 @@ def _standalone_costs(priced: PricedCandidates, request: RoutingRequest,
     take_all = np.minimum(arrays.available, demand)
     result: np.ndarray = (arrays.fixed + (take_all * arrays.unit).sum(axis=1)
                           + ((demand - take_all) * penalty).sum(axis=1))
-    return result.tolist()  # type: ignore[no-any-return]
+    return result
 
 
 #: Above this many candidates the explanation's best few are found by a partial sort.
@@ -236,9 +236,7 @@ class RoutingEngine:
             else:
                 holdbacks.append(verdict)
         excluded_raw: dict[str, Candidate] = {}
-        eligible: list[Candidate] = []
-        rows: list[list[int]] = []
-        zeros = [0] * len(skus)  # the default of each `available.get`
+        kept: list[Candidate] = []
         # One pass over every candidate: keep it lean, it runs a thousand times a decision.
         for c in candidates:
             code = c.location.code
@@ -253,12 +251,18 @@ class RoutingEngine:
                            "fulfilment orders reached"))
                 excluded_raw.setdefault(code, c)
                 continue
-            if holdbacks:
-                c = _apply_holdbacks(c, holdbacks)
-            row = [*map(c.available.get, skus, zeros)]
-            if row and max(row) > 0:
-                eligible.append(c)
-                rows.append(row)
+            kept.append(_apply_holdbacks(c, holdbacks) if holdbacks else c)
+        # Availability of the demanded SKUs, a column per SKU (a comprehension per SKU is
+        # cheaper than a row per candidate); eligible: some of the demand (any column > 0).
+        stock = [c.available for c in kept]
+        columns = np.array([[a.get(s, 0) for a in stock] for s in skus],
+                           dtype=float).reshape(len(skus), len(kept))
+        some = (columns > 0).any(axis=0)
+        if some.all():
+            eligible, rows = kept, columns.T
+        else:
+            eligible = [kept[k] for k in np.flatnonzero(some).tolist()]
+            rows = columns.T[some]
         return _Screened(excluded=dict(excluded), holdbacks=tuple(holdbacks),
                          eligible=eligible, available=rows, excluded_raw=excluded_raw)
 
@@ -303,13 +307,14 @@ class RoutingEngine:
         if count and len(costs) > _PARTIAL_SORT_FROM:
             top = np.argpartition(costs, count - 1)[:count].tolist()
         else:
-            top = heapq.nsmallest(count, range(len(costs)), key=costs.__getitem__)
+            top = heapq.nsmallest(count, range(len(costs)), key=costs.tolist().__getitem__)
         codes = priced.codes
-        best = sorted((float(costs[i]), codes[i], i) for i in top)
+        cost_of = costs.item  # a Python float, without a list of every candidate's cost
+        best = sorted((cost_of(i), codes[i], i) for i in top)
         best_codes = {code for _, code, _ in best}
         # Used locations outside the best few, in candidate order.
         places = [priced.position(code) for code in used if code not in best_codes]
-        outside = [(float(costs[k]), codes[k], k)
+        outside = [(cost_of(k), codes[k], k)
                    for k in sorted(k for k in places if k is not None)]
         order = list(need)
         skus = list(priced.arrays(sorted(need)).skus)
