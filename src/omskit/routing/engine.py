@@ -343,11 +343,14 @@ class RoutingEngine:
                 counts[verdict.rule] += 1
             if len(named) < EXCLUDED_NAMED:
                 raw_candidate = by_code.get(code)
+                if raw_candidate is None:  # excluded by a rule, not among the candidates
+                    named.append([code, None, None, [f"{v.rule}: {v.reason}" for v in verdicts]])
+                    continue
+                get = raw_candidate.available.get
+                distance = raw_candidate.distance_km
                 named.append([
-                    code, _round(raw_candidate.distance_km) if raw_candidate else None,
-                    ([raw_candidate.available.get(s, 0) for s in order]
-                     if raw_candidate else None),
-                    [f"{v.rule}: {v.reason}" for v in verdicts]])
+                    code, None if distance is None else round(distance, 3),
+                    [get(s, 0) for s in order], [f"{v.rule}: {v.reason}" for v in verdicts]])
         head = RoutingDecision(
             id=new_id(), order_id=request.order_id, decided_at=at, strategy=plan.strategy,
             solver=plan.solver, elapsed_ms=round(elapsed_ms, 3), demand=request.demand,
