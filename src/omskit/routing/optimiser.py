@@ -50,6 +50,8 @@ LOCAL_SEARCH_POOL = 12
 #: Seconds HiGHS may take on one decision before its best plan so far is used.
 MILP_TIME_LIMIT = 2.0
 _EPS = 1e-9
+#: From this many candidates a problem's rows are converted when read (:class:`GridRows`).
+_LAZY_ROWS_FROM = 100
 
 
 class GridRows(Sequence[tuple[Any, ...]]):
@@ -483,7 +485,11 @@ def build_problem(request: RoutingRequest, candidates: Sequence[Candidate], *,
         return Problem(
             skus=skus, need=tuple(need[s] for s in skus),
             codes=tuple(candidates.codes), fixed=tuple(fixed_grid.tolist()),
-            unit=GridRows(unit_grid), avail=GridRows(capped.astype(int)),
+            # Many candidates: rows converted when read. Few: tuples, faster to index.
+            unit=(GridRows(unit_grid) if len(capped) >= _LAZY_ROWS_FROM
+                  else tuple(map(tuple, unit_grid.tolist()))),
+            avail=(GridRows(capped.astype(int)) if len(capped) >= _LAZY_ROWS_FROM
+                   else tuple(map(tuple, capped.astype(int).tolist()))),
             penalty=penalty, max_shipments=request.policy.max_shipments,
             exact=request.policy.exact, refund=refund,
             grids=(capped, unit_grid, fixed_grid))
