@@ -10,6 +10,9 @@ its stream, with the candidates every order sees on the untouched network (no st
 taken, so every run decides exactly the same cases), and times ``oms.router.decide`` on
 each: per decision, the least CPU time (``time.process_time``) of ``--repeat`` passes.
 ``--profile`` adds a cProfile of one more pass (by self time and by cumulative time).
+``--store`` times each decision with the document the order service stores for it (its
+explanation as a JSON payload, as ``RoutingRepository.add_decision`` builds it, encoded with
+``json.dumps``): with a compact explanation (decision 48) the full one is not built at all.
 
 To compare two versions of the core in one run, point ``PYTHONPATH`` at the other
 checkout's ``src`` and alternate the two invocations (``--cases`` reuses one pickle of the
@@ -75,6 +78,21 @@ def candidates(sites: list[netgen.Site], locations: list[Any],
     return tuple(found)
 
 
+def storing(decide: Any, converter: Any) -> Any:
+    """``decide``, then the stored payload of its explanation, encoded as JSON (a compact
+    ``record`` where the core has one, else the full explanation unstructured)."""
+
+    def decide_and_store(*args: Any, **kwargs: Any) -> Any:
+        decision = decide(*args, **kwargs)
+        record = getattr(decision, "record", None)
+        payload = (record.payload(converter) if record is not None
+                   else converter.unstructure(decision.explanation))
+        json.dumps(payload)
+        return decision
+
+    return decide_and_store
+
+
 def main() -> None:
     """Time (and optionally profile) decisions; print a summary."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -87,6 +105,8 @@ def main() -> None:
     parser.add_argument("--cases", type=Path, default=None,
                         help="pickle of the network and orders (made if missing)")
     parser.add_argument("--json", type=Path, default=None, help="write the summary here")
+    parser.add_argument("--store", action="store_true",
+                        help="also build and encode the stored explanation of each decision")
     args = parser.parse_args()
 
     if args.cases is not None and args.cases.exists():
@@ -109,6 +129,8 @@ def main() -> None:
                            settings={"routing": {"backorder_penalty": bench.PENALTY,
                                                  "split_penalty": 0}})
     decide = oms.router.decide
+    if args.store:
+        decide = storing(oms.router.decide, oms.converter)
     for request, cands in cases[:5]:  # warm-up: imports, caches
         decide(request, cands, args.strategy, at=request.at)
     gc.collect()
@@ -125,7 +147,7 @@ def main() -> None:
     ms = sorted(best)
     summary: dict[str, Any] = {
         "core": str(Path(omskit.__file__).parent),
-        "size": len(sites), "orders": len(cases), "repeat": args.repeat,
+        "size": len(sites), "orders": len(cases), "repeat": args.repeat, "store": args.store,
         "cpu_ms": {"mean": round(statistics.fmean(ms), 3),
                    "p50": round(ms[len(ms) // 2], 3),
                    "p95": round(ms[min(len(ms) - 1, int(0.95 * len(ms)))], 3),

@@ -10,13 +10,15 @@ that uses three of them builds a few dozen, not a thousand.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Sequence
-from typing import overload
+from typing import Any, overload
 
 import attrs
 import numpy as np
 
 from omskit.domain.routing import Candidate, CostTerm
+from omskit.routing.explanation import term_row
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -110,7 +112,7 @@ class PricedCandidates(Sequence[Candidate]):
 
     def __init__(self, eligible: Sequence[Candidate],
                  term_sets: Sequence[Iterable[CostTerm]], skus: Sequence[str],
-                 available: Sequence[Sequence[int]] | None = None) -> None:
+                 available: Sequence[Sequence[int]] | np.ndarray | None = None) -> None:
         """Price ``eligible`` (unpriced candidates) with each plugin's terms (``term_sets``,
         in hook order) for the SKUs ``skus``; ``available`` (rows per candidate, columns
         per SKU) saves reading it again."""
@@ -241,23 +243,61 @@ class PricedCandidates(Sequence[Candidate]):
             unit=np.array(unit_rows, dtype=float).reshape(len(self), len(key)),
             fixed=arrays.fixed)
 
+    def prices(self, k: int) -> tuple[float, list[float]]:
+        """Candidate ``k``'s fixed cost and unit cost per SKU (in :meth:`arrays` order),
+        without building the candidate (nor a list of every candidate's prices)."""
+        if self._fixed_list is not None and self._unit_list is not None:
+            return self._fixed_list[k], self._unit_list[k]
+        return self._arrays.fixed.item(k), self._arrays.unit[k].tolist()
+
+    def term_rows(self, k: int) -> list[list[Any] | str]:
+        """Candidate ``k``'s terms as an explanation's compact rows
+        (:func:`~omskit.routing.explanation.term_row`), in the order of
+        :attr:`Candidate.terms`, without building a :class:`CostTerm` for a term in column
+        form."""
+        found: list[list[Any] | str] = []
+        for i, term_set in enumerate(self._sets):
+            if isinstance(term_set, CostTable):
+                for col in term_set.columns:
+                    if col.present is not None and not col.present.item(k):
+                        continue
+                    fixed = col.fixed.item(k) if col.fixed is not None else 0.0
+                    per_unit = col.per_unit.item(k) if col.per_unit is not None else 0.0
+                    note = col.notes[k] if col.notes is not None else ""
+                    # Plain floats (`item`); finite (a sum of finite figures is finite).
+                    if math.isfinite(fixed + per_unit) and type(note) is str:
+                        found.append([col.term, fixed, per_unit, note])
+                    else:
+                        found.append(term_row(col.term, fixed, per_unit, {}, note))
+                continue
+            found.extend(term_row(t.term, t.fixed, t.per_unit, t.per_unit_by_sku, t.note)
+                         for t in self._terms_in(i, k))
+        return found
+
+    def _terms_in(self, i: int, k: int) -> list[CostTerm]:
+        """Candidate ``k``'s terms in term set ``i`` (a plugin's answer as a list of
+        terms), in the answer's order."""
+        term_set = self._sets[i]
+        assert not isinstance(term_set, CostTable)
+        terms, idx = term_set
+        grouped = self._terms_of[i]
+        if grouped is None:
+            # Term positions grouped by candidate (a stable sort keeps each one's order).
+            at = np.asarray(idx, dtype=np.int64)
+            order = np.argsort(at, kind="stable")
+            starts = np.searchsorted(at[order], np.arange(len(self._raw) + 1)).tolist()
+            grouped = self._terms_of[i] = (order.tolist(), starts)
+        order_list, starts = grouped
+        return [terms[j] for j in order_list[starts[k]:starts[k + 1]]]
+
     def _terms(self, k: int) -> tuple[CostTerm, ...]:
         """Candidate ``k``'s terms, term set by term set (as the hook's answers came)."""
         found: list[CostTerm] = []
         for i, term_set in enumerate(self._sets):
             if isinstance(term_set, CostTable):
                 found.extend(term_set.terms_at(k))
-                continue
-            terms, idx = term_set
-            grouped = self._terms_of[i]
-            if grouped is None:
-                # Term positions grouped by candidate (a stable sort keeps each one's order).
-                at = np.asarray(idx, dtype=np.int64)
-                order = np.argsort(at, kind="stable")
-                starts = np.searchsorted(at[order], np.arange(len(self._raw) + 1)).tolist()
-                grouped = self._terms_of[i] = (order.tolist(), starts)
-            order_list, starts = grouped
-            found.extend(terms[j] for j in order_list[starts[k]:starts[k + 1]])
+            else:
+                found.extend(self._terms_in(i, k))
         return tuple(found)
 
     def _build(self, k: int) -> Candidate:
@@ -267,12 +307,12 @@ class PricedCandidates(Sequence[Candidate]):
         if self._fixed_list is None or self._unit_list is None:
             self._fixed_list = self._arrays.fixed.tolist()
             self._unit_list = self._arrays.unit.tolist()
+        fixed, unit = self._fixed_list[k], self._unit_list[k]
         c = self._raw[k]
         # The constructor, not attrs.evolve: cheaper, and the fields are all known.
         built = Candidate(location=c.location, available=c.available,
-                          distance_km=c.distance_km, fixed_cost=self._fixed_list[k],
-                          unit_cost=dict(zip(self._arrays.skus, self._unit_list[k],
-                                             strict=True)),
+                          distance_km=c.distance_km, fixed_cost=fixed,
+                          unit_cost=dict(zip(self._arrays.skus, unit, strict=True)),
                           capacity_left=c.capacity_left, terms=self._terms(k))
         self._built[k] = built
         return built

@@ -24,8 +24,6 @@ from omskit.domain.errors import OmsError, PluginError
 from omskit.domain.events import new_id
 from omskit.domain.routing import (
     Candidate,
-    CandidateExplanation,
-    CostTerm,
     Exclusion,
     Holdback,
     PlanCost,
@@ -40,6 +38,7 @@ from omskit.plugins import Hooks
 from omskit.ports import Carrier, Geocoder, RoutingStrategy
 from omskit.registries import Registry
 from omskit.routing.candidates import PricedCandidates
+from omskit.routing.explanation import ExplanationRecord
 from omskit.routing.settings import RoutingSettings
 
 #: Excluded locations an explanation names one by one; beyond that they are counted per rule.
@@ -70,7 +69,7 @@ class _Screened:
     holdbacks: tuple[Holdback, ...]
     eligible: list[Candidate]
     #: Availability per eligible candidate (rows) and demanded SKU (columns, sorted).
-    available: list[list[int]]
+    available: np.ndarray
     #: The raw candidate of each excluded location (the explanation names some of them).
     excluded_raw: Mapping[str, Candidate]
 
@@ -87,9 +86,15 @@ class Decision:
 
     plan: RoutingPlan
     cost: PlanCost
-    explanation: RoutingDecision
+    #: The explanation as it is stored (compact; :attr:`explanation` renders it).
+    record: ExplanationRecord
     #: The eligible, priced candidates the strategy chose from (each built when read).
-    candidates: Sequence[Candidate]
+    candidates: PricedCandidates
+
+    @property
+    def explanation(self) -> RoutingDecision:
+        """The full explanation (rendered on first read)."""
+        return self.record.render()
 
 
 def check_plan(plan: RoutingPlan, request: RoutingRequest,
@@ -144,7 +149,7 @@ def _apply_holdbacks(candidate: Candidate, holdbacks: Sequence[Holdback]) -> Can
 
 
 def _standalone_costs(priced: PricedCandidates, request: RoutingRequest,
-                      need: Mapping[str, int]) -> list[float]:
+                      need: Mapping[str, int]) -> np.ndarray:
     """What each candidate would cost shipping all it can of the demand alone, the rest
     backordered (the ranking of an explanation's considered candidates)."""
     penalty = request.policy.backorder_penalty
@@ -154,7 +159,7 @@ def _standalone_costs(priced: PricedCandidates, request: RoutingRequest,
     take_all = np.minimum(arrays.available, demand)
     result: np.ndarray = (arrays.fixed + (take_all * arrays.unit).sum(axis=1)
                           + ((demand - take_all) * penalty).sum(axis=1))
-    return result.tolist()  # type: ignore[no-any-return]
+    return result
 
 
 #: Above this many candidates the explanation's best few are found by a partial sort.
@@ -231,9 +236,7 @@ class RoutingEngine:
             else:
                 holdbacks.append(verdict)
         excluded_raw: dict[str, Candidate] = {}
-        eligible: list[Candidate] = []
-        rows: list[list[int]] = []
-        zeros = [0] * len(skus)  # the default of each `available.get`
+        kept: list[Candidate] = []
         # One pass over every candidate: keep it lean, it runs a thousand times a decision.
         for c in candidates:
             code = c.location.code
@@ -248,12 +251,18 @@ class RoutingEngine:
                            "fulfilment orders reached"))
                 excluded_raw.setdefault(code, c)
                 continue
-            if holdbacks:
-                c = _apply_holdbacks(c, holdbacks)
-            row = [*map(c.available.get, skus, zeros)]
-            if row and max(row) > 0:
-                eligible.append(c)
-                rows.append(row)
+            kept.append(_apply_holdbacks(c, holdbacks) if holdbacks else c)
+        # Availability of the demanded SKUs, a column per SKU (a comprehension per SKU is
+        # cheaper than a row per candidate); eligible: some of the demand (any column > 0).
+        stock = [c.available for c in kept]
+        columns = np.array([[a.get(s, 0) for a in stock] for s in skus],
+                           dtype=float).reshape(len(skus), len(kept))
+        some = (columns > 0).any(axis=0)
+        if some.all():
+            eligible, rows = kept, columns.T
+        else:
+            eligible = [kept[k] for k in np.flatnonzero(some).tolist()]
+            rows = columns.T[some]
         return _Screened(excluded=dict(excluded), holdbacks=tuple(holdbacks),
                          eligible=eligible, available=rows, excluded_raw=excluded_raw)
 
@@ -278,74 +287,82 @@ class RoutingEngine:
         used = [priced.get(code) for code in plan.locations()]
         cost = plan_cost(plan, request, [c for c in used if c is not None])
         elapsed_ms = (time.perf_counter() - started) * 1000
-        explanation = self._explain(request, candidates, priced, screened, plan, cost, need,
-                                    at=at, elapsed_ms=elapsed_ms, round_=round_)
-        return Decision(plan=plan, cost=cost, explanation=explanation, candidates=priced)
+        record = self._explain(request, candidates, priced, screened, plan, cost, need,
+                               at=at, elapsed_ms=elapsed_ms, round_=round_)
+        return Decision(plan=plan, cost=cost, record=record, candidates=priced)
 
     def _explain(self, request: RoutingRequest, raw: Sequence[Candidate],
                  priced: PricedCandidates, screened: _Screened, plan: RoutingPlan,
                  cost: PlanCost, need: Mapping[str, int], *, at: datetime, elapsed_ms: float,
-                 round_: int) -> RoutingDecision:
+                 round_: int) -> ExplanationRecord:
+        """The explanation, compact: its candidate rows as the plain (rounded) values the
+        full explanation shows, rendered when read (:mod:`omskit.routing.explanation`)."""
         excluded, holdbacks = screened.excluded, screened.holdbacks
         used = set(plan.locations())
         costs = _standalone_costs(priced, request, need)
+        limit = self.routing.explain_limit
         # Only the best few are shown: a partial sort, not a sort of every candidate.
-        count = min(len(priced), self.routing.explain_limit + len(used))
+        count = min(len(priced), limit + len(used))
         top: list[int]
         if count and len(costs) > _PARTIAL_SORT_FROM:
             top = np.argpartition(costs, count - 1)[:count].tolist()
         else:
-            top = heapq.nsmallest(count, range(len(costs)), key=costs.__getitem__)
+            top = heapq.nsmallest(count, range(len(costs)), key=costs.tolist().__getitem__)
         codes = priced.codes
-        best = sorted((float(costs[i]), codes[i], i) for i in top)
+        cost_of = costs.item  # a Python float, without a list of every candidate's cost
+        best = sorted((cost_of(i), codes[i], i) for i in top)
         best_codes = {code for _, code, _ in best}
         # Used locations outside the best few, in candidate order.
         places = [priced.position(code) for code in used if code not in best_codes]
-        outside = [(float(costs[k]), codes[k], k)
+        outside = [(cost_of(k), codes[k], k)
                    for k in sorted(k for k in places if k is not None)]
-        rows: list[CandidateExplanation] = []
-        shown = 0
+        order = list(need)
+        skus = list(priced.arrays(sorted(need)).skus)
+        unpriced = priced.unpriced
+        shown: list[list[Any]] = []
+        considered = 0
         for rank, (standalone, code, k) in enumerate([*best, *outside], start=1):
-            if code not in used:
-                if shown >= self.routing.explain_limit:
+            chosen = code in used
+            if not chosen:
+                if considered >= limit:
                     continue
-                shown += 1
-            c = priced[k]
-            reasons = tuple(f"{t.term}: {_describe(t)}" for t in c.terms)
-            rows.append(CandidateExplanation(
-                location=c.code, status="chosen" if c.code in used else "considered",
-                distance_km=_round(c.distance_km),
-                available={s: c.available.get(s, 0) for s in need},
-                fixed_cost=round(c.fixed_cost, 4),
-                unit_cost={s: round(v, 4) for s, v in c.unit_cost.items()},
-                standalone_cost=round(standalone, 4),
-                reasons=(f"rank {rank} of {len(priced)} by standalone cost"
-                         if rank <= len(best) else
-                         f"ranked below the best {len(best)} by standalone cost", *reasons)))
+                considered += 1
+            c = unpriced[k]
+            fixed, unit = priced.prices(k)
+            get = c.available.get
+            # Costs are plain floats, rounded when read (JSON keeps them exactly).
+            shown.append([
+                code, "chosen" if chosen else "considered", _round(c.distance_km),
+                [get(s, 0) for s in order], fixed, unit, standalone, rank, priced.term_rows(k)])
         counts: dict[str, int] = defaultdict(int)
         by_code = screened.excluded_raw
-        named = 0
+        named: list[list[Any]] = []
         for code in sorted(excluded):
-            for verdict in excluded[code]:
+            verdicts = excluded[code]
+            for verdict in verdicts:
                 counts[verdict.rule] += 1
-            if named < EXCLUDED_NAMED:
-                named += 1
+            if len(named) < EXCLUDED_NAMED:
                 raw_candidate = by_code.get(code)
-                rows.append(CandidateExplanation(
-                    location=code, status="excluded",
-                    distance_km=_round(raw_candidate.distance_km) if raw_candidate else None,
-                    available=({s: raw_candidate.available.get(s, 0) for s in need}
-                               if raw_candidate else {}),
-                    reasons=tuple(f"{v.rule}: {v.reason}" for v in excluded[code])))
-        return RoutingDecision(
+                if raw_candidate is None:  # excluded by a rule, not among the candidates
+                    named.append([code, None, None, [f"{v.rule}: {v.reason}" for v in verdicts]])
+                    continue
+                get = raw_candidate.available.get
+                distance = raw_candidate.distance_km
+                named.append([
+                    code, None if distance is None else round(distance, 3),
+                    [get(s, 0) for s in order], [f"{v.rule}: {v.reason}" for v in verdicts]])
+        head = RoutingDecision(
             id=new_id(), order_id=request.order_id, decided_at=at, strategy=plan.strategy,
             solver=plan.solver, elapsed_ms=round(elapsed_ms, 3), demand=request.demand,
             destination=request.destination, segment=request.segment,
             channel=request.channel, policy=request.policy, allocations=plan.allocations,
-            backordered=plan.backordered, cost=cost, candidates=tuple(rows),
+            backordered=plan.backordered, cost=cost, candidates=(),
             candidates_total=len(raw), excluded_counts=dict(counts),
             holdbacks=tuple(holdbacks), notes=(*destination_notes(request), *plan.notes),
             round=round_)
+        return ExplanationRecord(head, {
+            "need": order, "skus": skus, "priced": len(priced), "best": len(best),
+            "shown": shown, "excluded": named})
 
 
 def destination_notes(request: RoutingRequest) -> tuple[str, ...]:
@@ -362,15 +379,3 @@ def destination_notes(request: RoutingRequest) -> tuple[str, ...]:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
-
-
-def _describe(term: CostTerm) -> str:
-    parts = []
-    if term.fixed:
-        parts.append(f"{term.fixed:.2f} per shipment")
-    if term.per_unit:
-        parts.append(f"{term.per_unit:.2f} per unit")
-    for sku, extra in sorted(term.per_unit_by_sku.items()):
-        parts.append(f"{extra:.2f} per unit of {sku}")
-    text = ", ".join(parts) or "0"
-    return f"{text} ({term.note})" if term.note else text

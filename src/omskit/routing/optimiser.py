@@ -29,6 +29,7 @@ import functools
 import itertools
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any, overload
 
 import attrs
 import numpy as np
@@ -49,6 +50,50 @@ LOCAL_SEARCH_POOL = 12
 #: Seconds HiGHS may take on one decision before its best plan so far is used.
 MILP_TIME_LIMIT = 2.0
 _EPS = 1e-9
+#: From this many candidates a problem's rows are converted when read (:class:`GridRows`).
+_LAZY_ROWS_FROM = 100
+
+
+class GridRows(Sequence[tuple[Any, ...]]):
+    """The rows of a 2-D array as tuples of Python numbers, each converted when first read:
+    the optimiser reads the rows of a few locations (the survivors of its bounds, the chosen
+    ones), not of every candidate, so a decision over a thousand does not convert them all.
+    Compares equal to the tuple of its rows."""
+
+    __slots__ = ("_grid", "_rows")
+
+    def __init__(self, grid: np.ndarray) -> None:
+        """Rows of ``grid`` (its dtype decides: ``int`` rows of ints, ``float`` of floats)."""
+        self._grid = grid
+        self._rows: list[tuple[Any, ...] | None] = [None] * len(grid)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[Any, ...]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[tuple[Any, ...], ...]: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[Any, ...] | tuple[tuple[Any, ...], ...]:
+        if isinstance(index, slice):
+            return tuple(self[k] for k in range(len(self._rows))[index])
+        row = self._rows[index]
+        if row is None:
+            row = self._rows[index] = tuple(self._grid[index].tolist())
+        return row
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, GridRows | tuple):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
 
 
 @attrs.frozen(kw_only=True)
@@ -59,8 +104,9 @@ class Problem:
     need: tuple[int, ...]
     codes: tuple[str, ...]
     fixed: tuple[float, ...]
-    unit: tuple[tuple[float, ...], ...]
-    avail: tuple[tuple[int, ...], ...]
+    #: Rows per location (tuples, or :class:`GridRows` built from the engine's arrays).
+    unit: Sequence[tuple[float, ...]]
+    avail: Sequence[tuple[int, ...]]
     penalty: float
     max_shipments: int | None = None
     #: Settle every decision the bounds cannot prove optimal with HiGHS (slower, exact).
@@ -439,8 +485,11 @@ def build_problem(request: RoutingRequest, candidates: Sequence[Candidate], *,
         return Problem(
             skus=skus, need=tuple(need[s] for s in skus),
             codes=tuple(candidates.codes), fixed=tuple(fixed_grid.tolist()),
-            unit=tuple(map(tuple, unit_grid.tolist())),
-            avail=tuple(map(tuple, capped.astype(int).tolist())),
+            # Many candidates: rows converted when read. Few: tuples, faster to index.
+            unit=(GridRows(unit_grid) if len(capped) >= _LAZY_ROWS_FROM
+                  else tuple(map(tuple, unit_grid.tolist()))),
+            avail=(GridRows(capped.astype(int)) if len(capped) >= _LAZY_ROWS_FROM
+                   else tuple(map(tuple, capped.astype(int).tolist()))),
             penalty=penalty, max_shipments=request.policy.max_shipments,
             exact=request.policy.exact, refund=refund,
             grids=(capped, unit_grid, fixed_grid))

@@ -111,8 +111,7 @@ def allocate(router: RoutingEngine, hooks: Hooks, uow: UnitOfWork, order: Order,
 
     def reserve(decision: Decision, ordered: Sequence[RoutedQuantity]
                 ) -> tuple[list[RoutedQuantity], list[LineQuantity]]:
-        uow.routing.add_decision(decision.explanation)
-        by_code = {c.code: c for c in decision.candidates}
+        uow.routing.add_decision(decision.record)
         missed: list[LineQuantity] = []
         took: dict[str, list[RoutedQuantity]] = defaultdict(list)
         done = uow.inventory.reserve_many([(a.location, a.sku, a.quantity) for a in ordered],
@@ -125,7 +124,9 @@ def allocate(router: RoutingEngine, hooks: Hooks, uow: UnitOfWork, order: Order,
         # Capacity after stock, on every path: stock rows, then load rows, in one order. Only
         # locations that really got units take a slot, once per routing.
         for location in sorted(took):
-            candidate = by_code[location]
+            # Only the used candidates are built (check_plan: every one is a candidate).
+            candidate = decision.candidates.get(location)
+            assert candidate is not None
             lanes[location] = (candidate.location,
                                next((t.transit_days for t in candidate.terms
                                      if t.transit_days is not None), 0))

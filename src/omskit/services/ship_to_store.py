@@ -87,8 +87,7 @@ def plan_transfers(router: RoutingEngine, hooks: Hooks, uow: UnitOfWork, order: 
 
     def take(decision: Decision, ordered: Sequence[RoutedQuantity]
              ) -> tuple[list[RoutedQuantity], list[LineQuantity]]:
-        uow.routing.add_decision(decision.explanation)
-        by_code = {c.code: c for c in decision.candidates}
+        uow.routing.add_decision(decision.record)
         got: list[RoutedQuantity] = []
         missed: list[LineQuantity] = []
         for a in ordered:
@@ -99,7 +98,9 @@ def plan_transfers(router: RoutingEngine, hooks: Hooks, uow: UnitOfWork, order: 
             except InsufficientStock:
                 missed.append(LineQuantity(line_id=a.line_id, sku=a.sku, quantity=a.quantity))
                 continue
-            candidate = by_code[a.location]
+            # Only the used candidates are built (check_plan: every one is a candidate).
+            candidate = decision.candidates.get(a.location)
+            assert candidate is not None
             transit = next((t.transit_days for t in candidate.terms
                             if t.transit_days is not None), 0)
             transfers.append(PlannedTransfer(

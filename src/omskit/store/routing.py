@@ -10,6 +10,7 @@ import cattrs
 import sqlalchemy as sa
 
 from omskit.domain.routing import RoutingDecision
+from omskit.routing.explanation import ExplanationRecord, read_payload
 from omskit.store.backends import StoreBackend, backend_for
 from omskit.store.pending import PendingRows
 from omskit.store.tables import Tables
@@ -29,9 +30,15 @@ class RoutingRepository:
 
     # -- explanations ---------------------------------------------------------------------------
 
-    def add_decision(self, decision: RoutingDecision) -> None:
-        """Store the explanation of one routing decision."""
-        payload: dict[str, Any] = self._c.unstructure(decision)
+    def add_decision(self, decision: RoutingDecision | ExplanationRecord) -> None:
+        """Store the explanation of one routing decision: in full, or compact as the engine
+        makes it (rendered in full when read, decision 48)."""
+        payload: dict[str, Any]
+        if isinstance(decision, ExplanationRecord):
+            payload = decision.payload(self._c)
+            decision = decision.head
+        else:
+            payload = self._c.unstructure(decision)
         self._pending.add(self._t.routing_decisions, (
             {"id": decision.id, "order_id": decision.order_id,
              "decided_at": decision.decided_at, "strategy": decision.strategy,
@@ -43,7 +50,7 @@ class RoutingRepository:
         t = self._t.routing_decisions
         rows = self._conn.execute(
             sa.select(t.c.payload).where(t.c.order_id == order_id).order_by(t.c.seq)).scalars()
-        return [self._c.structure(p, RoutingDecision) for p in rows]
+        return [read_payload(self._c, p) for p in rows]
 
     # -- daily capacity -------------------------------------------------------------------------
 
