@@ -47,7 +47,7 @@ def test_a_rotated_key_stops_working_and_its_successor_works(
     ops.headers["Authorization"] = f"Bearer {rotated.json()['token']}"
     assert ops.get("/orders").status_code == 200
     stored = deployment.keys.list()
-    assert all(rotated.json()["token"].split("_")[2] not in repr(k) for k in stored)
+    assert all(rotated.json()["token"].split("_", 2)[2] not in repr(k) for k in stored)
 
 
 def test_a_store_key_reaches_only_its_own_store(
@@ -136,9 +136,13 @@ def test_a_key_revoked_by_another_process_is_refused_within_the_cache_bound(
 
 def test_a_remembered_key_needs_its_whole_token(deployment: Deployment) -> None:
     issued = deployment.keys.issue("till", Scope.READ)
+    assert deployment.keys.remembered(issued.token) is None  # not verified yet
     assert deployment.keys.authenticate(issued.token) == issued.key
+    assert deployment.keys.remembered(issued.token) == issued.key
+    assert deployment.keys.remembered(issued.token[:-1] + "x") is None
     assert deployment.keys.authenticate(issued.token[:-1] + "x") is None
     uncached = ApiKeys(deployment.oms, deployment.tables, cache_seconds=0)
     assert uncached.authenticate(issued.token) == issued.key
     deployment.keys.revoke(issued.key.id)
+    assert deployment.keys.remembered(issued.token) is None
     assert uncached.authenticate(issued.token) is None

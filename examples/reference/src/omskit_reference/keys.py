@@ -161,6 +161,15 @@ class ApiKeys:
                      created_at=now, replaces=replaces)
         return IssuedKey(key=key, token=f"{PREFIX}_{key_id}_{secret}")
 
+    def remembered(self, token: str) -> ApiKey | None:
+        """The key the token belongs to if this process verified it within the last
+        ``cache_seconds``, else ``None`` (then :meth:`authenticate` reads it). It does not
+        touch the database, so an event loop may call it."""
+        remembered = self._verified.get(_hash(token))
+        if remembered is not None and self._monotonic() < remembered[1]:
+            return remembered[0]
+        return None
+
     def authenticate(self, token: str) -> ApiKey | None:
         """The live key the token belongs to, or ``None`` (a key verified in this process
         within the last ``cache_seconds`` is not read again)."""
