@@ -27,12 +27,13 @@ Writes ``benchmarks/results/http.json`` and the table between the markers in
 
     python benchmarks/http/run.py [--processes 1 2 4] [--seconds 30] [--users 16] [--warmup 8]
 
-Before and after a change to the deployment, side by side in one run: ``--compare-src DIR``
-runs every process count twice, first with the reference deployment's source from ``DIR``
-(say ``git archive <commit> examples/reference/src | tar -x -C /tmp/base``, then
-``--compare-src /tmp/base/examples/reference/src``), then with this checkout's, for the API
-processes, the worker and the library processes alike; it writes
-``benchmarks/results/http_compare.json`` and leaves the README's table alone.
+Before and after a change to the deployment, side by side in one run: ``--compare-src PATH
+[PATH ...]`` runs every process count once per ``PATH`` (labelled ``v1``, ``v2``...), with
+``PATH`` (directories joined by ``:``, as in ``PYTHONPATH``) ahead of the installed packages,
+say an older reference deployment (``git archive <commit> examples/reference/src | tar -x -C
+/tmp/base``, then ``--compare-src /tmp/base/examples/reference/src``), and then once as
+installed (``now``): for the API processes, the worker and the library processes alike. It
+writes ``benchmarks/results/http_compare.json`` and leaves the README's table alone.
 
 Needs ``pip install -r benchmarks/http/requirements.txt`` beside the reference deployment
 (``-e examples/reference``) and PostgreSQL (``OMSKIT_BENCH_POSTGRES_URL``, default
@@ -334,7 +335,7 @@ def library_worker(url: str, seed: int, prefix: str, ready: Any, go: Any, stop_a
     """One library process: the deployment opened as an API process opens it (from ``src``,
     when given), then ``oms.orders.place`` until the shared deadline."""
     if src is not None:  # a spawned process starts with its parent's sys.path, not PYTHONPATH
-        sys.path.insert(0, src)
+        sys.path[:0] = src.split(os.pathsep)
     from omskit_reference.deployment import Deployment
     from omskit_reference.seed import DEMO_CARRIERS
 
@@ -408,10 +409,10 @@ def placed_by(phase: dict[str, Any]) -> int:
 
 def run_one(processes: int, seconds: int, users: int, warmup: int, port: int,
             logs: Path, src: str | None = None) -> dict[str, Any]:
-    """One process count on a fresh database; ``src``: the reference deployment's source
-    directory to run instead of the installed one (``--compare-src``)."""
+    """One process count on a fresh database; ``src``: directories (``PYTHONPATH``) ahead of
+    the installed packages (``--compare-src``)."""
     url = fresh_database()
-    tag = f"{processes}{'-compared' if src else ''}"
+    tag = f"{processes}-{abs(hash(src)) if src else 'now'}"
     serve_log = logs / f"serve-{tag}.log"
     worker_log = logs / f"worker-{tag}.log"
     base = f"http://127.0.0.1:{port}"
@@ -489,10 +490,13 @@ def run_one(processes: int, seconds: int, users: int, warmup: int, port: int,
 
 
 def run_label(result: dict[str, Any], run: dict[str, Any]) -> str:
-    """The process count, and with ``--compare-src`` which source ran (before, after)."""
+    """The process count, and with ``--compare-src`` which source ran (``v1``... or
+    ``now``)."""
     if "compare_src" not in result:
         return str(run["processes"])
-    return f"{run['processes']} ({'after' if run['source'] == 'this checkout' else 'before'})"
+    sources = result["compare_src"]
+    which = f"v{sources.index(run['source']) + 1}" if run["source"] in sources else "now"
+    return f"{run['processes']} ({which})"
 
 
 def table(result: dict[str, Any]) -> str:
@@ -556,17 +560,18 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8790)
     parser.add_argument("--no-readme", action="store_true",
                         help="Write the JSON only, not the table in benchmarks/README.md.")
-    parser.add_argument("--compare-src", default=None, metavar="DIR",
-                        help="Run each process count with the reference deployment's source "
-                             "from DIR first, then with this checkout's (see above).")
+    parser.add_argument("--compare-src", default=None, nargs="+", metavar="PATH",
+                        help="Run each process count with each PATH ahead of the installed "
+                             "packages, then as installed (see above).")
     args = parser.parse_args()
     command = "python benchmarks/http/run.py " + " ".join(sys.argv[1:])
     load_before = os.getloadavg()
     started = time.monotonic()
     logs = Path(tempfile.mkdtemp(prefix="omskit-bench-http-"))
     print(f"logs of the servers, workers and locust: {logs}", file=sys.stderr, flush=True)
-    sources = [None] if args.compare_src is None else [str(Path(args.compare_src).resolve()),
-                                                       None]
+    compared = [os.pathsep.join(str(Path(d).resolve()) for d in path.split(os.pathsep))
+                for path in args.compare_src or []]
+    sources: list[str | None] = [*compared, None]
     runs = [run_one(n, args.seconds, args.users, args.warmup, args.port, logs, src)
             for n in args.processes for src in sources]
     result = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -578,7 +583,7 @@ def main() -> None:
               "load_before": [round(x, 2) for x in load_before],
               "load_after": [round(x, 2) for x in os.getloadavg()], "runs": runs}
     if args.compare_src is not None:
-        result["compare_src"] = sources[0]
+        result["compare_src"] = compared
     output = RESULTS if args.compare_src is None else COMPARE_RESULTS
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2) + "\n")
