@@ -109,7 +109,7 @@ class Deployment:
         bootstrap["settings"] = {**SETTINGS, **environment_settings(os.environ),
                                  **(bootstrap.get("settings") or {})}
         options = dict(bootstrap.get("engine_options") or {})
-        ping_idle = (url is not None and url.startswith("postgresql")
+        ping_idle = (url is not None and str(url).startswith("postgresql")
                      and "pool_pre_ping" not in options)
         if ping_idle:
             bootstrap["engine_options"] = {**options, "pool_pre_ping": False}
