@@ -27,6 +27,14 @@ Writes ``benchmarks/results/http.json`` and the table between the markers in
 
     python benchmarks/http/run.py [--processes 1 2 4] [--seconds 30] [--users 16] [--warmup 8]
 
+Before and after a change to the deployment, side by side in one run: ``--compare-src PATH
+[PATH ...]`` runs every process count once per ``PATH`` (labelled ``v1``, ``v2``...), with
+``PATH`` (directories joined by ``:``, as in ``PYTHONPATH``) ahead of the installed packages,
+say an older reference deployment (``git archive <commit> examples/reference/src | tar -x -C
+/tmp/base``, then ``--compare-src /tmp/base/examples/reference/src``), and then once as
+installed (``now``): for the API processes, the worker and the library processes alike. It
+writes ``benchmarks/results/http_compare.json`` and leaves the README's table alone.
+
 Needs ``pip install -r benchmarks/http/requirements.txt`` beside the reference deployment
 (``-e examples/reference``) and PostgreSQL (``OMSKIT_BENCH_POSTGRES_URL``, default
 ``postgresql://postgres@127.0.0.1:5432``; the run creates and drops its own database).
@@ -57,10 +65,12 @@ import psycopg
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 RESULTS = HERE.parent / "results" / "http.json"
+COMPARE_RESULTS = HERE.parent / "results" / "http_compare.json"
 README = HERE.parent / "README.md"
 BEGIN, END = "<!-- http-results:begin -->", "<!-- http-results:end -->"
 SERVER = os.environ.get("OMSKIT_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
-DATABASE = "omskit_bench_http"
+#: The run's own database (created and dropped): another name lets two runs share a server.
+DATABASE = os.environ.get("OMSKIT_BENCH_HTTP_DATABASE", "omskit_bench_http")
 LOCATIONS, SKUS = 50, 200
 PHASES = ("http_place", "library_place", "http_mix")
 
@@ -321,9 +331,11 @@ def locust(user_class: str, base: str, key: str, users: int, seconds: int,
 
 
 def library_worker(url: str, seed: int, prefix: str, ready: Any, go: Any, stop_at: Any,
-                   results: Any) -> None:
-    """One library process: the deployment opened as an API process opens it, then
-    ``oms.orders.place`` until the shared deadline."""
+                   results: Any, src: str | None = None) -> None:
+    """One library process: the deployment opened as an API process opens it (from ``src``,
+    when given), then ``oms.orders.place`` until the shared deadline."""
+    if src is not None:  # a spawned process starts with its parent's sys.path, not PYTHONPATH
+        sys.path[:0] = src.split(os.pathsep)
     from omskit_reference.deployment import Deployment
     from omskit_reference.seed import DEMO_CARRIERS
 
@@ -356,14 +368,15 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
-def library(url: str, processes: int, seconds: int, meter: Meter) -> dict[str, Any]:
+def library(url: str, processes: int, seconds: int, meter: Meter,
+            src: str | None = None) -> dict[str, Any]:
     """``processes`` spawned library processes placing for ``seconds``."""
     ctx = mp.get_context("spawn")
     ready, results = ctx.Queue(), ctx.Queue()
     go, stop_at = ctx.Event(), ctx.Value("d", 0.0)
     procs = [ctx.Process(target=library_worker,
                          args=(url, 1000 * processes + w, f"lib{processes}-{w}", ready, go,
-                               stop_at, results)) for w in range(processes)]
+                               stop_at, results, src)) for w in range(processes)]
     for p in procs:
         p.start()
     for _ in procs:  # imports, connections and the warm-up order, outside the clock
@@ -395,12 +408,17 @@ def placed_by(phase: dict[str, Any]) -> int:
 
 
 def run_one(processes: int, seconds: int, users: int, warmup: int, port: int,
-            logs: Path) -> dict[str, Any]:
+            logs: Path, src: str | None = None) -> dict[str, Any]:
+    """One process count on a fresh database; ``src``: directories (``PYTHONPATH``) ahead of
+    the installed packages (``--compare-src``)."""
     url = fresh_database()
-    serve_log = logs / f"serve-{processes}.log"
-    worker_log = logs / f"worker-{processes}.log"
+    tag = f"{processes}-{abs(hash(src)) if src else 'now'}"
+    serve_log = logs / f"serve-{tag}.log"
+    worker_log = logs / f"worker-{tag}.log"
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # the logs are read while they run
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
     with serve_log.open("w") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "omskit_reference", "serve", "--database", url,
@@ -421,7 +439,7 @@ def run_one(processes: int, seconds: int, users: int, warmup: int, port: int,
         for _ in range(4 * processes):  # every API process answers before the clock starts
             call(base, key, "GET", "/orders?limit=1")
         print(f"{processes} process(es): warm-up {warmup} s", file=sys.stderr, flush=True)
-        locust_log = logs / f"locust-{processes}.log"
+        locust_log = logs / f"locust-{tag}.log"
         warm = locust("Placer", base, key, users, warmup, locust_log)
         phases: dict[str, Any] = {}
         for name, user_class in (("http_place", "Placer"), ("library_place", None),
@@ -429,7 +447,7 @@ def run_one(processes: int, seconds: int, users: int, warmup: int, port: int,
             print(f"{processes} process(es): {name} {seconds} s", file=sys.stderr, flush=True)
             meter = Meter(server.pid, worker.pid)
             if user_class is None:
-                phases[name] = library(url, processes, seconds, meter)
+                phases[name] = library(url, processes, seconds, meter, src)
                 continue
             with meter:
                 phase = locust(user_class, base, key, users, seconds, locust_log, meter)
@@ -442,6 +460,7 @@ def run_one(processes: int, seconds: int, users: int, warmup: int, port: int,
             stored = conn.execute("SELECT count(*) FROM omskit_orders").fetchone()
         log_text = serve_log.read_text() + worker_log.read_text()
         return {"processes": processes, "seconds": seconds, "users": users,
+                "source": src or "this checkout",
                 "warm_up": {"seconds": warmup, "placed": placed_by(warm)},
                 **phases,
                 "orders_expected": expected, "orders_stored": stored[0] if stored else None,
@@ -470,6 +489,16 @@ def run_one(processes: int, seconds: int, users: int, warmup: int, port: int,
 # -- reporting ---------------------------------------------------------------------------------
 
 
+def run_label(result: dict[str, Any], run: dict[str, Any]) -> str:
+    """The process count, and with ``--compare-src`` which source ran (``v1``... or
+    ``now``)."""
+    if "compare_src" not in result:
+        return str(run["processes"])
+    sources = result["compare_src"]
+    which = f"v{sources.index(run['source']) + 1}" if run["source"] in sources else "now"
+    return f"{run['processes']} ({which})"
+
+
 def table(result: dict[str, Any]) -> str:
     runs = result["runs"]
     lines = [
@@ -488,8 +517,9 @@ def table(result: dict[str, Any]) -> str:
         h, lib = run["http_place"], run["library_place"]
         post = h["requests"]["POST /orders"]
         hc, lc = h["cpu_us_per_order"], lib["cpu_us_per_order"]
+        label = run_label(result, run)
         lines.append(
-            f"| {run['processes']} | {post['rps']} | {post['p50_ms']:.0f} | "
+            f"| {label} | {post['rps']} | {post['p50_ms']:.0f} | "
             f"{post['p95_ms']:.0f} | {post['failures']} | {lib['rps']} | {lib['p50_ms']:.0f} | "
             f"{lib['p95_ms']:.0f} | {run['ratio_http_to_library']} | "
             f"{hc['api']} · {hc['database']} · {hc['load_generator']} | "
@@ -500,10 +530,10 @@ def table(result: dict[str, Any]) -> str:
               "| ---: | --- | ---: | ---: | ---: | ---: |"]
     for run in runs:
         for name, r in run["http_mix"]["requests"].items():
-            lines.append(f"| {run['processes']} | {name} | {r['rps']} | {r['p50_ms']:.0f} | "
+            lines.append(f"| {run_label(result, run)} | {name} | {r['rps']} | {r['p50_ms']:.0f} | "
                          f"{r['p95_ms']:.0f} | {r['failures']} |")
     lines += ["", "Checks: " + "; ".join(
-        f"{run['processes']} process(es): {run['orders_stored']} orders stored of "
+        f"{run_label(result, run)} process(es): {run['orders_stored']} orders stored of "
         f"{run['orders_expected']} reported placed, "
         f"{sum(run[p]['deadlocks'] for p in PHASES)} deadlocks, "
         f"{sum(run[p]['sessions_opened'] for p in PHASES)} database sessions opened "
@@ -530,14 +560,20 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8790)
     parser.add_argument("--no-readme", action="store_true",
                         help="Write the JSON only, not the table in benchmarks/README.md.")
+    parser.add_argument("--compare-src", default=None, nargs="+", metavar="PATH",
+                        help="Run each process count with each PATH ahead of the installed "
+                             "packages, then as installed (see above).")
     args = parser.parse_args()
     command = "python benchmarks/http/run.py " + " ".join(sys.argv[1:])
     load_before = os.getloadavg()
     started = time.monotonic()
     logs = Path(tempfile.mkdtemp(prefix="omskit-bench-http-"))
     print(f"logs of the servers, workers and locust: {logs}", file=sys.stderr, flush=True)
-    runs = [run_one(n, args.seconds, args.users, args.warmup, args.port, logs)
-            for n in args.processes]
+    compared = [os.pathsep.join(str(Path(d).resolve()) for d in path.split(os.pathsep))
+                for path in args.compare_src or []]
+    sources: list[str | None] = [*compared, None]
+    runs = [run_one(n, args.seconds, args.users, args.warmup, args.port, logs, src)
+            for n in args.processes for src in sources]
     result = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "command": command.strip(),
               "machine": f"{os.cpu_count()} cores, {platform.machine()}, "
@@ -546,10 +582,13 @@ def main() -> None:
               "total_seconds": round(time.monotonic() - started),
               "load_before": [round(x, 2) for x in load_before],
               "load_after": [round(x, 2) for x in os.getloadavg()], "runs": runs}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    if args.compare_src is not None:
+        result["compare_src"] = compared
+    output = RESULTS if args.compare_src is None else COMPARE_RESULTS
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + "\n")
     text = table(result)
-    if not args.no_readme:
+    if not args.no_readme and args.compare_src is None:
         write_readme(text)
     print(text)
 

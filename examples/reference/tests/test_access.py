@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from omskit_reference import Deployment, Scope
+from omskit_reference.keys import KEY_CACHE_SECONDS, ApiKeys
 
 from .conftest import Client, place_body, post
 
@@ -46,7 +47,7 @@ def test_a_rotated_key_stops_working_and_its_successor_works(
     ops.headers["Authorization"] = f"Bearer {rotated.json()['token']}"
     assert ops.get("/orders").status_code == 200
     stored = deployment.keys.list()
-    assert all(rotated.json()["token"].split("_")[2] not in repr(k) for k in stored)
+    assert all(rotated.json()["token"].split("_", 2)[2] not in repr(k) for k in stored)
 
 
 def test_a_store_key_reaches_only_its_own_store(
@@ -104,3 +105,44 @@ def test_a_read_only_key_changes_nothing(admin: Client, client_for: Callable[...
                 If_Match='"9"').status_code == 403
     assert post(reader, "/orders", place_body("W-RO2", {"SKU-D": 1})).status_code == 403
     assert len(deployment.oms.orders.search()) == 1
+
+
+def test_a_key_revoked_in_this_process_is_refused_at_once(
+        admin: Client, client_for: Callable[..., Client], deployment: Deployment) -> None:
+    ops = client_for(Scope.OPERATIONS)
+    assert ops.get("/orders").status_code == 200  # verified, and remembered by this process
+    [key] = [k for k in deployment.keys.list() if k.scope is Scope.OPERATIONS]
+    assert post(admin, f"/keys/{key.id}/revoke").status_code == 200
+    assert ops.get("/orders").status_code == 401
+
+
+def test_a_key_revoked_by_another_process_is_refused_within_the_cache_bound(
+        deployment: Deployment) -> None:
+    """Another API process (its own ``ApiKeys``) trusts a key it verified for at most
+    ``KEY_CACHE_SECONDS`` after the key was revoked elsewhere."""
+    now = [0.0]
+    elsewhere = ApiKeys(deployment.oms, deployment.tables, monotonic=lambda: now[0])
+    issued = deployment.keys.issue("till", Scope.READ)
+    assert elsewhere.authenticate(issued.token) == issued.key
+    deployment.keys.revoke(issued.key.id)  # in "this" process
+    assert deployment.keys.authenticate(issued.token) is None
+    now[0] = KEY_CACHE_SECONDS - 0.5
+    assert elsewhere.authenticate(issued.token) == issued.key  # still within the bound
+    now[0] = KEY_CACHE_SECONDS
+    assert elsewhere.authenticate(issued.token) is None
+    now[0] = 0.0  # refused for good: the refusal is not remembered as the key was
+    assert elsewhere.authenticate(issued.token) is None
+
+
+def test_a_remembered_key_needs_its_whole_token(deployment: Deployment) -> None:
+    issued = deployment.keys.issue("till", Scope.READ)
+    assert deployment.keys.remembered(issued.token) is None  # not verified yet
+    assert deployment.keys.authenticate(issued.token) == issued.key
+    assert deployment.keys.remembered(issued.token) == issued.key
+    assert deployment.keys.remembered(issued.token[:-1] + "x") is None
+    assert deployment.keys.authenticate(issued.token[:-1] + "x") is None
+    uncached = ApiKeys(deployment.oms, deployment.tables, cache_seconds=0)
+    assert uncached.authenticate(issued.token) == issued.key
+    deployment.keys.revoke(issued.key.id)
+    assert deployment.keys.remembered(issued.token) is None
+    assert uncached.authenticate(issued.token) is None

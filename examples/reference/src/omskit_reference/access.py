@@ -44,12 +44,15 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
 
     async def authenticate_request(
             self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
-        """Look the key up (off the event loop: it reads the database)."""
+        """Look the key up: one this process verified a moment ago on the event loop, any
+        other off it (reading the database)."""
         token = bearer(connection)
         if token is None:
             raise NotAuthorizedException("an API key is required: Authorization: Bearer <key>")
         keys = cast("ApiKeys", connection.app.state.api_keys)
-        key = await anyio.to_thread.run_sync(keys.authenticate, token)
+        key = keys.remembered(token)
+        if key is None:
+            key = await anyio.to_thread.run_sync(keys.authenticate, token)
         if key is None:
             raise NotAuthorizedException("unknown or revoked API key")
         return AuthenticationResult(user=key, auth=token)

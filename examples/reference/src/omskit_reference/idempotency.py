@@ -12,6 +12,11 @@ retry would be judged the same way); an unexpected failure frees the key so that
 runs again. omskit's own commands are idempotent too (an order is placed once per channel
 and external id), so a crash between the work and storing its answer costs a repeated
 answer, never a repeated effect.
+
+The claim, the stored answer and the look-up of a retry are one statement each, sent
+without a transaction around them on PostgreSQL (one round trip, not three: see
+:mod:`.connections`): a single statement is atomic by itself, and the primary key still lets
+exactly one of two concurrent requests claim.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import attrs
 import sqlalchemy as sa
 from omskit import Oms
 
+from omskit_reference.connections import one_statement
 from omskit_reference.tables import ReferenceTables
 
 HEADER = "Idempotency-Key"
@@ -75,7 +81,7 @@ class IdempotencyKeys:
         t = self._t
         claimed = self._claim(api_key_id, key, fingerprint)
         if not claimed:
-            with self._oms.engine.connect() as conn:
+            with one_statement(self._oms.engine) as conn:
                 row = conn.execute(sa.select(t).where(
                     t.c.api_key_id == api_key_id, t.c.idempotency_key == key)).one_or_none()
             if row is None:  # the first attempt failed and freed the key meanwhile
@@ -89,11 +95,11 @@ class IdempotencyKeys:
         try:
             reply = work()
         except BaseException:
-            with self._oms.engine.begin() as conn:
+            with one_statement(self._oms.engine) as conn:
                 conn.execute(t.delete().where(t.c.api_key_id == api_key_id,
                                               t.c.idempotency_key == key))
             raise
-        with self._oms.engine.begin() as conn:
+        with one_statement(self._oms.engine) as conn:
             conn.execute(t.update().where(t.c.api_key_id == api_key_id,
                                           t.c.idempotency_key == key)
                          .values(state="done", status_code=reply.status, body=reply.body,
@@ -102,7 +108,7 @@ class IdempotencyKeys:
 
     def _claim(self, api_key_id: str, key: str, fingerprint: str) -> bool:
         try:
-            with self._oms.engine.begin() as conn:
+            with one_statement(self._oms.engine) as conn:
                 conn.execute(self._t.insert().values(
                     api_key_id=api_key_id, idempotency_key=key, request_hash=fingerprint,
                     state="running", created_at=self._clock().isoformat()))
