@@ -21,7 +21,6 @@ from omskit import Oms, OmsError, Order
 
 from omskit_reference import idempotency
 from omskit_reference.bodies import OrderView
-from omskit_reference.connections import PING_AFTER_IDLE_SECONDS, ping_when_idle
 from omskit_reference.idempotency import IdempotencyKeys, KeyInUse, KeyReused, Reply
 from omskit_reference.keys import ApiKey, ApiKeys, utcnow
 from omskit_reference.links import TrackingLinks
@@ -96,26 +95,16 @@ class Deployment:
     def open(cls, url: str | None = None, *, plugins: Sequence[object] = (),
              create: bool = False, migrate: bool = True,
              clock: Callable[[], datetime] = utcnow,
-             ping_after_idle: float = PING_AFTER_IDLE_SECONDS,
              **bootstrap: Any) -> Deployment:
         """Bootstrap omskit with the deployment's tables and :data:`SETTINGS` (under the
         caller's ``settings``). ``create``: make every table directly (tests, throwaway
         databases); else, with ``migrate``, run omskit's migrations and create the
         deployment's own tables that are missing (a worker among several passes
-        ``migrate=False``: one process migrates). On PostgreSQL, unless the caller's
-        ``engine_options`` set ``pool_pre_ping``, a pooled connection is pinged only after
-        ``ping_after_idle`` seconds idle (see :mod:`.connections`)."""
+        ``migrate=False``: one process migrates)."""
         tables = TablesPlugin()
         bootstrap["settings"] = {**SETTINGS, **environment_settings(os.environ),
                                  **(bootstrap.get("settings") or {})}
-        options = dict(bootstrap.get("engine_options") or {})
-        ping_idle = (url is not None and str(url).startswith("postgresql")
-                     and "pool_pre_ping" not in options)
-        if ping_idle:
-            bootstrap["engine_options"] = {**options, "pool_pre_ping": False}
         oms = omskit.bootstrap(url, plugins=[tables, *plugins], clock=clock, **bootstrap)
-        if ping_idle:
-            ping_when_idle(oms.engine, ping_after_idle)
         if create:
             oms.create_schema()
         elif migrate:
