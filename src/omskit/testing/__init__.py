@@ -110,7 +110,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 @pytest.fixture(scope="session")
 def _omskit_schema_pool() -> Iterator[SchemaPool]:
     """This session's emptied PostgreSQL schemas, dropped when it ends (decision 50)."""
-    pool = SchemaPool()
+    pool = SchemaPool(prefix=f"omskit_pool_{_worker_prefix()}")
     try:
         yield pool
     finally:

@@ -41,8 +41,6 @@ from omskit import create_engine
 # Beyond this (tables, indexes and TOAST), a schema is dropped rather than emptied and reused.
 MAX_POOLED_BYTES = 8 * 1024 * 1024
 
-_POOLED_PREFIX = "omskit_pool_"
-
 # Every catalog row describing the schema's contents, as (catalog, row id, xmin): any DDL a
 # test runs (CREATE, ALTER, DROP, GRANT, COMMENT aside) inserts, deletes or writes a new version
 # of one of these rows, so a new xmin or a missing or extra row shows it, without deparsing
@@ -173,7 +171,8 @@ def _topological(tables: Sequence[str], edges: Sequence[tuple[str, str]]) -> lis
 class SchemaPool:
     """One process's emptied schemas, by table set (one per pytest process or xdist worker)."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = "omskit_pool_") -> None:
+        self.prefix = prefix  # of the pooled schemas' names
         self._sets: dict[str, _TableSet] = {}
         self._free: dict[tuple[str, str], list[str]] = {}  # (url, key) -> pooled schema names
         self._claims: dict[tuple[str, str], _Claim] = {}  # (url, test schema) -> its claim
@@ -264,7 +263,7 @@ class SchemaPool:
         if table_set.empty_sql is None and not self._learn_layout(url, schema, table_set):
             return False
         assert table_set.empty_sql is not None
-        pooled = f"{_POOLED_PREFIX}{uuid.uuid4().hex[:12]}"
+        pooled = f"{self.prefix}{uuid.uuid4().hex[:12]}"
         with self._engine(url).begin() as conn:
             conn.exec_driver_sql(table_set.empty_sql.replace(_SCHEMA, schema)
                                  + f"; ALTER SCHEMA {_quote(schema)} RENAME TO {_quote(pooled)}")
