@@ -3,9 +3,14 @@
 Fixtures:
 
 - ``omskit_database``: each test runs once per database backend. SQLite (a WAL file in the
-  test's ``tmp_path``) always; PostgreSQL from ``OMSKIT_TEST_POSTGRES_URL``, each test in a
-  fresh schema dropped after it. Nothing is shared between tests, so ``pytest -n auto``
-  (pytest-xdist) runs them in parallel on one PostgreSQL database.
+  test's ``tmp_path``) always; PostgreSQL from ``OMSKIT_TEST_POSTGRES_URL``, each test in its
+  own empty schema. No rows are shared between tests, so ``pytest -n auto`` (pytest-xdist)
+  runs them in parallel on one PostgreSQL database. Creating omskit's tables is most of a
+  short PostgreSQL test's time, so the schema of a test that passed is emptied and kept, and a
+  later test of the same process whose first ``make_oms`` wants exactly the same tables gets
+  it renamed to its own schema's name: the same tables, no rows, every sequence restarted. A
+  schema the test changed (DDL, grants) or whose test failed is dropped instead; the kept ones
+  are dropped when the session ends (``omskit.testing._schemas``, decision 50).
   ``OMSKIT_TEST_DATABASES`` (``sqlite,postgresql`` by default) narrows the list; asking for
   PostgreSQL without a URL fails the test instead of skipping it.
 - ``make_oms``: builds an ``Oms`` on that database with its tables created (entry points off
