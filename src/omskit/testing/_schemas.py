@@ -161,14 +161,14 @@ class _Claim:
 
 def _topological(tables: Sequence[str], edges: Sequence[tuple[str, str]]) -> list[str] | None:
     """Tables in an order where each comes before the tables it references (None on a cycle)."""
-    remaining = {t: {p for c, p in edges if c == t and p != t} for t in tables}
+    references = {t: {p for c, p in edges if c == t and p != t} for t in tables}
     ordered: list[str] = []
     referenced_by = {t: {c for c, p in edges if p == t and c != t} for t in tables}
     ready = sorted(t for t in tables if not referenced_by[t])
     while ready:
         table = ready.pop()
         ordered.append(table)
-        for parent in remaining[table]:
+        for parent in references[table]:
             referenced_by[parent].discard(table)
             if not referenced_by[parent]:
                 ready.append(parent)
