@@ -38,8 +38,8 @@ BEGIN, END = "<!-- throughput-steps-15:begin -->", "<!-- throughput-steps-15:end
 #: The optimisations of issue 15, oldest first: (revision, what it changed).
 STEPS = (
     ("b1051a9", "before: issue 13 finished (the garbage-collector pause of decision 46 in)"),
-    ("62c70d9", "time-ordered ids (decision 51); pooled PostgreSQL connections pinged only "
-                "after idling (decision 52); SQLite's new rows straight to the driver; the "
+    ("62c70d9", "time-ordered ids (decision 50); pooled PostgreSQL connections pinged only "
+                "after idling (decision 51); SQLite's new rows straight to the driver; the "
                 "stock read without per-call compilation"),
     ("26cdf33", "routing: explanation stored compact (decision 48), screening as one array, "
                 "only the used candidates built"),

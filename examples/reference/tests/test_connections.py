@@ -1,6 +1,6 @@
 """The per-request database work of the API: the idempotency claim in one statement
 (``connections.py``). Pinging pooled connections only after they sat idle is omskit's
-(decision 52, ``tests/integration/test_pool_ping.py`` in the core)."""
+(decision 51, ``tests/integration/test_pool_ping.py`` in the core)."""
 
 from __future__ import annotations
 

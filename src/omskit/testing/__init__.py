@@ -3,9 +3,14 @@
 Fixtures:
 
 - ``omskit_database``: each test runs once per database backend. SQLite (a WAL file in the
-  test's ``tmp_path``) always; PostgreSQL from ``OMSKIT_TEST_POSTGRES_URL``, each test in a
-  fresh schema dropped after it. Nothing is shared between tests, so ``pytest -n auto``
-  (pytest-xdist) runs them in parallel on one PostgreSQL database.
+  test's ``tmp_path``) always; PostgreSQL from ``OMSKIT_TEST_POSTGRES_URL``, each test in its
+  own empty schema. No rows are shared between tests, so ``pytest -n auto`` (pytest-xdist)
+  runs them in parallel on one PostgreSQL database. Creating omskit's tables is most of a
+  short PostgreSQL test's time, so the schema of a test that passed is emptied and kept, and a
+  later test of the same process whose first ``make_oms`` wants exactly the same tables gets
+  it renamed to its own schema's name: the same tables, no rows, every sequence restarted. A
+  schema the test changed (DDL, grants) or whose test failed is dropped instead; the kept ones
+  are dropped when the session ends (``omskit.testing._schemas``, decision 49).
   ``OMSKIT_TEST_DATABASES`` (``sqlite,postgresql`` by default) narrows the list; asking for
   PostgreSQL without a URL fails the test instead of skipping it.
 - ``make_oms``: builds an ``Oms`` on that database with its tables created (entry points off
@@ -42,6 +47,7 @@ import sqlalchemy as sa
 
 # Only public names: the plugin is written like a host's or a plugin's own test helpers.
 from omskit import Oms, bootstrap, create_engine
+from omskit.testing._schemas import SchemaPool, table_set_key
 
 ENV_POSTGRES_URL = "OMSKIT_TEST_POSTGRES_URL"
 ENV_DATABASES = "OMSKIT_TEST_DATABASES"
@@ -93,8 +99,32 @@ def _worker_prefix() -> str:
     return f"{worker}_" if worker.isidentifier() else ""
 
 
+# Set on a test's item when one of its phases failed: its schema is then never reused.
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Note a failed set-up or call, before the test's fixtures are torn down."""
+    report = yield
+    if report.failed:
+        item.stash[_FAILED] = True
+    return report
+
+
+@pytest.fixture(scope="session")
+def _omskit_schema_pool() -> Iterator[SchemaPool]:
+    """This session's emptied PostgreSQL schemas, dropped when it ends (decision 49)."""
+    pool = SchemaPool(prefix=f"omskit_pool_{_worker_prefix()}")
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
 @pytest.fixture
-def omskit_database(omskit_backend: str, tmp_path: Path) -> Iterator[TestDatabase]:
+def omskit_database(omskit_backend: str, tmp_path: Path, request: pytest.FixtureRequest,
+                    _omskit_schema_pool: SchemaPool) -> Iterator[TestDatabase]:
     """A clean database for one test (see the module docstring)."""
     if omskit_backend == "sqlite":
         yield TestDatabase(backend="sqlite", url=f"sqlite:///{tmp_path / 'omskit.db'}")
@@ -105,28 +135,39 @@ def omskit_database(omskit_backend: str, tmp_path: Path) -> Iterator[TestDatabas
                     f"(or set {ENV_DATABASES}=sqlite to run on SQLite only)")
     schema = f"omskit_test_{_worker_prefix()}{uuid.uuid4().hex[:12]}"
     db = TestDatabase(backend="postgresql", url=url, schema=schema)
-    engine = db.engine(poolclass=sa.pool.NullPool)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    _omskit_schema_pool.create_empty(url, schema)
     try:
         yield db
     finally:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        engine.dispose()
+        _omskit_schema_pool.release(url, schema,
+                                    reusable=not request.node.stash.get(_FAILED, False))
 
 
 @pytest.fixture
-def make_oms(omskit_database: TestDatabase) -> Iterator[Callable[..., Oms]]:
+def make_oms(omskit_database: TestDatabase,
+             _omskit_schema_pool: SchemaPool) -> Iterator[Callable[..., Oms]]:
     """Factory: ``make_oms(plugins=[...], **bootstrap_kwargs)`` with tables created."""
     made: list[Oms] = []
+    db = omskit_database
 
     def factory(**kwargs: Any) -> Oms:
         kwargs.setdefault("load_entrypoints", False)
-        kwargs.setdefault("schema", omskit_database.schema)
-        oms = bootstrap(omskit_database.url, **kwargs)
+        kwargs.setdefault("schema", db.schema)
+        oms = bootstrap(db.url, **kwargs)
         made.append(oms)
-        oms.create_schema()
+        pool = _omskit_schema_pool
+        if (db.schema is None or kwargs["schema"] != db.schema
+                or pool.claimed(db.url, db.schema)):
+            oms.create_schema()
+            return oms
+        # The test's first Oms in its own schema: the same tables, emptied, from an earlier
+        # test if there is one (decision 49); what the test sees is the same either way.
+        key = table_set_key(oms.metadata, oms.engine.dialect, db.schema)
+        taken = pool.take(db.url, db.schema, key)
+        if taken != "taken":
+            oms.create_schema()
+        if taken == "empty":
+            pool.created(db.url, db.schema, key)
         return oms
 
     yield factory

@@ -7,7 +7,7 @@ so the claim, the stored answer and the key look-up lose nothing. On SQLite (tes
 process) the ordinary transaction is kept: omskit takes the write lock at ``BEGIN``.
 
 (Pooled PostgreSQL connections are pinged only after they sat idle by omskit itself,
-decision 52: the deployment has nothing to add.)
+decision 51: the deployment has nothing to add.)
 """
 
 from __future__ import annotations
