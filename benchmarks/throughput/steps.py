@@ -12,7 +12,7 @@ must have ``RateTableCarrier``). Each measure is orders/s and the process's CPU 
 (user + system, ``resource.getrusage``), the figure to judge by on a shared machine.
 Revisions are interleaved for ``--rounds`` rounds and the median of each is reported, so a
 noisy moment hits every revision alike; the load average is recorded before and after.
-Results: ``benchmarks/results/throughput_steps.json`` and the table between the markers in
+Results: ``benchmarks/results/throughput_steps_15.json`` and the table between the markers in
 ``benchmarks/README.md``.
 """
 
@@ -115,7 +115,7 @@ def main() -> None:
     parser.add_argument("--no-readme", action="store_true")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite measures only")
     parser.add_argument("--out", type=Path,
-                        default=ROOT / "benchmarks" / "results" / "throughput_steps.json")
+                        default=ROOT / "benchmarks" / "results" / "throughput_steps_15.json")
     args = parser.parse_args()
     load_before = os.getloadavg()
     steps = [(r, "") for r in args.revisions] if args.revisions else list(STEPS)
