@@ -60,11 +60,16 @@ class Statements:
 
     @cached_property
     def stock_of_skus_locked(self) -> sa.Executable:
-        """:attr:`stock_of_skus`, locking the stock rows in (location, SKU) order: the one
-        global lock order every multi-row writer follows (PostgreSQL)."""
-        s = self._t.stock_items
+        """:attr:`stock_of_skus`, locking the stock rows in the global lock order
+        (:meth:`in_lock_order`)."""
         select = self.stock_of_skus
         assert isinstance(select, sa.Select)
+        return self.in_lock_order(select)
+
+    def in_lock_order(self, select: sa.Select[Any]) -> sa.Select[Any]:
+        """``select`` (of stock rows) locking them in (location, SKU) order: the one global
+        lock order every multi-row writer follows (PostgreSQL, decision 26)."""
+        s = self._t.stock_items
         return select.order_by(s.c.location, s.c.sku).with_for_update(of=s)
 
     @cached_property

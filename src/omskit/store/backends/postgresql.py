@@ -109,7 +109,7 @@ class PostgreSQLBackend(UpsertBackend):
             select = statements.stock_rows_where(
                 s.c.sku == sa.any_(sa.bindparam("skus", type_=postgresql.ARRAY(sa.Text))))
             if lock:
-                select = select.order_by(s.c.location, s.c.sku).with_for_update(of=s)
+                select = statements.in_lock_order(select)
             sql = statements.driver_sql[key] = str(select.compile(dialect=conn.dialect))
         return conn.exec_driver_sql(sql, {"skus": skus})
 
