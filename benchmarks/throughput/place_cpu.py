@@ -21,7 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import open_oms, order_stream, seed_network, take
+from run import open_oms, warmed_up
 
 import omskit
 from omskit.routing import engine
@@ -47,11 +47,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         oms = open_oms(f"sqlite:///{tmp}/place.db")
         oms.create_schema()
-        seed_network(oms, 1)
-        stream = order_stream(2, "PR")
-        for command in take(stream, 50):
-            oms.orders.place(command)
-        commands = take(stream, args.orders)
+        commands = warmed_up(oms, args.orders)
         spent[:] = [0.0, 0.0]
         c0 = time.process_time()
         for command in commands:

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import DEFAULT_PG, open_oms, order_stream, sa_url, seed_network, take
+from run import DEFAULT_PG, open_oms, sa_url, warmed_up
 
 SCHEMA = "omskit_profile"
 
@@ -50,11 +50,7 @@ def main() -> None:
     try:
         oms = open_oms(url, None if args.sqlite else SCHEMA)
         oms.create_schema()
-        seed_network(oms, 1)
-        stream = order_stream(2, "PR")
-        for command in take(stream, 50):
-            oms.orders.place(command)
-        commands = take(stream, args.orders)
+        commands = warmed_up(oms, args.orders)
 
         kinds: Counter[str] = Counter()
         in_db = [0.0]

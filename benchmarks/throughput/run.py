@@ -149,6 +149,16 @@ def seed_network(oms: Oms, seed: int) -> None:
             oms.inventory.receive(code, sku, units)
 
 
+def warmed_up(oms: Oms, orders: int, prefix: str = "PR") -> list[PlaceOrder]:
+    """Seed the network (seed 1), place the order stream's first 50 orders one by one
+    (caches warm, outside any clock) and return its next ``orders`` commands."""
+    seed_network(oms, 1)
+    stream = order_stream(2, prefix)
+    for command in take(stream, 50):
+        oms.orders.place(command)
+    return take(stream, orders)
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (0-100) by nearest rank."""
     ordered = sorted(values)
