@@ -4,6 +4,7 @@ introduced (decision 14); the rest of the suite checks that the results did not 
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from omskit import Oms
+from omskit import ConcurrencyConflict, Oms
 from omskit.store.inventory import InventoryRepository
 from omskit.store.pending import PendingRows
 from omskit.store.statements import Statements
@@ -151,6 +152,41 @@ def test_a_flush_that_breaks_a_constraint_raises_sqlalchemys_error_and_writes_no
         stored = conn.execute(sa.select(sa.func.count()).select_from(lines)).scalar()
     assert stored == 1
     assert [line.line_id for line in oms.orders.get(order.id).lines] == [row["line_id"]]
+
+
+@pytest.mark.parametrize("watched", [False, True], ids=["unwatched", "watched"])
+def test_a_transaction_kept_from_the_write_lock_raises_sqlalchemys_error_and_is_retried(
+        oms: Oms, omskit_backend: str, omskit_database: TestDatabase, watched: bool) -> None:
+    # SQLite's BEGIN, stock read, reservation and external-id look-up go to the driver when
+    # nobody watches statements: a locked database must still surface as SQLAlchemy's
+    # OperationalError, which placement retries and finally reports as a conflict.
+    if omskit_backend != "sqlite":
+        pytest.skip("SQLite's path: one writer at a time, by the database's write lock")
+    stocked(oms)
+    log = StatementLog(oms.engine) if watched else None
+    oms.engine.dispose()
+    sa.event.listen(oms.engine, "connect",
+                    lambda dbapi, _record: dbapi.execute("PRAGMA busy_timeout=20"))
+    path = omskit_database.url.removeprefix("sqlite:///")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(ConcurrencyConflict) as raised:
+            oms.orders.place(order_command("W-1", {"A": 1}))
+        assert isinstance(raised.value.__cause__, sa.exc.OperationalError)
+        assert "locked" in str(raised.value.__cause__)
+    finally:
+        holder.rollback()
+        holder.close()
+    if log is not None:
+        assert log.kinds["BEGIN"] >= 1  # the watcher saw the attempts
+        log.close()
+    # Nothing was written, and the same command goes through once the lock is free.
+    command = order_command("W-1", {"A": 1})
+    assert oms.orders.find_by_external(command.channel, command.external_id) is None
+    order = oms.orders.place(command)
+    assert order.status.value == "allocated"
+    assert oms.orders.place(command).id == order.id
 
 
 def test_reserving_a_plan_reports_exactly_what_it_reserved(oms: Oms) -> None:

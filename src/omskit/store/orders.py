@@ -18,6 +18,7 @@ from omskit.domain.order import FulfillmentOrder, Order, OrderLine
 from omskit.domain.shipping import Dimensions, LabelStatus, Parcel, Shipment, TrackingStatus
 from omskit.domain.values import Address, Customer, DeliveryMethod, Hold, LineQuantity
 from omskit.serialization import structure_optional
+from omskit.store.backends import StoreBackend, backend_for
 from omskit.store.pending import PendingRows
 from omskit.store.statements import Statements
 from omskit.store.tables import Tables
@@ -118,12 +119,15 @@ class OrderRepository:
 
     def __init__(self, conn: sa.Connection, tables: Tables, converter: cattrs.Converter,
                  statements: Statements | None = None,
-                 pending: PendingRows | None = None) -> None:
+                 pending: PendingRows | None = None,
+                 backend: StoreBackend | None = None) -> None:
         self._conn = conn
         self._t = tables
         self._c = converter
         self._s = statements or Statements(tables)
-        self._pending = pending if pending is not None else PendingRows(conn, self._s)
+        self._backend = backend or backend_for(conn.dialect)
+        self._pending = (pending if pending is not None
+                         else PendingRows(conn, self._s, self._backend))
         self._snapshots: dict[str, dict[str, dict[Any, Row]]] = {}
         #: Orders added or loaded through this repository, in first-seen order.
         self.seen: dict[str, Order] = {}
@@ -251,9 +255,10 @@ class OrderRepository:
         """``(id, command hash)`` of the order placed as ``(channel, external_id)``, if any
         (one query: placement reads both at once)."""
         self._pending.flush()
-        row = self._conn.execute(self._s.order_id_for_external,
-                                 {"ch": channel, "ext": external_id}).one_or_none()
-        return None if row is None else (row[0], row[1])
+        # The backend's way: it runs before every placement, so SQLite's goes to the driver.
+        found = self._backend.rows(self._conn, self._s, self._s.order_id_for_external,
+                                   {"ch": channel, "ext": external_id})
+        return (found[0][0], found[0][1]) if found else None
 
     def order_id_for_fulfillment(self, fulfillment_order_id: str) -> str:
         """The id of the order a fulfilment order belongs to."""

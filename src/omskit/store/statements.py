@@ -104,7 +104,7 @@ class Statements:
                 .values(values))
 
     @cached_property
-    def order_id_for_external(self) -> sa.Executable:
+    def order_id_for_external(self) -> sa.Select[Any]:
         """The id and command hash of the order placed as (``ch``, ``ext``)."""
         o = self._t.orders.c
         return sa.select(o.id, o.command_hash).where(o.channel == sa.bindparam("ch"),

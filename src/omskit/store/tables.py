@@ -268,8 +268,9 @@ def build_metadata(
         sa.Column("reference", sa.String(_TEXT), nullable=False),
         sa.Column("idempotency_key", sa.String(_ID), nullable=True),
         sa.Column("occurred_at", UTCDateTime, nullable=False),
-        sa.Index(f"ix_{prefix}inventory_ledger_location_sku", "location", "sku"),
         # A retried movement with the same key can never be applied twice, even concurrently.
+        # Its leading (location, sku) also serves every read of one stock row's history
+        # (decision 52: a second index on just those columns was dropped).
         sa.Index(f"ux_{prefix}inventory_ledger_idempotency", "location", "sku", "kind",
                  "idempotency_key", unique=True),
         schema=schema,

@@ -63,7 +63,7 @@ class UnitOfWork:
         #: New rows of every repository, inserted table by table at flush.
         self.pending = PendingRows(self.connection, self._statements, self.backend)
         self.orders = OrderRepository(self.connection, self._tables, self._converter,
-                                      self._statements, self.pending)
+                                      self._statements, self.pending, self.backend)
         self.inventory = InventoryRepository(self.connection, self._tables, self._converter,
                                              self._location_cache, self._statements,
                                              self.pending, self.backend)

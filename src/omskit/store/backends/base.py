@@ -76,6 +76,12 @@ class StoreBackend(Protocol):
         unless the row would hold more than ``limit``; False if it would."""
         ...
 
+    def rows(self, conn: sa.Connection, statements: Statements, statement: sa.Select[Any],
+             params: dict[str, Any]) -> list[Sequence[Any]]:
+        """The rows of ``statement``, one of ``statements``' prebuilt selects (it may be
+        compiled once and cached there), with the values SQLAlchemy's ``execute`` gives."""
+        ...
+
     def insert_missing(self, conn: sa.Connection, table: sa.Table, values: Row,
                        keys: Sequence[sa.Column[Any]]) -> None:
         """Insert ``values`` unless a row with the same ``keys`` exists (also when a
@@ -119,6 +125,11 @@ class PortableBackend:
         """The prebuilt select, its SKUs an expanding ``IN``."""
         return conn.execute(statements.stock_of_skus_locked if lock
                             else statements.stock_of_skus, {"skus": skus})
+
+    def rows(self, conn: sa.Connection, statements: Statements, statement: sa.Select[Any],
+             params: dict[str, Any]) -> list[Sequence[Any]]:
+        """SQLAlchemy's ``execute``."""
+        return list(conn.execute(statement, params).all())
 
     def add_on_hand(self, conn: sa.Connection, stock_items: sa.Table, location: str,
                     sku: str, quantity: int, limit: int) -> bool:
