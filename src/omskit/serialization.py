@@ -6,7 +6,7 @@ then plugins adjust it through ``omskit_configure_converter``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -43,10 +43,29 @@ def structure_optional(converter: cattrs.Converter, value: Any, cls: type[T]) ->
     return None if value is None else converter.structure(value, cls)
 
 
+def _isoformat_repeated() -> Callable[[datetime], str]:
+    """``datetime.isoformat``, remembering the last datetime object it formatted.
+
+    Every event and row of one operation carries the same timestamp object (a placement's
+    dozen events, their rows): it is formatted once. By identity, not equality: two equal
+    instants in different time zones are written differently.
+    """
+    last: list[tuple[datetime | None, str]] = [(None, "")]
+
+    def isoformat(value: datetime) -> str:
+        seen, text = last[0]  # one tuple, read and replaced whole: safe across threads
+        if value is not seen:
+            text = value.isoformat()
+            last[0] = (value, text)
+        return text
+
+    return isoformat
+
+
 def make_converter() -> cattrs.Converter:
     """A JSON-ready converter: datetimes as ISO 8601, decimals as strings, enums as values."""
     converter = make_json_converter()
-    converter.register_unstructure_hook(datetime, lambda v: v.isoformat())
+    converter.register_unstructure_hook(datetime, _isoformat_repeated())
     converter.register_structure_hook(datetime, _structure_datetime)
     converter.register_unstructure_hook(Decimal, str)
     converter.register_structure_hook(Decimal, lambda v, _t: to_decimal(v))

@@ -84,10 +84,13 @@ def decimal_places(amount: Decimal) -> int:
     """
     _sign, digits, exponent = amount.as_tuple()
     assert isinstance(exponent, int)  # finite amounts only
-    trailing = len(digits) - len("".join(map(str, digits)).rstrip("0"))
-    if not any(digits):
+    if exponent >= 0:
         return 0
-    return max(0, -(exponent + trailing))
+    # Trailing zeros counted on the digit tuple: this runs for every amount of every order.
+    for trailing, digit in enumerate(reversed(digits)):
+        if digit:
+            return max(0, -(exponent + trailing))
+    return 0  # all zeros
 
 
 def check_amount(amount: Decimal, currency: str, field: str, problems: list[str], *,
