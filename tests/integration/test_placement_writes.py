@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from omskit import ConcurrencyConflict, Oms
+from omskit.store.backends.driver import run
 from omskit.store.inventory import InventoryRepository
 from omskit.store.pending import PendingRows
 from omskit.store.statements import Statements
@@ -187,6 +188,33 @@ def test_a_transaction_kept_from_the_write_lock_raises_sqlalchemys_error_and_is_
     order = oms.orders.place(command)
     assert order.status.value == "allocated"
     assert oms.orders.place(command).id == order.id
+
+
+@pytest.mark.parametrize("watched", [False, True], ids=["unwatched", "watched"])
+def test_a_connection_lost_under_a_driver_statement_is_invalidated_and_replaced(
+        oms: Oms, omskit_backend: str, watched: bool) -> None:
+    # The backends' hot statements go to the driver when unwatched (decisions 52 and 54): a
+    # lost connection must still be SQLAlchemy's error, the connection invalidated so the
+    # pool never lends it again, exactly as SQLAlchemy's own path does when watched.
+    stocked(oms)
+    log = StatementLog(oms.engine) if watched else None
+    probe: tuple[str, Any] = ("SELECT 1", () if omskit_backend == "sqlite" else {})
+    with oms.engine.connect() as conn:
+        run(conn, *probe)
+        if omskit_backend == "sqlite":
+            conn.connection.dbapi_connection.close()  # type: ignore[union-attr]
+        else:
+            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            with oms.engine.connect() as other:
+                other.exec_driver_sql("SELECT pg_terminate_backend(%(pid)s)", {"pid": pid})
+        with pytest.raises(sa.exc.DBAPIError) as raised:
+            run(conn, *probe)
+        assert raised.value.connection_invalidated
+        assert conn.invalidated
+    if log is not None:
+        log.close()
+    order = oms.orders.place(order_command("W-1", {"A": 1}))
+    assert order.status.value == "allocated"
 
 
 def test_reserving_a_plan_reports_exactly_what_it_reserved(oms: Oms) -> None:

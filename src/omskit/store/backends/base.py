@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Protocol
 
 import sqlalchemy as sa
 
+from omskit.store.backends.driver import run
 from omskit.store.statements import Statements
 
 #: A new row, by column name.
@@ -179,6 +180,29 @@ class UpsertBackend(PortableBackend):
     def dialect_insert(self, table: sa.Table) -> Any:
         """The dialect's ``INSERT`` construct for ``table``, which has ``on_conflict_do_*``."""
         raise NotImplementedError
+
+    def rows(self, conn: sa.Connection, statements: Statements, statement: sa.Select[Any],
+             params: dict[str, Any]) -> list[Sequence[Any]]:
+        """Compiled once to the driver's SQL and run by the driver (:mod:`.driver`), when
+        neither its columns nor its parameters need a type's conversion (plain strings and
+        numbers); otherwise SQLAlchemy's ``execute``."""
+        key = ("rows", statement)
+        found: tuple[str, tuple[str, ...] | None] | None = statements.driver_sql.get(key)
+        if found is None:
+            compiled = statement.compile(dialect=conn.dialect)
+            plain = (all(column.type.result_processor(conn.dialect, None) is None
+                         for column in statement.selected_columns)
+                     and all(bind.type.bind_processor(conn.dialect) is None
+                             for bind in compiled.binds.values()))
+            if not plain:
+                return super().rows(conn, statements, statement, params)
+            # The parameters' order for a positional style (SQLite's ?), else by name.
+            order = (tuple(compiled.positiontup or ()) if conn.dialect.positional
+                     else None)
+            found = statements.driver_sql[key] = (str(compiled), order)
+        sql, order = found
+        args = params if order is None else tuple(params[name] for name in order)
+        return list(run(conn, sql, args))
 
     def add_on_hand(self, conn: sa.Connection, stock_items: sa.Table, location: str,
                     sku: str, quantity: int, limit: int) -> bool:

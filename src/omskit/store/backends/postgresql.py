@@ -18,6 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
 
 from omskit.store.backends.base import Row, RowDemand, UpsertBackend
+from omskit.store.backends.driver import run
 from omskit.store.jsontext import json_dumps
 from omskit.store.statements import Statements
 
@@ -94,7 +95,7 @@ class PostgreSQLBackend(UpsertBackend):
                 rows = [{k: (json_dumps(v) if k in serialised else v) for k, v in r.items()}
                         for r in rows]
             params[f"p{i}"] = orjson.dumps(rows, default=_decimal, option=_ROW_OPTIONS).decode()
-        conn.exec_driver_sql(sql, params)
+        run(conn, sql, params)
 
     def stock_of_skus(self, conn: sa.Connection, statements: Statements, skus: list[str], *,
                       lock: bool) -> Iterable[Sequence[Any]]:
@@ -111,14 +112,13 @@ class PostgreSQLBackend(UpsertBackend):
             if lock:
                 select = statements.in_lock_order(select)
             sql = statements.driver_sql[key] = str(select.compile(dialect=conn.dialect))
-        return conn.exec_driver_sql(sql, {"skus": skus})
+        found: Iterable[Sequence[Any]] = run(conn, sql, {"skus": skus})
+        return found
 
     def reserve_rows(self, conn: sa.Connection, statements: Statements,
                      rows: Sequence[RowDemand]) -> set[tuple[str, str]]:
-        """Several rows: one ``UPDATE ... FROM unnest(...) ... RETURNING``, conditional per
-        row, naming the rows reserved; one row: its conditional update."""
-        if len(rows) < 2:
-            return super().reserve_rows(conn, statements, rows)
+        """One ``UPDATE ... FROM unnest(...) ... RETURNING``, conditional per row, naming the
+        rows reserved, however many rows."""
         sql = statements.driver_sql.get("pg-reserve")
         if sql is None:
             # Only the table name is interpolated, quoted by the dialect's preparer.
@@ -130,7 +130,7 @@ class PostgreSQLBackend(UpsertBackend):
                 "WHERE s.location = w.location AND s.sku = w.sku "
                 "AND s.on_hand - s.reserved - s.safety_stock >= w.q "
                 "RETURNING s.location, s.sku")
-        found = conn.exec_driver_sql(sql, {
+        found = run(conn, sql, {
             "locations": [r[0] for r in rows], "skus": [r[1] for r in rows],
             "quantities": [r[2] for r in rows]})
         return {(location, sku) for location, sku in found}

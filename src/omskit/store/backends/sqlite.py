@@ -17,6 +17,7 @@ from sqlalchemy.dialects import sqlite
 
 from omskit.store.backends.base import Row, RowDemand, UpsertBackend
 from omskit.store.backends.checkpoints import BACKSTOP_PAGES, WalCheckpointer
+from omskit.store.backends.driver import run, run_many
 from omskit.store.pools import SerialisedStaticPool
 from omskit.store.statements import Statements
 from omskit.store.types import UTCDateTime
@@ -69,7 +70,7 @@ class SQLiteBackend(UpsertBackend):
 
         @event.listens_for(engine, "begin")
         def _on_begin(connection: sa.Connection) -> None:
-            _run(connection, "BEGIN IMMEDIATE", ())
+            run(connection, "BEGIN IMMEDIATE", ())
 
         return engine
 
@@ -79,7 +80,6 @@ class SQLiteBackend(UpsertBackend):
         bind processor, so what is stored is exactly what an executemany of the Core insert
         stores, without SQLAlchemy's per-row parameter bookkeeping (which costs more than
         SQLite's work for the few dozen rows a placement adds)."""
-        driver = _driver(conn)
         for table, rows in ordered:
             sql, converters = self._insert_sql(conn.dialect, table, tuple(rows[0]), statements)
             names = tuple(rows[0])
@@ -99,16 +99,7 @@ class SQLiteBackend(UpsertBackend):
                     else:
                         values[i] = processor(value)
                 params.append(tuple(values))
-            if driver is None:
-                conn.exec_driver_sql(sql, params)
-                continue
-            try:
-                driver.executemany(sql, params)
-            except conn.dialect.loaded_dbapi.Error as exc:
-                # The error SQLAlchemy would raise (IntegrityError, OperationalError...).
-                raise sa.exc.DBAPIError.instance(
-                    sql, params, exc, conn.dialect.loaded_dbapi.Error,
-                    dialect=conn.dialect) from exc
+            run_many(conn, sql, params)
 
     @staticmethod
     def _insert_sql(dialect: sa.Dialect, table: sa.Table, names: tuple[str, ...],
@@ -141,7 +132,7 @@ class SQLiteBackend(UpsertBackend):
                 sa.func.json_each(sa.bindparam("skus")))
             sql = statements.driver_sql["sqlite-stock"] = str(
                 statements.stock_rows_where(sku.in_(listed)).compile(dialect=conn.dialect))
-        found: Iterable[Sequence[Any]] = _run(conn, sql, (orjson.dumps(skus).decode(),))
+        found: Iterable[Sequence[Any]] = run(conn, sql, (orjson.dumps(skus).decode(),))
         return found
 
     def reserve_rows(self, conn: sa.Connection, statements: Statements,
@@ -160,52 +151,5 @@ class SQLiteBackend(UpsertBackend):
                 f"WHERE {name}.location = w.location AND {name}.sku = w.sku "
                 f"AND {name}.on_hand - {name}.reserved - {name}.safety_stock >= w.q "
                 "RETURNING location, sku")
-        found = _run(conn, sql, (orjson.dumps(list(rows)).decode(),))
+        found = run(conn, sql, (orjson.dumps(list(rows)).decode(),))
         return {(location, sku) for location, sku in found}
-
-    def rows(self, conn: sa.Connection, statements: Statements, statement: sa.Select[Any],
-             params: dict[str, Any]) -> list[Sequence[Any]]:
-        """Compiled once to the driver's SQL and run as such, when its columns need no result
-        conversion (plain strings and numbers); otherwise as the portable backend does."""
-        key = ("sqlite-rows", statement)
-        found: tuple[str, tuple[str, ...]] | None = statements.driver_sql.get(key)
-        if found is None:
-            compiled = statement.compile(dialect=conn.dialect)
-            plain = (all(column.type.result_processor(conn.dialect, None) is None
-                         for column in statement.selected_columns)
-                     and all(bind.type.bind_processor(conn.dialect) is None
-                             for bind in compiled.binds.values()))
-            if not plain or compiled.positiontup is None:
-                return super().rows(conn, statements, statement, params)
-            found = statements.driver_sql[key] = (str(compiled), tuple(compiled.positiontup))
-        sql, names = found
-        return list(_run(conn, sql, tuple(params[name] for name in names)))
-
-
-def _driver(conn: sa.Connection) -> Any | None:
-    """The driver's connection, unless someone watches statements or errors through the
-    engine's events (a statement counter, tracing), who then sees every statement as before.
-
-    SQLAlchemy's bookkeeping per statement (execution context, result, events) costs more
-    than SQLite's own work for the small statements of a placement.
-    """
-    events = conn.dispatch
-    if (events.before_cursor_execute or events.after_cursor_execute
-            or conn.dialect.dispatch.handle_error):
-        return None
-    return conn.connection.driver_connection
-
-
-def _run(conn: sa.Connection, sql: str, params: tuple[Any, ...]) -> Any:
-    """``sql`` run by the driver (see :func:`_driver`), or by SQLAlchemy when watched; its
-    rows iterate as tuples either way, and its errors are SQLAlchemy's."""
-    driver = _driver(conn)
-    if driver is None:
-        return conn.exec_driver_sql(sql, params)
-    try:
-        return driver.execute(sql, params)
-    except conn.dialect.loaded_dbapi.Error as exc:
-        # The error SQLAlchemy would raise (IntegrityError, OperationalError...).
-        raise sa.exc.DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error,
-                                         dialect=conn.dialect) from exc
-
