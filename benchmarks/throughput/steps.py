@@ -43,6 +43,12 @@ STEPS = (
                 "stock read without per-call compilation"),
     ("26cdf33", "routing: explanation stored compact (decision 48), screening as one array, "
                 "only the used candidates built"),
+    ("9b6f394", "SQLite's BEGIN, look-up, stock read and reservation to the driver; the "
+                "ledger's redundant index dropped (decision 52)"),
+    ("d2c2264", "SQLite's log checkpointed by a background thread (decision 53); "
+                "decimal_places on the digit tuple; a repeated timestamp formatted once"),
+    ("cd13e6d", "PostgreSQL's look-up, stock read, reservation and insert to the driver, "
+                "lost connections invalidated (decision 54)"),
 )
 
 #: Runs in a child process whose PYTHONPATH puts one revision's ``src`` first.

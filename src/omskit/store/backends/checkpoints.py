@@ -80,13 +80,10 @@ class WalCheckpointer:
                 name=f"omskit-wal-checkpoint:{self._database}", daemon=True)
             self._thread.start()
 
-    def stop(self, *, wait: bool = False) -> None:
-        """Ask the thread to end (``wait``: and wait until it has)."""
+    def stop(self) -> None:
+        """Ask the thread to end; it does at once, closing its connection."""
         with self._lock:
             self._stop.set()
-            thread = self._thread
-        if wait and thread is not None and thread is not threading.current_thread():
-            thread.join()
 
 
 def _checkpoint_while(database: Path, wal: Path, interval: float,
