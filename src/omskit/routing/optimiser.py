@@ -316,9 +316,16 @@ def _mask_dp(problem: Problem, survivors: Sequence[int], most: int, best_cost: f
     avail = np.array([problem.avail[k] for k in rows], dtype=float)
     unit = np.array([problem.unit[k] for k in rows], dtype=float)
     usable = unit <= problem.penalty
-    _, whole = _cover_dp(problem, rows, (avail >= need) & usable, most)
-    lower, relaxed = _cover_dp(problem, rows, (avail > 0) & usable, most)
-    for chosen in (whole, relaxed):
+    full = (avail >= need) & usable
+    some = (avail > 0) & usable
+    upper, whole = _cover_dp(problem, rows, full, most)
+    if np.array_equal(full, some):
+        # Every location holding some of a SKU holds all of it (plentiful stock): the
+        # relaxation is the same programme, with the same value and plan.
+        lower, relaxed = upper, whole
+    else:
+        lower, relaxed = _cover_dp(problem, rows, some, most)
+    for chosen in (whole,) if relaxed is whole else (whole, relaxed):
         cost, takes = _fill(problem, chosen)
         if cost < best_cost - _EPS:
             best_cost, best_takes = cost, takes
