@@ -49,6 +49,8 @@ STEPS = (
                 "decimal_places on the digit tuple; a repeated timestamp formatted once"),
     ("cd13e6d", "PostgreSQL's look-up, stock read, reservation and insert to the driver, "
                 "lost connections invalidated (decision 54)"),
+    ("c81005c", "optimal routing: the relaxed SKU-set programme skipped when it equals the "
+                "whole-stock one"),
 )
 
 #: Runs in a child process whose PYTHONPATH puts one revision's ``src`` first.
