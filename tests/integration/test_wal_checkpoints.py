@@ -4,6 +4,7 @@ that takes it past SQLite's threshold (decision 53); PostgreSQL has nothing of t
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -65,6 +66,29 @@ def test_the_log_is_copied_into_the_database_file_in_the_background(
     finally:
         oms.close()
     assert eventually(lambda: not checkpoint_threads(path))
+
+
+def test_after_close_the_database_file_alone_holds_everything(tmp_path: Path) -> None:
+    # Closing the Oms waits for the thread's connection to close too: the last connection
+    # closed checkpoints the log into the file and removes it, so a copy of the file taken
+    # right after close() (a backup, a benchmark's seeded copy) has every order.
+    path = tmp_path / "shop.db"
+    oms = bootstrap(f"sqlite:///{path}", load_entrypoints=False)
+    oms.create_schema()
+    stocked(oms)
+    for n in range(20):
+        oms.orders.place(order_command(f"W-{n}", {"A": 1}))
+    oms.close()
+    assert checkpoint_threads(path) == []
+    assert not Path(f"{path}-wal").exists()
+    copy = tmp_path / "copy.db"
+    shutil.copy(path, copy)
+    again = bootstrap(f"sqlite:///{copy}", load_entrypoints=False)
+    try:
+        assert sum(again.orders.count_by_status().values()) == 20
+        assert again.inventory.ledger_mismatches() == []
+    finally:
+        again.close()
 
 
 def test_the_thread_starts_again_with_the_first_connection_after_dispose(

@@ -34,9 +34,10 @@ class WalCheckpointer:
     """Checkpoints one database file's log every ``interval`` seconds while the log changes.
 
     Started by the engine's first connection and again by the first one after
-    ``engine.dispose()``, which stops it; it also stops when the engine is garbage
-    collected. A failure (the file removed, a disk error) is logged once and ends the
-    thread: the writers' backstop checkpoint keeps the log bounded without it.
+    ``engine.dispose()``, which stops it and waits until its connection is closed; it also
+    stops when the engine is garbage collected. A failure (the file removed, a disk error)
+    is logged once and ends the thread: the writers' backstop checkpoint keeps the log
+    bounded without it.
     """
 
     def __init__(self, database: str, interval: float) -> None:
@@ -64,7 +65,10 @@ class WalCheckpointer:
 
         @event.listens_for(engine, "engine_disposed")
         def _stopped(_engine: sa.Engine) -> None:
-            self.stop()
+            # Waited for: once dispose() returns, no connection of this engine is open, so
+            # the last one closed has checkpointed the log and removed it, and the database
+            # file alone holds everything (a copy of it taken then is complete).
+            self.stop(wait=True)
 
         weakref.finalize(engine, self.stop)
 
@@ -80,10 +84,14 @@ class WalCheckpointer:
                 name=f"omskit-wal-checkpoint:{self._database}", daemon=True)
             self._thread.start()
 
-    def stop(self) -> None:
-        """Ask the thread to end; it does at once, closing its connection."""
+    def stop(self, *, wait: bool = False) -> None:
+        """Ask the thread to end, closing its connection (``wait``: and wait until it has;
+        a checkpoint under way is finished first)."""
         with self._lock:
             self._stop.set()
+            thread = self._thread
+        if wait and thread is not None and thread is not threading.current_thread():
+            thread.join()
 
 
 def _checkpoint_while(database: Path, wal: Path, interval: float,
