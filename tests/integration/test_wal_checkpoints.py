@@ -33,6 +33,13 @@ def eventually(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
     return condition()
 
 
+def open_shop(path: Path) -> Oms:
+    """An Oms on a new SQLite file at ``path``, its tables created."""
+    oms = bootstrap(f"sqlite:///{path}", load_entrypoints=False)
+    oms.create_schema()
+    return oms
+
+
 def stocked(oms: Oms) -> None:
     oms.inventory.save_location(location("milan", *MILAN))
     oms.inventory.receive("milan", "A", 10_000)
@@ -48,9 +55,8 @@ def autocheckpoint(oms: Oms) -> int:
 def test_the_log_is_copied_into_the_database_file_in_the_background(
         tmp_path: Path) -> None:
     path = tmp_path / "shop.db"
-    oms = bootstrap(f"sqlite:///{path}", load_entrypoints=False)
+    oms = open_shop(path)
     try:
-        oms.create_schema()
         stocked(oms)
         # Writers checkpoint only past the backstop, far more than these orders write.
         assert autocheckpoint(oms) == BACKSTOP_PAGES
@@ -73,8 +79,7 @@ def test_after_close_the_database_file_alone_holds_everything(tmp_path: Path) ->
     # closed checkpoints the log into the file and removes it, so a copy of the file taken
     # right after close() (a backup, a benchmark's seeded copy) has every order.
     path = tmp_path / "shop.db"
-    oms = bootstrap(f"sqlite:///{path}", load_entrypoints=False)
-    oms.create_schema()
+    oms = open_shop(path)
     stocked(oms)
     for n in range(20):
         oms.orders.place(order_command(f"W-{n}", {"A": 1}))
@@ -94,9 +99,8 @@ def test_after_close_the_database_file_alone_holds_everything(tmp_path: Path) ->
 def test_the_thread_starts_again_with_the_first_connection_after_dispose(
         tmp_path: Path) -> None:
     path = tmp_path / "shop.db"
-    oms = bootstrap(f"sqlite:///{path}", load_entrypoints=False)
+    oms = open_shop(path)
     try:
-        oms.create_schema()
         assert len(checkpoint_threads(path)) == 1
         oms.engine.dispose()
         assert eventually(lambda: not checkpoint_threads(path))
@@ -111,9 +115,8 @@ def test_turned_off_the_writers_checkpoint_as_sqlite_does_by_default(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(SQLiteBackend, "checkpoint_every", None)
     path = tmp_path / "shop.db"
-    oms = bootstrap(f"sqlite:///{path}", load_entrypoints=False)
+    oms = open_shop(path)
     try:
-        oms.create_schema()
         stocked(oms)
         assert checkpoint_threads(path) == []
         assert autocheckpoint(oms) == 1000  # SQLite's own default
@@ -128,9 +131,8 @@ def test_a_database_file_removed_under_the_thread_is_not_created_again(
     # starts), so that look finds a log beside no database.
     monkeypatch.setattr(SQLiteBackend, "checkpoint_every", 0.5)
     path = tmp_path / "shop.db"
-    oms = bootstrap(f"sqlite:///{path}", load_entrypoints=False)
+    oms = open_shop(path)
     try:
-        oms.create_schema()
         oms.engine.dispose()  # the last connection closes: the log is checkpointed away
         assert eventually(lambda: not checkpoint_threads(path))
         with oms.engine.connect() as conn:
