@@ -187,20 +187,21 @@ class UpsertBackend(PortableBackend):
         neither its columns nor its parameters need a type's conversion (plain strings and
         numbers); otherwise SQLAlchemy's ``execute``."""
         key = ("rows", statement)
-        found: tuple[str, tuple[str, ...] | None] | None = statements.driver_sql.get(key)
+        found: tuple[str | None, tuple[str, ...] | None] | None = statements.driver_sql.get(key)
         if found is None:
             compiled = statement.compile(dialect=conn.dialect)
             plain = (all(column.type.result_processor(conn.dialect, None) is None
                          for column in statement.selected_columns)
                      and all(bind.type.bind_processor(conn.dialect) is None
                              for bind in compiled.binds.values()))
-            if not plain:
-                return super().rows(conn, statements, statement, params)
-            # The parameters' order for a positional style (SQLite's ?), else by name.
+            # The parameters' order for a positional style (SQLite's ?), else by name; no
+            # SQL when a type converts: decided once, like the compilation.
             order = (tuple(compiled.positiontup or ()) if conn.dialect.positional
                      else None)
-            found = statements.driver_sql[key] = (str(compiled), order)
+            found = statements.driver_sql[key] = (str(compiled) if plain else None, order)
         sql, order = found
+        if sql is None:
+            return super().rows(conn, statements, statement, params)
         args = params if order is None else tuple(params[name] for name in order)
         return list(run(conn, sql, args))
 

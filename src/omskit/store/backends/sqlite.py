@@ -81,8 +81,8 @@ class SQLiteBackend(UpsertBackend):
         stores, without SQLAlchemy's per-row parameter bookkeeping (which costs more than
         SQLite's work for the few dozen rows a placement adds)."""
         for table, rows in ordered:
-            sql, converters = self._insert_sql(conn.dialect, table, tuple(rows[0]), statements)
             names = tuple(rows[0])
+            sql, converters = self._insert_sql(conn.dialect, table, names, statements)
             # The rows of one transaction share a handful of timestamps (every row an order
             # adds carries its placement time): each is converted once.
             moments: dict[Any, Any] = {}
