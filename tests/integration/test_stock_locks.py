@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import attrs
 import pytest
 import sqlalchemy as sa
 
@@ -119,3 +120,49 @@ def test_a_rejection_reads_its_stock_rows_once(oms: Oms, sent: SentStatements,
     # units given back are applied to the cache). SQLite: the re-route's read.
     assert len(reads) == 1
     assert ("FOR UPDATE" in reads[0]) is (omskit_backend == "postgresql")
+
+
+def test_a_placements_look_up_locks_its_stock_rows_in_the_same_statement(
+        oms: Oms, sent: SentStatements, omskit_backend: str) -> None:
+    stocked(oms)
+    placed = oms.orders.place(order_command("L-1", {"A": 1}))
+    for external_id, expected in (("L-1", placed.id), ("L-2", None)):
+        with oms._db.uow() as uow:
+            sent.sent.clear()
+            found = uow.placed_for_external("web", external_id, locking=["B", "A", "B"])
+            assert (found[0] if found else None) == expected
+            if omskit_backend == "sqlite":
+                # The write lock excludes other writers: the look-up alone, nothing locked.
+                assert len(sent.sent) == 1
+                assert uow.inventory.stock_cache.skus() == []
+                continue
+            # One statement found the order (or not) and read every row of A and B locked,
+            # in the lock order, into the stock cache; locking them again sends nothing.
+            assert len(sent.sent) == 1
+            assert "FOR UPDATE" in sent.sent[0]
+            assert "ORDER BY" in sent.sent[0]
+            assert uow.inventory.stock_cache.skus() == ["A", "B"]
+            assert uow.inventory.stock_cache.available("milan", "B") == 10
+            locked = {(code, sku) for code in ("milan", "rome") for sku in SKUS
+                      if locked_elsewhere(oms, (code, sku))}
+            assert locked == {(code, sku) for code in ("milan", "rome") for sku in "AB"}
+            seen = len(sent.sent)  # with the other connection's probes
+            uow.inventory.lock_stock(["A", "B"])
+            assert len(sent.sent) == seen
+        assert not locked_elsewhere(oms, ("milan", "A"))  # held until the transaction ended
+
+
+def test_a_placement_with_a_cart_locks_the_cart_before_its_stock_rows(
+        oms: Oms, sent: SentStatements, omskit_backend: str) -> None:
+    stocked(oms)
+    oms.carts.hold("cart-2", {"C": 1}, ttl=timedelta(minutes=10), channel="web",
+                   destination=Coordinates(lat=ROME[0], lon=ROME[1]))
+    sent.sent.clear()
+    order = oms.orders.place(attrs.evolve(order_command("L-3", {"C": 1, "A": 1}),
+                                          cart_id="cart-2"))
+    assert order.status.value == "allocated"
+    if omskit_backend == "postgresql":
+        # The look-up alone, then the cart's advisory lock, then the locked stock read.
+        assert sent.sent[0].lstrip().startswith("SELECT")
+        assert "FOR UPDATE" not in sent.sent[0]
+        assert "pg_advisory_xact_lock" in sent.sent[1]

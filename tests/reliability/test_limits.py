@@ -28,7 +28,8 @@ from omskit.domain.errors import (
 from omskit.domain.inventory import Capability
 from omskit.domain.lifecycle import OrderStatus
 from omskit.domain.values import Address, DeliveryKind, DeliveryMethod
-from omskit.store.orders import OrderQuery, OrderRepository
+from omskit.store.orders import OrderQuery
+from omskit.store.uow import UnitOfWork
 from omskit.testing import location, order_command, table_contents
 from tests.support import MILAN
 
@@ -358,16 +359,18 @@ def test_a_conflict_is_found_when_the_other_delivery_wins_the_race(
     # The look-up misses the order a concurrent delivery is committing; the unique index
     # then refuses the insert, and the stored command is compared after all.
     placed = shop.orders.place(order_command("C-3", {"SKU-1": 1}))
-    real = OrderRepository.placed_for_external
+    real = UnitOfWork.placed_for_external
     calls: list[int] = []
 
-    def racing(self: OrderRepository, channel: str, external_id: str) -> Any:
+    def racing(self: UnitOfWork, channel: str, external_id: str, **kwargs: Any) -> Any:
         calls.append(1)
-        return None if len(calls) == 1 else real(self, channel, external_id)
+        found = real(self, channel, external_id, **kwargs)  # its stock rows locked too
+        return None if len(calls) == 1 else found
 
-    monkeypatch.setattr(OrderRepository, "placed_for_external", racing)
+    monkeypatch.setattr(UnitOfWork, "placed_for_external", racing)
     refused(shop, lambda: shop.orders.place(order_command("C-3", {"SKU-1": 2})),
             IdempotencyConflict)
+    assert calls == [1]  # the unique index refused the insert; no second attempt
     calls.clear()
     assert shop.orders.place(order_command("C-3", {"SKU-1": 1})).id == placed.id
 

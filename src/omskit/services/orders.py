@@ -304,10 +304,15 @@ class OrderService:
             refuse([f"command: expected a PlaceOrder, got {type(given).__name__}"], "order")
         fingerprint = command.fingerprint()
         check_tenders(self._providers, [command])
+        skus = [line.sku for line in command.lines]
 
         def attempt() -> tuple[Order, list[Event]]:
             with self._db.uow() as uow:
-                existing = uow.orders.placed_for_external(command.channel, command.external_id)
+                # The new order's stock rows are locked by the look-up's round trip (the
+                # lock ``_create`` takes, earlier); after its cart's lock when it has one.
+                existing = uow.placed_for_external(
+                    command.channel, command.external_id,
+                    locking=() if command.cart_id is not None else skus)
                 if existing is not None:
                     _same_command(command, fingerprint, *existing)
                     return uow.orders.get(existing[0]), []

@@ -188,14 +188,27 @@ class InventoryRepository:
         if lock:
             fresh = [sku for sku in wanted if sku not in self._locked]
             if fresh:
-                self._stock.fill(fresh, self._backend.stock_of_skus(
+                self.hold_locked(fresh, self._backend.stock_of_skus(
                     self._conn, self._s, fresh, lock=True))
-                self._locked.update(fresh)
         missing = self._stock.missing(wanted)
         if missing:
             self._stock.fill(missing, self._backend.stock_of_skus(
                 self._conn, self._s, missing, lock=False))
         return wanted
+
+    def unlocked(self, skus: Iterable[str]) -> list[str]:
+        """Those of ``skus`` whose rows :meth:`lock_stock` would lock now, sorted: none
+        where writers exclude each other without row locks."""
+        if not self._backend.row_locks:
+            return []
+        return sorted({sku for sku in skus if isinstance(sku, str)} - self._locked)
+
+    def hold_locked(self, skus: list[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Every stock row of ``skus``, just read under row locks in the global order by a
+        statement that also read something else (``UnitOfWork.placed_for_external``): held
+        as :meth:`lock_stock` holds what it reads."""
+        self._stock.fill(skus, rows)
+        self._locked.update(skus)
 
     def preload(self, skus: Iterable[str], *, lock: bool = False) -> None:
         """Read the stock rows of ``skus`` now, in one query, for the reads that follow in

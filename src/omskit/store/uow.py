@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -88,6 +88,23 @@ class UnitOfWork:
         A routing decision alone is not: routing that sourced nothing new is rolled back.
         """
         return bool(self._events) or self.pending.has(self._tables.inventory_ledger)
+
+    def placed_for_external(self, channel: str, external_id: str, *,
+                            locking: Iterable[str] = ()) -> tuple[str, str | None] | None:
+        """``(id, command hash)`` of the order placed as ``(channel, external_id)``, if any
+        (``OrderRepository.placed_for_external``), and the stock rows of the SKUs in
+        ``locking`` locked as ``InventoryRepository.lock_stock`` locks them (no carts): what
+        a placement reads first, in one round trip where the backend can (PostgreSQL).
+        The rows are locked whether or not the order exists (a replay is rare, and rolls
+        back at once)."""
+        skus = self.inventory.unlocked(locking)
+        if not skus:
+            return self.orders.placed_for_external(channel, external_id)
+        self.pending.flush()
+        placed, rows = self.backend.placed_and_locked(self.connection, self._statements,
+                                                      channel, external_id, skus)
+        self.inventory.hold_locked(skus, rows)
+        return placed
 
     def flush(self) -> None:
         """Insert the rows repositories are holding (before reading their tables directly)."""

@@ -71,6 +71,15 @@ class StoreBackend(Protocol):
         ``lock`` (backends with :attr:`row_locks`), locked in (location, SKU) order."""
         ...
 
+    def placed_and_locked(self, conn: sa.Connection, statements: Statements, channel: str,
+                          external_id: str, skus: list[str]
+                          ) -> tuple[tuple[str, str | None] | None, Iterable[Sequence[Any]]]:
+        """``(id, command hash)`` of the order placed as ``(channel, external_id)`` (None if
+        none is), and every stock row of ``skus`` locked as :meth:`stock_of_skus` with
+        ``lock`` locks them: what a placement reads first (backends with :attr:`row_locks`;
+        PostgreSQL in one round trip)."""
+        ...
+
     def add_on_hand(self, conn: sa.Connection, stock_items: sa.Table, location: str,
                     sku: str, quantity: int, limit: int) -> bool:
         """Add ``quantity`` to the row's ``on_hand``, inserting the row if there is none,
@@ -131,6 +140,15 @@ class PortableBackend:
              params: dict[str, Any]) -> list[Sequence[Any]]:
         """SQLAlchemy's ``execute``."""
         return list(conn.execute(statement, params).all())
+
+    def placed_and_locked(self, conn: sa.Connection, statements: Statements, channel: str,
+                          external_id: str, skus: list[str]
+                          ) -> tuple[tuple[str, str | None] | None, Iterable[Sequence[Any]]]:
+        """Two statements: the look-up (:meth:`rows`), then the locked stock read."""
+        found = self.rows(conn, statements, statements.order_id_for_external,
+                          {"ch": channel, "ext": external_id})
+        placed = (found[0][0], found[0][1]) if found else None
+        return placed, self.stock_of_skus(conn, statements, skus, lock=True)
 
     def add_on_hand(self, conn: sa.Connection, stock_items: sa.Table, location: str,
                     sku: str, quantity: int, limit: int) -> bool:

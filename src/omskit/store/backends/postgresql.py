@@ -115,6 +115,33 @@ class PostgreSQLBackend(UpsertBackend):
         found: Iterable[Sequence[Any]] = run(conn, sql, {"skus": skus})
         return found
 
+    def placed_and_locked(self, conn: sa.Connection, statements: Statements, channel: str,
+                          external_id: str, skus: list[str]
+                          ) -> tuple[tuple[str, str | None] | None, Iterable[Sequence[Any]]]:
+        """One statement, one round trip: the look-up's row (if any) first, padded with
+        ``NULL`` stock columns, then the locked stock read as a ``UNION ALL`` branch (a
+        sub-select, where ``FOR UPDATE`` is allowed), its locks taken in the same order."""
+        sql = statements.driver_sql.get("pg-placed-and-locked")
+        if sql is None:
+            t = statements.tables
+            s = t.stock_items
+            locked = statements.in_lock_order(statements.stock_rows_where(
+                s.c.sku == sa.any_(sa.bindparam("skus", type_=postgresql.ARRAY(sa.Text)))
+            )).subquery("locked")
+            o = t.orders.c
+            padding = [sa.cast(sa.null(), column.type) for column in (
+                s.c.on_hand, s.c.reserved, s.c.safety_stock, t.locations.c.updated_at,
+                t.locations.c.active)]
+            placed = sa.select(o.id, o.command_hash, *padding).where(
+                o.channel == sa.bindparam("ch"), o.external_id == sa.bindparam("ext"))
+            sql = statements.driver_sql["pg-placed-and-locked"] = str(
+                sa.union_all(placed, sa.select(locked)).compile(dialect=conn.dialect))
+        found = run(conn, sql, {"ch": channel, "ext": external_id, "skus": skus}).fetchall()
+        # The order's row is the one without stock figures (on_hand is never NULL).
+        if found and found[0][2] is None:
+            return (found[0][0], found[0][1]), found[1:]
+        return None, found
+
     def reserve_rows(self, conn: sa.Connection, statements: Statements,
                      rows: Sequence[RowDemand]) -> set[tuple[str, str]]:
         """One ``UPDATE ... FROM unnest(...) ... RETURNING``, conditional per row, naming the
