@@ -51,6 +51,8 @@ STEPS = (
                 "lost connections invalidated (decision 54)"),
     ("c81005c", "optimal routing: the relaxed SKU-set programme skipped when it equals the "
                 "whole-stock one"),
+    ("899afe4", "PostgreSQL: the external-id look-up shares the locked stock read's "
+                "statement (decision 55)"),
 )
 
 #: Runs in a child process whose PYTHONPATH puts one revision's ``src`` first.
@@ -66,6 +68,10 @@ def measure(url, schema, orders, batch):
     seed_network(oms, 1)
     stream = order_stream(2, "S")
     oms.orders.place_many(take(stream, 50)) if hasattr(oms.orders, "place_many") else None
+    if schema:  # planner statistics, as run.py gathers them (autovacuum would, within a minute)
+        with oms.engine.begin() as conn:
+            for table in oms.tables.metadata.sorted_tables:
+                conn.exec_driver_sql(f'ANALYZE "{schema}"."{table.name}"')
     commands = take(stream, orders)
     cpu0 = cpu_seconds()
     started = time.perf_counter()
