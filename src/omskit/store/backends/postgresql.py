@@ -132,15 +132,20 @@ class PostgreSQLBackend(UpsertBackend):
             padding = [sa.cast(sa.null(), column.type) for column in (
                 s.c.on_hand, s.c.reserved, s.c.safety_stock, t.locations.c.updated_at,
                 t.locations.c.active)]
-            placed = sa.select(o.id, o.command_hash, *padding).where(
+            look_up = sa.select(o.id, o.command_hash, *padding).where(
                 o.channel == sa.bindparam("ch"), o.external_id == sa.bindparam("ext"))
             sql = statements.driver_sql["pg-placed-and-locked"] = str(
-                sa.union_all(placed, sa.select(locked)).compile(dialect=conn.dialect))
-        found = run(conn, sql, {"ch": channel, "ext": external_id, "skus": skus}).fetchall()
-        # The order's row is the one without stock figures (on_hand is never NULL).
-        if found and found[0][2] is None:
-            return (found[0][0], found[0][1]), found[1:]
-        return None, found
+                sa.union_all(look_up, sa.select(locked)).compile(dialect=conn.dialect))
+        placed: tuple[str, str | None] | None = None
+        rows: list[Sequence[Any]] = []
+        # The order's row is the one without stock figures (on_hand is never NULL); found by
+        # that, not by its place: SQL does not order a UNION's rows.
+        for row in run(conn, sql, {"ch": channel, "ext": external_id, "skus": skus}):
+            if row[2] is None:
+                placed = (row[0], row[1])
+            else:
+                rows.append(row)
+        return placed, rows
 
     def reserve_rows(self, conn: sa.Connection, statements: Statements,
                      rows: Sequence[RowDemand]) -> set[tuple[str, str]]:
