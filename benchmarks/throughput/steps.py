@@ -60,7 +60,7 @@ CHILD = r"""
 import json, sys, tempfile, time
 sys.path.insert(0, sys.argv[1])
 import sqlalchemy as sa
-from run import cpu_seconds, open_oms, order_stream, seed_network, take, sa_url
+from run import SEEDED_OMSKIT, cpu_seconds, open_oms, order_stream, seed_network, take, sa_url
 
 def measure(url, schema, orders, batch):
     oms = open_oms(url, schema)
@@ -70,7 +70,7 @@ def measure(url, schema, orders, batch):
     oms.orders.place_many(take(stream, 50)) if hasattr(oms.orders, "place_many") else None
     if schema:  # the seeded tables' planner statistics, as run.py gathers them
         with oms.engine.begin() as conn:
-            for table in ("omskit_stock_items", "omskit_locations"):
+            for table in SEEDED_OMSKIT:
                 conn.exec_driver_sql(f'ANALYZE "{schema}"."{table}"')
     commands = take(stream, orders)
     cpu0 = cpu_seconds()

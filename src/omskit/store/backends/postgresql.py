@@ -106,28 +106,22 @@ class PostgreSQLBackend(UpsertBackend):
         key = ("pg-stock", lock)
         sql = statements.driver_sql.get(key)
         if sql is None:
-            s = statements.tables.stock_items
-            select = statements.stock_rows_where(
-                s.c.sku == sa.any_(sa.bindparam("skus", type_=postgresql.ARRAY(sa.Text))))
-            if lock:
-                select = statements.in_lock_order(select)
-            sql = statements.driver_sql[key] = str(select.compile(dialect=conn.dialect))
+            sql = statements.driver_sql[key] = str(
+                _stock_of_any(statements, lock=lock).compile(dialect=conn.dialect))
         found: Iterable[Sequence[Any]] = run(conn, sql, {"skus": skus})
         return found
 
     def placed_and_locked(self, conn: sa.Connection, statements: Statements, channel: str,
                           external_id: str, skus: list[str]
                           ) -> tuple[tuple[str, str | None] | None, Iterable[Sequence[Any]]]:
-        """One statement, one round trip: the look-up's row (if any) first, padded with
-        ``NULL`` stock columns, then the locked stock read as a ``UNION ALL`` branch (a
-        sub-select, where ``FOR UPDATE`` is allowed), its locks taken in the same order."""
+        """One statement, one round trip: the look-up's row (if any), padded with ``NULL``
+        stock columns, ``UNION ALL`` :meth:`stock_of_skus`'s locked read as a sub-select
+        (where ``FOR UPDATE`` is allowed), its locks taken in the same order."""
         sql = statements.driver_sql.get("pg-placed-and-locked")
         if sql is None:
             t = statements.tables
             s = t.stock_items
-            locked = statements.in_lock_order(statements.stock_rows_where(
-                s.c.sku == sa.any_(sa.bindparam("skus", type_=postgresql.ARRAY(sa.Text)))
-            )).subquery("locked")
+            locked = _stock_of_any(statements, lock=True).subquery("locked")
             o = t.orders.c
             padding = [sa.cast(sa.null(), column.type) for column in (
                 s.c.on_hand, s.c.reserved, s.c.safety_stock, t.locations.c.updated_at,
@@ -201,3 +195,12 @@ def _insert_cte(dialect: sa.Dialect, shape: Sequence[tuple[sa.Table, tuple[str, 
             f"SELECT {values} FROM ROWS FROM (jsonb_to_recordset(CAST(%(p{i})s AS jsonb)) "
             f"AS ({definitions})) WITH ORDINALITY AS x({', '.join(quoted)}, n) ORDER BY x.n)")
     return "WITH " + ", ".join(parts) + " SELECT 1", json_columns
+
+
+def _stock_of_any(statements: Statements, *, lock: bool) -> sa.Select[Any]:
+    """The stock rows of the SKUs in the ``skus`` parameter, one ``text[]`` (``= ANY``);
+    with ``lock``, ``FOR UPDATE`` in (location, SKU) order."""
+    s = statements.tables.stock_items
+    select = statements.stock_rows_where(
+        s.c.sku == sa.any_(sa.bindparam("skus", type_=postgresql.ARRAY(sa.Text))))
+    return statements.in_lock_order(select) if lock else select
